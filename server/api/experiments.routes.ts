@@ -1,0 +1,82 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { ExperimentService } from '../tracking/experiments.service.js';
+import { checkMaxResults, MLFLOW_PREFIXES } from './prefixes.js';
+import { experimentId, keyValues, queryInt, stringList, viewType, int64 } from './schemas.js';
+import { decodePageToken, experimentJson, withToken } from './wire.js';
+
+export const createExperimentBody = z.object({
+  name: z.string(),
+  artifact_location: z.string().optional(),
+  tags: keyValues,
+});
+const idQuery = z.object({ experiment_id: experimentId });
+const byNameQuery = z.object({ experiment_name: z.string() });
+const idBody = z.object({ experiment_id: experimentId });
+const updateBody = z.object({ experiment_id: experimentId, new_name: z.string() });
+const setTagBody = z.object({ experiment_id: experimentId, key: z.string(), value: z.string().default('') });
+const deleteTagBody = z.object({ experiment_id: experimentId, key: z.string() });
+export const searchExperimentsBody = z.object({
+  max_results: int64.optional(),
+  page_token: z.string().optional(),
+  filter: z.string().optional(),
+  order_by: z.array(z.string()).default([]),
+  view_type: viewType,
+});
+const searchExperimentsQuery = searchExperimentsBody.extend({ max_results: queryInt, order_by: stringList });
+const listQuery = z.object({ view_type: viewType, max_results: queryInt, page_token: z.string().optional() });
+
+export async function experimentRoutes(app: FastifyInstance, opts: { experiments: ExperimentService }) {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const svc = opts.experiments;
+
+  async function search(q: z.infer<typeof searchExperimentsBody>) {
+    const page = await svc.search({
+      filter: q.filter,
+      orderBy: q.order_by,
+      viewType: q.view_type,
+      offset: decodePageToken(q.page_token),
+      limit: checkMaxResults(q.max_results),
+    });
+    return withToken({ experiments: page.items.map(experimentJson) }, page.nextOffset);
+  }
+
+  for (const p of MLFLOW_PREFIXES) {
+    r.post(`${p}/experiments/create`, { schema: { body: createExperimentBody } }, async (req) => ({
+      experiment_id: await svc.create(req.body.name, req.body.artifact_location, req.body.tags),
+    }));
+    r.get(`${p}/experiments/get`, { schema: { querystring: idQuery } }, async (req) => ({
+      experiment: experimentJson(await svc.get(req.query.experiment_id)),
+    }));
+    r.get(`${p}/experiments/get-by-name`, { schema: { querystring: byNameQuery } }, async (req) => ({
+      experiment: experimentJson(await svc.getByName(req.query.experiment_name)),
+    }));
+    r.post(`${p}/experiments/search`, { schema: { body: searchExperimentsBody } }, (req) => search(req.body));
+    r.get(`${p}/experiments/search`, { schema: { querystring: searchExperimentsQuery } }, (req) => search(req.query));
+    // Removed in MLflow 2.0, still called by older clients.
+    r.get(`${p}/experiments/list`, { schema: { querystring: listQuery } }, (req) =>
+      search({ view_type: req.query.view_type, max_results: req.query.max_results ?? 50_000, page_token: req.query.page_token, order_by: [] }),
+    );
+    r.post(`${p}/experiments/update`, { schema: { body: updateBody } }, async (req) => {
+      await svc.rename(req.body.experiment_id, req.body.new_name);
+      return {};
+    });
+    r.post(`${p}/experiments/delete`, { schema: { body: idBody } }, async (req) => {
+      await svc.delete(req.body.experiment_id);
+      return {};
+    });
+    r.post(`${p}/experiments/restore`, { schema: { body: idBody } }, async (req) => {
+      await svc.restore(req.body.experiment_id);
+      return {};
+    });
+    r.post(`${p}/experiments/set-experiment-tag`, { schema: { body: setTagBody } }, async (req) => {
+      await svc.setTag(req.body.experiment_id, { key: req.body.key, value: req.body.value });
+      return {};
+    });
+    r.post(`${p}/experiments/delete-experiment-tag`, { schema: { body: deleteTagBody } }, async (req) => {
+      await svc.deleteTag(req.body.experiment_id, req.body.key);
+      return {};
+    });
+  }
+}

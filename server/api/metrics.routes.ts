@@ -1,0 +1,86 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { invalid } from '../errors.js';
+import type { MetricService } from '../tracking/metrics.service.js';
+import { LABLOG_PREFIX, MLFLOW_PREFIXES, runIdOf } from './prefixes.js';
+import { queryInt, runRef, stringList } from './schemas.js';
+import { decodePageToken, metricJson, wireDouble, withToken } from './wire.js';
+
+const historyQuery = z.object({ ...runRef, metric_key: z.string(), max_results: queryInt, page_token: z.string().optional() });
+const bulkIntervalQuery = z.object({
+  run_ids: stringList,
+  metric_key: z.string(),
+  start_step: queryInt,
+  end_step: queryInt,
+  max_results: queryInt,
+});
+const bulkQuery = z.object({ run_id: stringList, metric_key: z.string(), max_results: queryInt });
+export const sampledQuery = z.object({
+  run_ids: stringList,
+  keys: stringList,
+  x: z.enum(['step', 'time']).default('step'),
+  start: queryInt,
+  end: queryInt,
+  buckets: z.preprocess((v) => (v === undefined ? '1000' : v), queryInt).pipe(z.number().int().min(1).max(10_000)),
+});
+
+const BULK_MAX_RESULTS = 25_000;
+
+export async function metricRoutes(app: FastifyInstance, opts: { metrics: MetricService }) {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const svc = opts.metrics;
+
+  for (const p of MLFLOW_PREFIXES) {
+    r.get(`${p}/metrics/get-history`, { schema: { querystring: historyQuery } }, async (req) => {
+      const limit = req.query.max_results ?? null;
+      if (limit !== null && limit < 1) throw invalid(`Invalid value for request parameter max_results: ${limit}; it must be positive.`);
+      const page = await svc.history(runIdOf(req.query), req.query.metric_key, decodePageToken(req.query.page_token), limit);
+      return withToken({ metrics: page.items.map(metricJson) }, page.nextOffset);
+    });
+    r.get(`${p}/metrics/get-history-bulk-interval`, { schema: { querystring: bulkIntervalQuery } }, async (req) => {
+      const points = await svc.bulkInterval({
+        runIds: req.query.run_ids,
+        key: req.query.metric_key,
+        startStep: req.query.start_step,
+        endStep: req.query.end_step,
+        maxResults: req.query.max_results,
+      });
+      return { metrics: points.map((m) => ({ ...metricJson(m), run_id: m.runId })) };
+    });
+    // MLflow's UI route (a Flask route, not in the proto): every point of up to 100 runs.
+    r.get(`${p}/metrics/get-history-bulk`, { schema: { querystring: bulkQuery } }, async (req) => {
+      const limit = req.query.max_results ?? BULK_MAX_RESULTS;
+      if (limit < 1 || limit > BULK_MAX_RESULTS) throw invalid(`max_results must be between 1 and ${BULK_MAX_RESULTS}.`);
+      if (req.query.run_id.length === 0) throw invalid("Missing value for required parameter 'run_id'.");
+      if (req.query.run_id.length > 100) throw invalid('GetMetricHistoryBulk request must specify at most 100 run_ids.');
+      const metrics = [];
+      for (const runId of req.query.run_id) {
+        const page = await svc.history(runId, req.query.metric_key, 0, null);
+        const sorted = page.items.sort((a, b) => a.timestamp - b.timestamp || a.step - b.step || a.value - b.value).slice(0, limit);
+        for (const m of sorted) metrics.push({ ...metricJson(m), run_id: runId });
+      }
+      return { metrics };
+    });
+  }
+
+  // lablog's sampled read: per bucket min, max and last with their x, columnar to keep the payload small.
+  r.get(`${LABLOG_PREFIX}/metrics/sampled`, { schema: { querystring: sampledQuery } }, async (req) => {
+    const q = req.query;
+    const series = await svc.sampled({ runIds: q.run_ids, keys: q.keys, x: q.x, start: q.start ?? null, end: q.end ?? null, buckets: q.buckets });
+    return {
+      x: q.x,
+      series: series.map((s) => ({
+        run_id: s.runId,
+        key: s.key,
+        min_x: s.buckets.map((b) => b.minX),
+        min: s.buckets.map((b) => wireDouble(b.min)),
+        max_x: s.buckets.map((b) => b.maxX),
+        max: s.buckets.map((b) => wireDouble(b.max)),
+        last_x: s.buckets.map((b) => b.lastX),
+        last: s.buckets.map((b) => wireDouble(b.last)),
+        count: s.buckets.map((b) => b.count),
+      })),
+    };
+  });
+}

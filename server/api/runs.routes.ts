@@ -1,0 +1,127 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { RunService } from '../tracking/runs.service.js';
+import { LIMITS } from '../tracking/validation.js';
+import { checkMaxResults, MLFLOW_PREFIXES, runIdOf } from './prefixes.js';
+import { double, experimentId, int64, keyValue, keyValues, nonNegInt64, runRef, runStatus, viewType } from './schemas.js';
+import { decodePageToken, runInfoJson, runJson, withToken } from './wire.js';
+
+export const createRunBody = z.object({
+  experiment_id: experimentId.default('0'),
+  user_id: z.string().optional(),
+  run_name: z.string().optional(),
+  start_time: int64.optional(),
+  tags: keyValues,
+});
+const runQuery = z.object(runRef);
+const runBody = z.object(runRef);
+const updateBody = z.object({ ...runRef, status: runStatus.optional(), end_time: int64.optional(), run_name: z.string().optional() });
+export const metricBody = z.object({ key: z.string(), value: double, timestamp: nonNegInt64, step: int64.default(0) });
+const logMetricBody = metricBody.extend(runRef);
+const logParamBody = z.object({ ...runRef, key: z.string(), value: z.string().default('') });
+const setTagBody = z.object({ ...runRef, key: z.string(), value: z.string().default('') });
+const deleteTagBody = z.object({ ...runRef, key: z.string() });
+export const logBatchBody = z.object({
+  ...runRef,
+  metrics: z.array(metricBody).default([]),
+  params: z.array(keyValue).default([]),
+  tags: z.array(keyValue).default([]),
+});
+const dataset = z.object({
+  name: z.string().max(500),
+  digest: z.string().max(36),
+  source_type: z.string(),
+  source: z.string().max(65535),
+  schema: z.string().max(1048575).optional(),
+  profile: z.string().max(16777215).optional(),
+});
+const logInputsBody = z.object({
+  ...runRef,
+  datasets: z.array(z.object({ tags: keyValues, dataset })).default([]),
+});
+export const searchRunsBody = z.object({
+  experiment_ids: z.array(experimentId).default([]),
+  filter: z.string().optional(),
+  run_view_type: viewType,
+  max_results: int64.optional(),
+  order_by: z.array(z.string()).default([]),
+  page_token: z.string().optional(),
+});
+
+export async function runRoutes(app: FastifyInstance, opts: { runs: RunService }) {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const svc = opts.runs;
+  const done = async (work: Promise<unknown>) => {
+    await work;
+    return {};
+  };
+
+  for (const p of MLFLOW_PREFIXES) {
+    r.post(`${p}/runs/create`, { schema: { body: createRunBody } }, async (req) => ({
+      run: runJson(
+        await svc.create({
+          experimentId: req.body.experiment_id,
+          userId: req.body.user_id,
+          runName: req.body.run_name,
+          startTime: req.body.start_time,
+          tags: req.body.tags,
+        }),
+      ),
+    }));
+    r.get(`${p}/runs/get`, { schema: { querystring: runQuery } }, async (req) => ({ run: runJson(await svc.get(runIdOf(req.query))) }));
+    r.post(`${p}/runs/update`, { schema: { body: updateBody } }, async (req) => ({
+      run_info: runInfoJson(
+        await svc.update(runIdOf(req.body), { status: req.body.status, endTime: req.body.end_time, runName: req.body.run_name }),
+      ),
+    }));
+    r.post(`${p}/runs/delete`, { schema: { body: runBody } }, (req) => done(svc.delete(runIdOf(req.body))));
+    r.post(`${p}/runs/restore`, { schema: { body: runBody } }, (req) => done(svc.restore(runIdOf(req.body))));
+    r.post(`${p}/runs/log-metric`, { schema: { body: logMetricBody } }, async (req) => {
+      const { key, value, timestamp, step } = req.body;
+      await svc.logBatch(runIdOf(req.body), { metrics: [{ key, value, timestamp, step }], params: [], tags: [] });
+      return {};
+    });
+    r.post(`${p}/runs/log-parameter`, { schema: { body: logParamBody } }, async (req) => {
+      await svc.logBatch(runIdOf(req.body), { metrics: [], params: [{ key: req.body.key, value: req.body.value }], tags: [] });
+      return {};
+    });
+    r.post(`${p}/runs/set-tag`, { schema: { body: setTagBody } }, async (req) => {
+      await svc.logBatch(runIdOf(req.body), { metrics: [], params: [], tags: [{ key: req.body.key, value: req.body.value }] });
+      return {};
+    });
+    r.post(`${p}/runs/delete-tag`, { schema: { body: deleteTagBody } }, (req) => done(svc.deleteTag(runIdOf(req.body), req.body.key)));
+    r.post(`${p}/runs/log-batch`, { schema: { body: logBatchBody }, bodyLimit: LIMITS.batchBytes }, async (req) => {
+      await svc.logBatch(runIdOf(req.body), { metrics: req.body.metrics, params: req.body.params, tags: req.body.tags });
+      return {};
+    });
+    r.post(`${p}/runs/log-inputs`, { schema: { body: logInputsBody } }, async (req) => {
+      await svc.logInputs(
+        runIdOf(req.body),
+        req.body.datasets.map((d) => ({
+          tags: d.tags,
+          dataset: {
+            name: d.dataset.name,
+            digest: d.dataset.digest,
+            sourceType: d.dataset.source_type,
+            source: d.dataset.source,
+            schema: d.dataset.schema,
+            profile: d.dataset.profile,
+          },
+        })),
+      );
+      return {};
+    });
+    r.post(`${p}/runs/search`, { schema: { body: searchRunsBody } }, async (req) => {
+      const page = await svc.search({
+        experimentIds: req.body.experiment_ids,
+        filter: req.body.filter,
+        orderBy: req.body.order_by,
+        viewType: req.body.run_view_type,
+        offset: decodePageToken(req.body.page_token),
+        limit: checkMaxResults(req.body.max_results),
+      });
+      return withToken({ runs: page.items.map(runJson) }, page.nextOffset);
+    });
+  }
+}

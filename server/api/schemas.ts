@@ -1,0 +1,67 @@
+import { z } from 'zod';
+
+// Shared request pieces. Objects are never .strict(): MLflow ignores unknown fields.
+
+/** int64 fields: JSON numbers or numeric strings (protobuf-JSON writers send strings). */
+export const int64 = z
+  .union([z.number().int('must be an integer'), z.string().regex(/^-?\d+$/, 'must be an integer').transform(Number)])
+  .refine(Number.isSafeInteger, 'must be an integer within ±2^53');
+
+export const nonNegInt64 = int64.refine((n) => n >= 0, 'must not be negative');
+
+const SPECIAL_DOUBLES: Record<string, number> = {
+  nan: NaN,
+  infinity: Infinity,
+  '+infinity': Infinity,
+  inf: Infinity,
+  '+inf': Infinity,
+  '-infinity': -Infinity,
+  '-inf': -Infinity,
+};
+
+/** Doubles: numbers, numeric strings, and "NaN"/"Infinity"/"-Infinity" as protobuf-JSON writes them. Booleans are refused. */
+export const double = z.union([
+  z.number(),
+  z
+    .string()
+    .transform((s, ctx) => {
+      const special = SPECIAL_DOUBLES[s.trim().toLowerCase()];
+      if (special !== undefined) return special;
+      const n = s.trim() === '' ? NaN : Number(s);
+      if (Number.isNaN(n)) {
+        ctx.addIssue({ code: 'custom', message: `'${s.slice(0, 50)}' is not a number` });
+        return z.NEVER;
+      }
+      return n;
+    }),
+]);
+
+export const keyValue = z.object({ key: z.string(), value: z.string().default('') });
+export const keyValues = z.array(keyValue).default([]);
+
+/** Query strings give a string for one value and an array for repeated keys. */
+export const stringList = z.preprocess(
+  (v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]),
+  z.array(z.string()),
+);
+
+/** Query-string integers arrive as strings. */
+export const queryInt = z.preprocess((v) => (Array.isArray(v) ? v[v.length - 1] : v), int64.optional());
+
+/** Experiment ids: strings on the wire; old clients send numbers, which MLflow stringifies. */
+export const experimentId = z.union([z.string(), z.number().int().transform(String)]);
+
+export const viewType = z
+  .union([
+    z.enum(['ACTIVE_ONLY', 'DELETED_ONLY', 'ALL']),
+    z.union([z.literal(1), z.literal(2), z.literal(3), z.enum(['1', '2', '3'])]).transform((n) => (['ACTIVE_ONLY', 'DELETED_ONLY', 'ALL'] as const)[Number(n) - 1]),
+  ])
+  .default('ACTIVE_ONLY');
+
+export const runStatus = z.enum(['RUNNING', 'SCHEDULED', 'FINISHED', 'FAILED', 'KILLED']);
+
+/** Handlers accept `run_id` or the deprecated `run_uuid`. */
+export const runRef = {
+  run_id: z.string().optional(),
+  run_uuid: z.string().optional(),
+};

@@ -1,0 +1,61 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import { experimentRoutes } from './api/experiments.routes.js';
+import { metricRoutes } from './api/metrics.routes.js';
+import { runRoutes } from './api/runs.routes.js';
+import type { Config } from './config.js';
+import { registerErrorHandlers } from './http/errors.js';
+import type { TrackingStore } from './store/types.js';
+import { createExperimentService } from './tracking/experiments.service.js';
+import { createMetricService } from './tracking/metrics.service.js';
+import { createRunService } from './tracking/runs.service.js';
+import { VERSION } from './version.js';
+
+export interface AppDeps {
+  config: Pick<Config, 'bodyLimit'>;
+  store: TrackingStore;
+  logger: Logger | false;
+  clock?: { now(): number };
+}
+
+export async function buildApp({ config, store, logger, clock = Date }: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger ? (logger as FastifyBaseLogger) : undefined,
+    disableRequestLogging: true,
+    bodyLimit: config.bodyLimit,
+    // A slow client uploading a large body must not be cut off (artifacts); idle sockets still time out.
+    requestTimeout: 0,
+    return503OnClosing: true,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // MLflow accepts only JSON bodies; text/plain would otherwise reach handlers as a string.
+  app.removeContentTypeParser('text/plain');
+  registerErrorHandlers(app);
+
+  // One log line per request, with its duration.
+  app.addHook('onResponse', (req, reply, done) => {
+    req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+    done();
+  });
+  // Old MLflow clients send the JSON body encoded once more as a JSON string.
+  app.addHook('preValidation', (req, _reply, done) => {
+    if (typeof req.body === 'string') {
+      try {
+        req.body = JSON.parse(req.body);
+      } catch {
+        // left as is: validation reports it
+      }
+    }
+    done();
+  });
+
+  app.get('/health', (_req, reply) => reply.type('text/plain').send('OK'));
+  app.get('/version', (_req, reply) => reply.type('text/plain').send(VERSION));
+
+  await app.register(experimentRoutes, { experiments: createExperimentService(store, clock) });
+  await app.register(runRoutes, { runs: createRunService(store, clock) });
+  await app.register(metricRoutes, { metrics: createMetricService(store) });
+  return app;
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+import { serverCommand } from './main.js';
+
+const USAGE = `usage: lablog <command> [options]
+
+commands:
+  server [--host H] [--port P] [--data-dir D] [--log-level L]
+         run the tracking server (defaults: 127.0.0.1, 5000, ./lablog-data;
+         env LABLOG_HOST, LABLOG_PORT, LABLOG_DATA_DIR, LABLOG_LOG_LEVEL; flags win)
+`;
+
+const [command, ...rest] = process.argv.slice(2);
+switch (command) {
+  case 'server':
+    await serverCommand(rest);
+    break;
+  case undefined:
+  case '-h':
+  case '--help':
+  case 'help':
+    process.stdout.write(USAGE);
+    break;
+  default:
+    process.stderr.write(`lablog: unknown command '${command}'\n\n${USAGE}`);
+    process.exit(2);
+}

@@ -1,0 +1,30 @@
+/**
+ * Errors carry MLflow's error codes; the HTTP layer maps them to status codes in one place.
+ * Every layer may throw these; nothing here knows about HTTP.
+ */
+export type ErrorCode =
+  | 'INVALID_PARAMETER_VALUE'
+  | 'RESOURCE_ALREADY_EXISTS'
+  | 'RESOURCE_DOES_NOT_EXIST'
+  | 'ENDPOINT_NOT_FOUND'
+  | 'BAD_REQUEST'
+  | 'UNAUTHENTICATED'
+  | 'PERMISSION_DENIED'
+  | 'REQUEST_LIMIT_EXCEEDED'
+  | 'INVALID_STATE'
+  | 'INTERNAL_ERROR'
+  | 'TEMPORARILY_UNAVAILABLE';
+
+export class LablogError extends Error {
+  constructor(
+    readonly errorCode: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'LablogError';
+  }
+}
+
+export const invalid = (message: string) => new LablogError('INVALID_PARAMETER_VALUE', message);
+export const notFound = (message: string) => new LablogError('RESOURCE_DOES_NOT_EXIST', message);
+export const alreadyExists = (message: string) => new LablogError('RESOURCE_ALREADY_EXISTS', message);

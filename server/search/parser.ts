@@ -1,0 +1,295 @@
+/**
+ * Recursive-descent parser for MLflow's search filter and order_by strings, extended with OR,
+ * parentheses, IS [NOT] NULL and IN lists. Produces the AST of ast.ts; knows nothing about SQL.
+ *
+ *   expr       := conj (OR conj)*
+ *   conj       := primary (AND primary)*
+ *   primary    := '(' expr ')' | comparison
+ *   comparison := identifier comparator value
+ */
+import { invalid } from '../errors.js';
+import type { Comparator, Comparison, Entity, Expr, OrderKey } from './ast.js';
+import {
+  allowedOps,
+  attributeNames,
+  EXPERIMENT_VOCABULARY,
+  prefixNames,
+  RUN_VOCABULARY,
+  type AttributeInfo,
+  type ValueKind,
+  type Vocabulary,
+} from './fields.js';
+import { Fault, tokenize, type Token } from './tokenizer.js';
+
+export function parseRunFilter(text: string | undefined | null): Expr | null {
+  return parseFilter(text, RUN_VOCABULARY);
+}
+
+export function parseExperimentFilter(text: string | undefined | null): Expr | null {
+  return parseFilter(text, EXPERIMENT_VOCABULARY);
+}
+
+export function parseRunOrderBy(items: string[] | undefined): OrderKey[] {
+  return (items ?? []).map((item) => parseOrderItem(item, RUN_VOCABULARY));
+}
+
+export function parseExperimentOrderBy(items: string[] | undefined): OrderKey[] {
+  return (items ?? []).map((item) => parseOrderItem(item, EXPERIMENT_VOCABULARY));
+}
+
+function formatFault(label: string, text: string, f: Fault): string {
+  const where = `at position ${f.pos}${f.pos >= text.length ? ' (end of input)' : ''}`;
+  return `${label}: ${f.message} ${where}${f.hint ? `; ${f.hint}` : ''}`;
+}
+
+function withPositions<T>(label: string, text: string, body: () => T): T {
+  try {
+    return body();
+  } catch (e) {
+    if (e instanceof Fault) throw invalid(formatFault(label, text, e));
+    throw e;
+  }
+}
+
+function parseFilter(text: string | undefined | null, vocab: Vocabulary): Expr | null {
+  if (text == null || text.trim() === '') return null;
+  return withPositions(`Invalid filter '${text}'`, text, () => {
+    const p = new Parser(text, tokenize(text), vocab);
+    const expr = p.expr();
+    p.expectEnd('AND, OR or end of input');
+    return expr;
+  });
+}
+
+function parseOrderItem(item: string, vocab: Vocabulary): OrderKey {
+  const text = typeof item === 'string' ? item : String(item);
+  return withPositions(`Invalid order_by clause '${text}'`, text, () => {
+    const p = new Parser(text, tokenize(text), vocab);
+    const field = p.field('order');
+    let ascending = true;
+    const dir = p.peek();
+    if (p.isWord(dir, 'ASC') || p.isWord(dir, 'DESC')) {
+      ascending = p.isWord(dir, 'ASC');
+      p.next();
+    }
+    p.expectEnd('ASC, DESC or end of input');
+    return { entity: field.entity, key: field.key, ascending };
+  });
+}
+
+const COMPARATOR_HINT = '=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN, IS NULL, IS NOT NULL';
+const KEYWORDS = new Set(['AND', 'OR', 'NOT', 'IN', 'IS', 'NULL', 'LIKE', 'ILIKE']);
+
+interface Field {
+  entity: Entity;
+  key: string;
+  attr: AttributeInfo | null;
+}
+
+class Parser {
+  private i = 0;
+
+  constructor(
+    private readonly text: string,
+    private readonly tokens: Token[],
+    private readonly vocab: Vocabulary,
+  ) {}
+
+  peek(): Token {
+    return this.tokens[this.i];
+  }
+
+  next(): Token {
+    const tok = this.tokens[this.i];
+    if (tok.t !== 'eof') this.i++;
+    return tok;
+  }
+
+  /** A bare, unquoted single word spelled `word` in any case. */
+  isWord(tok: Token, word: string): boolean {
+    return tok.t === 'ident' && tok.parts.length === 1 && tok.parts[0].quote === null && tok.parts[0].text.toUpperCase() === word;
+  }
+
+  private isKeyword(tok: Token): boolean {
+    return tok.t === 'ident' && tok.parts.length === 1 && tok.parts[0].quote === null && KEYWORDS.has(tok.parts[0].text.toUpperCase());
+  }
+
+  private source(tok: Token): string {
+    return this.text.slice(tok.pos, tok.end);
+  }
+
+  /** "expected X" at the token, naming what was found unless the input ended. */
+  expected(what: string, tok: Token, hint?: string): Fault {
+    return new Fault(tok.pos, tok.t === 'eof' ? `expected ${what}` : `expected ${what} but found '${this.source(tok)}'`, hint);
+  }
+
+  expectEnd(what: string): void {
+    const tok = this.peek();
+    if (tok.t === 'eof') return;
+    const hint = tok.t === ')' ? "this ')' has no matching '('" : undefined;
+    throw this.expected(what, tok, hint);
+  }
+
+  expr(): Expr {
+    const items = [this.conj()];
+    while (this.isWord(this.peek(), 'OR')) {
+      this.next();
+      items.push(this.conj());
+    }
+    return junction('or', items);
+  }
+
+  private conj(): Expr {
+    const items = [this.primary()];
+    while (this.isWord(this.peek(), 'AND')) {
+      this.next();
+      items.push(this.primary());
+    }
+    return junction('and', items);
+  }
+
+  private primary(): Expr {
+    const tok = this.peek();
+    if (tok.t === '(') {
+      this.next();
+      const inner = this.expr();
+      const close = this.peek();
+      if (close.t !== ')') throw this.expected(`')' to close the '(' at position ${tok.pos}, AND or OR`, close);
+      this.next();
+      return inner;
+    }
+    return this.comparison();
+  }
+
+  private comparison(): Comparison {
+    const field = this.field('filter');
+    const opTok = this.peek();
+    const op = this.comparator();
+    const { ops, kind } = allowedOps(field.entity, field.attr);
+    if (!ops.includes(op)) {
+      throw new Fault(
+        opTok.pos,
+        `invalid comparator '${op}' for ${field.entity} '${field.key}'`,
+        `expected one of ${ops.join(', ')}`,
+      );
+    }
+    return { kind: 'cmp', entity: field.entity, key: field.key, op, value: this.value(op, kind, field) };
+  }
+
+  /** Reads an identifier and resolves it against the vocabulary (entity prefix, attribute name). */
+  field(use: 'filter' | 'order'): Field {
+    const tok = this.next();
+    const start = use === 'filter' ? 'a condition such as metrics.acc > 0.9' : 'a key such as metrics.rmse';
+    if (tok.t === 'string' && tok.quote === '"') {
+      return this.attribute(tok.value, tok.pos, use);
+    }
+    if (tok.t !== 'ident' || (this.isKeyword(tok) && use === 'filter')) throw this.expected(start, tok);
+    const parts = tok.parts;
+    if (parts.length === 1) return this.attribute(parts[0].text, parts[0].pos, use);
+
+    const prefix = parts[0].text;
+    const entity = this.vocab.prefixes.get(prefix.toLowerCase());
+    if (entity === undefined) {
+      throw new Fault(
+        parts[0].pos,
+        `unknown entity type '${prefix}'`,
+        `expected one of ${prefixNames(this.vocab).join(', ')}`,
+      );
+    }
+    const keyParts = parts.slice(1);
+    if (keyParts.length > 1 && keyParts.some((p) => p.quote !== null)) {
+      const q = keyParts.find((p) => p.quote !== null) ?? keyParts[0];
+      throw new Fault(q.pos, 'a quoted key must be the whole key', 'quote the entire key, e.g. metrics.`a.b c`');
+    }
+    const key = keyParts.map((p) => p.text).join('.');
+    const keyPos = keyParts[0].pos;
+    if (entity === 'attribute') return this.attribute(key, keyPos, use);
+    if (use === 'order' && !this.vocab.orderEntities.has(entity)) {
+      throw new Fault(parts[0].pos, `cannot order ${this.vocab.subject}s by ${entity} keys`);
+    }
+    if (entity === 'dataset' && !this.vocab.datasetKeys.has(key)) {
+      throw new Fault(keyPos, `unknown dataset key '${key}'`, `expected one of ${[...this.vocab.datasetKeys].join(', ')}`);
+    }
+    if (key === '') throw new Fault(keyPos, `expected a non-empty ${entity} key`);
+    return { entity, key, attr: null };
+  }
+
+  private attribute(name: string, pos: number, use: 'filter' | 'order'): Field {
+    const table = use === 'filter' ? this.vocab.filterAttributes : this.vocab.orderAttributes;
+    const attr = table.get(name.toLowerCase());
+    if (attr === undefined) {
+      const verb = use === 'filter' ? 'searchable' : 'orderable';
+      throw new Fault(
+        pos,
+        `unknown ${verb} ${this.vocab.subject} attribute '${name}'`,
+        `expected one of ${attributeNames(table).join(', ')}, or a prefixed key like ${use === 'filter' && this.vocab.subject === 'run' ? 'metrics.<key>, params.<key>, tags.<key>' : 'tags.<key>'}`,
+      );
+    }
+    return { entity: 'attribute', key: attr.canonical, attr };
+  }
+
+  private comparator(): Comparator {
+    const tok = this.next();
+    if (tok.t === 'op') {
+      const ok = ['=', '!=', '<', '<=', '>', '>='];
+      if (!ok.includes(tok.value)) throw new Fault(tok.pos, `invalid comparator '${tok.value}'`, `expected one of ${COMPARATOR_HINT}`);
+      return tok.value as Comparator;
+    }
+    if (this.isWord(tok, 'LIKE')) return 'LIKE';
+    if (this.isWord(tok, 'ILIKE')) return 'ILIKE';
+    if (this.isWord(tok, 'IN')) return 'IN';
+    if (this.isWord(tok, 'NOT')) {
+      const nxt = this.next();
+      if (!this.isWord(nxt, 'IN')) throw this.expected("IN after 'NOT'", nxt);
+      return 'NOT IN';
+    }
+    if (this.isWord(tok, 'IS')) {
+      let nxt = this.next();
+      let negated = false;
+      if (this.isWord(nxt, 'NOT')) {
+        negated = true;
+        nxt = this.next();
+      }
+      if (!this.isWord(nxt, 'NULL')) throw this.expected(negated ? "NULL after 'IS NOT'" : "NULL or NOT NULL after 'IS'", nxt);
+      return negated ? 'IS NOT NULL' : 'IS NULL';
+    }
+    const hint = tok.t === 'other' || tok.t === 'ident' ? 'quote keys containing special characters with backticks or double quotes, e.g. metrics.`val-loss`' : undefined;
+    throw this.expected(`a comparator (${COMPARATOR_HINT})`, tok, hint);
+  }
+
+  private value(op: Comparator, kind: ValueKind, field: Field): Comparison['value'] {
+    if (op === 'IS NULL' || op === 'IS NOT NULL') return null;
+    if (op === 'IN' || op === 'NOT IN') return this.list();
+    const tok = this.next();
+    const subject = `${field.entity} '${field.key}'`;
+    if (kind === 'number') {
+      if (tok.t === 'number') return tok.value;
+      throw this.expected('a number', tok, tok.t === 'string' ? `${subject} compares with unquoted numbers` : undefined);
+    }
+    if (tok.t === 'string') return tok.value;
+    const hint = tok.t === 'number' || tok.t === 'ident' ? `${subject} compares with strings; quote the value, e.g. '${this.source(tok)}'` : undefined;
+    throw this.expected('a quoted string', tok, hint);
+  }
+
+  private list(): string[] {
+    const open = this.next();
+    if (open.t !== '(') throw this.expected("'(' starting a list such as ('a', 'b')", open);
+    const values: string[] = [];
+    if (this.peek().t === ')') throw new Fault(this.peek().pos, 'expected at least one quoted string in the list');
+    for (;;) {
+      const tok = this.next();
+      if (tok.t !== 'string') throw this.expected('a quoted string', tok);
+      values.push(tok.value);
+      const sep = this.next();
+      if (sep.t === ')') return values;
+      if (sep.t !== ',') throw this.expected(`',' or ')' closing the list opened at position ${open.pos}`, sep);
+    }
+  }
+}
+
+function junction(kind: 'and' | 'or', items: Expr[]): Expr {
+  if (items.length === 1) return items[0];
+  // (a AND (b AND c)) is a AND b AND c: flattening keeps the SQL shallow and the AST comparable.
+  const flat = items.flatMap((e) => (e.kind === kind ? e.items : [e]));
+  return { kind, items: flat };
+}

@@ -1,0 +1,74 @@
+/**
+ * Packs a run of metric points into one blob: 8-byte header (count), the values as float64 (NaN and
+ * ±Infinity keep their bits), then steps and timestamps as zigzag varints of their deltas. A typical
+ * point (step +1, timestamp +a few ms) costs about 11 bytes instead of a 30-40 byte SQLite row, and a
+ * sampled read decodes a million points in a few milliseconds.
+ */
+export interface Points {
+  steps: Float64Array;
+  timestamps: Float64Array;
+  values: Float64Array;
+}
+
+
+export function encodeChunk(steps: ArrayLike<number>, timestamps: ArrayLike<number>, values: ArrayLike<number>): Buffer {
+  const n = values.length;
+  // Worst case a varint of a 64-bit zigzag delta is 10 bytes.
+  const buf = Buffer.allocUnsafe(8 + n * 8 + n * 20);
+  buf.writeUInt32LE(n, 0);
+  buf.writeUInt32LE(0, 4);
+  let off = 8;
+  for (let i = 0; i < n; i++, off += 8) buf.writeDoubleLE(values[i], off);
+  off = writeDeltas(buf, off, steps);
+  off = writeDeltas(buf, off, timestamps);
+  return Buffer.from(buf.subarray(0, off));
+}
+
+export function decodeChunk(buf: Buffer): Points {
+  const n = buf.readUInt32LE(0);
+  const values = new Float64Array(n);
+  // Copy into an aligned buffer; SQLite's blob may sit at any byte offset.
+  new Uint8Array(values.buffer).set(buf.subarray(8, 8 + n * 8));
+  const steps = new Float64Array(n);
+  const timestamps = new Float64Array(n);
+  let off = readDeltas(buf, 8 + n * 8, steps);
+  off = readDeltas(buf, off, timestamps);
+  return { steps, timestamps, values };
+}
+
+function writeDeltas(buf: Buffer, start: number, xs: ArrayLike<number>): number {
+  let off = start;
+  let prev = 0;
+  for (let i = 0; i < xs.length; i++) {
+    const d = xs[i] - prev;
+    prev = xs[i];
+    // zigzag without 32-bit bitwise ops: steps and timestamps exceed 2^31.
+    let z = d >= 0 ? d * 2 : -d * 2 - 1;
+    while (z >= 128) {
+      buf[off++] = (z % 128) | 128;
+      z = Math.floor(z / 128);
+    }
+    buf[off++] = z;
+  }
+  return off;
+}
+
+function readDeltas(buf: Buffer, start: number, out: Float64Array): number {
+  let off = start;
+  let prev = 0;
+  for (let i = 0; i < out.length; i++) {
+    let z = 0;
+    let mul = 1;
+    let b: number;
+    do {
+      b = buf[off++];
+      z += (b & 127) * mul;
+      mul *= 128;
+    } while (b & 128);
+    const d = z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+    prev += d;
+    out[i] = prev;
+  }
+  return off;
+}
+

@@ -1,0 +1,24 @@
+import Database from 'better-sqlite3';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { migrate } from './migrate.js';
+
+export type Db = Database.Database;
+
+export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../migrations');
+
+/** Opens (creating if needed) the SQLite file with lablog's pragmas and brings its schema up to date. */
+export function openDatabase(file: string): Db {
+  const db = new Database(file);
+  db.pragma('busy_timeout = 10000');
+  db.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode: a commit survives a process kill (the WAL is in the OS cache); only power loss
+  // can drop the last transactions.
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('cache_size = -16000');
+  db.pragma('mmap_size = 268435456');
+  db.pragma('temp_store = MEMORY');
+  migrate(db, MIGRATIONS_DIR);
+  return db;
+}

@@ -1,0 +1,39 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Database } from 'better-sqlite3';
+
+interface JournalEntry {
+  idx: number;
+  tag: string;
+}
+
+/**
+ * Applies drizzle-kit's generated migrations in journal order. Each runs under BEGIN IMMEDIATE, so two
+ * processes starting on one file at once serialize on SQLite's write lock (busy_timeout waits) and the
+ * second sees the first's bookkeeping row and skips, instead of both running the DDL.
+ */
+export function migrate(db: Database, migrationsDir: string): number {
+  const journal = JSON.parse(readFileSync(path.join(migrationsDir, 'meta', '_journal.json'), 'utf8')) as {
+    entries: JournalEntry[];
+  };
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS lablog_migrations (idx INTEGER PRIMARY KEY, tag TEXT NOT NULL, hash TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+  );
+  const isApplied = db.prepare('SELECT 1 FROM lablog_migrations WHERE idx = ?');
+  const record = db.prepare('INSERT INTO lablog_migrations (idx, tag, hash, applied_at) VALUES (?, ?, ?, ?)');
+  let applied = 0;
+  for (const entry of [...journal.entries].sort((a, b) => a.idx - b.idx)) {
+    const text = readFileSync(path.join(migrationsDir, `${entry.tag}.sql`), 'utf8');
+    const run = db.transaction(() => {
+      if (isApplied.get(entry.idx)) return;
+      for (const statement of text.split('--> statement-breakpoint')) {
+        if (statement.trim()) db.exec(statement);
+      }
+      record.run(entry.idx, entry.tag, createHash('sha256').update(text).digest('hex'), Date.now());
+      applied++;
+    });
+    run.immediate();
+  }
+  return applied;
+}

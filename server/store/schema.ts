@@ -1,0 +1,151 @@
+
+import { blob, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+// Source of truth for migrations/ (drizzle-kit generate). Hot paths use prepared statements over the
+// same tables; keep column names here and in the *.sql.ts statement files in step.
+
+export const experiments = sqliteTable('experiments', {
+  experimentId: integer('experiment_id').primaryKey(),
+  name: text('name').notNull().unique(),
+  artifactLocation: text('artifact_location').notNull(),
+  lifecycleStage: text('lifecycle_stage').notNull().default('active'),
+  creationTime: integer('creation_time').notNull(),
+  lastUpdateTime: integer('last_update_time').notNull(),
+});
+
+export const experimentTags = sqliteTable(
+  'experiment_tags',
+  {
+    experimentId: integer('experiment_id').notNull().references(() => experiments.experimentId, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    value: text('value').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.experimentId, t.key] })],
+);
+
+export const runs = sqliteTable(
+  'runs',
+  {
+    // Internal integer key: joins over 100k runs stay cheap; run_uuid is the public id.
+    id: integer('id').primaryKey(),
+    runUuid: text('run_uuid').notNull().unique(),
+    name: text('name').notNull().default(''),
+    experimentId: integer('experiment_id').notNull().references(() => experiments.experimentId),
+    userId: text('user_id').notNull().default(''),
+    status: text('status').notNull().default('RUNNING'),
+    startTime: integer('start_time').notNull(),
+    endTime: integer('end_time'),
+    lifecycleStage: text('lifecycle_stage').notNull().default('active'),
+    artifactUri: text('artifact_uri').notNull(),
+    deletedTime: integer('deleted_time'),
+  },
+  (t) => [index('runs_experiment_start').on(t.experimentId, t.startTime)],
+);
+
+export const params = sqliteTable(
+  'params',
+  {
+    runId: integer('run_id').notNull().references(() => runs.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    value: text('value').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.key] }), index('params_key_value').on(t.key, t.value)],
+);
+
+export const tags = sqliteTable(
+  'tags',
+  {
+    runId: integer('run_id').notNull().references(() => runs.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    value: text('value').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.key] }), index('tags_key_value').on(t.key, t.value)],
+);
+
+/**
+ * One row per (run, metric key): the series id that points hang off, and the latest point
+ * (highest step, then timestamp, then value) that runs/get and search read. value NULL means NaN.
+ */
+export const metricSeries = sqliteTable(
+  'metric_series',
+  {
+    id: integer('id').primaryKey(),
+    runId: integer('run_id').notNull().references(() => runs.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    value: real('value'),
+    step: integer('step').notNull(),
+    timestamp: integer('timestamp').notNull(),
+    count: integer('count').notNull().default(0),
+    /** Points in metric_tail for this series; at CHUNK_POINTS they are packed into a chunk. */
+    tailCount: integer('tail_count').notNull().default(0),
+  },
+  (t) => [uniqueIndex('metric_series_run_key').on(t.runId, t.key), index('metric_series_key_value').on(t.key, t.value)],
+);
+
+/** Recent points of a series, one row each, until there are enough to pack into a chunk. */
+export const metricTail = sqliteTable(
+  'metric_tail',
+  {
+    seriesId: integer('series_id').notNull().references(() => metricSeries.id, { onDelete: 'cascade' }),
+    step: integer('step').notNull(),
+    timestamp: integer('timestamp').notNull(),
+    value: real('value'),
+  },
+  (t) => [index('metric_tail_series_step').on(t.seriesId, t.step)],
+);
+
+/**
+ * Packed points (see store/chunk-codec.ts), sorted by (step, timestamp), with the summary that lets a
+ * sampled read use a chunk without decoding it.
+ */
+export const metricChunks = sqliteTable(
+  'metric_chunks',
+  {
+    id: integer('id').primaryKey(),
+    seriesId: integer('series_id').notNull().references(() => metricSeries.id, { onDelete: 'cascade' }),
+    n: integer('n').notNull(),
+    minStep: integer('min_step').notNull(),
+    maxStep: integer('max_step').notNull(),
+    minTs: integer('min_ts').notNull(),
+    maxTs: integer('max_ts').notNull(),
+    data: blob('data', { mode: 'buffer' }).notNull(),
+  },
+  (t) => [index('metric_chunks_series_step').on(t.seriesId, t.minStep)],
+);
+
+export const datasets = sqliteTable(
+  'datasets',
+  {
+    id: integer('id').primaryKey(),
+    datasetUuid: text('dataset_uuid').notNull(),
+    experimentId: integer('experiment_id').notNull().references(() => experiments.experimentId),
+    name: text('name').notNull(),
+    digest: text('digest').notNull(),
+    sourceType: text('source_type').notNull(),
+    source: text('source').notNull(),
+    schema: text('schema'),
+    profile: text('profile'),
+  },
+  (t) => [uniqueIndex('datasets_exp_name_digest').on(t.experimentId, t.name, t.digest)],
+);
+
+export const inputs = sqliteTable(
+  'inputs',
+  {
+    id: integer('id').primaryKey(),
+    datasetId: integer('dataset_id').notNull().references(() => datasets.id),
+    runId: integer('run_id').notNull().references(() => runs.id, { onDelete: 'cascade' }),
+  },
+  (t) => [uniqueIndex('inputs_run_dataset').on(t.runId, t.datasetId)],
+);
+
+export const inputTags = sqliteTable(
+  'input_tags',
+  {
+    inputId: integer('input_id').notNull().references(() => inputs.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    value: text('value').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.inputId, t.key] })],
+);
+

@@ -1,0 +1,96 @@
+import path from 'node:path';
+import { openDatabase, type Db } from '../db.js';
+import { bucketize } from '../sampler.js';
+import type { MetricPoint, Page, SampledSeries, TrackingStore } from '../types.js';
+import { createExperimentStatements } from './experiments.sql.js';
+import { createMetricStatements } from './metrics.sql.js';
+import { createRunStatements } from './runs.sql.js';
+import { searchExperimentIds, searchRunIds } from './search.sql.js';
+
+export const DB_FILE = 'lablog.db';
+
+/**
+ * The embedded store. better-sqlite3 is synchronous and this process holds the only writer
+ * connection, so writes are serialized by the event loop; each call is one transaction.
+ */
+export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
+  const db = openDatabase(path.join(dataDir, DB_FILE));
+  const experiments = createExperimentStatements(db);
+  const metrics = createMetricStatements(db);
+  const runs = createRunStatements(db, experiments, metrics);
+
+  const seriesOf = (runUuid: string, key: string) => metrics.seriesId(runs.row(runUuid).id, key);
+
+  return {
+    db,
+    createExperiment: async (e) => experiments.create(e),
+    getExperiment: async (id) => experiments.get(id),
+    getExperimentByName: async (name) => experiments.getByName(name),
+    searchExperiments: async (q) => {
+      const page = searchExperimentIds(db, q);
+      return { items: experiments.load(page.ids), nextOffset: page.nextOffset };
+    },
+    renameExperiment: async (id, name, now) => experiments.rename(id, name, now),
+    setExperimentLifecycle: async (id, stage, now) => experiments.setLifecycle(id, stage, now),
+    setExperimentTag: async (id, tag, now) => experiments.setTag(id, tag, now),
+    deleteExperimentTag: async (id, key) => experiments.deleteTag(id, key),
+
+    createRun: async (r) => runs.create(r),
+    getRun: async (id) => runs.get(id),
+    getRunInfo: async (id) => runs.info(id),
+    updateRun: async (id, u) => runs.update(id, u),
+    setRunLifecycle: async (id, stage, now) => runs.setLifecycle(id, stage, now),
+    logBatch: async (id, batch) => runs.logBatch(id, batch),
+    deleteTag: async (id, key) => runs.deleteTag(id, key),
+    logInputs: async (id, inputs) => runs.logInputs(id, inputs),
+    searchRuns: async (q) => {
+      const page = searchRunIds(db, q);
+      return { items: runs.load(page.ids), nextOffset: page.nextOffset };
+    },
+
+    getMetricHistory: async (q): Promise<Page<MetricPoint>> => {
+      const series = seriesOf(q.runId, q.key);
+      if (series === null) return { items: [], nextOffset: null };
+      const p = metrics.readSeries(series);
+      const n = p.values.length;
+      const end = q.limit === null ? n : Math.min(n, q.offset + q.limit);
+      const items: MetricPoint[] = [];
+      for (let i = q.offset; i < end; i++) items.push({ key: q.key, value: p.values[i], timestamp: p.timestamps[i], step: p.steps[i] });
+      return { items, nextOffset: end < n ? end : null };
+    },
+    getMetricRange: async (q) => {
+      const out = new Map<string, MetricPoint[]>();
+      for (const runId of q.runIds) {
+        const series = seriesOf(runId, q.key);
+        const list: MetricPoint[] = [];
+        if (series !== null) {
+          const p = metrics.readSeries(series, q.startStep, q.endStep);
+          for (let i = 0; i < p.values.length; i++) list.push({ key: q.key, value: p.values[i], timestamp: p.timestamps[i], step: p.steps[i] });
+        }
+        out.set(runId, list);
+      }
+      return out;
+    },
+    sampleMetrics: async (q) => {
+      const out: SampledSeries[] = [];
+      for (const runId of q.runIds) {
+        const run = runs.row(runId);
+        for (const key of q.keys) {
+          const series = metrics.seriesId(run.id, key);
+          if (series === null) {
+            out.push({ runId, key, buckets: [] });
+            continue;
+          }
+          const byStep = q.x === 'step';
+          const p = metrics.readSeries(series, byStep ? q.start : null, byStep ? q.end : null);
+          out.push({ runId, key, buckets: bucketize(p, byStep ? p.steps : p.timestamps, q.start, q.end, q.buckets) });
+        }
+      }
+      return out;
+    },
+
+    close: async () => {
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,173 @@
+import type { Db } from '../db.js';
+import { decodeChunk, encodeChunk, type Points } from '../chunk-codec.js';
+import type { MetricPoint } from '../types.js';
+
+/** Points per packed chunk: large enough to make chunk rows cheap, small enough to seal often. */
+export const CHUNK_POINTS = 1024;
+
+interface SeriesRow {
+  id: number;
+  value: number | null;
+  step: number;
+  timestamp: number;
+  tail_count: number;
+}
+
+/** MLflow's rule for a run's latest metric: highest step, then latest timestamp, then largest value. */
+function isNewer(p: MetricPoint, step: number, timestamp: number, value: number): boolean {
+  if (p.step !== step) return p.step > step;
+  if (p.timestamp !== timestamp) return p.timestamp > timestamp;
+  return p.value > value;
+}
+
+export function createMetricStatements(db: Db) {
+  const s = {
+    series: db.prepare<[number, string], SeriesRow>(
+      'SELECT id, value, step, timestamp, tail_count FROM metric_series WHERE run_id = ? AND key = ?',
+    ),
+    seriesId: db.prepare<[number, string], { id: number }>('SELECT id FROM metric_series WHERE run_id = ? AND key = ?'),
+    insertSeries: db.prepare<[number, string, number | null, number, number]>(
+      'INSERT INTO metric_series (run_id, key, value, step, timestamp, count, tail_count) VALUES (?, ?, ?, ?, ?, 0, 0)',
+    ),
+    updateSeries: db.prepare<[number | null, number, number, number, number, number]>(
+      'UPDATE metric_series SET value = ?, step = ?, timestamp = ?, count = count + ?, tail_count = ? WHERE id = ?',
+    ),
+    insertTail: db.prepare<[number, number, number, number]>(
+      'INSERT INTO metric_tail (series_id, step, timestamp, value) VALUES (?, ?, ?, ?)',
+    ),
+    tailAll: db
+      .prepare<[number]>('SELECT step, timestamp, value FROM metric_tail WHERE series_id = ? ORDER BY step, timestamp, rowid')
+      .raw(),
+    tailRange: db
+      .prepare<[number, number, number]>(
+        'SELECT step, timestamp, value FROM metric_tail WHERE series_id = ? AND step BETWEEN ? AND ? ORDER BY step, timestamp, rowid',
+      )
+      .raw(),
+    deleteTail: db.prepare<[number]>('DELETE FROM metric_tail WHERE series_id = ?'),
+    insertChunk: db.prepare<[number, number, number, number, number, number, Buffer]>(
+      'INSERT INTO metric_chunks (series_id, n, min_step, max_step, min_ts, max_ts, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+    chunksAll: db
+      .prepare<[number]>('SELECT min_step, max_step, data FROM metric_chunks WHERE series_id = ? ORDER BY min_step, id')
+      .raw(),
+    chunksRange: db
+      .prepare<[number, number, number]>(
+        'SELECT min_step, max_step, data FROM metric_chunks WHERE series_id = ? AND max_step >= ? AND min_step <= ? ORDER BY min_step, id',
+      )
+      .raw(),
+  };
+
+  /** Appends points of one run (inside the caller's transaction) and keeps each key's latest value. */
+  function appendPoints(runId: number, points: MetricPoint[]): void {
+    const byKey = new Map<string, MetricPoint[]>();
+    for (const p of points) {
+      const list = byKey.get(p.key);
+      if (list) list.push(p);
+      else byKey.set(p.key, [p]);
+    }
+    for (const [key, list] of byKey) {
+      let row = s.series.get(runId, key);
+      if (!row) {
+        const first = list[0];
+        s.insertSeries.run(runId, key, first.value, first.step, first.timestamp);
+        row = s.series.get(runId, key)!;
+      }
+      let step = row.step;
+      let timestamp = row.timestamp;
+      let value = row.value === null ? NaN : row.value;
+      let tailCount = row.tail_count;
+      for (const p of list) {
+        s.insertTail.run(row.id, p.step, p.timestamp, p.value);
+        if (isNewer(p, step, timestamp, value)) {
+          step = p.step;
+          timestamp = p.timestamp;
+          value = p.value;
+        }
+        if (++tailCount >= CHUNK_POINTS) {
+          seal(row.id);
+          tailCount = 0;
+        }
+      }
+      s.updateSeries.run(value, step, timestamp, list.length, tailCount, row.id);
+    }
+  }
+
+  function seal(seriesId: number): void {
+    const rows = s.tailAll.all(seriesId) as [number, number, number | null][];
+    const n = rows.length;
+    const steps = new Float64Array(n);
+    const ts = new Float64Array(n);
+    const values = new Float64Array(n);
+    let minTs = Infinity;
+    let maxTs = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const [st, t, v] = rows[i];
+      steps[i] = st;
+      ts[i] = t;
+      values[i] = v === null ? NaN : v;
+      if (t < minTs) minTs = t;
+      if (t > maxTs) maxTs = t;
+    }
+    s.insertChunk.run(seriesId, n, steps[0], steps[n - 1], minTs, maxTs, encodeChunk(steps, ts, values));
+    s.deleteTail.run(seriesId);
+  }
+
+  /** Every point of a series (optionally within a step range), sorted by step, then timestamp. */
+  function readSeries(seriesId: number, minStep: number | null = null, maxStep: number | null = null): Points {
+    const ranged = minStep !== null || maxStep !== null;
+    const lo = minStep ?? -Number.MAX_VALUE;
+    const hi = maxStep ?? Number.MAX_VALUE;
+    const chunkRows = (ranged ? s.chunksRange.all(seriesId, lo, hi) : s.chunksAll.all(seriesId)) as [number, number, Buffer][];
+    const tail = (ranged ? s.tailRange.all(seriesId, lo, hi) : s.tailAll.all(seriesId)) as [number, number, number | null][];
+    const parts = chunkRows.map((c) => decodeChunk(c[2]));
+    let total = tail.length;
+    for (const p of parts) total += p.values.length;
+    const out: Points = { steps: new Float64Array(total), timestamps: new Float64Array(total), values: new Float64Array(total) };
+    let k = 0;
+    for (const p of parts) {
+      for (let i = 0; i < p.values.length; i++) {
+        const st = p.steps[i];
+        if (ranged && (st < lo || st > hi)) continue;
+        out.steps[k] = st;
+        out.timestamps[k] = p.timestamps[i];
+        out.values[k++] = p.values[i];
+      }
+    }
+    for (const [st, t, v] of tail) {
+      out.steps[k] = st;
+      out.timestamps[k] = t;
+      out.values[k++] = v === null ? NaN : v;
+    }
+    const trimmed: Points =
+      k === total
+        ? out
+        : { steps: out.steps.subarray(0, k), timestamps: out.timestamps.subarray(0, k), values: out.values.subarray(0, k) };
+    return isSorted(trimmed) ? trimmed : sortPoints(trimmed);
+  }
+
+  return {
+    appendPoints,
+    readSeries,
+    seriesId: (runId: number, key: string) => s.seriesId.get(runId, key)?.id ?? null,
+  };
+}
+
+export type MetricStatements = ReturnType<typeof createMetricStatements>;
+
+function isSorted(p: Points): boolean {
+  for (let i = 1; i < p.steps.length; i++) {
+    if (p.steps[i] < p.steps[i - 1] || (p.steps[i] === p.steps[i - 1] && p.timestamps[i] < p.timestamps[i - 1])) return false;
+  }
+  return true;
+}
+
+// Out-of-order logging (a step logged after later steps) makes chunks overlap; reads then sort.
+function sortPoints(p: Points): Points {
+  const idx = Array.from({ length: p.steps.length }, (_, i) => i);
+  idx.sort((a, b) => p.steps[a] - p.steps[b] || p.timestamps[a] - p.timestamps[b] || a - b);
+  return {
+    steps: Float64Array.from(idx, (i) => p.steps[i]),
+    timestamps: Float64Array.from(idx, (i) => p.timestamps[i]),
+    values: Float64Array.from(idx, (i) => p.values[i]),
+  };
+}

@@ -1,0 +1,196 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../db.js';
+import { invalid, notFound } from '../../errors.js';
+import type { ExperimentStatements } from './experiments.sql.js';
+import type { MetricStatements } from './metrics.sql.js';
+import type { Batch, DatasetInput, KeyValue, LifecycleStage, NewRun, Run, RunInfo, RunStatus, RunUpdate } from '../types.js';
+
+interface RunRow {
+  id: number;
+  run_uuid: string;
+  name: string;
+  experiment_id: number;
+  user_id: string;
+  status: RunStatus;
+  start_time: number;
+  end_time: number | null;
+  lifecycle_stage: LifecycleStage;
+  artifact_uri: string;
+}
+
+const COLUMNS = 'id, run_uuid, name, experiment_id, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri';
+const RUN_NAME_TAG = 'mlflow.runName';
+
+export function createRunStatements(db: Db, experiments: ExperimentStatements, metrics: MetricStatements) {
+  const s = {
+    byUuid: db.prepare<[string], RunRow>(`SELECT ${COLUMNS} FROM runs WHERE run_uuid = ?`),
+    byId: db.prepare<[number], RunRow>(`SELECT ${COLUMNS} FROM runs WHERE id = ?`),
+    byIds: db.prepare<[string], RunRow>(`SELECT ${COLUMNS} FROM runs WHERE id IN (SELECT value FROM json_each(?))`),
+    insert: db.prepare<[string, string, number, string, number, string]>(
+      "INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, lifecycle_stage, artifact_uri) VALUES (?, ?, ?, ?, 'RUNNING', ?, 'active', ?)",
+    ),
+    update: db.prepare<[RunStatus, number | null, string, number]>('UPDATE runs SET status = ?, end_time = ?, name = ? WHERE id = ?'),
+    setName: db.prepare<[string, number]>('UPDATE runs SET name = ? WHERE id = ?'),
+    setStage: db.prepare<[LifecycleStage, number | null, number]>('UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE id = ?'),
+    paramsOf: db.prepare<[string], { run_id: number; key: string; value: string }>(
+      'SELECT run_id, key, value FROM params WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY key',
+    ),
+    tagsOf: db.prepare<[string], { run_id: number; key: string; value: string }>(
+      'SELECT run_id, key, value FROM tags WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY key',
+    ),
+    latestOf: db.prepare<[string], { run_id: number; key: string; value: number | null; step: number; timestamp: number }>(
+      'SELECT run_id, key, value, step, timestamp FROM metric_series WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY key',
+    ),
+    inputsOf: db.prepare<[string], { input_id: number; run_id: number; name: string; digest: string; source_type: string; source: string; schema: string | null; profile: string | null }>(
+      `SELECT i.id AS input_id, i.run_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile
+       FROM inputs i JOIN datasets d ON d.id = i.dataset_id WHERE i.run_id IN (SELECT value FROM json_each(?)) ORDER BY i.id`,
+    ),
+    inputTagsOf: db.prepare<[string], { input_id: number; key: string; value: string }>(
+      'SELECT input_id, key, value FROM input_tags WHERE input_id IN (SELECT value FROM json_each(?)) ORDER BY key',
+    ),
+    param: db.prepare<[number, string], { value: string }>('SELECT value FROM params WHERE run_id = ? AND key = ?'),
+    insertParam: db.prepare<[number, string, string]>('INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)'),
+    upsertTag: db.prepare<[number, string, string]>(
+      'INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value',
+    ),
+    deleteTag: db.prepare<[number, string]>('DELETE FROM tags WHERE run_id = ? AND key = ?'),
+    dataset: db.prepare<[number, string, string], { id: number }>(
+      'SELECT id FROM datasets WHERE experiment_id = ? AND name = ? AND digest = ?',
+    ),
+    insertDataset: db.prepare<[string, number, string, string, string, string, string | null, string | null]>(
+      'INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, source_type, source, schema, profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    input: db.prepare<[number, number], { id: number }>('SELECT id FROM inputs WHERE run_id = ? AND dataset_id = ?'),
+    insertInput: db.prepare<[number, number]>('INSERT INTO inputs (dataset_id, run_id) VALUES (?, ?)'),
+    upsertInputTag: db.prepare<[number, string, string]>(
+      'INSERT INTO input_tags (input_id, key, value) VALUES (?, ?, ?) ON CONFLICT (input_id, key) DO UPDATE SET value = excluded.value',
+    ),
+  };
+
+  function row(runUuid: string): RunRow {
+    const r = s.byUuid.get(runUuid);
+    if (!r) throw notFound(`Run with id=${runUuid} not found`);
+    return r;
+  }
+
+  function activeRow(runUuid: string): RunRow {
+    const r = row(runUuid);
+    if (r.lifecycle_stage !== 'active') {
+      throw invalid(`The run ${runUuid} must be in the 'active' state. Current state is ${r.lifecycle_stage}.`);
+    }
+    return r;
+  }
+
+  function writeTags(r: RunRow, tags: KeyValue[]): void {
+    for (const t of tags) {
+      s.upsertTag.run(r.id, t.key, t.value);
+      // The run name lives in both places in MLflow; keep them equal whichever is written.
+      if (t.key === RUN_NAME_TAG) s.setName.run(t.value, r.id);
+    }
+  }
+
+  /** Loads whole runs (info, latest metrics, params, tags, inputs) in the order of `ids`. */
+  function load(ids: number[]): Run[] {
+    if (ids.length === 0) return [];
+    const json = JSON.stringify(ids);
+    const runs = new Map<number, Run>();
+    for (const r of s.byIds.all(json)) {
+      runs.set(r.id, { info: toInfo(r), data: { metrics: [], params: [], tags: [] }, inputs: { datasetInputs: [] } });
+    }
+    for (const p of s.paramsOf.all(json)) runs.get(p.run_id)?.data.params.push({ key: p.key, value: p.value });
+    for (const t of s.tagsOf.all(json)) runs.get(t.run_id)?.data.tags.push({ key: t.key, value: t.value });
+    for (const m of s.latestOf.all(json)) {
+      runs.get(m.run_id)?.data.metrics.push({ key: m.key, value: m.value ?? NaN, timestamp: m.timestamp, step: m.step });
+    }
+    const inputs = s.inputsOf.all(json);
+    if (inputs.length > 0) {
+      const byInput = new Map<number, DatasetInput>();
+      for (const i of inputs) {
+        const di: DatasetInput = {
+          tags: [],
+          dataset: { name: i.name, digest: i.digest, sourceType: i.source_type, source: i.source, schema: i.schema, profile: i.profile },
+        };
+        byInput.set(i.input_id, di);
+        runs.get(i.run_id)?.inputs.datasetInputs.push(di);
+      }
+      for (const t of s.inputTagsOf.all(JSON.stringify([...byInput.keys()]))) byInput.get(t.input_id)?.tags.push({ key: t.key, value: t.value });
+    }
+    return ids.flatMap((id) => runs.get(id) ?? []);
+  }
+
+  return {
+    row,
+    load,
+    info: (runUuid: string) => toInfo(row(runUuid)),
+    get: (runUuid: string) => load([row(runUuid).id])[0],
+    create: db.transaction((n: NewRun): RunInfo => {
+      const exp = experiments.activeRow(n.experimentId);
+      const artifactUri = n.artifactUri(exp.artifact_location);
+      const id = Number(s.insert.run(n.runUuid, n.runName, exp.experiment_id, n.userId, n.startTime, artifactUri).lastInsertRowid);
+      writeTags(s.byId.get(id)!, n.tags);
+      return toInfo(s.byId.get(id)!);
+    }),
+    update: db.transaction((runUuid: string, u: RunUpdate): RunInfo => {
+      const r = activeRow(runUuid);
+      const name = u.runName ?? r.name;
+      s.update.run(u.status ?? r.status, u.endTime ?? r.end_time, name, r.id);
+      if (u.runName !== undefined) s.upsertTag.run(r.id, RUN_NAME_TAG, u.runName);
+      return toInfo(row(runUuid));
+    }),
+    setLifecycle: db.transaction((runUuid: string, stage: LifecycleStage, now: number) => {
+      const r = row(runUuid);
+      if (stage === 'active') experiments.activeRow(String(r.experiment_id));
+      s.setStage.run(stage, stage === 'deleted' ? now : null, r.id);
+    }),
+    logBatch: db.transaction((runUuid: string, b: Batch) => {
+      const r = activeRow(runUuid);
+      for (const p of b.params) {
+        const existing = s.param.get(r.id, p.key);
+        if (!existing) s.insertParam.run(r.id, p.key, p.value);
+        else if (existing.value !== p.value) {
+          throw invalid(
+            `Changing param values is not allowed. Param with key='${p.key}' was already logged with value='${existing.value}' for run ID='${runUuid}'. Attempted logging new value '${p.value}'.`,
+          );
+        }
+      }
+      writeTags(r, b.tags);
+      if (b.metrics.length > 0) metrics.appendPoints(r.id, b.metrics);
+    }),
+    deleteTag: db.transaction((runUuid: string, key: string) => {
+      const r = activeRow(runUuid);
+      if (s.deleteTag.run(r.id, key).changes === 0) throw notFound(`No tag with name: ${key} in run with id ${runUuid}`);
+    }),
+    logInputs: db.transaction((runUuid: string, list: DatasetInput[]) => {
+      const r = activeRow(runUuid);
+      for (const di of list) {
+        const d = di.dataset;
+        let datasetId = s.dataset.get(r.experiment_id, d.name, d.digest)?.id;
+        if (datasetId === undefined) {
+          datasetId = Number(
+            s.insertDataset.run(randomUUID().replaceAll('-', ''), r.experiment_id, d.name, d.digest, d.sourceType, d.source, d.schema ?? null, d.profile ?? null)
+              .lastInsertRowid,
+          );
+        }
+        let inputId = s.input.get(r.id, datasetId)?.id;
+        if (inputId === undefined) inputId = Number(s.insertInput.run(datasetId, r.id).lastInsertRowid);
+        for (const t of di.tags) s.upsertInputTag.run(inputId, t.key, t.value);
+      }
+    }),
+  };
+}
+
+export type RunStatements = ReturnType<typeof createRunStatements>;
+
+function toInfo(r: RunRow): RunInfo {
+  return {
+    runId: r.run_uuid,
+    runName: r.name,
+    experimentId: String(r.experiment_id),
+    userId: r.user_id,
+    status: r.status,
+    startTime: r.start_time,
+    endTime: r.end_time,
+    artifactUri: r.artifact_uri,
+    lifecycleStage: r.lifecycle_stage,
+  };
+}

@@ -1,0 +1,186 @@
+import type { Expr, OrderKey } from '../search/ast.js';
+
+export type LifecycleStage = 'active' | 'deleted';
+export type RunStatus = 'RUNNING' | 'SCHEDULED' | 'FINISHED' | 'FAILED' | 'KILLED';
+export type ViewType = 'ACTIVE_ONLY' | 'DELETED_ONLY' | 'ALL';
+
+export interface KeyValue {
+  key: string;
+  value: string;
+}
+
+export interface Experiment {
+  experimentId: string;
+  name: string;
+  artifactLocation: string;
+  lifecycleStage: LifecycleStage;
+  creationTime: number;
+  lastUpdateTime: number;
+  tags: KeyValue[];
+}
+
+export interface RunInfo {
+  runId: string;
+  runName: string;
+  experimentId: string;
+  userId: string;
+  status: RunStatus;
+  startTime: number;
+  endTime: number | null;
+  artifactUri: string;
+  lifecycleStage: LifecycleStage;
+}
+
+/** value NaN/±Infinity are kept as such; the wire layer encodes them. */
+export interface MetricPoint {
+  key: string;
+  value: number;
+  timestamp: number;
+  step: number;
+}
+
+export interface Dataset {
+  name: string;
+  digest: string;
+  sourceType: string;
+  source: string;
+  schema?: string | null;
+  profile?: string | null;
+}
+
+export interface DatasetInput {
+  tags: KeyValue[];
+  dataset: Dataset;
+}
+
+export interface Run {
+  info: RunInfo;
+  data: { metrics: MetricPoint[]; params: KeyValue[]; tags: KeyValue[] };
+  inputs: { datasetInputs: DatasetInput[] };
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Offset of the next page, or null when this was the last. */
+  nextOffset: number | null;
+}
+
+export interface NewExperiment {
+  name: string;
+  artifactLocation: string | null;
+  tags: KeyValue[];
+  now: number;
+}
+
+export interface NewRun {
+  runUuid: string;
+  experimentId: string;
+  userId: string;
+  runName: string;
+  startTime: number;
+  tags: KeyValue[];
+  /** Builds the artifact URI from the experiment's artifact location, once the experiment is known. */
+  artifactUri: (experimentArtifactLocation: string) => string;
+}
+
+export interface RunUpdate {
+  status?: RunStatus;
+  endTime?: number;
+  runName?: string;
+}
+
+export interface Batch {
+  metrics: MetricPoint[];
+  params: KeyValue[];
+  tags: KeyValue[];
+}
+
+export interface RunSearch {
+  experimentIds: string[];
+  filter: Expr | null;
+  orderBy: OrderKey[];
+  viewType: ViewType;
+  offset: number;
+  limit: number;
+}
+
+export interface ExperimentSearch {
+  filter: Expr | null;
+  orderBy: OrderKey[];
+  viewType: ViewType;
+  offset: number;
+  limit: number;
+}
+
+export interface HistoryQuery {
+  runId: string;
+  key: string;
+  offset: number;
+  limit: number | null;
+}
+
+export interface RangeQuery {
+  runIds: string[];
+  key: string;
+  startStep: number | null;
+  endStep: number | null;
+}
+
+export interface SampledQuery {
+  runIds: string[];
+  keys: string[];
+  x: 'step' | 'time';
+  start: number | null;
+  end: number | null;
+  buckets: number;
+}
+
+/** One bucket of a sampled series: the extreme and last points with their x, so no spike is hidden. */
+export interface Bucket {
+  minX: number;
+  min: number;
+  maxX: number;
+  max: number;
+  lastX: number;
+  last: number;
+  count: number;
+}
+
+export interface SampledSeries {
+  runId: string;
+  key: string;
+  buckets: Bucket[];
+}
+
+/**
+ * Everything the tracking services need from storage. Async so that a PostgreSQL implementation can
+ * sit beside the SQLite one. Methods that name a run or experiment throw RESOURCE_DOES_NOT_EXIST.
+ */
+export interface TrackingStore {
+  createExperiment(e: NewExperiment): Promise<string>;
+  getExperiment(id: string): Promise<Experiment>;
+  getExperimentByName(name: string): Promise<Experiment | null>;
+  searchExperiments(q: ExperimentSearch): Promise<Page<Experiment>>;
+  renameExperiment(id: string, name: string, now: number): Promise<void>;
+  setExperimentLifecycle(id: string, stage: LifecycleStage, now: number): Promise<void>;
+  setExperimentTag(id: string, tag: KeyValue, now: number): Promise<void>;
+  deleteExperimentTag(id: string, key: string): Promise<void>;
+
+  createRun(r: NewRun): Promise<RunInfo>;
+  getRun(runId: string): Promise<Run>;
+  getRunInfo(runId: string): Promise<RunInfo>;
+  updateRun(runId: string, u: RunUpdate): Promise<RunInfo>;
+  setRunLifecycle(runId: string, stage: LifecycleStage, now: number): Promise<void>;
+  /** Atomic: every point, param and tag is written, or (on any error) none is. */
+  logBatch(runId: string, batch: Batch): Promise<void>;
+  deleteTag(runId: string, key: string): Promise<void>;
+  logInputs(runId: string, inputs: DatasetInput[]): Promise<void>;
+  searchRuns(q: RunSearch): Promise<Page<Run>>;
+
+  getMetricHistory(q: HistoryQuery): Promise<Page<MetricPoint>>;
+  /** All points of one key for several runs within an optional step range, sorted by step. */
+  getMetricRange(q: RangeQuery): Promise<Map<string, MetricPoint[]>>;
+  sampleMetrics(q: SampledQuery): Promise<SampledSeries[]>;
+
+  close(): Promise<void>;
+}

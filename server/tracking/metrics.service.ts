@@ -1,0 +1,94 @@
+import { invalid } from '../errors.js';
+import type { MetricPoint, SampledQuery, TrackingStore } from '../store/types.js';
+import { validateKey } from './validation.js';
+
+export const BULK_MAX_RUNS = 100;
+export const BULK_MAX_RESULTS = 2500;
+
+/**
+ * MLflow's step sampling for get-history-bulk-interval: `maxResults` evenly spaced steps of those that
+ * exist in [start, end], plus the last one. (MLflow bounds the index by the count instead of the end
+ * index, which drops samples when start > 0; we sample the intended range.)
+ */
+export function sampleSteps(allSteps: number[], start: number, end: number, maxResults: number): Set<number> {
+  const lo = lowerBound(allSteps, start);
+  const hi = lowerBound(allSteps, end + 1);
+  const n = hi - lo;
+  if (n <= maxResults) return new Set(allSteps.slice(lo, hi));
+  const interval = n / maxResults;
+  const out = new Set<number>();
+  for (let i = 0; i < maxResults; i++) out.add(allSteps[lo + Math.floor(i * interval)]);
+  out.add(allSteps[hi - 1]);
+  return out;
+}
+
+function lowerBound(xs: number[], x: number): number {
+  let a = 0;
+  let b = xs.length;
+  while (a < b) {
+    const m = (a + b) >> 1;
+    if (xs[m] < x) a = m + 1;
+    else b = m;
+  }
+  return a;
+}
+
+export function createMetricService(store: TrackingStore) {
+  return {
+    history(runId: string, key: string, offset: number, limit: number | null) {
+      return store.getMetricHistory({ runId, key, offset, limit });
+    },
+
+    /** MLflow's get-history-bulk-interval: the same sampled steps for every run, each run's min and max step kept. */
+    async bulkInterval(q: { runIds: string[]; key: string; startStep?: number; endStep?: number; maxResults?: number }) {
+      if (q.runIds.length === 0) throw invalid("Missing value for required parameter 'run_ids'.");
+      if (q.runIds.length > BULK_MAX_RUNS) throw invalid(`'run_ids' may contain at most ${BULK_MAX_RUNS} run ids. Got ${q.runIds.length}.`);
+      if ((q.startStep === undefined) !== (q.endStep === undefined)) {
+        throw invalid('If either start step or end step are specified, both must be specified.');
+      }
+      if (q.startStep !== undefined && q.endStep !== undefined && q.startStep > q.endStep) {
+        throw invalid('end_step must be greater than start_step. ');
+      }
+      const maxResults = q.maxResults ?? BULK_MAX_RESULTS;
+      if (maxResults < 1 || maxResults > BULK_MAX_RESULTS) {
+        throw invalid(`'max_results' must be between 1 and ${BULK_MAX_RESULTS}. Got ${maxResults}.`);
+      }
+      const byRun = await store.getMetricRange({ runIds: q.runIds, key: q.key, startStep: null, endStep: null });
+      const stepSet = new Set<number>();
+      const edges = new Set<number>();
+      for (const points of byRun.values()) {
+        if (points.length === 0) continue;
+        let lo = Infinity;
+        let hi = -Infinity;
+        for (const p of points) {
+          stepSet.add(p.step);
+          if (p.step < lo) lo = p.step;
+          if (p.step > hi) hi = p.step;
+        }
+        edges.add(lo).add(hi);
+      }
+      const allSteps = [...stepSet].sort((a, b) => a - b);
+      const start = q.startStep ?? 0;
+      const end = q.endStep ?? (allSteps.length > 0 ? allSteps[allSteps.length - 1] : 0);
+      const chosen = sampleSteps(allSteps, start, end, maxResults);
+      for (const e of edges) if (e >= start && e <= end) chosen.add(e);
+
+      const out: (MetricPoint & { runId: string })[] = [];
+      for (const runId of [...q.runIds].sort()) {
+        const points = (byRun.get(runId) ?? []).filter((p) => chosen.has(p.step));
+        for (const p of points.slice(0, maxResults)) out.push({ ...p, runId });
+      }
+      return out;
+    },
+
+    sampled(q: SampledQuery) {
+      if (q.runIds.length === 0 || q.keys.length === 0) throw invalid("Parameters 'run_ids' and 'keys' need at least one value each.");
+      if (q.runIds.length > BULK_MAX_RUNS) throw invalid(`'run_ids' may contain at most ${BULK_MAX_RUNS} run ids. Got ${q.runIds.length}.`);
+      q.keys.forEach((k) => validateKey('metric', k));
+      if (q.start !== null && q.end !== null && q.start > q.end) throw invalid("'start' must not be greater than 'end'.");
+      return store.sampleMetrics(q);
+    },
+  };
+}
+
+export type MetricService = ReturnType<typeof createMetricService>;

@@ -1,0 +1,56 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance, InjectOptions } from 'fastify';
+import { buildApp } from '../server/app.js';
+import { openSqliteStore } from '../server/store/sqlite/index.js';
+
+export type TestApp = Awaited<ReturnType<typeof buildTestApp>>;
+
+/** A fresh app over a fresh SQLite file in its own temp dir; `close()` removes everything. */
+export async function buildTestApp(opts: { now?: () => number } = {}) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'lablog-test-'));
+  const store = openSqliteStore(dir);
+  const clock = { now: opts.now ?? (() => Date.now()) };
+  const app: FastifyInstance = await buildApp({ config: { bodyLimit: 8 * 1024 * 1024 }, store, logger: false, clock });
+  const call = async (method: 'GET' | 'POST', url: string, payload?: unknown, headers?: Record<string, string>) => {
+    const opts: InjectOptions = { method, url: url.startsWith('/') ? url : `/api/2.0/mlflow/${url}`, headers };
+    if (payload !== undefined) {
+      if (method === 'GET') opts.query = payload as Record<string, string>;
+      else opts.payload = payload as InjectOptions['payload'];
+    }
+    const res = await app.inject(opts);
+    let json: any;
+    try {
+      json = JSON.parse(res.body);
+    } catch {
+      json = undefined;
+    }
+    return { status: res.statusCode, json, body: res.body, headers: res.headers };
+  };
+  return {
+    app,
+    store,
+    db: store.db,
+    dir,
+    get: (url: string, query?: Record<string, string | string[]>) => call('GET', url, query),
+    post: (url: string, body?: unknown, headers?: Record<string, string>) => call('POST', url, body, headers),
+    async close() {
+      await app.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Creates an experiment and a run in it; returns their ids. */
+export async function seedRun(t: TestApp, opts: { experiment?: string; runName?: string; tags?: { key: string; value: string }[] } = {}) {
+  let experimentId = '0';
+  if (opts.experiment) {
+    const found = await t.get('experiments/get-by-name', { experiment_name: opts.experiment });
+    experimentId = found.status === 200 ? found.json.experiment.experiment_id : (await t.post('experiments/create', { name: opts.experiment })).json.experiment_id;
+  }
+  const res = await t.post('runs/create', { experiment_id: experimentId, run_name: opts.runName, tags: opts.tags ?? [] });
+  if (res.status !== 200) throw new Error(`runs/create failed: ${res.body}`);
+  return { experimentId, runId: res.json.run.info.run_id as string };
+}
