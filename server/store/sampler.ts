@@ -1,68 +1,119 @@
 import type { Points } from './chunk-codec.js';
 import type { Bucket } from './types.js';
 
-/**
- * Splits [start, end] into `buckets` equal x ranges and keeps, for each non-empty one, its minimum,
- * maximum and last point with their x. A chart drawn from these shows every spike that the full series
- * has, at no more than 3 points per bucket. When the range holds no more points than buckets, every
- * point is its own bucket (full resolution).
- */
-export function bucketize(p: Points, xs: Float64Array, start: number | null, end: number | null, buckets: number): Bucket[] {
-  const n = xs.length;
-  const lo = start ?? minOf(xs);
-  const hi = end ?? maxOf(xs);
-  let inRange = 0;
-  for (let i = 0; i < n; i++) if (xs[i] >= lo && xs[i] <= hi) inRange++;
-  const out: Bucket[] = [];
-  if (inRange === 0) return out;
-  if (inRange <= buckets) {
-    for (let i = 0; i < n; i++) {
-      const x = xs[i];
-      if (x < lo || x > hi) continue;
+/** Points per rollup block: a chunk's rollup holds one row of ROLLUP_FIELDS doubles per block. */
+export const ROLLUP_BLOCK = 64;
+// count, firstStep, firstTs, min, minStep, minTs, max, maxStep, maxTs, last, lastStep, lastTs
+const F = 12;
+
+/** Per-block min/max/last of a sorted chunk, so a sampled read can use the chunk without decoding it. */
+export function buildRollup(p: Points): Buffer {
+  const n = p.values.length;
+  const blocks = Math.ceil(n / ROLLUP_BLOCK);
+  const out = new Float64Array(blocks * F);
+  for (let b = 0; b < blocks; b++) {
+    const start = b * ROLLUP_BLOCK;
+    const end = Math.min(n, start + ROLLUP_BLOCK);
+    let mi = start;
+    let ma = start;
+    for (let i = start + 1; i < end; i++) {
       const v = p.values[i];
-      out.push({ minX: x, min: v, maxX: x, max: v, lastX: x, last: v, count: 1 });
+      if (v < p.values[mi] || Number.isNaN(p.values[mi])) mi = i;
+      if (v > p.values[ma] || Number.isNaN(p.values[ma])) ma = i;
+    }
+    const l = end - 1;
+    out.set(
+      [end - start, p.steps[start], p.timestamps[start], p.values[mi], p.steps[mi], p.timestamps[mi], p.values[ma], p.steps[ma], p.timestamps[ma], p.values[l], p.steps[l], p.timestamps[l]],
+      b * F,
+    );
+  }
+  return Buffer.from(out.buffer);
+}
+
+/**
+ * Splits [lo, hi] into equal x ranges and keeps, for each non-empty one, its minimum, maximum and last
+ * point with their x: a chart drawn from these shows every spike the full series has. Input comes as
+ * raw points or as rollup blocks; a block goes to the bucket where it starts.
+ */
+export class Bucketer {
+  private readonly count: Float64Array;
+  private readonly cols: Float64Array[];
+  private readonly width: number;
+
+  constructor(
+    private readonly lo: number,
+    private readonly hi: number,
+    private readonly buckets: number,
+  ) {
+    this.count = new Float64Array(buckets);
+    // min, minX, max, maxX, last, lastX
+    this.cols = Array.from({ length: 6 }, () => new Float64Array(buckets));
+    this.width = (hi - lo) / buckets || 1;
+  }
+
+  add(x: number, n: number, min: number, minX: number, max: number, maxX: number, last: number, lastX: number): void {
+    if (x < this.lo || x > this.hi) return;
+    const j = Math.min(this.buckets - 1, Math.floor((x - this.lo) / this.width));
+    const [cMin, cMinX, cMax, cMaxX, cLast, cLastX] = this.cols;
+    if (this.count[j] === 0) {
+      cMin[j] = min;
+      cMinX[j] = minX;
+      cMax[j] = max;
+      cMaxX[j] = maxX;
+      cLast[j] = last;
+      cLastX[j] = lastX;
+    } else {
+      // NaN never wins min/max unless the bucket holds nothing else.
+      if (min < cMin[j] || Number.isNaN(cMin[j])) {
+        cMin[j] = min;
+        cMinX[j] = minX;
+      }
+      if (max > cMax[j] || Number.isNaN(cMax[j])) {
+        cMax[j] = max;
+        cMaxX[j] = maxX;
+      }
+      if (lastX >= cLastX[j]) {
+        cLast[j] = last;
+        cLastX[j] = lastX;
+      }
+    }
+    this.count[j] += n;
+  }
+
+  addPoints(values: ArrayLike<number>, xs: ArrayLike<number>): void {
+    for (let i = 0; i < xs.length; i++) this.add(xs[i], 1, values[i], xs[i], values[i], xs[i], values[i], xs[i]);
+  }
+
+  /** Adds a rollup blob (see buildRollup) on the step or time axis. */
+  addRollup(blob: Buffer, axis: 'step' | 'time'): void {
+    const r = new Float64Array(blob.length / 8);
+    new Uint8Array(r.buffer).set(blob);
+    const t = axis === 'step' ? 0 : 1;
+    for (let o = 0; o < r.length; o += F) {
+      this.add(r[o + 1 + t], r[o], r[o + 3], r[o + 4 + t], r[o + 6], r[o + 7 + t], r[o + 9], r[o + 10 + t]);
+    }
+  }
+
+  result(): Bucket[] {
+    const [cMin, cMinX, cMax, cMaxX, cLast, cLastX] = this.cols;
+    const out: Bucket[] = [];
+    for (let j = 0; j < this.buckets; j++) {
+      if (this.count[j] > 0) {
+        out.push({ minX: cMinX[j], min: cMin[j], maxX: cMaxX[j], max: cMax[j], lastX: cLastX[j], last: cLast[j], count: this.count[j] });
+      }
     }
     return out;
   }
-  const width = (hi - lo) / buckets || 1;
-  const slots: (Bucket | undefined)[] = new Array(buckets);
-  for (let i = 0; i < n; i++) {
-    const x = xs[i];
-    if (x < lo || x > hi) continue;
-    const v = p.values[i];
-    const j = Math.min(buckets - 1, Math.floor((x - lo) / width));
-    const b = slots[j];
-    if (!b) {
-      slots[j] = { minX: x, min: v, maxX: x, max: v, lastX: x, last: v, count: 1 };
-      continue;
-    }
-    b.count++;
-    // NaN never wins min/max unless the bucket holds nothing else.
-    if (v < b.min || Number.isNaN(b.min)) {
-      b.min = v;
-      b.minX = x;
-    }
-    if (v > b.max || Number.isNaN(b.max)) {
-      b.max = v;
-      b.maxX = x;
-    }
-    if (x >= b.lastX) {
-      b.last = v;
-      b.lastX = x;
+}
+
+/** Full resolution: one bucket per point in [lo, hi], in x order. */
+export function eachPoint(parts: { values: ArrayLike<number>; xs: ArrayLike<number> }[], lo: number, hi: number): Bucket[] {
+  const out: Bucket[] = [];
+  for (const { values, xs } of parts) {
+    for (let i = 0; i < xs.length; i++) {
+      const x = xs[i];
+      if (x >= lo && x <= hi) out.push({ minX: x, min: values[i], maxX: x, max: values[i], lastX: x, last: values[i], count: 1 });
     }
   }
-  for (const b of slots) if (b) out.push(b);
-  return out;
-}
-
-function minOf(xs: Float64Array): number {
-  let m = Infinity;
-  for (let i = 0; i < xs.length; i++) if (xs[i] < m) m = xs[i];
-  return m;
-}
-
-function maxOf(xs: Float64Array): number {
-  let m = -Infinity;
-  for (let i = 0; i < xs.length; i++) if (xs[i] > m) m = xs[i];
-  return m;
+  return out.sort((a, b) => a.lastX - b.lastX);
 }

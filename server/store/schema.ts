@@ -109,6 +109,8 @@ export const metricChunks = sqliteTable(
     minTs: integer('min_ts').notNull(),
     maxTs: integer('max_ts').notNull(),
     data: blob('data', { mode: 'buffer' }).notNull(),
+    /** Per-64-point min/max/last (store/sampler.ts buildRollup); null only for chunks older than it. */
+    rollup: blob('rollup', { mode: 'buffer' }),
   },
   (t) => [index('metric_chunks_series_step').on(t.seriesId, t.minStep)],
 );

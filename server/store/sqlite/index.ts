@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { openDatabase, type Db } from '../db.js';
-import { bucketize } from '../sampler.js';
 import type { MetricPoint, Page, SampledSeries, TrackingStore } from '../types.js';
 import { createExperimentStatements } from './experiments.sql.js';
 import { createMetricStatements } from './metrics.sql.js';
@@ -51,12 +50,11 @@ export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
     getMetricHistory: async (q): Promise<Page<MetricPoint>> => {
       const series = seriesOf(q.runId, q.key);
       if (series === null) return { items: [], nextOffset: null };
-      const p = metrics.readSeries(series);
-      const n = p.values.length;
-      const end = q.limit === null ? n : Math.min(n, q.offset + q.limit);
+      const { points: p, total } = metrics.readPage(series, q.offset, q.limit);
       const items: MetricPoint[] = [];
-      for (let i = q.offset; i < end; i++) items.push({ key: q.key, value: p.values[i], timestamp: p.timestamps[i], step: p.steps[i] });
-      return { items, nextOffset: end < n ? end : null };
+      for (let i = 0; i < p.values.length; i++) items.push({ key: q.key, value: p.values[i], timestamp: p.timestamps[i], step: p.steps[i] });
+      const end = q.offset + items.length;
+      return { items, nextOffset: end < total ? end : null };
     },
     getMetricRange: async (q) => {
       const out = new Map<string, MetricPoint[]>();
@@ -81,9 +79,7 @@ export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
             out.push({ runId, key, buckets: [] });
             continue;
           }
-          const byStep = q.x === 'step';
-          const p = metrics.readSeries(series, byStep ? q.start : null, byStep ? q.end : null);
-          out.push({ runId, key, buckets: bucketize(p, byStep ? p.steps : p.timestamps, q.start, q.end, q.buckets) });
+          out.push({ runId, key, buckets: metrics.sample(series, q.x === 'step' ? 'step' : 'time', q.start, q.end, q.buckets) });
         }
       }
       return out;

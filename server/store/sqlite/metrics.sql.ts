@@ -1,9 +1,19 @@
 import type { Db } from '../db.js';
 import { decodeChunk, encodeChunk, type Points } from '../chunk-codec.js';
-import type { MetricPoint } from '../types.js';
+import { Bucketer, buildRollup, eachPoint, ROLLUP_BLOCK } from '../sampler.js';
+import type { Bucket, MetricPoint } from '../types.js';
 
 /** Points per packed chunk: large enough to make chunk rows cheap, small enough to seal often. */
 export const CHUNK_POINTS = 1024;
+
+interface ChunkMeta {
+  id: number;
+  n: number;
+  min_step: number;
+  max_step: number;
+  min_ts: number;
+  max_ts: number;
+}
 
 interface SeriesRow {
   id: number;
@@ -44,9 +54,14 @@ export function createMetricStatements(db: Db) {
       )
       .raw(),
     deleteTail: db.prepare<[number]>('DELETE FROM metric_tail WHERE series_id = ?'),
-    insertChunk: db.prepare<[number, number, number, number, number, number, Buffer]>(
-      'INSERT INTO metric_chunks (series_id, n, min_step, max_step, min_ts, max_ts, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    insertChunk: db.prepare<[number, number, number, number, number, number, Buffer, Buffer]>(
+      'INSERT INTO metric_chunks (series_id, n, min_step, max_step, min_ts, max_ts, data, rollup) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     ),
+    chunkMetas: db.prepare<[number], ChunkMeta>(
+      'SELECT id, n, min_step, max_step, min_ts, max_ts FROM metric_chunks WHERE series_id = ? ORDER BY min_step, id',
+    ),
+    chunkData: db.prepare<[number], Buffer>('SELECT data FROM metric_chunks WHERE id = ?').pluck(),
+    chunkRollup: db.prepare<[number], Buffer | null>('SELECT rollup FROM metric_chunks WHERE id = ?').pluck(),
     chunksAll: db
       .prepare<[number]>('SELECT min_step, max_step, data FROM metric_chunks WHERE series_id = ? ORDER BY min_step, id')
       .raw(),
@@ -108,7 +123,8 @@ export function createMetricStatements(db: Db) {
       if (t < minTs) minTs = t;
       if (t > maxTs) maxTs = t;
     }
-    s.insertChunk.run(seriesId, n, steps[0], steps[n - 1], minTs, maxTs, encodeChunk(steps, ts, values));
+    const rollup = buildRollup({ steps, timestamps: ts, values });
+    s.insertChunk.run(seriesId, n, steps[0], steps[n - 1], minTs, maxTs, encodeChunk(steps, ts, values), rollup);
     s.deleteTail.run(seriesId);
   }
 
@@ -145,14 +161,117 @@ export function createMetricStatements(db: Db) {
     return isSorted(trimmed) ? trimmed : sortPoints(trimmed);
   }
 
+  /** True when chunks and tail follow each other in step order, so a page can skip whole chunks. */
+  function isClean(metas: ChunkMeta[], tail: [number, number, number | null][]): boolean {
+    for (let i = 1; i < metas.length; i++) if (metas[i].min_step <= metas[i - 1].max_step) return false;
+    return metas.length === 0 || tail.length === 0 || tail[0][0] > metas[metas.length - 1].max_step;
+  }
+
+  /** Points [offset, offset + limit) in (step, timestamp) order, decoding only the chunks they lie in. */
+  function readPage(seriesId: number, offset: number, limit: number | null): { points: Points; total: number } {
+    const metas = s.chunkMetas.all(seriesId);
+    const tail = s.tailAll.all(seriesId) as [number, number, number | null][];
+    let total = tail.length;
+    for (const m of metas) total += m.n;
+    const end = limit === null ? total : Math.min(total, offset + limit);
+    if (!isClean(metas, tail)) {
+      const all = readSeries(seriesId);
+      return { points: slice(all, offset, end), total };
+    }
+    const size = Math.max(0, end - offset);
+    const out: Points = { steps: new Float64Array(size), timestamps: new Float64Array(size), values: new Float64Array(size) };
+    let k = 0;
+    let pos = 0;
+    for (const m of metas) {
+      if (pos + m.n > offset && pos < end) {
+        const p = decodeChunk(s.chunkData.get(m.id)!);
+        for (let i = Math.max(0, offset - pos); i < m.n && pos + i < end; i++) {
+          out.steps[k] = p.steps[i];
+          out.timestamps[k] = p.timestamps[i];
+          out.values[k++] = p.values[i];
+        }
+      }
+      pos += m.n;
+    }
+    for (const [st, t, v] of tail) {
+      if (pos >= offset && pos < end) {
+        out.steps[k] = st;
+        out.timestamps[k] = t;
+        out.values[k++] = v === null ? NaN : v;
+      }
+      pos++;
+    }
+    return { points: out, total };
+  }
+
+  /**
+   * Bucketed view of a series over [lo, hi] on the step or time axis. When buckets are several rollup
+   * blocks wide, chunks lying wholly inside the range contribute their rollups and are never decoded;
+   * only the chunks cut by the range ends and the tail are read point by point.
+   */
+  function sample(seriesId: number, axis: 'step' | 'time', lo: number | null, hi: number | null, buckets: number): Bucket[] {
+    const metas = s.chunkMetas.all(seriesId);
+    const tail = s.tailAll.all(seriesId) as [number, number, number | null][];
+    const minX = (m: ChunkMeta) => (axis === 'step' ? m.min_step : m.min_ts);
+    const maxX = (m: ChunkMeta) => (axis === 'step' ? m.max_step : m.max_ts);
+    const xi = axis === 'step' ? 0 : 1;
+    let from = lo ?? Infinity;
+    let to = hi ?? -Infinity;
+    if (lo === null || hi === null) {
+      for (const m of metas) {
+        if (lo === null) from = Math.min(from, minX(m));
+        if (hi === null) to = Math.max(to, maxX(m));
+      }
+      for (const row of tail) {
+        if (lo === null) from = Math.min(from, row[xi]);
+        if (hi === null) to = Math.max(to, row[xi]);
+      }
+    }
+    const inRange = metas.filter((m) => maxX(m) >= from && minX(m) <= to);
+    let estimate = tail.length;
+    for (const m of inRange) estimate += m.n;
+    const tailPart = { values: Float64Array.from(tail, (r) => (r[2] === null ? NaN : r[2])), xs: Float64Array.from(tail, (r) => r[xi]) };
+    if (estimate < buckets * ROLLUP_BLOCK * 4) {
+      // Few points per bucket: read them all (and return them as they are when they fit).
+      const parts = inRange.map((m) => {
+        const p = decodeChunk(s.chunkData.get(m.id)!);
+        return { values: p.values, xs: axis === 'step' ? p.steps : p.timestamps };
+      });
+      parts.push(tailPart);
+      let count = 0;
+      for (const p of parts) for (let i = 0; i < p.xs.length; i++) if (p.xs[i] >= from && p.xs[i] <= to) count++;
+      if (count <= buckets) return eachPoint(parts, from, to);
+      const b = new Bucketer(from, to, buckets);
+      for (const p of parts) b.addPoints(p.values, p.xs);
+      return b.result();
+    }
+    const b = new Bucketer(from, to, buckets);
+    for (const m of inRange) {
+      const rollup = minX(m) >= from && maxX(m) <= to ? s.chunkRollup.get(m.id) : null;
+      if (rollup) b.addRollup(rollup, axis);
+      else {
+        const p = decodeChunk(s.chunkData.get(m.id)!);
+        b.addPoints(p.values, axis === 'step' ? p.steps : p.timestamps);
+      }
+    }
+    b.addPoints(tailPart.values, tailPart.xs);
+    return b.result();
+  }
+
   return {
     appendPoints,
     readSeries,
+    readPage,
+    sample,
     seriesId: (runId: number, key: string) => s.seriesId.get(runId, key)?.id ?? null,
   };
 }
 
 export type MetricStatements = ReturnType<typeof createMetricStatements>;
+
+function slice(p: Points, from: number, to: number): Points {
+  return { steps: p.steps.subarray(from, to), timestamps: p.timestamps.subarray(from, to), values: p.values.subarray(from, to) };
+}
 
 function isSorted(p: Points): boolean {
   for (let i = 1; i < p.steps.length; i++) {

@@ -1,0 +1,1 @@
+ALTER TABLE `metric_chunks` ADD `rollup` blob;
