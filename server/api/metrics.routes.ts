@@ -5,7 +5,7 @@ import { invalid } from '../errors.js';
 import type { MetricService } from '../tracking/metrics.service.js';
 import { LABLOG_PREFIX, MLFLOW_PREFIXES, runIdOf } from './prefixes.js';
 import { queryInt, runRef, stringList } from './schemas.js';
-import { decodePageToken, metricJson, wireDouble, withToken } from './wire.js';
+import { decodePageToken, metricJson, nonEmpty, wireDouble, withToken } from './wire.js';
 
 const historyQuery = z.object({ ...runRef, metric_key: z.string(), max_results: queryInt, page_token: z.string().optional() });
 const bulkIntervalQuery = z.object({
@@ -46,7 +46,7 @@ export async function metricRoutes(app: FastifyInstance, opts: { metrics: Metric
         endStep: req.query.end_step,
         maxResults: req.query.max_results,
       });
-      return { metrics: points.map((m) => ({ ...metricJson(m), run_id: m.runId })) };
+      return nonEmpty({ metrics: points.map((m) => ({ ...metricJson(m), run_id: m.runId })) });
     });
     // MLflow's UI route (a Flask route, not in the proto): every point of up to 100 runs.
     r.get(`${p}/metrics/get-history-bulk`, { schema: { querystring: bulkQuery } }, async (req) => {
@@ -60,7 +60,7 @@ export async function metricRoutes(app: FastifyInstance, opts: { metrics: Metric
         const sorted = page.items.sort((a, b) => a.timestamp - b.timestamp || a.step - b.step || a.value - b.value).slice(0, limit);
         for (const m of sorted) metrics.push({ ...metricJson(m), run_id: runId });
       }
-      return { metrics };
+      return nonEmpty({ metrics });
     });
   }
 

@@ -13,7 +13,7 @@ export function wireDouble(v: number): number | string {
   return v;
 }
 
-function nonEmpty<T extends object>(obj: T): Partial<T> {
+export function nonEmpty<T extends object>(obj: T): Partial<T> {
   const out: Partial<T> = {};
   for (const [k, v] of Object.entries(obj)) {
     if (v === undefined || v === null || (Array.isArray(v) && v.length === 0)) continue;
@@ -95,7 +95,8 @@ export function decodePageToken(token: string | undefined): number {
   return offset;
 }
 
-export function withToken<T extends object>(body: T, nextOffset: number | null): T & { next_page_token?: string } {
+/** A page of results: empty lists are omitted (as protobuf-JSON does), the token only when there is more. */
+export function withToken<T extends object>(body: T, nextOffset: number | null): Partial<T> & { next_page_token?: string } {
   const token = encodePageToken(nextOffset);
-  return token ? { ...body, next_page_token: token } : body;
+  return token ? { ...nonEmpty(body), next_page_token: token } : nonEmpty(body);
 }

@@ -38,6 +38,8 @@ export const runs = sqliteTable(
     lifecycleStage: text('lifecycle_stage').notNull().default('active'),
     artifactUri: text('artifact_uri').notNull(),
     deletedTime: integer('deleted_time'),
+    /** Set when the run was deleted by its experiment's deletion, so restoring the experiment restores exactly these. */
+    deletedWithExperiment: integer('deleted_with_experiment', { mode: 'boolean' }).notNull().default(false),
   },
   (t) => [index('runs_experiment_start').on(t.experimentId, t.startTime)],
 );

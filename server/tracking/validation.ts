@@ -95,7 +95,7 @@ export function validateBatch(b: Batch): void {
 }
 
 export function validateExperimentName(name: string): void {
-  if (name.trim() === '') throw invalid(`Invalid experiment name: '${name}'. Expects a non-empty string.`);
+  if (name === '') throw invalid("Missing value for required parameter 'name'. See the API docs for more information about request parameters.");
   checkLength('Experiment name', name, LIMITS.experimentName);
 }
 
@@ -104,10 +104,29 @@ export function validateExperimentTag(t: KeyValue): void {
   checkLength('Tag value', t.value, LIMITS.experimentTagValue);
 }
 
+/**
+ * MLflow's checks on an experiment's artifact location: no runs:/ URI, no URL fragment, no `;params`
+ * on the last path segment (Python's urlparse), and no `..` in the query: each can point artifact
+ * paths outside the intended root.
+ */
 export function validateArtifactLocation(location: string): void {
-  if (/[#?]/.test(location)) {
-    throw invalid(`'artifact_location' URL can't include fragments or params.`);
+  if (location.startsWith('runs:')) throw invalid(`Artifact location cannot be a runs:/ URI. Given: '${location}'`);
+  const hash = location.indexOf('#');
+  const fragment = hash >= 0 ? location.slice(hash + 1) : '';
+  const beforeHash = hash >= 0 ? location.slice(0, hash) : location;
+  const q = beforeHash.indexOf('?');
+  const query = q >= 0 ? beforeHash.slice(q + 1) : '';
+  const pathPart = q >= 0 ? beforeHash.slice(0, q) : beforeHash;
+  const lastSegment = pathPart.slice(pathPart.lastIndexOf('/') + 1);
+  const params = lastSegment.includes(';') ? lastSegment.slice(lastSegment.indexOf(';') + 1) : '';
+  if (fragment || params) throw invalid("'artifact_location' URL can't include fragments or params.");
+  let decoded = query;
+  try {
+    decoded = decodeURIComponent(query);
+  } catch {
+    // undecodable escapes are checked as written
   }
+  if (decoded.includes('..')) throw invalid('Invalid query string');
 }
 
 function capitalize(s: string): string {

@@ -37,13 +37,13 @@ export function createExperimentStatements(db: Db) {
       'UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? WHERE experiment_id = ?',
     ),
     touch: db.prepare<[number, number]>('UPDATE experiments SET last_update_time = ? WHERE experiment_id = ?'),
-    // An experiment's deletion hides its runs by deleting them with the experiment's timestamp, so that
-    // restoring brings back exactly those, and not runs that had been deleted on their own before.
+    // An experiment's deletion hides its runs by deleting them with a mark, so that restoring brings
+    // back exactly those, and not runs that had been deleted on their own before.
     deleteRuns: db.prepare<[number, number]>(
-      "UPDATE runs SET lifecycle_stage = 'deleted', deleted_time = ? WHERE experiment_id = ? AND lifecycle_stage = 'active'",
+      "UPDATE runs SET lifecycle_stage = 'deleted', deleted_time = ?, deleted_with_experiment = 1 WHERE experiment_id = ? AND lifecycle_stage = 'active'",
     ),
-    restoreRuns: db.prepare<[number, number]>(
-      "UPDATE runs SET lifecycle_stage = 'active', deleted_time = NULL WHERE experiment_id = ? AND lifecycle_stage = 'deleted' AND deleted_time = ?",
+    restoreRuns: db.prepare<[number]>(
+      "UPDATE runs SET lifecycle_stage = 'active', deleted_time = NULL, deleted_with_experiment = 0 WHERE experiment_id = ? AND deleted_with_experiment = 1",
     ),
     upsertTag: db.prepare<[number, string, string]>(
       'INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?) ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value',
@@ -104,15 +104,11 @@ export function createExperimentStatements(db: Db) {
     }),
     setLifecycle: db.transaction((id: string, stage: LifecycleStage, now: number) => {
       const r = row(id);
-      if (stage === 'deleted') {
-        if (r.lifecycle_stage === 'deleted') return;
-        s.setStage.run('deleted', now, r.experiment_id);
-        s.deleteRuns.run(now, r.experiment_id);
-      } else {
-        if (r.lifecycle_stage === 'active') return;
-        s.setStage.run('active', now, r.experiment_id);
-        s.restoreRuns.run(r.experiment_id, r.last_update_time);
-      }
+      // As MLflow: deleting needs an active experiment, restoring a deleted one.
+      if (r.lifecycle_stage === stage) throw notFound(`No Experiment with id=${id} exists`);
+      s.setStage.run(stage, now, r.experiment_id);
+      if (stage === 'deleted') s.deleteRuns.run(now, r.experiment_id);
+      else s.restoreRuns.run(r.experiment_id);
     }),
     setTag: db.transaction((id: string, tag: KeyValue, now: number) => {
       const r = activeRow(id);

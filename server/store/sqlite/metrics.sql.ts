@@ -23,11 +23,14 @@ interface SeriesRow {
   tail_count: number;
 }
 
-/** MLflow's rule for a run's latest metric: highest step, then latest timestamp, then largest value. */
+/**
+ * MLflow's rule for a run's latest metric: highest step, then latest timestamp, then largest value,
+ * where NaN compares as 0 (MLflow's SQL store keeps NaN as value 0 with a flag).
+ */
 function isNewer(p: MetricPoint, step: number, timestamp: number, value: number): boolean {
   if (p.step !== step) return p.step > step;
   if (p.timestamp !== timestamp) return p.timestamp > timestamp;
-  return p.value > value;
+  return (Number.isNaN(p.value) ? 0 : p.value) > (Number.isNaN(value) ? 0 : value);
 }
 
 export function createMetricStatements(db: Db) {

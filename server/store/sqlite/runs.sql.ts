@@ -31,7 +31,9 @@ export function createRunStatements(db: Db, experiments: ExperimentStatements, m
     ),
     update: db.prepare<[RunStatus, number | null, string, number]>('UPDATE runs SET status = ?, end_time = ?, name = ? WHERE id = ?'),
     setName: db.prepare<[string, number]>('UPDATE runs SET name = ? WHERE id = ?'),
-    setStage: db.prepare<[LifecycleStage, number | null, number]>('UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE id = ?'),
+    setStage: db.prepare<[LifecycleStage, number | null, number]>(
+      'UPDATE runs SET lifecycle_stage = ?, deleted_time = ?, deleted_with_experiment = 0 WHERE id = ?',
+    ),
     paramsOf: db.prepare<[string], { run_id: number; key: string; value: string }>(
       'SELECT run_id, key, value FROM params WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY key',
     ),

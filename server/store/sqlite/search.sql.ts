@@ -5,28 +5,12 @@
  */
 import type { Database, Statement } from 'better-sqlite3';
 import type { Comparison, Expr, OrderKey } from '../../search/ast.js';
-import type { ViewType } from '../types.js';
+import { isKeyed, planRunSearch, type LeafForm, type Plan } from '../../search/plan.js';
+import type { ExperimentSearch, RunSearch, ViewType } from '../types.js';
 
 export interface IdPage {
   ids: number[];
   nextOffset: number | null;
-}
-
-export interface RunIdQuery {
-  experimentIds: string[];
-  filter: Expr | null;
-  orderBy: OrderKey[];
-  viewType: ViewType;
-  offset: number;
-  limit: number;
-}
-
-export interface ExperimentIdQuery {
-  filter: Expr | null;
-  orderBy: OrderKey[];
-  viewType: ViewType;
-  offset: number;
-  limit: number;
 }
 
 /** The input tag holding a dataset input's context (MLflow's MLFLOW_DATASET_CONTEXT). */
@@ -102,34 +86,53 @@ function valueTest(column: string, c: Comparison, b: Binder): string {
 
 const KEYED_TABLES = { metric: 'metric_series', param: 'params', tag: 'tags' } as const;
 
-function runCondition(c: Comparison, b: Binder): string {
-  switch (c.entity) {
-    case 'attribute': {
-      const col = RUN_COLUMNS[c.key];
-      if (col === undefined) throw new Error(`no column for run attribute ${c.key}`);
-      return valueTest(col, c, b);
-    }
-    case 'metric':
-    case 'param':
-    case 'tag': {
-      // Subqueries over the (key, value) indexes; a run lacking the key never matches a comparison
-      // (not even !=), and a NaN metric (NULL value) fails every numeric test but is present.
-      const table = KEYED_TABLES[c.entity];
-      if (c.op === 'IS NULL') return `r.id NOT IN (SELECT run_id FROM ${table} WHERE key = ${b.bind(c.key)})`;
-      if (c.op === 'IS NOT NULL') return `r.id IN (SELECT run_id FROM ${table} WHERE key = ${b.bind(c.key)})`;
-      const key = b.bind(c.key);
-      return `r.id IN (SELECT run_id FROM ${table} WHERE key = ${key} AND ${valueTest('value', c, b)})`;
-    }
-    case 'dataset': {
-      if (c.key === 'context') {
-        const key = b.bind(DATASET_CONTEXT_TAG);
-        return `r.id IN (SELECT i.run_id FROM inputs i JOIN input_tags t ON t.input_id = i.id WHERE t.key = ${key} AND ${valueTest('t.value', c, b)})`;
-      }
-      const col = c.key === 'name' ? 'd.name' : c.key === 'digest' ? 'd.digest' : null;
-      if (col === null) throw new Error(`no column for dataset key ${c.key}`);
-      return `r.id IN (SELECT i.run_id FROM inputs i JOIN datasets d ON d.id = i.dataset_id WHERE ${valueTest(col, c, b)})`;
-    }
+function keyedTable(c: { entity: string }): string {
+  const t = KEYED_TABLES[c.entity as keyof typeof KEYED_TABLES];
+  if (t === undefined) throw new Error(`no table for ${c.entity} keys`);
+  return t;
+}
+
+/**
+ * A metric/param/tag condition. A run lacking the key never matches a comparison (not even !=), and a
+ * NaN metric (NULL value) fails every numeric test yet counts as present. 'list' materializes the
+ * matching run ids once from the (key, value) index; 'exists' probes the (run_id, key) index per run.
+ */
+function keyedCondition(c: Comparison, form: LeafForm, b: Binder, table = keyedTable(c), owner = 'run_id', outer = 'r.id'): string {
+  const key = b.bind(c.key);
+  if (c.op === 'IS NULL' || c.op === 'IS NOT NULL') {
+    const not = c.op === 'IS NULL' ? 'NOT ' : '';
+    return form === 'list'
+      ? `${outer} ${not}IN (SELECT ${owner} FROM ${table} WHERE key = ${key})`
+      : `${not}EXISTS (SELECT 1 FROM ${table} x WHERE x.${owner} = ${outer} AND x.key = ${key})`;
   }
+  return form === 'list'
+    ? `${outer} IN (SELECT ${owner} FROM ${table} WHERE key = ${key} AND ${valueTest('value', c, b)})`
+    : `EXISTS (SELECT 1 FROM ${table} x WHERE x.${owner} = ${outer} AND x.key = ${key} AND ${valueTest('x.value', c, b)})`;
+}
+
+function runCondition(forms: Map<Comparison, LeafForm>) {
+  return (c: Comparison, b: Binder): string => {
+    switch (c.entity) {
+      case 'attribute': {
+        const col = RUN_COLUMNS[c.key];
+        if (col === undefined) throw new Error(`no column for run attribute ${c.key}`);
+        return valueTest(col, c, b);
+      }
+      case 'metric':
+      case 'param':
+      case 'tag':
+        return keyedCondition(c, forms.get(c) ?? 'list', b);
+      case 'dataset': {
+        if (c.key === 'context') {
+          const key = b.bind(DATASET_CONTEXT_TAG);
+          return `r.id IN (SELECT i.run_id FROM inputs i JOIN input_tags t ON t.input_id = i.id WHERE t.key = ${key} AND ${valueTest('t.value', c, b)})`;
+        }
+        const col = c.key === 'name' ? 'd.name' : c.key === 'digest' ? 'd.digest' : null;
+        if (col === null) throw new Error(`no column for dataset key ${c.key}`);
+        return `r.id IN (SELECT i.run_id FROM inputs i JOIN datasets d ON d.id = i.dataset_id WHERE ${valueTest(col, c, b)})`;
+      }
+    }
+  };
 }
 
 function experimentCondition(c: Comparison, b: Binder): string {
@@ -139,10 +142,7 @@ function experimentCondition(c: Comparison, b: Binder): string {
     return valueTest(col, c, b);
   }
   if (c.entity !== 'tag') throw new Error(`experiments have no ${c.entity} keys`);
-  if (c.op === 'IS NULL') return `e.experiment_id NOT IN (SELECT experiment_id FROM experiment_tags WHERE key = ${b.bind(c.key)})`;
-  if (c.op === 'IS NOT NULL') return `e.experiment_id IN (SELECT experiment_id FROM experiment_tags WHERE key = ${b.bind(c.key)})`;
-  const key = b.bind(c.key);
-  return `e.experiment_id IN (SELECT experiment_id FROM experiment_tags WHERE key = ${key} AND ${valueTest('value', c, b)})`;
+  return keyedCondition(c, 'list', b, 'experiment_tags', 'experiment_id', 'e.experiment_id');
 }
 
 function compileExpr(e: Expr, b: Binder, leaf: (c: Comparison, b: Binder) => string): string {
@@ -160,18 +160,20 @@ function lifecycleTest(column: string, viewType: ViewType, b: Binder): string | 
 // Prepared statements keyed by SQL text, per connection: the same query shapes repeat constantly.
 const statementCache = new WeakMap<Database, Map<string, Statement>>();
 
-function prepared(db: Database, sql: string): Statement {
+/** A cached statement returning the first column of each row, or (raw) each row as an array. */
+function prepared(db: Database, sql: string, raw = false): Statement {
   let cache = statementCache.get(db);
   if (cache === undefined) {
     cache = new Map();
     statementCache.set(db, cache);
   }
-  let stmt = cache.get(sql);
+  const cacheKey = raw ? `raw:${sql}` : sql;
+  let stmt = cache.get(cacheKey);
   if (stmt === undefined) {
-    stmt = db.prepare(sql).pluck(true);
+    stmt = raw ? db.prepare(sql).raw(true) : db.prepare(sql).pluck(true);
     // Bounded so that ad-hoc filters (every distinct IN-list length is a new shape) cannot grow it forever.
     if (cache.size >= 500) cache.delete(cache.keys().next().value as string);
-    cache.set(sql, stmt);
+    cache.set(cacheKey, stmt);
   }
   return stmt;
 }
@@ -192,61 +194,213 @@ function numericIds(ids: string[]): number[] {
   return [...out];
 }
 
-function runOrder(orderBy: OrderKey[], joins: string[], b: Binder): string[] {
+/** ORDER BY terms for keys[from..], adding the LEFT JOINs they need (aliases o<n>). */
+function orderTerms(keys: OrderKey[], from: number, joins: Binder, joinSql: string[]): string[] {
   const terms: string[] = [];
-  orderBy.forEach((k, n) => {
+  for (let n = from; n < keys.length; n++) {
+    const k = keys[n];
     const dir = k.ascending ? 'ASC' : 'DESC';
     if (k.entity === 'attribute') {
       const col = RUN_COLUMNS[k.key];
       if (col === undefined) throw new Error(`no column for run attribute ${k.key}`);
       if (NULLABLE_COLUMNS.has(col)) terms.push(`${col} IS NULL`);
       terms.push(`${col} ${dir}`);
-      return;
+      continue;
     }
-    if (k.entity === 'dataset') throw new Error('cannot order by dataset keys');
     const alias = `o${n}`;
-    joins.push(`LEFT JOIN ${KEYED_TABLES[k.entity]} ${alias} ON ${alias}.run_id = r.id AND ${alias}.key = ${b.bind(k.key)}`);
+    joinSql.push(`LEFT JOIN ${keyedTable(k)} ${alias} ON ${alias}.run_id = r.id AND ${alias}.key = ${joins.bind(k.key)}`);
     // Missing keys sort last in both directions; a NaN metric (NULL value) after every number but
     // before the missing ones, as MLflow's SqlAlchemyStore does.
     terms.push(`${alias}.run_id IS NULL`);
     if (k.entity === 'metric') terms.push(`${alias}.value IS NULL`);
     terms.push(`${alias}.value ${dir}`);
-  });
-  if (!orderBy.some((k) => k.entity === 'attribute' && k.key === 'start_time')) terms.push('r.start_time DESC');
+  }
+  // MLflow's natural order, the tie-break after any explicit keys.
+  if (!keys.some((k) => k.entity === 'attribute' && k.key === 'start_time')) terms.push('r.start_time DESC');
   terms.push('r.run_uuid ASC');
   return terms;
 }
 
 export interface CompiledQuery {
-  sql: string;
-  /** Bound values for the placeholders before the trailing LIMIT ? OFFSET ?. */
+  /** SELECT without ORDER BY / LIMIT, so that it can also be counted. */
+  select: string;
+  order: string;
   values: unknown[];
 }
 
-/** The id query for a run search, or null when it cannot match anything (no valid experiment id). */
-export function compileRunSearch(q: Omit<RunIdQuery, 'offset' | 'limit'>): CompiledQuery | null {
+/**
+ * Which slice of the result a query produces. With a metric/param/tag as first order key the
+ * stream plan runs the slices in their final order: runs with a value (walking the (key, value)
+ * index in order), then NaN metrics, then runs lacking the key.
+ */
+type Slice = 'all' | 'valued' | 'nan' | 'missing';
+
+function runQuery(q: RunShape, expIds: number[], plan: Plan, slice: Slice, columns = 'r.id'): CompiledQuery {
+  const joins = new Binder();
+  const where = new Binder();
+  const joinSql: string[] = [];
+  const conds: string[] = [];
+  let from = 'runs r';
+  let order: string[];
+  if (slice === 'all') {
+    order = orderTerms(q.orderBy, 0, joins, joinSql);
+  } else {
+    const first = q.orderBy[0];
+    const table = keyedTable(first);
+    order = orderTerms(q.orderBy, 1, joins, joinSql);
+    if (slice === 'missing') {
+      conds.push(`NOT EXISTS (SELECT 1 FROM ${table} x WHERE x.run_id = r.id AND x.key = ${where.bind(first.key)})`);
+    } else {
+      // CROSS JOIN pins the driver as the outer loop, so rows come off the index already sorted.
+      from = `${table} o0 CROSS JOIN runs r`;
+      conds.push(`o0.key = ${where.bind(first.key)}`, 'r.id = o0.run_id');
+      if (first.entity === 'metric') conds.push(slice === 'nan' ? 'o0.value IS NULL' : 'o0.value IS NOT NULL');
+      if (slice === 'valued') order.unshift(`o0.value ${first.ascending ? 'ASC' : 'DESC'}`);
+    }
+  }
+  // A unary + keeps SQLite off the experiment index, which costs a random page read per run.
+  conds.push(`${plan.tableScan && slice === 'all' ? '+' : ''}r.experiment_id IN ${where.list(expIds)}`);
+  const stage = lifecycleTest('r.lifecycle_stage', q.viewType, where);
+  if (stage) conds.push(stage);
+  if (q.filter) conds.push(compileExpr(q.filter, where, runCondition(plan.forms)));
+  return {
+    select: `SELECT ${columns} FROM ${from} ${joinSql.join(' ')} WHERE ${conds.join(' AND ')}`,
+    order: order.join(', '),
+    values: [...joins.values, ...where.values],
+  };
+}
+
+type RunShape = Omit<RunSearch, 'offset' | 'limit' | 'experimentIds'>;
+
+function keyedLeaves(e: Expr | null, out: Comparison[] = []): Comparison[] {
+  if (e === null) return out;
+  if (e.kind === 'cmp') {
+    if (isKeyed(e)) out.push(e);
+  } else {
+    for (const x of e.items) keyedLeaves(x, out);
+  }
+  return out;
+}
+
+/** Store-wide rows a keyed condition matches, counted on the covering (key, value) index. */
+function leafRows(db: Database, c: Comparison): number {
+  const b = new Binder();
+  const table = keyedTable(c);
+  const test = c.op === 'IS NULL' || c.op === 'IS NOT NULL' ? '' : ` AND ${valueTest('value', c, b)}`;
+  const key = new Binder();
+  const sql = `SELECT count(*) FROM ${table} WHERE key = ${key.bind(c.key)}${test}`;
+  return prepared(db, sql).get(...key.values, ...b.values) as number;
+}
+
+/** Which ordered index walk serves the requested order, if any. */
+function streamKindOf(orderBy: OrderKey[], expIds: number[]): 'key' | 'start' | null {
+  const first = orderBy[0];
+  if (first !== undefined && first.entity !== 'attribute') return 'key';
+  const byStart = first === undefined || (first.entity === 'attribute' && first.key === 'start_time');
+  // (experiment_id, start_time) is ordered within one experiment; several are walked one by one and
+  // merged, which needs the order to be start_time alone (plus the run_uuid tie-break).
+  return byStart && (expIds.length === 1 || orderBy.length <= 1) ? 'start' : null;
+}
+
+function choosePlan(db: Database, q: RunShape, expIds: number[], need: number): Plan {
+  const streamKind = streamKindOf(q.orderBy, expIds);
+  if (q.filter === null && streamKind !== null) return { stream: true, forms: new Map() };
+
+  // max(id) is O(1) and close enough to the run count for ratios.
+  const totalRuns = (prepared(db, 'SELECT max(id) FROM runs').get() as number | null) ?? 0;
+  const idList = new Binder();
+  const candidates = prepared(db, `SELECT count(*) FROM runs WHERE experiment_id IN ${idList.list(expIds)}`).get(...idList.values) as number;
+  const rows = new Map<Comparison, number>();
+  for (const leaf of keyedLeaves(q.filter)) rows.set(leaf, leafRows(db, leaf));
+  return planRunSearch({
+    filter: q.filter,
+    streamKind,
+    streamRows: streamKind === 'key' ? totalRuns : candidates,
+    streamHitRate: streamKind === 'key' ? candidates / Math.max(1, totalRuns) : 1,
+    streamWalks: streamKind === 'start' ? expIds.length : 1,
+    need,
+    candidates,
+    totalRuns,
+    orderJoins: q.orderBy.filter((k) => k.entity !== 'attribute').length,
+    leafRows: rows,
+  });
+}
+
+export interface SearchOptions {
+  /** Forces an execution shape (tests use it to check both give the same answer). */
+  plan?: 'stream' | 'full';
+}
+
+export interface RunSearchExecution {
+  plan: Plan;
+  /**
+   * 'slices': run the queries in turn, each continuing the order of the previous one.
+   * 'merge': each query yields one experiment's first rows as [id, start_time, run_uuid]; merge them.
+   */
+  mode: 'slices' | 'merge';
+  queries: CompiledQuery[];
+}
+
+/** How a run search will execute, for inspection (EXPLAIN QUERY PLAN, tests). */
+export function explainRunSearch(db: Database, q: RunSearch, opts: SearchOptions = {}): RunSearchExecution | null {
   const expIds = numericIds(q.experimentIds);
   if (expIds.length === 0) return null;
-  const b = new Binder();
-  const joins: string[] = [];
-  const order = runOrder(q.orderBy, joins, b);
-  const where = [`r.experiment_id IN ${b.list(expIds)}`];
-  const stage = lifecycleTest('r.lifecycle_stage', q.viewType, b);
-  if (stage) where.push(stage);
-  if (q.filter) where.push(compileExpr(q.filter, b, runCondition));
-  const sql =
-    `SELECT r.id FROM runs r ${joins.join(' ')} WHERE ${where.join(' AND ')} ` +
-    `ORDER BY ${order.join(', ')} LIMIT ? OFFSET ?`;
-  return { sql, values: b.values };
+  const plan = choosePlan(db, q, expIds, q.offset + q.limit + 1);
+  if (opts.plan !== undefined) plan.stream = opts.plan === 'stream';
+  const kind = streamKindOf(q.orderBy, expIds);
+  if (plan.stream && kind === 'key') {
+    const slices: Slice[] = q.orderBy[0].entity === 'metric' ? ['valued', 'nan', 'missing'] : ['valued', 'missing'];
+    return { plan, mode: 'slices', queries: slices.map((s) => runQuery(q, expIds, plan, s)) };
+  }
+  if (plan.stream && kind === 'start' && expIds.length > 1) {
+    const queries = expIds.map((id) => runQuery(q, [id], plan, 'all', 'r.id, r.start_time, r.run_uuid'));
+    return { plan, mode: 'merge', queries };
+  }
+  return { plan, mode: 'slices', queries: [runQuery(q, expIds, plan, 'all')] };
 }
 
-export function searchRunIds(db: Database, q: RunIdQuery): IdPage {
-  const c = compileRunSearch(q);
-  if (c === null) return { ids: [], nextOffset: null };
-  return page(db, c.sql, c.values, q.offset, q.limit);
+function runSlices(db: Database, queries: CompiledQuery[], offset: number, want: number): number[] {
+  const ids: number[] = [];
+  let skip = offset;
+  for (const part of queries) {
+    if (ids.length >= want) break;
+    const sql = `${part.select} ORDER BY ${part.order} LIMIT ? OFFSET ?`;
+    const rows = prepared(db, sql).all(...part.values, want - ids.length, skip) as number[];
+    if (rows.length > 0) {
+      ids.push(...rows);
+      skip = 0;
+    } else if (skip > 0) {
+      // The offset lies beyond this slice: only its size is needed to carry the offset over.
+      skip -= prepared(db, `SELECT count(*) FROM (${part.select})`).get(...part.values) as number;
+    }
+  }
+  return ids;
 }
 
-export function searchExperimentIds(db: Database, q: ExperimentIdQuery): IdPage {
+function runMerge(db: Database, queries: CompiledQuery[], ascending: boolean, offset: number, want: number): number[] {
+  const rows: Array<[number, number, string]> = [];
+  for (const part of queries) {
+    const sql = `${part.select} ORDER BY ${part.order} LIMIT ?`;
+    rows.push(...(prepared(db, sql, true).all(...part.values, offset + want) as Array<[number, number, string]>));
+  }
+  const dir = ascending ? 1 : -1;
+  rows.sort((a, b) => (a[1] !== b[1] ? dir * (a[1] - b[1]) : a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0));
+  return rows.slice(offset, offset + want).map((r) => r[0]);
+}
+
+export function searchRunIds(db: Database, q: RunSearch, opts: SearchOptions = {}): IdPage {
+  const ex = explainRunSearch(db, q, opts);
+  if (ex === null) return { ids: [], nextOffset: null };
+  const want = q.limit + 1;
+  const ids =
+    ex.mode === 'merge'
+      ? runMerge(db, ex.queries, q.orderBy[0]?.ascending ?? false, q.offset, want)
+      : runSlices(db, ex.queries, q.offset, want);
+  const more = ids.length > q.limit;
+  return { ids: more ? ids.slice(0, q.limit) : ids, nextOffset: more ? q.offset + q.limit : null };
+}
+
+export function searchExperimentIds(db: Database, q: ExperimentSearch): IdPage {
   const b = new Binder();
   const where: string[] = [];
   const stage = lifecycleTest('e.lifecycle_stage', q.viewType, b);

@@ -1,0 +1,1 @@
+ALTER TABLE `runs` ADD `deleted_with_experiment` integer DEFAULT false NOT NULL;
