@@ -30,11 +30,25 @@ export function parseExperimentFilter(text: string | undefined | null): Expr | n
 }
 
 export function parseRunOrderBy(items: string[] | undefined): OrderKey[] {
-  return (items ?? []).map((item) => parseOrderItem(item, RUN_VOCABULARY));
+  return parseOrderBy(items, RUN_VOCABULARY);
 }
 
 export function parseExperimentOrderBy(items: string[] | undefined): OrderKey[] {
-  return (items ?? []).map((item) => parseOrderItem(item, EXPERIMENT_VOCABULARY));
+  return parseOrderBy(items, EXPERIMENT_VOCABULARY);
+}
+
+// Bounds that keep a hostile or generated filter from exhausting the parser's stack or SQLite's
+// limits (expression depth 1000, 64 joined tables); far above anything a person writes.
+export const MAX_NESTING = 100;
+export const MAX_CONDITIONS = 500;
+export const MAX_ORDER_KEYS = 20;
+
+function parseOrderBy(items: string[] | undefined, vocab: Vocabulary): OrderKey[] {
+  const list = items ?? [];
+  if (list.length > MAX_ORDER_KEYS) {
+    throw invalid(`Invalid order_by: ${list.length} clauses given; at most ${MAX_ORDER_KEYS} are supported`);
+  }
+  return list.map((item) => parseOrderItem(item, vocab));
 }
 
 function formatFault(label: string, text: string, f: Fault): string {
@@ -88,6 +102,8 @@ interface Field {
 
 class Parser {
   private i = 0;
+  private depth = 0;
+  private conditions = 0;
 
   constructor(
     private readonly text: string,
@@ -120,7 +136,9 @@ class Parser {
 
   /** "expected X" at the token, naming what was found unless the input ended. */
   expected(what: string, tok: Token, hint?: string): Fault {
-    return new Fault(tok.pos, tok.t === 'eof' ? `expected ${what}` : `expected ${what} but found '${this.source(tok)}'`, hint);
+    if (tok.t === 'eof') return new Fault(tok.pos, `expected ${what}`, hint);
+    const found = tok.t === 'string' ? `the string ${this.source(tok)}` : `'${this.source(tok)}'`;
+    return new Fault(tok.pos, `expected ${what} but found ${found}`, hint);
   }
 
   expectEnd(what: string): void {
@@ -151,10 +169,12 @@ class Parser {
   private primary(): Expr {
     const tok = this.peek();
     if (tok.t === '(') {
+      if (++this.depth > MAX_NESTING) throw new Fault(tok.pos, `parentheses nested more than ${MAX_NESTING} deep`);
       this.next();
       const inner = this.expr();
+      this.depth--;
       const close = this.peek();
-      if (close.t !== ')') throw this.expected(`')' to close the '(' at position ${tok.pos}, AND or OR`, close);
+      if (close.t !== ')') throw this.expected("AND, OR or ')'", close, `the '(' at position ${tok.pos} is not closed`);
       this.next();
       return inner;
     }
@@ -162,6 +182,9 @@ class Parser {
   }
 
   private comparison(): Comparison {
+    if (++this.conditions > MAX_CONDITIONS) {
+      throw new Fault(this.peek().pos, `more than ${MAX_CONDITIONS} conditions`, 'use IN lists for long alternatives');
+    }
     const field = this.field('filter');
     const opTok = this.peek();
     const op = this.comparator();
@@ -267,7 +290,8 @@ class Parser {
       throw this.expected('a number', tok, tok.t === 'string' ? `${subject} compares with unquoted numbers` : undefined);
     }
     if (tok.t === 'string') return tok.value;
-    const hint = tok.t === 'number' || tok.t === 'ident' ? `${subject} compares with strings; quote the value, e.g. '${this.source(tok)}'` : undefined;
+    const bare = tok.t === 'ident' ? tok.parts.map((p) => p.text).join('.') : tok.t === 'number' ? this.source(tok) : null;
+    const hint = bare === null ? undefined : `${subject} compares with strings; quote the value, e.g. '${bare}'`;
     throw this.expected('a quoted string', tok, hint);
   }
 
@@ -282,7 +306,7 @@ class Parser {
       values.push(tok.value);
       const sep = this.next();
       if (sep.t === ')') return values;
-      if (sep.t !== ',') throw this.expected(`',' or ')' closing the list opened at position ${open.pos}`, sep);
+      if (sep.t !== ',') throw this.expected("',' or ')'", sep, `the list opened at position ${open.pos} is not closed`);
     }
   }
 }

@@ -11,7 +11,7 @@
  * The per-row costs are microseconds measured on a seeded 100k-run database; only their ratios
  * matter, and the choice only has to be right by a wide margin to pay off.
  */
-import type { Comparison, Expr } from './ast.js';
+import type { Comparison, Expr, OrderKey } from './ast.js';
 
 export type LeafForm = 'list' | 'exists';
 
@@ -143,4 +143,43 @@ export function planRunSearch(input: PlanInput): Plan & { cost: { stream: number
   stream += visited * stepCost + input.need * input.orderJoins * (kind === 'key' ? COST.existsRandom : COST.joinRow);
 
   return stream <= full ? { stream: true, forms: streamForms, cost: { stream, full } } : { ...fullPlan, cost: { stream, full } };
+}
+
+/** Experiments walked one by one and merged for a start_time order; beyond this, one sort is cheaper. */
+const MAX_MERGED_WALKS = 8;
+
+/** Which ordered index walk serves the requested order, if any. */
+export function streamKindOf(orderBy: OrderKey[], experiments: number): PlanInput['streamKind'] {
+  const first = orderBy[0];
+  if (first !== undefined && first.entity !== 'attribute') return 'key';
+  const byStart = first === undefined || (first.entity === 'attribute' && first.key === 'start_time');
+  // (experiment_id, start_time) is ordered within one experiment; a few are walked one by one and
+  // merged, which needs the order to be start_time alone (plus the run_uuid tie-break).
+  return byStart && (experiments === 1 || (orderBy.length <= 1 && experiments <= MAX_MERGED_WALKS)) ? 'start' : null;
+}
+
+export function keyedLeaves(e: Expr | null, out: Comparison[] = []): Comparison[] {
+  if (e === null) return out;
+  if (e.kind === 'cmp') {
+    if (isKeyed(e)) out.push(e);
+  } else {
+    for (const x of e.items) keyedLeaves(x, out);
+  }
+  return out;
+}
+
+/** Experiment ids arrive as strings; anything that is not a non-negative integer matches nothing. */
+export function numericIds(ids: string[]): number[] {
+  const out = new Set<number>();
+  for (const s of ids) {
+    const t = String(s).trim();
+    if (/^\d+$/.test(t) && Number.isSafeInteger(Number(t))) out.add(Number(t));
+  }
+  return [...out];
+}
+
+/** Offset and limit as whole numbers; a non-positive limit would page forever, so it yields nothing. */
+export function pageWindow(q: { offset: number; limit: number }): { offset: number; limit: number } | null {
+  const limit = Math.floor(q.limit);
+  return limit >= 1 ? { offset: Math.max(0, Math.floor(q.offset) || 0), limit } : null;
 }

@@ -36,17 +36,17 @@ const NUMBER = /-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/y;
 const OP = /[<>=!~]+/y;
 const SPACE = /\s/u;
 
-/** Reads a quoted run starting at `start` (the opening quote); the quote char doubled or backslashed is literal. */
+/**
+ * Reads a quoted run starting at `start` (the opening quote). The quote char doubled stands for
+ * itself (SQL style); backslashes are plain characters, so Windows paths need no escaping.
+ */
 function readQuoted(text: string, start: number): { value: string; end: number } {
   const q = text[start];
   let value = '';
   let i = start + 1;
   while (i < text.length) {
     const c = text[i];
-    if (c === '\\' && (text[i + 1] === q || text[i + 1] === '\\')) {
-      value += text[i + 1];
-      i += 2;
-    } else if (c === q) {
+    if (c === q) {
       if (text[i + 1] === q) {
         value += q;
         i += 2;

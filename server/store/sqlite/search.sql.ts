@@ -5,7 +5,7 @@
  */
 import type { Database, Statement } from 'better-sqlite3';
 import type { Comparison, Expr, OrderKey } from '../../search/ast.js';
-import { isKeyed, planRunSearch, type LeafForm, type Plan } from '../../search/plan.js';
+import { keyedLeaves, numericIds, pageWindow, planRunSearch, streamKindOf, type LeafForm, type Plan } from '../../search/plan.js';
 import type { ExperimentSearch, RunSearch, ViewType } from '../types.js';
 
 export interface IdPage {
@@ -43,7 +43,9 @@ class Binder {
     this.values.push(v);
     return '?';
   }
+  /** An IN-list operand; long lists travel as one JSON parameter, clear of SQLite's variable limit. */
   list(vs: readonly unknown[]): string {
+    if (vs.length > 32) return `(SELECT value FROM json_each(${this.bind(JSON.stringify(vs))}))`;
     return `(${vs.map((v) => this.bind(v)).join(', ')})`;
   }
 }
@@ -148,7 +150,13 @@ function experimentCondition(c: Comparison, b: Binder): string {
 function compileExpr(e: Expr, b: Binder, leaf: (c: Comparison, b: Binder) => string): string {
   if (e.kind === 'cmp') return leaf(e, b);
   const glue = e.kind === 'and' ? ' AND ' : ' OR ';
-  return `(${e.items.map((x) => compileExpr(x, b, leaf)).join(glue)})`;
+  // SQLite parses `a OR b OR c ...` into a chain as deep as it is long and refuses depth > 1000;
+  // halving keeps a long junction's tree depth logarithmic.
+  const half = (items: Expr[]): string =>
+    items.length <= 4
+      ? `(${items.map((x) => compileExpr(x, b, leaf)).join(glue)})`
+      : `(${half(items.slice(0, items.length >> 1))}${glue}${half(items.slice(items.length >> 1))})`;
+  return half(e.items);
 }
 
 function lifecycleTest(column: string, viewType: ViewType, b: Binder): string | null {
@@ -178,20 +186,21 @@ function prepared(db: Database, sql: string, raw = false): Statement {
   return stmt;
 }
 
-function page(db: Database, sql: string, values: unknown[], offset: number, limit: number): IdPage {
+function page(db: Database, sql: string, values: unknown[], q: { offset: number; limit: number }): IdPage {
+  const w = pageWindow(q);
+  if (!w) return { ids: [], nextOffset: null };
+  const { offset, limit } = w;
   const rows = prepared(db, sql).all(...values, limit + 1, offset) as number[];
   const more = rows.length > limit;
   return { ids: more ? rows.slice(0, limit) : rows, nextOffset: more ? offset + limit : null };
 }
 
-/** Experiment ids arrive as strings; anything that is not a non-negative integer matches nothing. */
-function numericIds(ids: string[]): number[] {
-  const out = new Set<number>();
-  for (const s of ids) {
-    const t = String(s).trim();
-    if (/^\d+$/.test(t) && Number.isSafeInteger(Number(t))) out.add(Number(t));
-  }
-  return [...out];
+/** The ids that name an experiment, so that the plan (walks per experiment) sees only real ones. */
+function existingExperiments(db: Database, ids: number[]): number[] {
+  if (ids.length === 0) return ids;
+  const b = new Binder();
+  const sql = `SELECT experiment_id FROM experiments WHERE experiment_id IN ${b.list(ids)} ORDER BY experiment_id`;
+  return prepared(db, sql).all(...b.values) as number[];
 }
 
 /** ORDER BY terms for keys[from..], adding the LEFT JOINs they need (aliases o<n>). */
@@ -272,16 +281,6 @@ function runQuery(q: RunShape, expIds: number[], plan: Plan, slice: Slice, colum
 
 type RunShape = Omit<RunSearch, 'offset' | 'limit' | 'experimentIds'>;
 
-function keyedLeaves(e: Expr | null, out: Comparison[] = []): Comparison[] {
-  if (e === null) return out;
-  if (e.kind === 'cmp') {
-    if (isKeyed(e)) out.push(e);
-  } else {
-    for (const x of e.items) keyedLeaves(x, out);
-  }
-  return out;
-}
-
 /** Store-wide rows a keyed condition matches, counted on the covering (key, value) index. */
 function leafRows(db: Database, c: Comparison): number {
   const b = new Binder();
@@ -292,26 +291,21 @@ function leafRows(db: Database, c: Comparison): number {
   return prepared(db, sql).get(...key.values, ...b.values) as number;
 }
 
-/** Which ordered index walk serves the requested order, if any. */
-function streamKindOf(orderBy: OrderKey[], expIds: number[]): 'key' | 'start' | null {
-  const first = orderBy[0];
-  if (first !== undefined && first.entity !== 'attribute') return 'key';
-  const byStart = first === undefined || (first.entity === 'attribute' && first.key === 'start_time');
-  // (experiment_id, start_time) is ordered within one experiment; several are walked one by one and
-  // merged, which needs the order to be start_time alone (plus the run_uuid tie-break).
-  return byStart && (expIds.length === 1 || orderBy.length <= 1) ? 'start' : null;
-}
+// Counting costs a query per condition; a long generated filter is planned without counts.
+const MAX_COUNTED_LEAVES = 16;
 
 function choosePlan(db: Database, q: RunShape, expIds: number[], need: number): Plan {
-  const streamKind = streamKindOf(q.orderBy, expIds);
+  const streamKind = streamKindOf(q.orderBy, expIds.length);
   if (q.filter === null && streamKind !== null) return { stream: true, forms: new Map() };
+  const leaves = keyedLeaves(q.filter);
+  if (leaves.length > MAX_COUNTED_LEAVES) return { stream: false, forms: new Map() };
 
   // max(id) is O(1) and close enough to the run count for ratios.
   const totalRuns = (prepared(db, 'SELECT max(id) FROM runs').get() as number | null) ?? 0;
   const idList = new Binder();
   const candidates = prepared(db, `SELECT count(*) FROM runs WHERE experiment_id IN ${idList.list(expIds)}`).get(...idList.values) as number;
   const rows = new Map<Comparison, number>();
-  for (const leaf of keyedLeaves(q.filter)) rows.set(leaf, leafRows(db, leaf));
+  for (const leaf of leaves) rows.set(leaf, leafRows(db, leaf));
   return planRunSearch({
     filter: q.filter,
     streamKind,
@@ -343,11 +337,11 @@ export interface RunSearchExecution {
 
 /** How a run search will execute, for inspection (EXPLAIN QUERY PLAN, tests). */
 export function explainRunSearch(db: Database, q: RunSearch, opts: SearchOptions = {}): RunSearchExecution | null {
-  const expIds = numericIds(q.experimentIds);
+  const expIds = existingExperiments(db, numericIds(q.experimentIds));
   if (expIds.length === 0) return null;
   const plan = choosePlan(db, q, expIds, q.offset + q.limit + 1);
   if (opts.plan !== undefined) plan.stream = opts.plan === 'stream';
-  const kind = streamKindOf(q.orderBy, expIds);
+  const kind = streamKindOf(q.orderBy, expIds.length);
   if (plan.stream && kind === 'key') {
     const slices: Slice[] = q.orderBy[0].entity === 'metric' ? ['valued', 'nan', 'missing'] : ['valued', 'missing'];
     return { plan, mode: 'slices', queries: slices.map((s) => runQuery(q, expIds, plan, s)) };
@@ -389,15 +383,16 @@ function runMerge(db: Database, queries: CompiledQuery[], ascending: boolean, of
 }
 
 export function searchRunIds(db: Database, q: RunSearch, opts: SearchOptions = {}): IdPage {
-  const ex = explainRunSearch(db, q, opts);
-  if (ex === null) return { ids: [], nextOffset: null };
-  const want = q.limit + 1;
+  const w = pageWindow(q);
+  const ex = w && explainRunSearch(db, { ...q, ...w }, opts);
+  if (!w || !ex) return { ids: [], nextOffset: null };
+  const want = w.limit + 1;
   const ids =
     ex.mode === 'merge'
-      ? runMerge(db, ex.queries, q.orderBy[0]?.ascending ?? false, q.offset, want)
-      : runSlices(db, ex.queries, q.offset, want);
-  const more = ids.length > q.limit;
-  return { ids: more ? ids.slice(0, q.limit) : ids, nextOffset: more ? q.offset + q.limit : null };
+      ? runMerge(db, ex.queries, q.orderBy[0]?.ascending ?? false, w.offset, want)
+      : runSlices(db, ex.queries, w.offset, want);
+  const more = ids.length > w.limit;
+  return { ids: more ? ids.slice(0, w.limit) : ids, nextOffset: more ? w.offset + w.limit : null };
 }
 
 export function searchExperimentIds(db: Database, q: ExperimentSearch): IdPage {
@@ -421,5 +416,5 @@ export function searchExperimentIds(db: Database, q: ExperimentSearch): IdPage {
   const sql =
     `SELECT e.experiment_id FROM experiments e${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ` +
     `ORDER BY ${terms.join(', ')} LIMIT ? OFFSET ?`;
-  return page(db, sql, b.values, q.offset, q.limit);
+  return page(db, sql, b.values, q);
 }
