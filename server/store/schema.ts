@@ -41,7 +41,7 @@ export const runs = sqliteTable(
     /** Set when the run was deleted by its experiment's deletion, so restoring the experiment restores exactly these. */
     deletedWithExperiment: integer('deleted_with_experiment', { mode: 'boolean' }).notNull().default(false),
   },
-  (t) => [index('runs_experiment_start').on(t.experimentId, t.startTime)],
+  (t) => [index('runs_experiment_start').on(t.experimentId, t.startTime), index('runs_name').on(t.name)],
 );
 
 export const params = sqliteTable(
@@ -51,7 +51,7 @@ export const params = sqliteTable(
     key: text('key').notNull(),
     value: text('value').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.runId, t.key] }), index('params_key_value').on(t.key, t.value)],
+  (t) => [primaryKey({ columns: [t.runId, t.key] }), index('params_key_value_run').on(t.key, t.value, t.runId)],
 );
 
 export const tags = sqliteTable(
@@ -61,7 +61,7 @@ export const tags = sqliteTable(
     key: text('key').notNull(),
     value: text('value').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.runId, t.key] }), index('tags_key_value').on(t.key, t.value)],
+  (t) => [primaryKey({ columns: [t.runId, t.key] }), index('tags_key_value_run').on(t.key, t.value, t.runId)],
 );
 
 /**
@@ -81,7 +81,7 @@ export const metricSeries = sqliteTable(
     /** Points in metric_tail for this series; at CHUNK_POINTS they are packed into a chunk. */
     tailCount: integer('tail_count').notNull().default(0),
   },
-  (t) => [uniqueIndex('metric_series_run_key').on(t.runId, t.key), index('metric_series_key_value').on(t.key, t.value)],
+  (t) => [uniqueIndex('metric_series_run_key').on(t.runId, t.key), index('metric_series_key_value_run').on(t.key, t.value, t.runId)],
 );
 
 /** Recent points of a series, one row each, until there are enough to pack into a chunk. */
