@@ -5,7 +5,8 @@ import { invalid } from '../errors.js';
 import type { MetricService } from '../tracking/metrics.service.js';
 import { LABLOG_PREFIX, MLFLOW_PREFIXES, runIdOf } from './prefixes.js';
 import { queryInt, runRef, stringList } from './schemas.js';
-import { decodePageToken, metricJson, nonEmpty, wireDouble, withToken } from './wire.js';
+import type { Series } from '../store/types.js';
+import { decodePageToken, metricJson, metricListJson, metricsBody, nonEmpty, wireDouble } from './wire.js';
 
 const historyQuery = z.object({ ...runRef, metric_key: z.string(), max_results: queryInt, page_token: z.string().optional() });
 const bulkIntervalQuery = z.object({
@@ -32,11 +33,12 @@ export async function metricRoutes(app: FastifyInstance, opts: { metrics: Metric
   const svc = opts.metrics;
 
   for (const p of MLFLOW_PREFIXES) {
-    r.get(`${p}/metrics/get-history`, { schema: { querystring: historyQuery } }, async (req) => {
+    r.get(`${p}/metrics/get-history`, { schema: { querystring: historyQuery } }, async (req, reply) => {
       const limit = req.query.max_results ?? null;
       if (limit !== null && limit < 1) throw invalid(`Invalid value for request parameter max_results: ${limit}; it must be positive.`);
-      const page = await svc.history(runIdOf(req.query), req.query.metric_key, decodePageToken(req.query.page_token), limit);
-      return withToken({ metrics: page.items.map(metricJson) }, page.nextOffset);
+      const key = req.query.metric_key;
+      const page = await svc.history(runIdOf(req.query), key, decodePageToken(req.query.page_token), limit);
+      return reply.type('application/json').send(metricsBody(metricListJson(key, page.points), page.nextOffset));
     });
     r.get(`${p}/metrics/get-history-bulk-interval`, { schema: { querystring: bulkIntervalQuery } }, async (req) => {
       const points = await svc.bulkInterval({
@@ -49,18 +51,18 @@ export async function metricRoutes(app: FastifyInstance, opts: { metrics: Metric
       return nonEmpty({ metrics: points.map((m) => ({ ...metricJson(m), run_id: m.runId })) });
     });
     // MLflow's UI route (a Flask route, not in the proto): every point of up to 100 runs.
-    r.get(`${p}/metrics/get-history-bulk`, { schema: { querystring: bulkQuery } }, async (req) => {
+    r.get(`${p}/metrics/get-history-bulk`, { schema: { querystring: bulkQuery } }, async (req, reply) => {
       const limit = req.query.max_results ?? BULK_MAX_RESULTS;
       if (limit < 1 || limit > BULK_MAX_RESULTS) throw invalid(`max_results must be between 1 and ${BULK_MAX_RESULTS}.`);
       if (req.query.run_id.length === 0) throw invalid("Missing value for required parameter 'run_id'.");
       if (req.query.run_id.length > 100) throw invalid('GetMetricHistoryBulk request must specify at most 100 run_ids.');
-      const metrics = [];
+      const lists: string[] = [];
       for (const runId of req.query.run_id) {
-        const page = await svc.history(runId, req.query.metric_key, 0, null);
-        const sorted = page.items.sort((a, b) => a.timestamp - b.timestamp || a.step - b.step || a.value - b.value).slice(0, limit);
-        for (const m of sorted) metrics.push({ ...metricJson(m), run_id: runId });
+        const { points } = await svc.history(runId, req.query.metric_key, 0, null);
+        const list = metricListJson(req.query.metric_key, sortByTime(points, limit), runId);
+        if (list) lists.push(list);
       }
-      return nonEmpty({ metrics });
+      return reply.type('application/json').send(metricsBody(lists.join(',')));
     });
   }
 
@@ -83,4 +85,16 @@ export async function metricRoutes(app: FastifyInstance, opts: { metrics: Metric
       })),
     };
   });
+}
+
+/** get-history-bulk orders each run's points by (timestamp, step, value), as MLflow does. */
+function sortByTime(s: Series, limit: number): Series {
+  const idx = Array.from({ length: s.values.length }, (_, i) => i);
+  idx.sort((a, b) => s.timestamps[a] - s.timestamps[b] || s.steps[a] - s.steps[b] || s.values[a] - s.values[b]);
+  idx.length = Math.min(idx.length, limit);
+  return {
+    steps: Float64Array.from(idx, (i) => s.steps[i]),
+    timestamps: Float64Array.from(idx, (i) => s.timestamps[i]),
+    values: Float64Array.from(idx, (i) => s.values[i]),
+  };
 }

@@ -1,5 +1,5 @@
 import { invalid } from '../errors.js';
-import type { Experiment, KeyValue, MetricPoint, Run, RunInfo } from '../store/types.js';
+import type { Experiment, KeyValue, MetricPoint, Run, RunInfo, Series } from '../store/types.js';
 
 // MLflow's JSON: snake_case, int64 as numbers, enums by name, unset and empty fields omitted.
 
@@ -53,6 +53,30 @@ export function runInfoJson(i: RunInfo) {
 
 export function metricJson(m: MetricPoint) {
   return { key: m.key, value: wireDouble(m.value), timestamp: m.timestamp, step: m.step };
+}
+
+/**
+ * Metric objects written straight to JSON text, comma-separated ('' for none): a 100k-point history
+ * would otherwise build 100k objects and leave the heap grown long after the response.
+ */
+export function metricListJson(key: string, s: Series, runId?: string): string {
+  const head = `{"key":${JSON.stringify(key)},"value":`;
+  const tail = runId === undefined ? '}' : `,"run_id":${JSON.stringify(runId)}}`;
+  const parts: string[] = new Array(s.values.length);
+  for (let i = 0; i < parts.length; i++) {
+    const v = wireDouble(s.values[i]);
+    parts[i] = `${head}${typeof v === 'string' ? `"${v}"` : v},"timestamp":${s.timestamps[i]},"step":${s.steps[i]}${tail}`;
+  }
+  return parts.join(',');
+}
+
+/** `{"metrics": [...], "next_page_token": ...}` as text, empty parts omitted. */
+export function metricsBody(list: string, nextOffset: number | null = null): string {
+  const fields: string[] = [];
+  if (list) fields.push(`"metrics":[${list}]`);
+  const token = encodePageToken(nextOffset);
+  if (token) fields.push(`"next_page_token":${JSON.stringify(token)}`);
+  return `{${fields.join(',')}}`;
 }
 
 export function runJson(r: Run) {

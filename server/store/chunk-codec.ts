@@ -4,11 +4,9 @@
  * point (step +1, timestamp +a few ms) costs about 11 bytes instead of a 30-40 byte SQLite row, and a
  * sampled read decodes a million points in a few milliseconds.
  */
-export interface Points {
-  steps: Float64Array;
-  timestamps: Float64Array;
-  values: Float64Array;
-}
+import type { Series } from './types.js';
+
+export type Points = Series;
 
 
 export function encodeChunk(steps: ArrayLike<number>, timestamps: ArrayLike<number>, values: ArrayLike<number>): Buffer {

@@ -17,7 +17,6 @@ export function openDatabase(file: string): Db {
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('cache_size = -16000');
-  db.pragma('mmap_size = 268435456');
   db.pragma('temp_store = MEMORY');
   migrate(db, MIGRATIONS_DIR);
   return db;

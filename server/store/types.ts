@@ -31,6 +31,13 @@ export interface RunInfo {
   lifecycleStage: LifecycleStage;
 }
 
+/** A run of points in columns (step, timestamp, value), as read from storage: no object per point. */
+export interface Series {
+  steps: Float64Array;
+  timestamps: Float64Array;
+  values: Float64Array;
+}
+
 /** value NaN/±Infinity are kept as such; the wire layer encodes them. */
 export interface MetricPoint {
   key: string;
@@ -177,9 +184,10 @@ export interface TrackingStore {
   logInputs(runId: string, inputs: DatasetInput[]): Promise<void>;
   searchRuns(q: RunSearch): Promise<Page<Run>>;
 
-  getMetricHistory(q: HistoryQuery): Promise<Page<MetricPoint>>;
+  /** One page of a series in (step, timestamp) order. */
+  getMetricHistory(q: HistoryQuery): Promise<{ points: Series; nextOffset: number | null }>;
   /** All points of one key for several runs within an optional step range, sorted by step. */
-  getMetricRange(q: RangeQuery): Promise<Map<string, MetricPoint[]>>;
+  getMetricRange(q: RangeQuery): Promise<Map<string, Series>>;
   sampleMetrics(q: SampledQuery): Promise<SampledSeries[]>;
 
   close(): Promise<void>;

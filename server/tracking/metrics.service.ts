@@ -56,16 +56,11 @@ export function createMetricService(store: TrackingStore) {
       const byRun = await store.getMetricRange({ runIds: q.runIds, key: q.key, startStep: null, endStep: null });
       const stepSet = new Set<number>();
       const edges = new Set<number>();
-      for (const points of byRun.values()) {
-        if (points.length === 0) continue;
-        let lo = Infinity;
-        let hi = -Infinity;
-        for (const p of points) {
-          stepSet.add(p.step);
-          if (p.step < lo) lo = p.step;
-          if (p.step > hi) hi = p.step;
-        }
-        edges.add(lo).add(hi);
+      for (const s of byRun.values()) {
+        if (s.steps.length === 0) continue;
+        for (const step of s.steps) stepSet.add(step);
+        // Series are sorted by step: the first and last are each run's min and max.
+        edges.add(s.steps[0]).add(s.steps[s.steps.length - 1]);
       }
       const allSteps = [...stepSet].sort((a, b) => a - b);
       const start = q.startStep ?? 0;
@@ -75,8 +70,13 @@ export function createMetricService(store: TrackingStore) {
 
       const out: (MetricPoint & { runId: string })[] = [];
       for (const runId of [...q.runIds].sort()) {
-        const points = (byRun.get(runId) ?? []).filter((p) => chosen.has(p.step));
-        for (const p of points.slice(0, maxResults)) out.push({ ...p, runId });
+        const s = byRun.get(runId);
+        let taken = 0;
+        for (let i = 0; s && i < s.steps.length && taken < maxResults; i++) {
+          if (!chosen.has(s.steps[i])) continue;
+          out.push({ key: q.key, value: s.values[i], timestamp: s.timestamps[i], step: s.steps[i], runId });
+          taken++;
+        }
       }
       return out;
     },

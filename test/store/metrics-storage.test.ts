@@ -54,6 +54,12 @@ describe('metric series in SQLite', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  async function history(q: { runId: string; key: string; offset: number; limit: number | null }) {
+    const { points: p, nextOffset } = await store.getMetricHistory(q);
+    const items: MetricPoint[] = Array.from(p.values, (value, i) => ({ key: q.key, value, timestamp: p.timestamps[i], step: p.steps[i] }));
+    return { items, nextOffset };
+  }
+
   async function log(points: MetricPoint[]) {
     for (let i = 0; i < points.length; i += 1000) await store.logBatch(runId, { metrics: points.slice(i, i + 1000), params: [], tags: [] });
   }
@@ -66,18 +72,18 @@ describe('metric series in SQLite', () => {
     const tail = store.db.prepare("SELECT count(*) FROM metric_tail t JOIN metric_series s ON s.id = t.series_id WHERE s.key = 'a'").pluck().get();
     assert.equal(tail, 100);
 
-    const all = await store.getMetricHistory({ runId, key: 'a', offset: 0, limit: null });
+    const all = await history({ runId, key: 'a', offset: 0, limit: null });
     assert.equal(all.items.length, n);
     assert.equal(all.nextOffset, null);
     all.items.forEach((p, i) => assert.deepEqual(p, { key: 'a', value: i / 2, timestamp: 1000 + i, step: i }));
 
     // A page that starts inside the first chunk and ends inside the tail.
-    const page = await store.getMetricHistory({ runId, key: 'a', offset: 1000, limit: 1100 });
+    const page = await history({ runId, key: 'a', offset: 1000, limit: 1100 });
     assert.equal(page.items.length, 1100);
     assert.equal(page.items[0].step, 1000);
     assert.equal(page.items[1099].step, 2099);
     assert.equal(page.nextOffset, 2100);
-    const last = await store.getMetricHistory({ runId, key: 'a', offset: 2100, limit: 1000 });
+    const last = await history({ runId, key: 'a', offset: 2100, limit: 1000 });
     assert.deepEqual(last.items.map((p) => p.step), Array.from({ length: n - 2100 }, (_, i) => 2100 + i));
     assert.equal(last.nextOffset, null);
   });
@@ -87,10 +93,10 @@ describe('metric series in SQLite', () => {
     for (let i = 0; i < CHUNK_POINTS + 10; i++) points.push({ key: 'b', value: i, timestamp: 5000 + i, step: (i * 7919) % 1500 });
     points.push({ key: 'b', value: -1, timestamp: 1, step: 3 }); // same step as another, earlier timestamp
     await log(points);
-    const got = (await store.getMetricHistory({ runId, key: 'b', offset: 0, limit: null })).items;
+    const got = (await history({ runId, key: 'b', offset: 0, limit: null })).items;
     const expected = [...points].sort((x, y) => x.step - y.step || x.timestamp - y.timestamp);
     assert.deepEqual(got.map((p) => [p.step, p.timestamp, p.value]), expected.map((p) => [p.step, p.timestamp, p.value]));
-    const paged = (await store.getMetricHistory({ runId, key: 'b', offset: 5, limit: 3 })).items;
+    const paged = (await history({ runId, key: 'b', offset: 5, limit: 3 })).items;
     assert.deepEqual(paged.map((p) => p.step), expected.slice(5, 8).map((p) => p.step));
   });
 

@@ -1,12 +1,14 @@
 import path from 'node:path';
 import { openDatabase, type Db } from '../db.js';
-import type { MetricPoint, Page, SampledSeries, TrackingStore } from '../types.js';
+import type { SampledSeries, Series, TrackingStore } from '../types.js';
 import { createExperimentStatements } from './experiments.sql.js';
 import { createMetricStatements } from './metrics.sql.js';
 import { createRunStatements } from './runs.sql.js';
 import { searchExperimentIds, searchRunIds } from './search.sql.js';
 
 export const DB_FILE = 'lablog.db';
+
+const EMPTY: Series = { steps: new Float64Array(0), timestamps: new Float64Array(0), values: new Float64Array(0) };
 
 /**
  * The embedded store. better-sqlite3 is synchronous and this process holds the only writer
@@ -47,25 +49,18 @@ export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
       return { items: runs.load(page.ids), nextOffset: page.nextOffset };
     },
 
-    getMetricHistory: async (q): Promise<Page<MetricPoint>> => {
+    getMetricHistory: async (q) => {
       const series = seriesOf(q.runId, q.key);
-      if (series === null) return { items: [], nextOffset: null };
-      const { points: p, total } = metrics.readPage(series, q.offset, q.limit);
-      const items: MetricPoint[] = [];
-      for (let i = 0; i < p.values.length; i++) items.push({ key: q.key, value: p.values[i], timestamp: p.timestamps[i], step: p.steps[i] });
-      const end = q.offset + items.length;
-      return { items, nextOffset: end < total ? end : null };
+      if (series === null) return { points: EMPTY, nextOffset: null };
+      const { points, total } = metrics.readPage(series, q.offset, q.limit);
+      const end = q.offset + points.values.length;
+      return { points, nextOffset: end < total ? end : null };
     },
     getMetricRange: async (q) => {
-      const out = new Map<string, MetricPoint[]>();
+      const out = new Map<string, Series>();
       for (const runId of q.runIds) {
         const series = seriesOf(runId, q.key);
-        const list: MetricPoint[] = [];
-        if (series !== null) {
-          const p = metrics.readSeries(series, q.startStep, q.endStep);
-          for (let i = 0; i < p.values.length; i++) list.push({ key: q.key, value: p.values[i], timestamp: p.timestamps[i], step: p.steps[i] });
-        }
-        out.set(runId, list);
+        out.set(runId, series === null ? EMPTY : metrics.readSeries(series, q.startStep, q.endStep));
       }
       return out;
     },
