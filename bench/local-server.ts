@@ -1,0 +1,136 @@
+import Database from 'better-sqlite3';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../server/main.js');
+
+export interface LocalServer {
+  url: string;
+  pid: number;
+  dataDir: string;
+  /** SIGTERM (graceful: SQLite checkpoints and removes its WAL on close); resolves once the process exited. */
+  stop(): Promise<void>;
+  /** Removes the data dir; separate from stop() so the stopped database can still be inspected. */
+  cleanup(): void;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startLocalServer(): Promise<LocalServer> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'lablog-bench-'));
+  const port = await freePort();
+  const child = spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), MAIN, '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const url = `http://127.0.0.1:${port}`;
+  // Ctrl-C reaches the server too (same process group); without this the temp dir would be left behind.
+  process.once('SIGINT', () => {
+    child.kill('SIGTERM');
+    void exited.then(() => {
+      rmSync(dataDir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  });
+
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (gone) throw new Error(`lablog server exited before it answered /health (see its output above)`);
+    try {
+      const res = await fetch(`${url}/health`);
+      await res.arrayBuffer();
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error('lablog server did not answer /health within 30 s');
+    }
+    await sleep(50);
+  }
+
+  return {
+    url,
+    pid: child.pid!,
+    dataDir,
+    async stop() {
+      if (gone) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+    cleanup() {
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** VmRSS (and its anon/file split: SQLite's mmap of the database counts as file-backed RSS), in MiB. */
+export function serverMemory(pid: number): { rss: number; anon: number; file: number; peak: number } | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    return { rss: kb('VmRSS') / 1024, anon: kb('RssAnon') / 1024, file: (kb('RssFile') + kb('RssShmem')) / 1024, peak: kb('VmHWM') / 1024 };
+  } catch {
+    return null;
+  }
+}
+
+/** The SQLite files that hold data: the database and its WAL (the -shm index is a rebuildable cache). */
+export function sqliteBytes(dataDir: string): number {
+  let total = 0;
+  for (const name of readdirSync(dataDir)) {
+    if (name.endsWith('.db') || name.endsWith('.db-wal')) total += statSync(path.join(dataDir, name)).size;
+  }
+  return total;
+}
+
+/**
+ * Folds the WAL into the database file from a second connection (SQLite allows this across processes)
+ * and truncates it, so the files' size is the stored data; the server must be idle meanwhile.
+ */
+export function checkpoint(dataDir: string): void {
+  for (const name of readdirSync(dataDir)) {
+    if (!name.endsWith('.db')) continue;
+    const db = new Database(path.join(dataDir, name), { fileMustExist: true });
+    try {
+      db.pragma('busy_timeout = 10000');
+      const [r] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+      if (r.busy) throw new Error(`checkpoint of ${name} was blocked by a reader`);
+    } finally {
+      db.close();
+    }
+  }
+}
+
+/** Bytes per table/index (dbstat), largest first; null if this SQLite build lacks dbstat. */
+export function tableSizes(dataDir: string): { name: string; bytes: number }[] | null {
+  const file = readdirSync(dataDir).find((n) => n.endsWith('.db'));
+  if (!file) return null;
+  const db = new Database(path.join(dataDir, file), { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare('SELECT name, SUM(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC').all() as { name: string; bytes: number }[];
+  } catch {
+    return null;
+  } finally {
+    db.close();
+  }
+}
