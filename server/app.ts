@@ -5,7 +5,7 @@ import { experimentRoutes } from './api/experiments.routes.js';
 import { metricRoutes } from './api/metrics.routes.js';
 import { runRoutes } from './api/runs.routes.js';
 import type { Config } from './config.js';
-import { registerErrorHandlers } from './http/errors.js';
+import { registerErrorHandlers, sendError } from './http/errors.js';
 import type { TrackingStore } from './store/types.js';
 import { createExperimentService } from './tracking/experiments.service.js';
 import { createMetricService } from './tracking/metrics.service.js';
@@ -28,6 +28,10 @@ export async function buildApp({ config, store, logger, clock = Date }: AppDeps)
     // A slow client uploading a large body must not be cut off (artifacts); idle sockets still time out.
     requestTimeout: 0,
     return503OnClosing: true,
+    // Errors Fastify raises before routing (a malformed URL) get the same MLflow error shape.
+    frameworkErrors: (err, _req, reply) => {
+      sendError(reply, 'BAD_REQUEST', err.message);
+    },
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -5,11 +5,16 @@ import { z } from 'zod';
 /** Every setting lablog reads. Sources, strongest first: CLI flags, LABLOG_* env vars, defaults. */
 export const configSchema = z.object({
   host: z.string().min(1, 'host must not be empty').default('127.0.0.1'),
-  port: z.coerce
-    .number({ message: 'port must be a number' })
-    .int('port must be a whole number')
-    .min(0, 'port must be between 0 and 65535')
-    .max(65535, 'port must be between 0 and 65535')
+  // A blank value must not coerce to 0 (which would mean "any free port").
+  port: z
+    .preprocess(
+      (v) => (typeof v === 'string' && v.trim() === '' ? NaN : v),
+      z.coerce
+        .number({ message: 'port must be a number' })
+        .int('port must be a whole number')
+        .min(0, 'port must be between 0 and 65535')
+        .max(65535, 'port must be between 0 and 65535'),
+    )
     .default(5000),
   dataDir: z.string().min(1, 'data dir must not be empty').default('./lablog-data'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -45,7 +50,10 @@ export function parseFlags(argv: string[]): Partial<Record<keyof Config, string>
     const key = FLAGS[flag];
     if (!key) throw new ConfigError(`unknown option '${flag}' (known: ${Object.keys(FLAGS).join(', ')})`);
     const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined) throw new ConfigError(`option '${flag}' needs a value`);
+    // `--data-dir --port 1` is a forgotten value, not a directory named "--port".
+    if (value === undefined || (eq < 0 && value.startsWith('--'))) {
+      throw new ConfigError(`option '${flag}' needs a value`);
+    }
     out[key] = value;
   }
   return out;

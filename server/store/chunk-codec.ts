@@ -34,12 +34,34 @@ export function decodeChunk(buf: Buffer): Points {
   return { steps, timestamps, values };
 }
 
+// Zigzag of a delta stays exact in float64 up to 2^52; wider deltas (values are safe integers, so a
+// delta can reach 2^54) take the BigInt path. Varints of 8+ bytes are read back the same way.
+const FAST_LIMIT = 2 ** 50;
+
+function readBigDelta(buf: Buffer, start: number, previous: number): number {
+  let z = 0n;
+  let shift = 0n;
+  let off = start;
+  let b: number;
+  do {
+    b = buf[off++];
+    z |= BigInt(b & 127) << shift;
+    shift += 7n;
+  } while (b & 128);
+  const d = z % 2n === 0n ? z / 2n : -(z + 1n) / 2n;
+  return Number(BigInt(previous) + d);
+}
+
 function writeDeltas(buf: Buffer, start: number, xs: ArrayLike<number>): number {
   let off = start;
   let prev = 0;
   for (let i = 0; i < xs.length; i++) {
     const d = xs[i] - prev;
     prev = xs[i];
+    if (d >= FAST_LIMIT || d <= -FAST_LIMIT) {
+      off = writeBigVarint(buf, off, xs[i], xs[i] - d);
+      continue;
+    }
     // zigzag without 32-bit bitwise ops: steps and timestamps exceed 2^31.
     let z = d >= 0 ? d * 2 : -d * 2 - 1;
     while (z >= 128) {
@@ -51,10 +73,23 @@ function writeDeltas(buf: Buffer, start: number, xs: ArrayLike<number>): number 
   return off;
 }
 
+function writeBigVarint(buf: Buffer, start: number, x: number, previous: number): number {
+  const d = BigInt(x) - BigInt(previous);
+  let z = d >= 0n ? d * 2n : -d * 2n - 1n;
+  let off = start;
+  while (z >= 128n) {
+    buf[off++] = Number(z % 128n) | 128;
+    z /= 128n;
+  }
+  buf[off++] = Number(z);
+  return off;
+}
+
 function readDeltas(buf: Buffer, start: number, out: Float64Array): number {
   let off = start;
   let prev = 0;
   for (let i = 0; i < out.length; i++) {
+    const begin = off;
     let z = 0;
     let mul = 1;
     let b: number;
@@ -63,8 +98,11 @@ function readDeltas(buf: Buffer, start: number, out: Float64Array): number {
       z += (b & 127) * mul;
       mul *= 128;
     } while (b & 128);
-    const d = z % 2 === 0 ? z / 2 : -(z + 1) / 2;
-    prev += d;
+    if (off - begin >= 8) {
+      prev = readBigDelta(buf, begin, prev);
+    } else {
+      prev += z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+    }
     out[i] = prev;
   }
   return off;

@@ -20,8 +20,14 @@ const VALID_NAME = /^[/\w.\- ]*$/;
 
 /** Keys may become file names (artifact paths, exports), so they must not normalise to another path. */
 function pathNotUnique(name: string): boolean {
-  const norm = path.posix.normalize(name);
+  const norm = normpath(name);
   return norm !== name || norm === '.' || norm.startsWith('..') || norm.startsWith('/');
+}
+
+/** Python's posixpath.normpath, which MLflow uses: unlike Node's normalize it drops a trailing slash. */
+function normpath(name: string): string {
+  const norm = path.posix.normalize(name);
+  return norm.length > 1 ? norm.replace(/\/+$/, '') : norm;
 }
 
 export function validateKey(kind: 'metric' | 'param' | 'tag', key: string): void {
@@ -32,7 +38,7 @@ export function validateKey(kind: 'metric' | 'param' | 'tag', key: string): void
   }
   if (pathNotUnique(key)) {
     throw invalid(
-      `Invalid ${kind} name: '${key}'. Names may be treated as files in certain cases, and must not resolve to other names when treated as such. This name would resolve to '${path.posix.normalize(key)}'`,
+      `Invalid ${kind} name: '${key}'. Names may be treated as files in certain cases, and must not resolve to other names when treated as such. This name would resolve to '${normpath(key)}'`,
     );
   }
   checkLength(`${capitalize(kind)} key`, key, LIMITS.keyLength);

@@ -20,6 +20,15 @@ describe('chunk codec', () => {
     assert.ok(Object.is(p.values[4], -0));
   });
 
+  test('deltas beyond 2^52 (any safe integers) survive the varint zigzag', () => {
+    const max = Number.MAX_SAFE_INTEGER;
+    const steps = [-(2 ** 52 + 1), 0, max, -max, 1, max - 1, -max + 3];
+    const ts = [2 ** 52 + 1, 0, max, 0, max, 7, 8];
+    const p = decodeChunk(encodeChunk(steps, ts, steps.map(() => 1)));
+    assert.deepEqual([...p.steps], steps);
+    assert.deepEqual([...p.timestamps], ts);
+  });
+
   test('a regular series costs about 11 bytes a point', () => {
     const n = 1000;
     const steps = Array.from({ length: n }, (_, i) => i);
