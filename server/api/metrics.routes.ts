@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -6,7 +7,7 @@ import type { MetricService } from '../tracking/metrics.service.js';
 import { LABLOG_PREFIX, MLFLOW_PREFIXES, runIdOf } from './prefixes.js';
 import { queryInt, runRef, stringList } from './schemas.js';
 import type { Series } from '../store/types.js';
-import { decodePageToken, metricJson, metricListJson, metricsBody, nonEmpty, wireDouble } from './wire.js';
+import { decodePageToken, metricJson, metricListJson, metricsBody, metricsBodyPieces, nonEmpty, wireDouble } from './wire.js';
 
 const historyQuery = z.object({ ...runRef, metric_key: z.string(), max_results: queryInt, page_token: z.string().optional() });
 const bulkIntervalQuery = z.object({
@@ -27,6 +28,8 @@ export const sampledQuery = z.object({
 });
 
 const BULK_MAX_RESULTS = 25_000;
+/** Histories longer than this are streamed in pieces instead of sent as one string. */
+const STREAM_ABOVE = 10_000;
 
 export async function metricRoutes(app: FastifyInstance, opts: { metrics: MetricService }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -38,7 +41,9 @@ export async function metricRoutes(app: FastifyInstance, opts: { metrics: Metric
       if (limit !== null && limit < 1) throw invalid(`Invalid value for request parameter max_results: ${limit}; it must be positive.`);
       const key = req.query.metric_key;
       const page = await svc.history(runIdOf(req.query), key, decodePageToken(req.query.page_token), limit);
-      return reply.type('application/json').send(metricsBody(metricListJson(key, page.points), page.nextOffset));
+      reply.type('application/json');
+      if (page.points.values.length <= STREAM_ABOVE) return reply.send(metricsBody(metricListJson(key, page.points), page.nextOffset));
+      return reply.send(Readable.from(metricsBodyPieces(key, page.points, page.nextOffset)));
     });
     r.get(`${p}/metrics/get-history-bulk-interval`, { schema: { querystring: bulkIntervalQuery } }, async (req) => {
       const points = await svc.bulkInterval({

@@ -70,6 +70,28 @@ export function metricListJson(key: string, s: Series, runId?: string): string {
   return parts.join(',');
 }
 
+const STREAM_PIECE = 4096;
+
+/**
+ * `{"metrics": [...], "next_page_token": ...}` in pieces of a few thousand points: a long history is
+ * streamed without ever holding the whole response text.
+ */
+export function* metricsBodyPieces(key: string, s: Series, nextOffset: number | null): Generator<string> {
+  const n = s.values.length;
+  const token = encodePageToken(nextOffset);
+  const tokenField = token ? `"next_page_token":${JSON.stringify(token)}` : '';
+  if (n === 0) {
+    yield `{${tokenField}}`;
+    return;
+  }
+  yield '{"metrics":[';
+  for (let i = 0; i < n; i += STREAM_PIECE) {
+    const piece = { steps: s.steps.subarray(i, i + STREAM_PIECE), timestamps: s.timestamps.subarray(i, i + STREAM_PIECE), values: s.values.subarray(i, i + STREAM_PIECE) };
+    yield (i > 0 ? ',' : '') + metricListJson(key, piece);
+  }
+  yield tokenField ? `],${tokenField}}` : ']}';
+}
+
 /** `{"metrics": [...], "next_page_token": ...}` as text, empty parts omitted. */
 export function metricsBody(list: string, nextOffset: number | null = null): string {
   const fields: string[] = [];

@@ -54,6 +54,29 @@ describe('metric reads', () => {
     assert.deepEqual(missing.json, {}, 'empty lists are omitted, as MLflow does');
   });
 
+  test('a long history is streamed in pieces and reads back exactly, with and without a page token', async () => {
+    const { runId } = await seedRun(t, { experiment: 'm', runName: 'long' });
+    const n = 12_345;
+    for (let i = 0; i < n; i += 1000) {
+      const metrics = Array.from({ length: Math.min(1000, n - i) }, (_, k) => ({ key: 'x', value: k % 7 === 0 ? 'NaN' : (i + k) / 3, timestamp: i + k, step: i + k }));
+      assert.equal((await t.post('runs/log-batch', { run_id: runId, metrics })).status, 200);
+    }
+    const whole = await t.get('metrics/get-history', { run_id: runId, metric_key: 'x' });
+    assert.equal(whole.status, 200);
+    assert.match(String(whole.headers['content-type']), /application\/json/);
+    assert.equal(whole.json.metrics.length, n);
+    assert.equal(whole.json.next_page_token, undefined);
+    whole.json.metrics.forEach((m: { value: number | string; step: number; timestamp: number }, i: number) => {
+      assert.equal(m.step, i);
+      assert.equal(m.timestamp, i);
+      assert.equal(m.value, (i % 1000) % 7 === 0 ? 'NaN' : i / 3);
+    });
+    const first = await t.get('metrics/get-history', { run_id: runId, metric_key: 'x', max_results: '11000' });
+    assert.equal(first.json.metrics.length, 11_000);
+    const rest = await t.get('metrics/get-history', { run_id: runId, metric_key: 'x', page_token: first.json.next_page_token });
+    assert.deepEqual([...first.json.metrics, ...rest.json.metrics], whole.json.metrics);
+  });
+
   test('get-history errors: unknown run 404, missing key 400, bad token 400', async () => {
     const unknown = await t.get('metrics/get-history', { run_id: 'f'.repeat(32), metric_key: 'loss' });
     assert.equal(unknown.status, 404);
