@@ -1,25 +1,30 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
+import { artifactRoutes } from './api/artifacts.routes.js';
 import { experimentRoutes } from './api/experiments.routes.js';
 import { metricRoutes } from './api/metrics.routes.js';
+import { runArtifactRoutes } from './api/run-artifacts.routes.js';
 import { runRoutes } from './api/runs.routes.js';
+import type { ArtifactStore } from './artifacts/types.js';
 import type { Config } from './config.js';
 import { registerErrorHandlers, sendError } from './http/errors.js';
 import type { TrackingStore } from './store/types.js';
+import { createArtifactService } from './tracking/artifacts.service.js';
 import { createExperimentService } from './tracking/experiments.service.js';
 import { createMetricService } from './tracking/metrics.service.js';
 import { createRunService } from './tracking/runs.service.js';
 import { VERSION } from './version.js';
 
 export interface AppDeps {
-  config: Pick<Config, 'bodyLimit'>;
+  config: Pick<Config, 'bodyLimit' | 'maxArtifactBytes'> & { artifactListPageSize?: number };
   store: TrackingStore;
+  artifacts: ArtifactStore;
   logger: Logger | false;
   clock?: { now(): number };
 }
 
-export async function buildApp({ config, store, logger, clock = Date }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ config, store, artifacts, logger, clock = Date }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger ? (logger as FastifyBaseLogger) : undefined,
     // Fastify's own two lines per request are replaced by the one line of the onResponse hook below.
@@ -62,5 +67,11 @@ export async function buildApp({ config, store, logger, clock = Date }: AppDeps)
   await app.register(experimentRoutes, { experiments: createExperimentService(store, clock) });
   await app.register(runRoutes, { runs: createRunService(store, clock) });
   await app.register(metricRoutes, { metrics: createMetricService(store) });
+  const artifactService = createArtifactService(store, artifacts, {
+    maxBytes: config.maxArtifactBytes,
+    listPageSize: config.artifactListPageSize ?? 1000,
+  });
+  await app.register(artifactRoutes, { artifacts: artifactService });
+  await app.register(runArtifactRoutes, { artifacts: artifactService });
   return app;
 }

@@ -18,6 +18,8 @@ export const configSchema = z.object({
     .default(5000),
   dataDir: z.string().min(1, 'data dir must not be empty').default('./lablog-data'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Largest artifact accepted (single upload or assembled multipart upload); larger ones get 413. */
+  maxArtifactBytes: z.coerce.number().int().min(1).default(10 * 1024 ** 3),
   /** Cap for request bodies other than artifact uploads (log-batch has its own 1,000,000-byte cap). */
   bodyLimit: z.coerce.number().int().min(1024).default(8 * 1024 * 1024),
 });
@@ -29,6 +31,7 @@ const FLAGS: Record<string, keyof Config> = {
   '--port': 'port',
   '--data-dir': 'dataDir',
   '--log-level': 'logLevel',
+  '--max-artifact-bytes': 'maxArtifactBytes',
 };
 const ENV: Record<string, keyof Config> = {
   LABLOG_HOST: 'host',
@@ -36,6 +39,7 @@ const ENV: Record<string, keyof Config> = {
   LABLOG_DATA_DIR: 'dataDir',
   LABLOG_LOG_LEVEL: 'logLevel',
   LABLOG_BODY_LIMIT: 'bodyLimit',
+  LABLOG_MAX_ARTIFACT_BYTES: 'maxArtifactBytes',
 };
 
 export class ConfigError extends Error {}

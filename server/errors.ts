@@ -19,6 +19,8 @@ export class LablogError extends Error {
   constructor(
     readonly errorCode: ErrorCode,
     message: string,
+    /** HTTP status when MLflow's mapping for the code does not fit (e.g. 413 for an oversize upload). */
+    readonly status?: number,
   ) {
     super(message);
     this.name = 'LablogError';
@@ -28,3 +30,4 @@ export class LablogError extends Error {
 export const invalid = (message: string) => new LablogError('INVALID_PARAMETER_VALUE', message);
 export const notFound = (message: string) => new LablogError('RESOURCE_DOES_NOT_EXIST', message);
 export const alreadyExists = (message: string) => new LablogError('RESOURCE_ALREADY_EXISTS', message);
+export const tooLarge = (message: string) => new LablogError('REQUEST_LIMIT_EXCEEDED', message, 413);

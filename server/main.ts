@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { pino } from 'pino';
+import { createLocalArtifactStore } from './artifacts/local.js';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { openSqliteStore } from './store/sqlite/index.js';
@@ -7,7 +9,8 @@ import { openSqliteStore } from './store/sqlite/index.js';
 export async function startServer(config: Config) {
   const logger = pino({ level: config.logLevel });
   const store = openSqliteStore(config.dataDir);
-  const app = await buildApp({ config, store, logger });
+  const artifacts = createLocalArtifactStore(path.join(config.dataDir, 'artifacts'));
+  const app = await buildApp({ config, store, artifacts, logger });
   let closing = false;
   const stop = async (signal: string) => {
     if (closing) return;

@@ -3,16 +3,19 @@ import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { buildApp } from '../server/app.js';
+import { createLocalArtifactStore } from '../server/artifacts/local.js';
 import { openSqliteStore } from '../server/store/sqlite/index.js';
 
 export type TestApp = Awaited<ReturnType<typeof buildTestApp>>;
 
 /** A fresh app over a fresh SQLite file in its own temp dir; `close()` removes everything. */
-export async function buildTestApp(opts: { now?: () => number } = {}) {
+export async function buildTestApp(opts: { now?: () => number; maxArtifactBytes?: number; artifactListPageSize?: number } = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'lablog-test-'));
   const store = openSqliteStore(dir);
+  const artifacts = createLocalArtifactStore(path.join(dir, 'artifacts'));
   const clock = { now: opts.now ?? (() => Date.now()) };
-  const app: FastifyInstance = await buildApp({ config: { bodyLimit: 8 * 1024 * 1024 }, store, logger: false, clock });
+  const config = { bodyLimit: 8 * 1024 * 1024, maxArtifactBytes: opts.maxArtifactBytes ?? 10 * 1024 ** 3, artifactListPageSize: opts.artifactListPageSize };
+  const app: FastifyInstance = await buildApp({ config, store, artifacts, logger: false, clock });
   const call = async (method: 'GET' | 'POST', url: string, payload?: unknown, headers?: Record<string, string>) => {
     const opts: InjectOptions = { method, url: url.startsWith('/') ? url : `/api/2.0/mlflow/${url}`, headers };
     if (payload !== undefined) {
@@ -31,6 +34,7 @@ export async function buildTestApp(opts: { now?: () => number } = {}) {
   return {
     app,
     store,
+    artifactsDir: path.join(dir, 'artifacts'),
     db: store.db,
     dir,
     get: (url: string, query?: Record<string, string | string[]>) => call('GET', url, query),

@@ -1,0 +1,194 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdirSync, realpathSync } from 'node:fs';
+import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { invalid, notFound, tooLarge } from '../errors.js';
+import type { ArtifactEntry, ArtifactStore, Range } from './types.js';
+
+/**
+ * Artifacts as plain files under `root`. Uploads stream into a temp file beside the root (same file
+ * system) and are renamed into place only when complete, so a failed, aborted or oversize upload leaves
+ * nothing and no reader sees half a file. Multipart parts wait in the same staging area.
+ */
+export function createLocalArtifactStore(root: string): ArtifactStore {
+  mkdirSync(root, { recursive: true });
+  const realRoot = realpathSync(root);
+  const staging = path.join(path.dirname(realRoot), `.${path.basename(realRoot)}-staging`);
+  mkdirSync(path.join(staging, 'mpu'), { recursive: true });
+
+  /** Absolute path for a canonical relative path, refusing any that a symlink leads out of the root. */
+  async function resolve(rel: string): Promise<string> {
+    const abs = path.join(realRoot, rel);
+    let probe = abs;
+    for (;;) {
+      try {
+        const real = realpathSync(probe);
+        if (real !== realRoot && !real.startsWith(realRoot + path.sep)) throw invalid(`Invalid path '${rel}': it leads outside the artifact root`);
+        return abs;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        probe = path.dirname(probe);
+      }
+    }
+  }
+
+  /** Streams `body` into a fresh staging file, at most maxBytes; returns its path, size and MD5. */
+  async function stage(body: Readable, maxBytes: number): Promise<{ file: string; size: number; md5: string }> {
+    const file = path.join(staging, randomUUID());
+    let size = 0;
+    const md5 = createHash('md5');
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        size += chunk.length;
+        if (size > maxBytes) return done(tooLarge(`Artifact larger than the limit of ${maxBytes} bytes (LABLOG_MAX_ARTIFACT_BYTES)`));
+        md5.update(chunk);
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(body, counter, createWriteStream(file, { flags: 'wx' }));
+    } catch (err) {
+      await rm(file, { force: true });
+      throw err;
+    }
+    return { file, size, md5: md5.digest('hex') };
+  }
+
+  async function moveIntoPlace(staged: string, rel: string): Promise<void> {
+    if (rel === '') throw invalid('An artifact needs a file path, not the root');
+    const target = await resolve(rel);
+    try {
+      await mkdir(path.dirname(target), { recursive: true });
+      const existing = await lstat(target).catch(() => null);
+      if (existing?.isDirectory()) throw invalid(`Cannot write artifact '${rel}': a directory of that name exists`);
+      await rename(staged, target);
+    } catch (err) {
+      await rm(staged, { force: true });
+      if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') throw invalid(`Cannot write artifact '${rel}': a file stands where a directory is needed`);
+      throw err;
+    }
+  }
+
+  const uploadDir = (id: string) => {
+    if (!/^[0-9a-f-]{36}$/.test(id)) throw notFound(`No multipart upload with id '${id.slice(0, 64)}'`);
+    return path.join(staging, 'mpu', id);
+  };
+
+  async function uploadTarget(id: string): Promise<string> {
+    try {
+      return await readFile(path.join(uploadDir(id), 'target'), 'utf8');
+    } catch {
+      throw notFound(`No multipart upload with id '${id}'`);
+    }
+  }
+
+  return {
+    async put(rel, body, maxBytes) {
+      await resolve(rel);
+      const { file, size } = await stage(body, maxBytes);
+      await moveIntoPlace(file, rel);
+      return { size };
+    },
+
+    async stat(rel) {
+      const s = await stat(await resolve(rel)).catch(() => null);
+      if (!s?.isFile()) return null;
+      return { size: s.size, mtimeMs: s.mtimeMs, etag: `"${s.size.toString(16)}-${Math.floor(s.mtimeMs * 1000).toString(16)}-${s.ino.toString(16)}"` };
+    },
+
+    read(rel, range?: Range) {
+      // Callers stat() first, which resolved the path; joining again cannot leave the root.
+      return createReadStream(path.join(realRoot, rel), range ? { start: range.start, end: range.end } : {});
+    },
+
+    async list(rel) {
+      const dir = await resolve(rel);
+      const entries = await readdir(dir, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null;
+        throw err;
+      });
+      if (!entries) return null;
+      const out: ArtifactEntry[] = [];
+      // Symlinks are not listed: they may point anywhere.
+      for (const e of entries) {
+        if (e.isDirectory()) out.push({ name: e.name, isDir: true, size: null });
+        else if (e.isFile()) out.push({ name: e.name, isDir: false, size: (await stat(path.join(dir, e.name))).size });
+      }
+      return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    },
+
+    async delete(rel) {
+      if (rel === '') throw invalid('Refusing to delete the artifact root');
+      const abs = await resolve(rel);
+      const existed = (await lstat(abs).catch(() => null)) !== null;
+      await rm(abs, { recursive: true, force: true });
+      return existed;
+    },
+
+    async removeTree(rel) {
+      if (rel === '') throw invalid('Refusing to remove the artifact root');
+      const abs = await resolve(rel);
+      const bytes = await treeSize(abs);
+      if (bytes === null) return { existed: false, bytes: 0 };
+      await rm(abs, { recursive: true, force: true });
+      return { existed: true, bytes };
+    },
+
+    async createUpload(rel) {
+      if (rel === '') throw invalid('A multipart upload needs a file path');
+      await resolve(rel);
+      const id = randomUUID();
+      await mkdir(uploadDir(id));
+      await writeFile(path.join(uploadDir(id), 'target'), rel);
+      return id;
+    },
+
+    async putPart(id, partNumber, body, maxBytes) {
+      await uploadTarget(id);
+      if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) throw invalid(`Invalid part number ${partNumber}: 1 to 10000`);
+      const { file, size, md5 } = await stage(body, maxBytes);
+      await rename(file, path.join(uploadDir(id), `part-${partNumber}`));
+      await writeFile(path.join(uploadDir(id), `part-${partNumber}.etag`), md5);
+      return { etag: md5, size };
+    },
+
+    async completeUpload(id, rel, parts, maxBytes) {
+      const target = await uploadTarget(id);
+      if (target !== rel) throw invalid(`Upload ${id} is for '${target}', not '${rel}'`);
+      if (parts.length === 0) throw invalid('A multipart upload needs at least one part');
+      const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
+      const files: string[] = [];
+      for (const p of sorted) {
+        const etag = await readFile(path.join(uploadDir(id), `part-${p.partNumber}.etag`), 'utf8').catch(() => null);
+        if (etag === null) throw invalid(`Part ${p.partNumber} of upload ${id} was never uploaded`);
+        if (etag !== p.etag.replaceAll('"', '')) throw invalid(`Part ${p.partNumber} of upload ${id}: etag '${p.etag}' does not match`);
+        files.push(path.join(uploadDir(id), `part-${p.partNumber}`));
+      }
+      const { file, size } = await stage(Readable.from(concat(files)), maxBytes);
+      await moveIntoPlace(file, rel);
+      await rm(uploadDir(id), { recursive: true, force: true });
+      return { size };
+    },
+
+    async abortUpload(id) {
+      await uploadTarget(id);
+      await rm(uploadDir(id), { recursive: true, force: true });
+    },
+  };
+}
+
+async function* concat(files: string[]): AsyncGenerator<Buffer> {
+  for (const f of files) for await (const chunk of createReadStream(f)) yield chunk as Buffer;
+}
+
+/** Bytes under a file or directory (symlinks not followed); null when nothing is there. */
+async function treeSize(abs: string): Promise<number | null> {
+  const s = await lstat(abs).catch(() => null);
+  if (!s) return null;
+  if (!s.isDirectory()) return s.size;
+  let total = 0;
+  for (const e of await readdir(abs)) total += (await treeSize(path.join(abs, e))) ?? 0;
+  return total;
+}
