@@ -77,6 +77,17 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   return config;
 }
 
+/**
+ * Only the data dir (flag, else LABLOG_DATA_DIR, else the default), for commands that need nothing
+ * else and must not fail over unrelated settings; unlike loadConfig it does not create the dir.
+ */
+export function resolveDataDir(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env.LABLOG_DATA_DIR !== '' ? env.LABLOG_DATA_DIR : undefined;
+  const parsed = configSchema.shape.dataDir.safeParse(flag ?? fromEnv);
+  if (!parsed.success) throw new ConfigError(`invalid configuration:\n  dataDir: ${parsed.error.issues[0].message}`);
+  return path.resolve(parsed.data);
+}
+
 function ensureWritableDir(dir: string): void {
   try {
     mkdirSync(dir, { recursive: true });

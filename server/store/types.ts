@@ -159,6 +159,23 @@ export interface SampledSeries {
   buckets: Bucket[];
 }
 
+/** What gc needs to know of a run: where its artifacts are and how long ago it was deleted. */
+export interface GcRun {
+  runId: string;
+  experimentId: string;
+  artifactUri: string;
+  lifecycleStage: LifecycleStage;
+  /** When the run was deleted; for rows deleted before that was recorded, its end or start time. */
+  deletedTime: number;
+}
+
+export interface GcExperiment {
+  experimentId: string;
+  artifactLocation: string;
+  lifecycleStage: LifecycleStage;
+  lastUpdateTime: number;
+}
+
 /**
  * Everything the tracking services need from storage. Async so that a PostgreSQL implementation can
  * sit beside the SQLite one. Methods that name a run or experiment throw RESOURCE_DOES_NOT_EXIST.
@@ -189,6 +206,26 @@ export interface TrackingStore {
   /** All points of one key for several runs within an optional step range, sorted by step. */
   getMetricRange(q: RangeQuery): Promise<Map<string, Series>>;
   sampleMetrics(q: SampledQuery): Promise<SampledSeries[]>;
+
+  // Permanent removal (lablog gc). Lookups return only what exists; the caller reports the rest.
+  /** Deleted runs whose deletedTime <= deletedBefore (all deleted runs when null), oldest first. */
+  gcListDeletedRuns(deletedBefore: number | null): Promise<GcRun[]>;
+  gcGetRuns(runIds: string[]): Promise<GcRun[]>;
+  /** Every run of these experiments, whatever its stage. */
+  gcListExperimentRuns(experimentIds: string[]): Promise<GcRun[]>;
+  /** Deleted experiments whose lastUpdateTime <= updatedBefore (all when null). */
+  gcListDeletedExperiments(updatedBefore: number | null): Promise<GcExperiment[]>;
+  gcGetExperiments(experimentIds: string[]): Promise<GcExperiment[]>;
+  /**
+   * Removes a run and everything hanging off it (params, tags, metrics, inputs; not datasets) in one
+   * transaction, only if it is still deleted: false when it was restored or is gone meanwhile.
+   */
+  hardDeleteRun(runId: string): Promise<boolean>;
+  /**
+   * Removes a deleted experiment with its tags and datasets; false when it is not (or no longer) in
+   * the deleted stage or does not exist. Throws INVALID_STATE while it still has runs.
+   */
+  hardDeleteExperiment(experimentId: string): Promise<boolean>;
 
   close(): Promise<void>;
 }

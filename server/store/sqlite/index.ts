@@ -2,6 +2,7 @@ import path from 'node:path';
 import { openDatabase, type Db } from '../db.js';
 import type { SampledSeries, Series, TrackingStore } from '../types.js';
 import { createExperimentStatements } from './experiments.sql.js';
+import { createGcStatements } from './gc.sql.js';
 import { createMetricStatements } from './metrics.sql.js';
 import { createRunStatements } from './runs.sql.js';
 import { searchExperimentIds, searchRunIds } from './search.sql.js';
@@ -19,6 +20,7 @@ export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
   const experiments = createExperimentStatements(db);
   const metrics = createMetricStatements(db);
   const runs = createRunStatements(db, experiments, metrics);
+  const gc = createGcStatements(db);
 
   const seriesOf = (runUuid: string, key: string) => metrics.seriesId(runs.row(runUuid).id, key);
 
@@ -79,6 +81,14 @@ export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
       }
       return out;
     },
+
+    gcListDeletedRuns: async (before) => gc.listDeletedRuns(before),
+    gcGetRuns: async (ids) => gc.getRuns(ids),
+    gcListExperimentRuns: async (ids) => gc.listExperimentRuns(ids),
+    gcListDeletedExperiments: async (before) => gc.listDeletedExperiments(before),
+    gcGetExperiments: async (ids) => gc.getExperiments(ids),
+    hardDeleteRun: async (id) => gc.hardDeleteRun(id),
+    hardDeleteExperiment: async (id) => gc.hardDeleteExperiment(id),
 
     close: async () => {
       db.close();
