@@ -91,8 +91,15 @@ export async function runRoutes(app: FastifyInstance, opts: { runs: RunService }
       return {};
     });
     r.post(`${p}/runs/delete-tag`, { schema: { body: deleteTagBody } }, (req) => done(svc.deleteTag(runIdOf(req.body), req.body.key)));
-    r.post(`${p}/runs/log-batch`, { schema: { body: logBatchBody }, bodyLimit: LIMITS.batchBytes }, async (req) => {
-      await svc.logBatch(runIdOf(req.body), { metrics: req.body.metrics, params: req.body.params, tags: req.body.tags });
+    // lablog extension: an Idempotency-Key header makes retries safe (a repeat is answered, not written).
+    r.post(`${p}/runs/log-batch`, { schema: { body: logBatchBody }, bodyLimit: LIMITS.batchBytes }, async (req, reply) => {
+      const key = req.headers['idempotency-key'];
+      const { replayed } = await svc.logBatch(
+        runIdOf(req.body),
+        { metrics: req.body.metrics, params: req.body.params, tags: req.body.tags },
+        Array.isArray(key) ? key[0] : key,
+      );
+      if (replayed) reply.header('Idempotent-Replayed', 'true');
       return {};
     });
     r.post(`${p}/runs/log-inputs`, { schema: { body: logInputsBody } }, async (req) => {

@@ -117,6 +117,20 @@ export const metricChunks = sqliteTable(
   (t) => [index('metric_chunks_series_step').on(t.seriesId, t.minStep)],
 );
 
+/**
+ * Idempotency keys of log-batch requests (lablog extension): a retried request whose key was already
+ * applied to the run is answered without writing again. Kept at least 24 hours.
+ */
+export const idempotencyKeys = sqliteTable(
+  'idempotency_keys',
+  {
+    runId: integer('run_id').notNull().references(() => runs.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.key] }), index('idempotency_keys_created').on(t.createdAt)],
+);
+
 export const datasets = sqliteTable(
   'datasets',
   {

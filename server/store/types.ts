@@ -96,6 +96,8 @@ export interface RunUpdate {
   runName?: string;
 }
 
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+
 export interface Batch {
   metrics: MetricPoint[];
   params: KeyValue[];
@@ -196,7 +198,11 @@ export interface TrackingStore {
   updateRun(runId: string, u: RunUpdate): Promise<RunInfo>;
   setRunLifecycle(runId: string, stage: LifecycleStage, now: number): Promise<void>;
   /** Atomic: every point, param and tag is written, or (on any error) none is. */
-  logBatch(runId: string, batch: Batch): Promise<void>;
+  /**
+   * With an idempotency key already applied to this run, nothing is written and `replayed` is true
+   * (keys are kept at least IDEMPOTENCY_TTL_MS).
+   */
+  logBatch(runId: string, batch: Batch, idempotency?: { key: string; now: number }): Promise<{ replayed: boolean }>;
   deleteTag(runId: string, key: string): Promise<void>;
   logInputs(runId: string, inputs: DatasetInput[]): Promise<void>;
   searchRuns(q: RunSearch): Promise<Page<Run>>;

@@ -49,9 +49,12 @@ export function createRunService(store: TrackingStore, clock: Clock) {
     },
     delete: (runId: string) => store.setRunLifecycle(runId, 'deleted', clock.now()),
     restore: (runId: string) => store.setRunLifecycle(runId, 'active', clock.now()),
-    logBatch(runId: string, batch: Batch) {
+    logBatch(runId: string, batch: Batch, idempotencyKey?: string) {
       validateBatch(batch);
-      return store.logBatch(runId, batch);
+      if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,255}$/.test(idempotencyKey)) {
+        throw invalid('Idempotency-Key must be 1 to 255 visible ASCII characters');
+      }
+      return store.logBatch(runId, batch, idempotencyKey === undefined ? undefined : { key: idempotencyKey, now: clock.now() });
     },
     deleteTag(runId: string, key: string) {
       validateKey('tag', key);

@@ -43,7 +43,7 @@ export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
     getRunInfo: async (id) => runs.info(id),
     updateRun: async (id, u) => runs.update(id, u),
     setRunLifecycle: async (id, stage, now) => runs.setLifecycle(id, stage, now),
-    logBatch: async (id, batch) => runs.logBatch(id, batch),
+    logBatch: async (id, batch, idempotency) => ({ replayed: runs.logBatch(id, batch, idempotency) }),
     deleteTag: async (id, key) => runs.deleteTag(id, key),
     logInputs: async (id, inputs) => runs.logInputs(id, inputs),
     searchRuns: async (q) => {

@@ -3,7 +3,7 @@ import type { Db } from '../db.js';
 import { invalid, notFound } from '../../errors.js';
 import type { ExperimentStatements } from './experiments.sql.js';
 import type { MetricStatements } from './metrics.sql.js';
-import type { Batch, DatasetInput, KeyValue, LifecycleStage, NewRun, Run, RunInfo, RunStatus, RunUpdate } from '../types.js';
+import { IDEMPOTENCY_TTL_MS, type Batch, type DatasetInput, type KeyValue, type LifecycleStage, type NewRun, type Run, type RunInfo, type RunStatus, type RunUpdate } from '../types.js';
 
 interface RunRow {
   id: number;
@@ -64,10 +64,14 @@ export function createRunStatements(db: Db, experiments: ExperimentStatements, m
     ),
     input: db.prepare<[number, number], { id: number }>('SELECT id FROM inputs WHERE run_id = ? AND dataset_id = ?'),
     insertInput: db.prepare<[number, number]>('INSERT INTO inputs (dataset_id, run_id) VALUES (?, ?)'),
+    insertKey: db.prepare<[number, string, number]>('INSERT OR IGNORE INTO idempotency_keys (run_id, key, created_at) VALUES (?, ?, ?)'),
+    purgeKeys: db.prepare<[number]>('DELETE FROM idempotency_keys WHERE created_at < ?'),
     upsertInputTag: db.prepare<[number, string, string]>(
       'INSERT INTO input_tags (input_id, key, value) VALUES (?, ?, ?) ON CONFLICT (input_id, key) DO UPDATE SET value = excluded.value',
     ),
   };
+
+  let keyedWrites = 0;
 
   function row(runUuid: string): RunRow {
     const r = s.byUuid.get(runUuid);
@@ -144,8 +148,14 @@ export function createRunStatements(db: Db, experiments: ExperimentStatements, m
       if (stage === 'active') experiments.activeRow(String(r.experiment_id));
       s.setStage.run(stage, stage === 'deleted' ? now : null, r.id);
     }),
-    logBatch: db.transaction((runUuid: string, b: Batch) => {
+    /** Returns true when the idempotency key was seen before for this run (nothing written). */
+    logBatch: db.transaction((runUuid: string, b: Batch, idempotency?: { key: string; now: number }): boolean => {
       const r = activeRow(runUuid);
+      if (idempotency) {
+        // The key is recorded in the batch's own transaction: applied together or not at all.
+        if (s.insertKey.run(r.id, idempotency.key, idempotency.now).changes === 0) return true;
+        if (++keyedWrites % 1000 === 1) s.purgeKeys.run(idempotency.now - IDEMPOTENCY_TTL_MS);
+      }
       for (const p of b.params) {
         const existing = s.param.get(r.id, p.key);
         if (!existing) s.insertParam.run(r.id, p.key, p.value);
@@ -157,6 +167,7 @@ export function createRunStatements(db: Db, experiments: ExperimentStatements, m
       }
       writeTags(r, b.tags);
       if (b.metrics.length > 0) metrics.appendPoints(r.id, b.metrics);
+      return false;
     }),
     deleteTag: db.transaction((runUuid: string, key: string) => {
       const r = activeRow(runUuid);
