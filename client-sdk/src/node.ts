@@ -1,0 +1,2 @@
+/** Node-only parts (spool files, git, process signals, system metrics). */
+export {};
