@@ -35,7 +35,7 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date 
     return503OnClosing: true,
     // Errors Fastify raises before routing (a malformed URL) get the same MLflow error shape.
     frameworkErrors: (err, _req, reply) => {
-      sendError(reply, 'BAD_REQUEST', err.message);
+      sendError(reply, err.code === 'FST_ERR_BAD_URL' ? 'INVALID_PARAMETER_VALUE' : 'BAD_REQUEST', err.message);
     },
   });
   app.setValidatorCompiler(validatorCompiler);

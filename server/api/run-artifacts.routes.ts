@@ -46,7 +46,7 @@ export async function runArtifactRoutes(app: FastifyInstance, opts: { artifacts:
       content_type: type,
       total_size: size,
       truncated: size > PREVIEW_BYTES,
-      ...(binary ? {} : { content: decodeUtf8Prefix(head) }),
+      ...(binary ? {} : { content: decodeUtf8Prefix(head, size > PREVIEW_BYTES) }),
     };
   });
 }
@@ -58,8 +58,7 @@ async function readHead(stream: NodeJS.ReadableStream, size: number): Promise<Bu
   return Buffer.concat(chunks);
 }
 
-/** Decodes UTF-8, dropping a character cut in half at the 1 MiB boundary. */
-function decodeUtf8Prefix(buf: Buffer): string {
-  const text = buf.toString('utf8');
-  return text.endsWith('\uFFFD') ? text.slice(0, -1) : text;
+/** Decodes UTF-8; when the text was cut, a character split at the cut is held back, not mangled. */
+function decodeUtf8Prefix(buf: Buffer, truncated: boolean): string {
+  return new TextDecoder('utf-8').decode(buf, { stream: truncated });
 }

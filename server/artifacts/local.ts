@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, realpathSync } from 'node:fs';
+import { createReadStream, createWriteStream, lstatSync, mkdirSync, realpathSync, type Stats } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -28,7 +28,11 @@ export function createLocalArtifactStore(root: string): ArtifactStore {
         if (real !== realRoot && !real.startsWith(realRoot + path.sep)) throw invalid(`Invalid path '${rel}': it leads outside the artifact root`);
         return abs;
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        const code = (err as NodeJS.ErrnoException).code;
+        // ENOTDIR: the path runs through a file; it names nothing, like a missing path.
+        if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
+        // A dangling symlink is missing to realpath but may point anywhere once written through.
+        if (code === 'ENOENT' && lstatSyncOrNull(probe)?.isSymbolicLink()) throw invalid(`Invalid path '${rel}': it runs through a dangling symbolic link`);
         probe = path.dirname(probe);
       }
     }
@@ -66,7 +70,8 @@ export function createLocalArtifactStore(root: string): ArtifactStore {
       await rename(staged, target);
     } catch (err) {
       await rm(staged, { force: true });
-      if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') throw invalid(`Cannot write artifact '${rel}': a file stands where a directory is needed`);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOTDIR' || code === 'EEXIST') throw invalid(`Cannot write artifact '${rel}': a file stands where a directory is needed`);
       throw err;
     }
   }
@@ -122,9 +127,9 @@ export function createLocalArtifactStore(root: string): ArtifactStore {
     async delete(rel) {
       if (rel === '') throw invalid('Refusing to delete the artifact root');
       const abs = await resolve(rel);
-      const existed = (await lstat(abs).catch(() => null)) !== null;
+      if ((await lstat(abs).catch(() => null)) === null) return false;
       await rm(abs, { recursive: true, force: true });
-      return existed;
+      return true;
     },
 
     async removeTree(rel) {
@@ -159,6 +164,9 @@ export function createLocalArtifactStore(root: string): ArtifactStore {
       if (target !== rel) throw invalid(`Upload ${id} is for '${target}', not '${rel}'`);
       if (parts.length === 0) throw invalid('A multipart upload needs at least one part');
       const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
+      for (let i = 1; i < sorted.length; i++) {
+        if (sorted[i].partNumber === sorted[i - 1].partNumber) throw invalid(`Part ${sorted[i].partNumber} is listed more than once`);
+      }
       const files: string[] = [];
       for (const p of sorted) {
         const etag = await readFile(path.join(uploadDir(id), `part-${p.partNumber}.etag`), 'utf8').catch(() => null);
@@ -191,4 +199,12 @@ async function treeSize(abs: string): Promise<number | null> {
   let total = 0;
   for (const e of await readdir(abs)) total += (await treeSize(path.join(abs, e))) ?? 0;
   return total;
+}
+
+function lstatSyncOrNull(p: string): Stats | null {
+  try {
+    return lstatSync(p);
+  } catch {
+    return null;
+  }
 }
