@@ -28,6 +28,8 @@ export interface Ctx {
   url: string;
   /** Set only when the suite started the server itself; enables server CPU readings. */
   serverPid?: number;
+  /** The server's data dir, likewise only for a server the suite started (free-space checks). */
+  dataDir?: string;
 }
 
 /** What each benchmark hands back: its figures and how many metric points it stored (for disk per point). */
@@ -276,7 +278,7 @@ export async function standalone(importMetaUrl: string, run: (ctx: Ctx) => Promi
     const { startLocalServer } = await import('./local-server.js');
     const server = await startLocalServer();
     try {
-      outcome = await run({ url: server.url, serverPid: server.pid });
+      outcome = await run({ url: server.url, serverPid: server.pid, dataDir: server.dataDir });
     } finally {
       await server.stop();
       server.cleanup();
