@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { GC_USAGE, gcCommand } from './gc-command.js';
 import { serverCommand } from './main.js';
+import { SYNC_USAGE, syncCommand } from './sync-command.js';
 
 const USAGE = `usage: lablog <command> [options]
 
@@ -8,7 +9,7 @@ commands:
   server [--host H] [--port P] [--data-dir D] [--log-level L]
          run the tracking server (defaults: 127.0.0.1, 5000, ./lablog-data;
          env LABLOG_HOST, LABLOG_PORT, LABLOG_DATA_DIR, LABLOG_LOG_LEVEL; flags win)
-${GC_USAGE}`;
+${GC_USAGE}${SYNC_USAGE}`;
 
 const [command, ...rest] = process.argv.slice(2);
 switch (command) {
@@ -18,6 +19,9 @@ switch (command) {
   case 'gc':
     // exitCode, not exit(): the report on stdout must be flushed when it is a pipe.
     process.exitCode = await gcCommand(rest);
+    break;
+  case 'sync':
+    process.exitCode = await syncCommand(rest);
     break;
   case undefined:
   case '-h':

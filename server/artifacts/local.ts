@@ -38,16 +38,16 @@ export function createLocalArtifactStore(root: string): ArtifactStore {
     }
   }
 
-  /** Streams `body` into a fresh staging file, at most maxBytes; returns its path, size and MD5. */
-  async function stage(body: Readable, maxBytes: number): Promise<{ file: string; size: number; md5: string }> {
+  /** Streams `body` into a fresh staging file, at most maxBytes; returns its path, size and (for parts, whose ETag it is) MD5. */
+  async function stage(body: Readable, maxBytes: number, withMd5 = false): Promise<{ file: string; size: number; md5: string }> {
     const file = path.join(staging, randomUUID());
     let size = 0;
-    const md5 = createHash('md5');
+    const md5 = withMd5 ? createHash('md5') : null;
     const counter = new Transform({
       transform(chunk: Buffer, _enc, done) {
         size += chunk.length;
         if (size > maxBytes) return done(tooLarge(`Artifact larger than the limit of ${maxBytes} bytes (LABLOG_MAX_ARTIFACT_BYTES)`));
-        md5.update(chunk);
+        md5?.update(chunk);
         done(null, chunk);
       },
     });
@@ -57,7 +57,7 @@ export function createLocalArtifactStore(root: string): ArtifactStore {
       await rm(file, { force: true });
       throw err;
     }
-    return { file, size, md5: md5.digest('hex') };
+    return { file, size, md5: md5?.digest('hex') ?? '' };
   }
 
   async function moveIntoPlace(staged: string, rel: string): Promise<void> {
@@ -153,7 +153,7 @@ export function createLocalArtifactStore(root: string): ArtifactStore {
     async putPart(id, partNumber, body, maxBytes) {
       await uploadTarget(id);
       if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) throw invalid(`Invalid part number ${partNumber}: 1 to 10000`);
-      const { file, size, md5 } = await stage(body, maxBytes);
+      const { file, size, md5 } = await stage(body, maxBytes, true);
       await rename(file, path.join(uploadDir(id), `part-${partNumber}`));
       await writeFile(path.join(uploadDir(id), `part-${partNumber}.etag`), md5);
       return { etag: md5, size };
