@@ -1,0 +1,276 @@
+import { isRetryable, LablogApiError, LablogTimeoutError } from './errors.js';
+import type { Transport } from './http.js';
+import { type Batch, M, P, Queues, T } from './queue.js';
+import type { Spool } from './types.js';
+import { backoff, sleep, unref, uuid } from './util.js';
+
+export interface BatcherHost {
+  http: Transport;
+  runId: string;
+  flushIntervalMs: number;
+  offlineAfterMs: number;
+  /** While offline, how often the server is probed (ms). */
+  probeIntervalMs: number;
+  /** The run's spool (opened on first use), or null where there is none (browsers). */
+  openSpool(): Promise<Spool | null>;
+  error(err: Error): void;
+  state(offline: boolean): void;
+}
+
+interface Waiter {
+  target: number[];
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+const LOG_BATCH = '/api/2.0/mlflow/runs/log-batch';
+
+/**
+ * One run's delivery: a background loop drains the queues into log-batch requests, one in flight, each
+ * with its own Idempotency-Key kept across its retries (so a retry of a batch the server did write is
+ * answered without writing again). Network errors, 408, 429 and 5xx are retried with exponential
+ * backoff and full jitter; after `offlineAfterMs` of continuous failure the batch and everything after
+ * it go to the spool (Node) while the server is probed; other errors drop the batch and are reported.
+ */
+export class Batcher {
+  readonly queues: Queues;
+  private readonly acked = [0, 0, 0];
+  private readonly want = [0, 0, 0];
+  private waiters: Waiter[] = [];
+  private pendingError: Error | null = null;
+  private current: Batch | null = null;
+  private pumping = false;
+  private kickQueued = false;
+  private closed = false;
+  private failingSince: number | null = null;
+  private authReported = false;
+  private spool: Spool | null = null;
+  private offline = false;
+  private probe: ReturnType<typeof setInterval> | null = null;
+  private readonly timer: ReturnType<typeof setInterval>;
+
+  constructor(private readonly host: BatcherHost) {
+    this.queues = new Queues(host.runId, (err, repeat) => this.invalid(err, repeat));
+    this.timer = unref(setInterval(() => this.requestFlush(), host.flushIntervalMs));
+  }
+
+  /** Entities done with: acknowledged, spooled, or dropped as invalid. */
+  private done(kind: number): number {
+    return this.acked[kind] + this.queues.dropped[kind];
+  }
+
+  /** Entities logged and not yet acknowledged, spooled or dropped. */
+  get pending(): number {
+    const l = this.queues.logged();
+    return l[M] + l[P] + l[T] - this.done(M) - this.done(P) - this.done(T);
+  }
+
+  get isOffline(): boolean {
+    return this.offline;
+  }
+
+  /** Called by the run after a push that filled a batch: send soon, off the caller's stack. */
+  kickSoon(): void {
+    if (this.pumping || this.kickQueued) return;
+    this.kickQueued = true;
+    queueMicrotask(() => {
+      this.kickQueued = false;
+      void this.pump();
+    });
+  }
+
+  /** Resolves when everything logged so far is acknowledged or spooled; rejects with the first non-retryable error since the last flush. */
+  flush(timeoutMs?: number): Promise<void> {
+    const target = this.queues.logged();
+    this.requestFlush();
+    return new Promise<void>((resolve, reject) => {
+      const w: Waiter = { target, resolve, reject };
+      if (timeoutMs !== undefined && timeoutMs >= 0 && Number.isFinite(timeoutMs)) {
+        const timer = setTimeout(() => {
+          this.waiters = this.waiters.filter((x) => x !== w);
+          reject(new LablogTimeoutError(`flush did not finish within ${timeoutMs} ms (${this.pending} entities pending)`));
+        }, timeoutMs);
+        w.resolve = () => (clearTimeout(timer), resolve());
+        w.reject = (e) => (clearTimeout(timer), reject(e));
+      }
+      this.waiters.push(w);
+      this.settleWaiters();
+    });
+  }
+
+  /** Sends partial batches up to what is logged now (the flush timer calls this). */
+  requestFlush(): void {
+    const l = this.queues.logged();
+    for (let i = 0; i < 3; i++) this.want[i] = Math.max(this.want[i], l[i]);
+    void this.pump();
+  }
+
+  /** Writes everything not yet acknowledged (the request in flight included) to the spool. False without a spool. */
+  async spillAll(): Promise<boolean> {
+    const spool = this.spool ?? (await this.host.openSpool());
+    if (!spool) return false;
+    this.goOffline(spool);
+    let ok = !this.current || this.spoolBatch(this.current);
+    for (let b = this.queues.take(); ok && b !== undefined; b = this.queues.take()) if (b) ok = this.spoolBatch(b);
+    this.settleWaiters();
+    return ok;
+  }
+
+  /** Appends a runs/update body (a run's final status) to the spool; false without a spool. */
+  async spoolUpdate(body: Record<string, unknown>): Promise<boolean> {
+    const spool = this.spool ?? (await this.host.openSpool());
+    if (!spool) return false;
+    this.spool = spool;
+    try {
+      spool.append({ runId: this.host.runId, body, idempotencyKey: uuid(), endpoint: 'runs/update' });
+    } catch (err) {
+      this.host.error(err as Error);
+      return false;
+    }
+    return true;
+  }
+
+  /** Stops the timers and closes the spool; nothing more is sent. */
+  close(): void {
+    this.closed = true;
+    clearInterval(this.timer);
+    if (this.probe) clearInterval(this.probe);
+    this.probe = null;
+    try {
+      this.spool?.close?.();
+    } catch (err) {
+      this.host.error(err as Error);
+    }
+  }
+
+  private shouldSend(): boolean {
+    if (this.queues.empty) return false;
+    if (this.queues.full) return true;
+    const taken = this.queues.taken();
+    return this.want[M] > taken[M] || this.want[P] > taken[P] || this.want[T] > taken[T];
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (!this.closed && this.shouldSend()) {
+        const batch = this.queues.take();
+        if (batch) {
+          this.current = batch;
+          await this.deliver(batch);
+          this.current = null;
+        }
+        this.settleWaiters();
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private async deliver(batch: Batch): Promise<void> {
+    for (let attempt = 0; !batch.finished; attempt++) {
+      if (this.offline && this.spool && this.spoolBatch(batch)) return;
+      try {
+        await this.host.http.request('POST', LOG_BATCH, { json: batch.body, headers: { 'idempotency-key': batch.key } });
+        this.failingSince = null;
+        this.authReported = false;
+        this.finish(batch);
+        return;
+      } catch (err) {
+        if (batch.finished) return; // spilled to the spool meanwhile
+        if (err instanceof LablogApiError && (err.status === 401 || err.status === 403)) {
+          // Credentials: not the batch's fault. Reported once, then kept (retried, and spooled in time).
+          if (!this.authReported) this.host.error(err);
+          this.authReported = true;
+        } else if (!isRetryable(err)) {
+          this.finish(batch);
+          this.fail(err as Error);
+          return;
+        }
+        const now = Date.now();
+        this.failingSince ??= now;
+        if (now - this.failingSince >= this.host.offlineAfterMs) {
+          const spool = this.spool ?? (await this.host.openSpool());
+          if (spool) {
+            this.goOffline(spool);
+            this.requestFlush(); // everything buffered follows into the spool
+            continue;
+          }
+        }
+        await sleep(backoff(attempt));
+      }
+    }
+  }
+
+  private goOffline(spool: Spool): void {
+    this.spool = spool;
+    if (this.offline) return;
+    this.offline = true;
+    this.host.state(true);
+    if (this.closed) return;
+    const probe = async () => {
+      try {
+        const res = await this.host.http.send('GET', '/health', { timeoutMs: Math.max(1000, this.host.probeIntervalMs) });
+        await res.text().catch(() => '');
+        if (!res.ok || !this.offline || this.closed) return;
+        this.offline = false;
+        this.failingSince = null;
+        if (this.probe) clearInterval(this.probe);
+        this.probe = null;
+        this.host.state(false);
+      } catch {
+        // still down
+      }
+    };
+    this.probe = unref(setInterval(() => void probe(), this.host.probeIntervalMs));
+  }
+
+  /** Appends a batch to the spool; on a write failure (disk full) reports it and goes back to retrying from memory. */
+  private spoolBatch(batch: Batch): boolean {
+    if (batch.finished) return true;
+    try {
+      this.spool!.append({ runId: this.host.runId, body: JSON.parse(batch.body) as Record<string, unknown>, idempotencyKey: batch.key });
+    } catch (err) {
+      this.host.error(err as Error);
+      this.spool = null;
+      this.offline = false;
+      this.failingSince = Date.now();
+      if (this.probe) clearInterval(this.probe);
+      this.probe = null;
+      return false;
+    }
+    this.finish(batch);
+    return true;
+  }
+
+  private finish(batch: Batch): void {
+    if (batch.finished) return;
+    batch.finished = true;
+    this.acked[M] += batch.m;
+    this.acked[P] += batch.p;
+    this.acked[T] += batch.t;
+  }
+
+  private fail(err: Error): void {
+    this.pendingError ??= err;
+    this.host.error(err);
+  }
+
+  /** A client-side validation failure: makes the next flush reject; emitted once per distinct problem. */
+  private invalid(err: LablogApiError, repeat: boolean): void {
+    if (repeat) this.pendingError ??= err;
+    else this.fail(err);
+  }
+
+  private settleWaiters(): void {
+    if (this.waiters.length === 0) return;
+    const done = [this.done(M), this.done(P), this.done(T)];
+    const ready = this.waiters.filter((w) => done[M] >= w.target[M] && done[P] >= w.target[P] && done[T] >= w.target[T]);
+    if (ready.length === 0) return;
+    this.waiters = this.waiters.filter((w) => !ready.includes(w));
+    const err = this.pendingError;
+    this.pendingError = null;
+    for (const w of ready) (err ? w.reject(err) : w.resolve());
+  }
+}

@@ -1,0 +1,271 @@
+import { LablogClient } from './client.js';
+import { LablogApiError, LablogNetworkError } from './errors.js';
+import { env, isNode, Transport } from './http.js';
+import { Run, type RunHost } from './run.js';
+import type { LablogOptions, NodeHooks, RunJson, SearchRunsOptions, Spool, StartRunOptions, SyncReport } from './types.js';
+import { backoff, sleep, userName } from './util.js';
+
+type ErrorListener = (err: Error, run?: Run) => void;
+type StateListener = (run: Run) => void;
+
+const SYSTEM_METRICS_INTERVAL_MS = 10_000;
+
+/**
+ * The entry point: `new Lablog()` reads the server URL and credentials from the options or the
+ * environment; `startRun()` gives a Run to log to; `client` calls any endpoint directly.
+ */
+export class Lablog {
+  readonly url: string;
+  readonly client: LablogClient;
+  readonly flushIntervalMs: number;
+  readonly offlineAfterMs: number;
+  readonly spoolDir: string;
+  private readonly http: Transport;
+  private readonly handleExit: boolean;
+  private readonly systemMetrics: boolean;
+  private readonly captureSource: boolean;
+  private readonly runs = new Set<Run>();
+  private readonly errorListeners: ErrorListener[] = [];
+  private readonly stateListeners: { offline: StateListener[]; online: StateListener[] } = { offline: [], online: [] };
+  private readonly experimentIds = new Map<string, string>();
+  private nodeModule: Promise<NodeHooks | null> | null = null;
+  private exitRegistered = false;
+  private readonly host: RunHost;
+
+  constructor(opts: LablogOptions = {}) {
+    this.url = (opts.url ?? env('LABLOG_TRACKING_URI') ?? env('MLFLOW_TRACKING_URI') ?? 'http://127.0.0.1:5000').replace(/\/+$/, '');
+    this.http = new Transport({
+      url: this.url,
+      token: opts.token ?? env('LABLOG_TRACKING_TOKEN') ?? env('MLFLOW_TRACKING_TOKEN'),
+      username: opts.username ?? env('MLFLOW_TRACKING_USERNAME'),
+      password: opts.password ?? env('MLFLOW_TRACKING_PASSWORD'),
+      requestTimeoutMs: opts.requestTimeoutMs ?? 30_000,
+      fetch: opts.fetch,
+    });
+    this.client = new LablogClient(this.http);
+    this.flushIntervalMs = opts.flushIntervalMs ?? 1000;
+    this.offlineAfterMs = opts.offlineAfterMs ?? 30_000;
+    this.spoolDir = opts.spoolDir ?? env('LABLOG_SPOOL_DIR') ?? './lablog-spool';
+    this.handleExit = opts.handleExit ?? true;
+    this.systemMetrics = opts.systemMetrics ?? env('LABLOG_SYSTEM_METRICS') === '1';
+    this.captureSource = opts.captureSource ?? true;
+    this.host = {
+      client: this.client,
+      http: this.http,
+      flushIntervalMs: this.flushIntervalMs,
+      offlineAfterMs: this.offlineAfterMs,
+      openSpool: (runId) => this.openSpool(runId),
+      emit: (event, err, run) => this.emit(event, err, run),
+      forget: (run) => this.runs.delete(run),
+    };
+  }
+
+  /** `./node.js` (spool, exit, git, system metrics) under Node; null in browsers or if it fails to load. */
+  private node(): Promise<NodeHooks | null> {
+    if (!isNode()) return Promise.resolve(null);
+    // A variable specifier: bundlers for the browser leave the Node part out.
+    const spec = './node.js';
+    this.nodeModule ??= import(/* webpackIgnore: true */ /* @vite-ignore */ spec).then(
+      (m) => m as NodeHooks,
+      (err: unknown) => {
+        this.emit('error', new Error(`lablog-client: could not load its Node part: ${(err as Error)?.message ?? err}`));
+        return null;
+      },
+    );
+    return this.nodeModule;
+  }
+
+  private async openSpool(runId: string): Promise<Spool | null> {
+    const mod = await this.node();
+    if (typeof mod?.openSpool !== 'function') return null;
+    try {
+      return mod.openSpool(this.spoolDir, runId);
+    } catch (err) {
+      this.emit('error', err as Error);
+      return null;
+    }
+  }
+
+  /** Listens to delivery errors (`error`), and to a run's batches going to the spool (`offline`) and back (`online`). */
+  on(event: 'error', fn: ErrorListener): this;
+  on(event: 'offline' | 'online', fn: StateListener): this;
+  on(event: 'error' | 'offline' | 'online', fn: ErrorListener | StateListener): this {
+    if (event === 'error') this.errorListeners.push(fn as ErrorListener);
+    else this.stateListeners[event].push(fn as StateListener);
+    return this;
+  }
+
+  off(event: 'error' | 'offline' | 'online', fn: ErrorListener | StateListener): this {
+    const list: unknown[] = event === 'error' ? this.errorListeners : this.stateListeners[event];
+    const i = list.indexOf(fn);
+    if (i >= 0) list.splice(i, 1);
+    return this;
+  }
+
+  /** Calls the listeners; one that throws does not disturb delivery (its error is rethrown asynchronously). */
+  private emit(event: 'error' | 'offline' | 'online', err?: Error, run?: Run): void {
+    const call = (fn: () => void) => {
+      try {
+        fn();
+      } catch (e) {
+        queueMicrotask(() => {
+          throw e;
+        });
+      }
+    };
+    if (event !== 'error') {
+      for (const fn of [...this.stateListeners[event]]) call(() => fn(run!));
+      return;
+    }
+    if (this.errorListeners.length === 0) {
+      console.warn(`lablog${run ? ` (run ${run.id})` : ''}: ${err?.message}`);
+      return;
+    }
+    for (const fn of [...this.errorListeners]) call(() => fn(err!, run));
+  }
+
+  /** Runs started by this instance and not ended. */
+  activeRuns(): Run[] {
+    return [...this.runs];
+  }
+
+  /** The id of the experiment named `name`; created when `create` and missing. */
+  async experimentId(name: string, create = true): Promise<string> {
+    const known = this.experimentIds.get(name);
+    if (known !== undefined) return known;
+    let id: string;
+    try {
+      const { experiment } = await this.client.experiments.getByName({ experiment_name: name });
+      if (experiment.lifecycle_stage === 'deleted') {
+        throw new LablogApiError('INVALID_PARAMETER_VALUE', 0, `experiment '${name}' (id ${experiment.experiment_id}) is deleted; restore it or pick another name`);
+      }
+      id = experiment.experiment_id;
+    } catch (err) {
+      if (!(err instanceof LablogApiError) || err.errorCode !== 'RESOURCE_DOES_NOT_EXIST' || !create) throw err;
+      try {
+        id = (await this.client.experiments.create({ name })).experiment_id;
+      } catch (e) {
+        if (!(e instanceof LablogApiError) || e.errorCode !== 'RESOURCE_ALREADY_EXISTS') throw e;
+        id = (await this.client.experiments.getByName({ experiment_name: name })).experiment.experiment_id; // created meanwhile
+      }
+    }
+    this.experimentIds.set(name, id);
+    return id;
+  }
+
+  /**
+   * Creates a run (in `experimentId`, else the experiment named `experiment`, created if missing, else
+   * experiment "0") with its name, tags (mlflow.runName, mlflow.user, mlflow.parentRunId, and under
+   * Node the source and git tags) and params.
+   */
+  async startRun(opts: StartRunOptions = {}): Promise<Run> {
+    const experimentId = opts.experimentId ?? (opts.experiment !== undefined ? await this.experimentId(opts.experiment) : '0');
+    const node = await this.node();
+    if (node && this.handleExit && !this.exitRegistered && typeof node.registerExitHandlers === 'function') {
+      node.registerExitHandlers(this);
+      this.exitRegistered = true;
+    }
+    let source: { tags: Record<string, string>; diff?: string } | undefined;
+    if (node && this.captureSource && typeof node.captureSourceTags === 'function') {
+      source = await node.captureSourceTags().catch((err: Error) => (this.emit('error', err), undefined));
+    }
+    const tags: Record<string, string> = { ...source?.tags };
+    const user = tags['mlflow.user'] ?? userName();
+    if (user) tags['mlflow.user'] = user;
+    if (opts.name) tags['mlflow.runName'] = opts.name;
+    if (opts.parent !== undefined) tags['mlflow.parentRunId'] = typeof opts.parent === 'string' ? opts.parent : opts.parent.id;
+    Object.assign(tags, opts.tags);
+    const { run: created } = await this.retrying(() =>
+      this.client.runs.create({
+        experiment_id: experimentId,
+        run_name: opts.name,
+        user_id: user,
+        start_time: opts.startTime ?? Date.now(),
+        tags: Object.entries(tags).map(([key, value]) => ({ key, value: String(value) })),
+      }),
+    );
+    const run = new Run(this.host, created.info);
+    this.runs.add(run);
+    if (opts.params) run.logParams(opts.params);
+    if (source?.diff !== undefined) {
+      await run.logArtifact(new TextEncoder().encode(source.diff), 'source/git.diff').catch((err: Error) => this.emit('error', err, run));
+    }
+    if (node && this.systemMetrics && typeof node.startSystemMetrics === 'function') {
+      run.addStopper(node.startSystemMetrics(run, SYSTEM_METRICS_INTERVAL_MS));
+    }
+    return run;
+  }
+
+  /** Runs `fn` in a new run: ended FINISHED when it resolves, FAILED (and the error rethrown) when it throws. */
+  async withRun<T>(opts: StartRunOptions, fn: (run: Run) => Promise<T> | T): Promise<T> {
+    const run = await this.startRun(opts);
+    let result: T;
+    try {
+      result = await fn(run);
+    } catch (err) {
+      await run.end('FAILED').catch((e: Error) => this.emit('error', e, run));
+      throw err;
+    }
+    await run.end('FINISHED');
+    return result;
+  }
+
+  /** Every run matching, following every page. Experiments are given by name or id (a name that is not found is taken as an id). */
+  async *searchRuns(opts: SearchRunsOptions = {}): AsyncGenerator<RunJson, void, undefined> {
+    const ids = [...(opts.experimentIds ?? [])];
+    for (const e of opts.experiments ?? []) ids.push(await this.searchable(e));
+    if (opts.experiments === undefined && opts.experimentIds === undefined) {
+      let token: string | undefined;
+      do {
+        const page = await this.client.experiments.search({ view_type: 'ALL', max_results: 1000, page_token: token });
+        for (const e of page.experiments ?? []) if (opts.viewType === 'ALL' || e.lifecycle_stage !== 'deleted') ids.push(e.experiment_id);
+        token = page.next_page_token;
+      } while (token);
+    }
+    if (ids.length === 0) return;
+    let token: string | undefined;
+    do {
+      const page = await this.client.runs.search({
+        experiment_ids: ids,
+        filter: opts.filter,
+        order_by: opts.orderBy,
+        max_results: opts.maxResults,
+        run_view_type: opts.viewType,
+        page_token: token,
+      });
+      for (const r of page.runs ?? []) yield r;
+      token = page.next_page_token;
+    } while (token);
+  }
+
+  /** An experiment for search: its id when `nameOrId` names one (deleted ones included), else `nameOrId` itself. */
+  private async searchable(nameOrId: string): Promise<string> {
+    try {
+      return (await this.client.experiments.getByName({ experiment_name: nameOrId })).experiment.experiment_id;
+    } catch (err) {
+      if (err instanceof LablogApiError && err.errorCode === 'RESOURCE_DOES_NOT_EXIST') return nameOrId;
+      throw err;
+    }
+  }
+
+  /** Replays the spool files in `dir` (default spoolDir) into this server, exactly once (Node). */
+  async sync(dir?: string, opts: { onProgress?: (done: number, total: number) => void } = {}): Promise<SyncReport> {
+    const node = await this.node();
+    if (typeof node?.syncSpools !== 'function') throw new Error('lablog-client: sync() needs Node');
+    return node.syncSpools(dir ?? this.spoolDir, { url: this.url, headers: this.http.authHeaders(), onProgress: opts.onProgress });
+  }
+
+  /** Network errors and 429/502/503/504 retried until offlineAfterMs (runs/create is not idempotent: no retry after other 5xx). */
+  private async retrying<T>(fn: () => Promise<T>): Promise<T> {
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        const transient = err instanceof LablogNetworkError || (err instanceof LablogApiError && [429, 502, 503, 504].includes(err.status));
+        if (!transient || Date.now() - started >= this.offlineAfterMs) throw err;
+        await sleep(backoff(attempt));
+      }
+    }
+  }
+}

@@ -1,0 +1,191 @@
+// Wire shapes of the MLflow REST API 2.0 as lablog serves them (snake_case, int64 as numbers), and the
+// SDK's option types. Doubles may come back as the string "NaN" (MLflow 2.10's form).
+
+export type RunStatus = 'RUNNING' | 'SCHEDULED' | 'FINISHED' | 'FAILED' | 'KILLED';
+export type ViewType = 'ACTIVE_ONLY' | 'DELETED_ONLY' | 'ALL';
+export type WireDouble = number | string;
+
+export interface KeyValue {
+  key: string;
+  value: string;
+}
+
+export interface MetricJson {
+  key: string;
+  value: WireDouble;
+  timestamp: number;
+  step: number;
+  run_id?: string;
+}
+
+export interface ExperimentJson {
+  experiment_id: string;
+  name: string;
+  artifact_location?: string;
+  lifecycle_stage?: 'active' | 'deleted';
+  last_update_time?: number;
+  creation_time?: number;
+  tags?: KeyValue[];
+}
+
+export interface RunInfoJson {
+  run_id: string;
+  run_uuid: string;
+  run_name?: string;
+  experiment_id: string;
+  user_id?: string;
+  status: RunStatus;
+  start_time?: number;
+  end_time?: number;
+  artifact_uri?: string;
+  lifecycle_stage?: 'active' | 'deleted';
+}
+
+export interface DatasetJson {
+  name: string;
+  digest: string;
+  source_type: string;
+  source: string;
+  schema?: string;
+  profile?: string;
+}
+
+export interface RunJson {
+  info: RunInfoJson;
+  data: { metrics?: MetricJson[]; params?: KeyValue[]; tags?: KeyValue[] };
+  inputs?: { dataset_inputs?: { tags?: KeyValue[]; dataset: DatasetJson }[] };
+}
+
+export interface FileInfoJson {
+  path: string;
+  is_dir: boolean;
+  file_size?: number;
+}
+
+export interface MetricInput {
+  key: string;
+  value: number | string;
+  timestamp: number;
+  step?: number;
+}
+
+/** lablog's sampled read: per bucket min, max and last value with their x, in columns. */
+export interface SampledSeriesJson {
+  run_id: string;
+  key: string;
+  min_x: number[];
+  min: WireDouble[];
+  max_x: number[];
+  max: WireDouble[];
+  last_x: number[];
+  last: WireDouble[];
+  count: number[];
+}
+
+export interface ArtifactPreviewJson {
+  path: string;
+  kind: 'text' | 'csv' | 'json' | 'binary';
+  content_type: string;
+  total_size: number;
+  truncated: boolean;
+  content?: string;
+}
+
+export interface LablogOptions {
+  /** Server base URL. Default: env LABLOG_TRACKING_URI, then MLFLOW_TRACKING_URI, then http://127.0.0.1:5000. */
+  url?: string;
+  /** Bearer token. Default: env LABLOG_TRACKING_TOKEN, then MLFLOW_TRACKING_TOKEN. */
+  token?: string;
+  /** Basic auth. Default: env MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD. */
+  username?: string;
+  password?: string;
+  /** How often buffered points are sent (ms). Default 1000. */
+  flushIntervalMs?: number;
+  /** Continuous failure after which batches go to the spool instead of memory (ms). Default 30000. */
+  offlineAfterMs?: number;
+  /** Where spool files go (Node only). Default './lablog-spool'. */
+  spoolDir?: string;
+  /** Flush and end runs on exit, SIGINT and SIGTERM (Node only). Default true in Node. */
+  handleExit?: boolean;
+  /** Log system/* metrics every 10 s. Default false, or true when env LABLOG_SYSTEM_METRICS=1. */
+  systemMetrics?: boolean;
+  /** Reproducibility tags (git, source, lockfile hash) and the uncommitted diff. Default true (Node only). */
+  captureSource?: boolean;
+  /** Timeout of one HTTP request (ms); a timed-out batch is retried with the same idempotency key. Default 30000. */
+  requestTimeoutMs?: number;
+  /** The fetch to use. Default globalThis.fetch. */
+  fetch?: typeof fetch;
+}
+
+export interface StartRunOptions {
+  /** Experiment name; created when missing. */
+  experiment?: string;
+  /** Experiment id (wins over `experiment`). Default "0". */
+  experimentId?: string;
+  /** Run name (tag mlflow.runName). */
+  name?: string;
+  params?: Record<string, unknown>;
+  tags?: Record<string, string>;
+  /** Parent run (tag mlflow.parentRunId). */
+  parent?: { readonly id: string } | string;
+  /** Start time in ms since the epoch. Default now. */
+  startTime?: number;
+}
+
+export interface SearchRunsOptions {
+  /** Experiment names or ids. Default: every active experiment. */
+  experiments?: string[];
+  /** Experiment ids, taken as they are. */
+  experimentIds?: string[];
+  filter?: string;
+  orderBy?: string[];
+  /** Page size. Default 1000. */
+  maxResults?: number;
+  viewType?: ViewType;
+}
+
+/** What `lab.sync()` reports (produced by the Node part, `syncSpools`). */
+export interface SyncReport {
+  /** Spool files looked at. */
+  files: number;
+  /** Entries the server accepted and wrote now. */
+  batches: number;
+  /** Metric points in those entries. */
+  points: number;
+  /** Entries the server already had (answered `Idempotent-Replayed: true`), not written again. */
+  replayed: number;
+  /** Entries refused with a 4xx, not retried. */
+  rejected?: number;
+  /** Lines that could not be read (a torn last line of a crashed writer). */
+  skippedLines?: number;
+  /** Files kept for a later sync. */
+  keptFiles?: number;
+  errors?: string[];
+}
+
+/** A spooled log-batch (or, with `endpoint: 'runs/update'`, a run's final status). */
+export interface SpoolEntry {
+  runId: string;
+  /** The request body, as it would be POSTed. */
+  body: Record<string, unknown>;
+  idempotencyKey: string;
+  /** Which endpoint the body is for. Absent means 'runs/log-batch'. */
+  endpoint?: 'runs/log-batch' | 'runs/update';
+}
+
+export interface Spool {
+  append(entry: SpoolEntry): void;
+  close?(): void;
+}
+
+/** What the SDK uses from `./node.js` (every member optional: each use is guarded). */
+export interface NodeHooks {
+  openSpool?(dir: string, runId: string): Spool;
+  captureSourceTags?(): Promise<{ tags: Record<string, string>; diff?: string }>;
+  startSystemMetrics?(run: { log(m: Record<string, number>, o?: { step?: number }): void }, intervalMs?: number): () => void;
+  registerExitHandlers?(lab: { activeRuns(): { end(status: 'FINISHED' | 'FAILED' | 'KILLED', o?: { timeoutMs?: number }): Promise<void> }[] }, opts?: { timeoutMs?: number }): void;
+  syncSpools?(
+    dir: string,
+    opts: { url: string; headers?: Record<string, string>; onProgress?: (done: number, total: number) => void },
+  ): Promise<SyncReport>;
+}

@@ -1,0 +1,154 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+// A small HTTP proxy between the SDK and a real lablog process: it records every request (body size,
+// log-batch entity counts, idempotency key, outcome), tracks how many log-batch requests of one run are
+// in flight at once, and can play a broken network: refuse everything ('down'), or forward a request and
+// then drop the answer (the server wrote, the client never hears it).
+
+export interface Seen {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  bytes: number;
+  body: Buffer;
+  /** Parsed JSON body of log-batch requests. */
+  batch?: { run_id: string; metrics?: { key: string; value: unknown; timestamp: number; step: number }[]; params?: { key: string; value: string }[]; tags?: { key: string; value: string }[] };
+  status?: number;
+  replayed?: boolean;
+  /** 'down' = refused by the proxy, 'upstream' = the server could not be reached, 'dropped' = answer withheld. */
+  failure?: 'down' | 'upstream' | 'dropped';
+  done: boolean;
+}
+
+export interface CountingProxy {
+  url: string;
+  requests: Seen[];
+  /** Where requests go (changeable). */
+  target: string;
+  mode: 'pass' | 'down';
+  /** Answers instead of the server when it returns a status (e.g. 503), with MLflow's error body. */
+  intercept: (req: Seen) => number | undefined;
+  /** Decides, after the server answered, whether the client gets the answer (false: the socket is destroyed). */
+  deliverAnswer: (req: Seen) => boolean;
+  /** Highest number of log-batch requests of one run in flight at once. */
+  maxInFlightPerRun: number;
+  logBatches(): Seen[];
+  /** Resolves once `pred()` holds, checked after every request; rejects after `timeoutMs`. */
+  waitFor(pred: () => boolean, what: string, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startProxy(target: string): Promise<CountingProxy> {
+  const waiters: { pred: () => boolean; resolve: () => void }[] = [];
+  const inFlight = new Map<string, number>();
+  const check = () => {
+    for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i].pred()) waiters.splice(i, 1)[0].resolve();
+  };
+
+  const proxy: CountingProxy = {
+    url: '',
+    requests: [],
+    target,
+    mode: 'pass',
+    intercept: () => undefined,
+    deliverAnswer: () => true,
+    maxInFlightPerRun: 0,
+    logBatches: () => proxy.requests.filter((r) => r.batch !== undefined),
+    waitFor(pred, what, timeoutMs = 120_000) {
+      if (pred()) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
+        waiters.push({ pred, resolve: () => (clearTimeout(timer), resolve()) });
+      });
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const seen: Seen = { method: req.method!, url: req.url!, headers: req.headers, bytes: body.length, body, done: false };
+      if (req.url!.includes('/runs/log-batch')) {
+        try {
+          seen.batch = JSON.parse(body.toString('utf8'));
+        } catch {
+          seen.batch = { run_id: '?' };
+        }
+      }
+      proxy.requests.push(seen);
+      const runId = seen.batch?.run_id;
+      if (runId !== undefined) {
+        const n = (inFlight.get(runId) ?? 0) + 1;
+        inFlight.set(runId, n);
+        proxy.maxInFlightPerRun = Math.max(proxy.maxInFlightPerRun, n);
+      }
+      const finish = (failure?: Seen['failure']) => {
+        if (failure) {
+          seen.failure = failure;
+          res.socket?.destroy();
+        }
+        if (runId !== undefined) inFlight.set(runId, inFlight.get(runId)! - 1);
+        seen.done = true;
+        check();
+      };
+      if (proxy.mode === 'down') return finish('down');
+      const status = proxy.intercept(seen);
+      if (status !== undefined) {
+        seen.status = status;
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error_code: ({ 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 429: 'REQUEST_LIMIT_EXCEEDED' } as Record<number, string>)[status] ?? 'TEMPORARILY_UNAVAILABLE', message: `proxy says ${status}` }));
+        return finish();
+      }
+      const to = new URL(req.url!, proxy.target);
+      const headers = { ...req.headers, host: to.host, 'content-length': String(body.length) };
+      delete headers['transfer-encoding'];
+      const up = http.request(to, { method: req.method, headers }, (upRes) => {
+        const parts: Buffer[] = [];
+        upRes.on('data', (c: Buffer) => parts.push(c));
+        upRes.on('error', () => finish('upstream'));
+        upRes.on('end', () => {
+          seen.status = upRes.statusCode;
+          seen.replayed = upRes.headers['idempotent-replayed'] === 'true';
+          if (!proxy.deliverAnswer(seen)) return finish('dropped');
+          const out = Buffer.concat(parts);
+          const h = { ...upRes.headers, 'content-length': String(out.length) };
+          delete h['transfer-encoding'];
+          res.writeHead(upRes.statusCode!, h);
+          res.end(out);
+          finish();
+        });
+      });
+      up.on('error', () => finish('upstream'));
+      up.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  proxy.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server.unref();
+  return proxy;
+}
+
+/** MLflow's limits on one log-batch request. */
+export const LIMITS = { metrics: 1000, params: 100, tags: 100, entities: 1000, bytes: 1_000_000 };
+
+/** Every log-batch seen stays within the limits; returns how many were checked. */
+export function limitViolations(requests: Seen[]): string[] {
+  const out: string[] = [];
+  for (const r of requests) {
+    if (!r.batch) continue;
+    const m = r.batch.metrics?.length ?? 0;
+    const p = r.batch.params?.length ?? 0;
+    const t = r.batch.tags?.length ?? 0;
+    if (m > LIMITS.metrics || p > LIMITS.params || t > LIMITS.tags || m + p + t > LIMITS.entities || r.bytes > LIMITS.bytes) {
+      out.push(`log-batch of ${m} metrics, ${p} params, ${t} tags, ${r.bytes} bytes`);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,302 @@
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Lablog, LablogApiError, LablogTimeoutError, type LablogOptions, type Run } from 'lablog-client';
+import { cleanup, startLablog, tempDir } from '../support/lablog-process.js';
+import { type CountingProxy, limitViolations, startProxy } from './counting-proxy.js';
+
+// Delivery guarantees against a real lablog process: every point exactly once, through lost answers,
+// 5xx, a server killed with SIGKILL and restarted, and an outage long enough to spool; every request
+// within MLflow's limits, one in flight per run, in order. Nothing waits on a guessed duration: the
+// tests wait for events (requests seen by the proxy, the SDK's offline/online events) with generous bounds.
+
+const T = { timeout: 300_000 };
+let server: Awaited<ReturnType<typeof startLablog>>;
+let proxy: CountingProxy;
+
+before(async () => {
+  server = await startLablog(['--port', '0', '--data-dir', tempDir()]);
+  proxy = await startProxy(server.url);
+});
+after(async () => {
+  await proxy.close();
+  await cleanup();
+});
+
+function lab(p: CountingProxy, opts: LablogOptions = {}): Lablog {
+  return new Lablog({ url: p.url, handleExit: false, captureSource: false, spoolDir: path.join(tempDir(), 'spool'), ...opts });
+}
+
+/** Polls `pred` every 20 ms; fails after a generous bound. */
+async function until(pred: () => boolean, what: string, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
+const value = (key: number, step: number) => Math.sin(step * 0.001 + key) * 1000 + key;
+
+async function history(url: string, runId: string, key: string) {
+  const res = await fetch(`${url}/api/2.0/mlflow/metrics/get-history?run_id=${runId}&metric_key=${key}`);
+  assert.equal(res.status, 200);
+  return (((await res.json()) as any).metrics ?? []) as { value: number; step: number; timestamp: number }[];
+}
+
+/** Every key has each step in [0, steps) exactly once, with its value. */
+async function assertExactlyOnce(url: string, runId: string, keys: string[], steps: number) {
+  for (const [k, key] of keys.entries()) {
+    const points = await history(url, runId, key);
+    const bySteps = new Map<number, number>();
+    for (const p of points) {
+      assert.ok(!bySteps.has(p.step), `${key} step ${p.step} stored twice`);
+      bySteps.set(p.step, p.value);
+    }
+    assert.equal(points.length, steps, `${key}: ${points.length} points stored, ${steps} logged`);
+    for (let s = 0; s < steps; s++) assert.equal(bySteps.get(s), value(k, s), `${key} step ${s}`);
+  }
+}
+
+/** Steps of each key, in the order the server first received them (replays of a key left out). */
+function assertFifo(p: CountingProxy, runId: string) {
+  const keys = new Set<string>();
+  const last = new Map<string, number>();
+  for (const r of p.logBatches()) {
+    if (r.batch!.run_id !== runId) continue;
+    const key = r.headers['idempotency-key'] as string;
+    assert.ok(key, 'every log-batch carries an Idempotency-Key');
+    if (keys.has(key)) continue;
+    keys.add(key);
+    for (const m of r.batch!.metrics ?? []) {
+      assert.ok((last.get(m.key) ?? -1) < m.step, `${m.key}: step ${m.step} sent after ${last.get(m.key)}`);
+      last.set(m.key, m.step);
+    }
+  }
+}
+
+async function logSteps(run: Run, keys: string[], from: number, to: number, every?: (step: number) => Promise<void>) {
+  for (let s = from; s < to; s++) {
+    const m: Record<string, number> = {};
+    for (const [k, key] of keys.entries()) m[key] = value(k, s);
+    run.log(m, { step: s });
+    if (s % 1000 === 999) {
+      await yieldToLoop();
+      await every?.(s);
+    }
+  }
+}
+
+describe('lablog-client delivery', () => {
+  it('100,000 points arrive exactly once, in order, within the limits, one request in flight', T, async () => {
+    const keys = ['loss', 'acc', 'lr', 'grad/norm'];
+    const run = await lab(proxy).startRun({ experiment: 'sdk-100k' });
+    await logSteps(run, keys, 0, 25_000);
+    await run.end();
+    await assertExactlyOnce(server.url, run.id, keys, 25_000);
+    const batches = proxy.logBatches().filter((r) => r.batch!.run_id === run.id);
+    assert.ok(batches.length >= 100, `${batches.length} requests for 100,000 points`);
+    assert.deepEqual(limitViolations(proxy.requests), []);
+    assert.equal(proxy.maxInFlightPerRun, 1);
+    assertFifo(proxy, run.id);
+  });
+
+  it('lost answers and 5xx/429 are retried with the same Idempotency-Key: nothing is written twice', T, async () => {
+    const p = await startProxy(server.url);
+    let n = 0;
+    p.deliverAnswer = (r) => !(r.batch && ++n % 3 === 0); // the server writes, the client never hears it
+    let m = 0;
+    p.intercept = (r) => (r.batch && ++m % 7 === 0 ? (m % 2 ? 503 : 429) : undefined);
+    try {
+      const keys = ['a', 'b'];
+      const run = await lab(p).startRun({ experiment: 'sdk-lost-acks' });
+      await logSteps(run, keys, 0, 10_000);
+      await run.end();
+      await assertExactlyOnce(server.url, run.id, keys, 10_000);
+      const mine = p.logBatches().filter((r) => r.batch!.run_id === run.id);
+      assert.ok(mine.some((r) => r.failure === 'dropped'), 'some answers were dropped');
+      assert.ok(mine.some((r) => r.status === 503) && mine.some((r) => r.status === 429), '503 and 429 were answered');
+      assert.ok(mine.some((r) => r.replayed), 'a retry of a written batch was answered as a replay');
+      const byKey = new Map<string, string>();
+      for (const r of mine) {
+        const key = r.headers['idempotency-key'] as string;
+        const body = r.body.toString();
+        if (byKey.has(key)) assert.equal(byKey.get(key), body, 'a retry sends the same body under the same key');
+        byKey.set(key, body);
+      }
+      assert.ok(byKey.size < mine.length, 'there were retries');
+      assert.equal(p.maxInFlightPerRun, 1);
+      assertFifo(p, run.id);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('refused credentials (401) are reported once and the batches kept, not dropped', T, async () => {
+    const p = await startProxy(server.url);
+    try {
+      let refused = 0;
+      p.intercept = (r) => (r.batch && refused < 5 ? (refused++, 401) : undefined);
+      const l = lab(p);
+      const errors: Error[] = [];
+      l.on('error', (err) => errors.push(err));
+      const run = await l.startRun({ experiment: 'sdk-401' });
+      await logSteps(run, ['w'], 0, 3000);
+      await run.end();
+      assert.equal(refused, 5);
+      assert.equal(errors.length, 1);
+      assert.equal((errors[0] as LablogApiError).errorCode, 'UNAUTHENTICATED');
+      await assertExactlyOnce(server.url, run.id, ['w'], 3000);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('the server is killed with SIGKILL and restarted mid-logging: after end() every point is there once', T, async () => {
+    const dir = tempDir();
+    let s = await startLablog(['--port', '0', '--data-dir', dir]);
+    const port = new URL(s.url).port;
+    const p = await startProxy(s.url);
+    try {
+      const keys = ['loss', 'acc'];
+      const run = await lab(p, { offlineAfterMs: 600_000 }).startRun({ experiment: 'sdk-kill' });
+      const acked = () => p.logBatches().filter((r) => r.status === 200).length;
+      let killedAt = -1;
+      let phase: 'up' | 'killed' | 'restarted' = 'up';
+      await logSteps(run, keys, 0, 50_000, async (step) => {
+        if (phase === 'up' && step >= 15_000) {
+          await p.waitFor(() => acked() >= 10, 'ten acknowledged batches');
+          killedAt = p.requests.length;
+          s.child.kill('SIGKILL');
+          assert.equal((await s.exited).signal, 'SIGKILL');
+          phase = 'killed';
+        } else if (phase === 'killed' && step >= 25_000) {
+          // The SDK has met the dead server before it comes back.
+          await p.waitFor(() => p.requests.slice(killedAt).some((r) => r.failure === 'upstream'), 'a request failing on the dead server');
+          s = await startLablog(['--port', port, '--data-dir', dir]);
+          phase = 'restarted';
+        }
+      });
+      assert.equal(phase, 'restarted');
+      await run.end();
+      assert.equal(new URL(s.url).port, port);
+      await assertExactlyOnce(s.url, run.id, keys, 50_000);
+      assert.ok(p.requests.slice(killedAt).some((r) => r.failure === 'upstream'), 'requests failed while the server was down');
+      assert.deepEqual(limitViolations(p.requests), []);
+      assert.equal(p.maxInFlightPerRun, 1);
+      assertFifo(p, run.id);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('large params and tags are split by bytes as well as by count', T, async () => {
+    const run = await lab(proxy).startRun({ experiment: 'sdk-split' });
+    const params: Record<string, string> = {};
+    for (let i = 0; i < 250; i++) params[`p${i}`] = `${i}:` + 'é'.repeat(5990); // ~12 kB of UTF-8 each
+    run.logParams(params);
+    const tags: Record<string, string> = {};
+    for (let i = 0; i < 300; i++) tags[`t${i}`] = `${i}:` + '€'.repeat(4990); // ~15 kB each
+    run.setTags(tags);
+    const longKey = (i: number) => `k${i}`.padEnd(250, 'x');
+    for (let s = 0; s < 600; s++) run.log({ [longKey(0)]: value(0, s), [longKey(1)]: value(1, s) }, { step: s });
+    await run.end();
+
+    const res = await fetch(`${server.url}/api/2.0/mlflow/runs/get?run_id=${run.id}`);
+    const data = ((await res.json()) as any).run.data;
+    const got = (list: { key: string; value: string }[]) => Object.fromEntries(list.map((t) => [t.key, t.value]));
+    assert.deepEqual(got(data.params), params);
+    const storedTags = got(data.tags);
+    for (const [k, v] of Object.entries(tags)) assert.equal(storedTags[k], v);
+    await assertExactlyOnce(server.url, run.id, [longKey(0), longKey(1)], 600);
+
+    const mine = proxy.logBatches().filter((r) => r.batch!.run_id === run.id);
+    assert.deepEqual(limitViolations(proxy.requests), []);
+    const paramBatches = mine.filter((r) => (r.batch!.params?.length ?? 0) > 0);
+    assert.ok(paramBatches.length >= 4, `250 params of 12 kB need at least 4 requests (got ${paramBatches.length})`);
+    assert.ok(mine.some((r) => r.bytes > 900_000), 'requests are filled close to the byte limit');
+  });
+
+  it('an outage past offlineAfterMs goes to the spool; the run goes live again; sync delivers exactly once', T, async () => {
+    const p = await startProxy(server.url);
+    const spoolDir = path.join(tempDir(), 'spool');
+    try {
+      const l = lab(p, { offlineAfterMs: 500, flushIntervalMs: 100, spoolDir });
+      const states: string[] = [];
+      l.on('offline', () => states.push('offline')).on('online', () => states.push('online'));
+      const run = await l.startRun({ experiment: 'sdk-offline' });
+      const keys = ['x'];
+      await logSteps(run, keys, 0, 1000);
+      await run.flush();
+
+      p.mode = 'down';
+      await logSteps(run, keys, 1000, 3000);
+      await assert.rejects(run.flush({ timeoutMs: 1 }), LablogTimeoutError);
+      await run.flush(); // resolves once spooled
+      assert.deepEqual(states, ['offline']);
+      assert.equal(run.pendingPoints, 0);
+      await logSteps(run, keys, 3000, 4000); // straight to the spool while offline
+      await run.flush();
+      assert.ok(existsSync(spoolDir) && readdirSync(spoolDir).some((f) => f.endsWith('.jsonl')), 'a spool file was written');
+
+      p.mode = 'pass';
+      await until(() => states.includes('online'), 'the online event (the probe reached the server)');
+      await logSteps(run, keys, 4000, 5000);
+      await run.end();
+      assert.deepEqual(states, ['offline', 'online']);
+      const live = (await history(server.url, run.id, 'x')).length;
+      assert.ok(live >= 2000 && live < 5000, `before sync: ${live} points (the live part)`);
+
+      const report = await l.sync(spoolDir);
+      assert.ok(report.batches > 0);
+      await assertExactlyOnce(server.url, run.id, keys, 5000);
+      const again = await l.sync(spoolDir);
+      assert.equal(again.batches, 0);
+      await assertExactlyOnce(server.url, run.id, keys, 5000);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('end() while the server is down spools the final status too; sync finishes the run', T, async () => {
+    const p = await startProxy(server.url);
+    const spoolDir = path.join(tempDir(), 'spool');
+    try {
+      const l = lab(p, { offlineAfterMs: 300, flushIntervalMs: 100, spoolDir });
+      const run = await l.startRun({ experiment: 'sdk-offline-end' });
+      p.mode = 'down';
+      await logSteps(run, ['y'], 0, 2000);
+      await run.end('KILLED');
+      assert.equal((await history(server.url, run.id, 'y')).length, 0);
+      p.mode = 'pass';
+      await l.sync(spoolDir);
+      await assertExactlyOnce(server.url, run.id, ['y'], 2000);
+      const res = await fetch(`${server.url}/api/2.0/mlflow/runs/get?run_id=${run.id}`);
+      assert.equal(((await res.json()) as any).run.info.status, 'KILLED');
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('end({ timeoutMs }) gives up waiting and spools what is left', T, async () => {
+    const p = await startProxy(server.url);
+    const spoolDir = path.join(tempDir(), 'spool');
+    try {
+      const l = lab(p, { offlineAfterMs: 600_000, spoolDir });
+      const run = await l.startRun({ experiment: 'sdk-end-timeout' });
+      p.mode = 'down';
+      await logSteps(run, ['z'], 0, 1500);
+      await run.end('KILLED', { timeoutMs: 200 });
+      assert.equal(run.pendingPoints, 0);
+      p.mode = 'pass';
+      await l.sync(spoolDir);
+      await assertExactlyOnce(server.url, run.id, ['z'], 1500);
+      const res = await fetch(`${server.url}/api/2.0/mlflow/runs/get?run_id=${run.id}`);
+      assert.equal(((await res.json()) as any).run.info.status, 'KILLED');
+    } finally {
+      await p.close();
+    }
+  });
+});
