@@ -9,6 +9,7 @@ import { log, machineInfo, markdownTable, QUICK, verdict, type Ctx, type Figure,
 import { checkpoint, serverMemory, sqliteBytes, startLocalServer, tableSizes, type LocalServer } from './local-server.js';
 import * as logMetric from './log-metric.js';
 import * as sampled from './sampled.js';
+import * as sdk from './sdk.js';
 import * as search from './search.js';
 
 const MiB = 2 ** 20;
@@ -74,6 +75,7 @@ async function main(): Promise<void> {
     points += await attempt('log-metric', ['3', '3b'], ctx, logMetric, figures);
     points += await attempt('get-history', ['6'], ctx, history, figures);
     points += await attempt('sampled', ['7'], ctx, sampled, figures);
+    points += await attempt('sdk', ['S1', 'S2'], ctx, sdk, figures);
 
     const disk: Figure = { id: '9', name: 'disk per stored metric point', value: null, unit: 'B/point', target: { op: '<=', value: 40 } };
     if (server) {
@@ -83,7 +85,7 @@ async function main(): Promise<void> {
       disk.note = `${(grown / MiB).toFixed(1)} MiB growth / ${points.toLocaleString('en-US')} points (method below)`;
       info.push(
         'Disk method (#9): sizes of the data dir\'s *.db and *.db-wal files, each read right after PRAGMA wal_checkpoint(TRUNCATE) ' +
-          'from a second connection while the server is idle: once before the first benchmark, once after figures 1-3, 6 and 7 ' +
+          'from a second connection while the server is idle: once before the first benchmark, once after figures 1-3, 6, 7 and S1-S2 ' +
           '(which log only metric points, into a handful of runs). Growth / points those figures logged, warm-up included; ' +
           'their runs, series rows and indexes are counted. The search figures run afterwards so that their runs and params do not count.',
       );
@@ -122,7 +124,7 @@ async function main(): Promise<void> {
     }
   }
 
-  const order = ['1', '2', '3', '3b', '4', '5', '6', '7', 'A1', 'A2', 'A3', 'B', '8', '9'];
+  const order = ['1', '2', '3', '3b', '4', '5', '6', '7', 'S1', 'S2', 'A1', 'A2', 'A3', 'B', '8', '9'];
   figures.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
   console.log('');
   console.log(`## Results (${new Date().toISOString().slice(0, 10)}, suite took ${((performance.now() - started) / 60000).toFixed(1)} min)`);

@@ -219,7 +219,7 @@ export function cpuMeter(serverPid?: number): () => CpuReading {
 export function fmt(v: number | null, unit: string): string {
   if (v === null || Number.isNaN(v)) return 'n/a';
   if (Number.isInteger(v)) return `${v.toLocaleString('en-US')} ${unit}`;
-  if (unit === 'ms') return `${v < 10 ? v.toFixed(2) : v.toFixed(1)} ms`;
+  if (unit === 'ms' || unit === 'µs') return `${v < 10 ? v.toFixed(2) : v.toFixed(1)} ${unit}`;
   if (unit === 'MiB' || unit === 'B/point') return `${v.toFixed(1)} ${unit}`;
   return `${Math.round(v).toLocaleString('en-US')} ${unit}`;
 }
