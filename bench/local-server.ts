@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../server/main.js');
+/** The node flags of `npm start` (package.json), so the bench measures the server as users run it. */
+const START_FLAGS = ['--max-semi-space-size=4'];
 
 export interface LocalServer {
   url: string;
@@ -33,7 +35,7 @@ function freePort(): Promise<number> {
 export async function startLocalServer(): Promise<LocalServer> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'lablog-bench-'));
   const port = await freePort();
-  const child = spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), MAIN, '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], {
+  const child = spawn(process.execPath, [...START_FLAGS, ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), MAIN, '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -40,10 +40,13 @@ export async function metricRoutes(app: FastifyInstance, opts: { metrics: Metric
       const limit = req.query.max_results ?? null;
       if (limit !== null && limit < 1) throw invalid(`Invalid value for request parameter max_results: ${limit}; it must be positive.`);
       const key = req.query.metric_key;
-      const page = await svc.history(runIdOf(req.query), key, decodePageToken(req.query.page_token), limit);
+      const page = await svc.streamHistory(runIdOf(req.query), key, decodePageToken(req.query.page_token), limit);
       reply.type('application/json');
-      if (page.points.values.length <= STREAM_ABOVE) return reply.send(metricsBody(metricListJson(key, page.points), page.nextOffset));
-      return reply.send(Readable.from(metricsBodyPieces(key, page.points, page.nextOffset)));
+      if (page.count <= STREAM_ABOVE) {
+        const lists = [...page.pieces].map((p) => metricListJson(key, p)).filter(Boolean);
+        return reply.send(metricsBody(lists.join(','), page.nextOffset));
+      }
+      return reply.send(Readable.from(metricsBodyPieces(key, page.pieces, page.nextOffset)));
     });
     r.get(`${p}/metrics/get-history-bulk-interval`, { schema: { querystring: bulkIntervalQuery } }, async (req) => {
       const points = await svc.bulkInterval({

@@ -76,18 +76,21 @@ const STREAM_PIECE = 4096;
  * `{"metrics": [...], "next_page_token": ...}` in pieces of a few thousand points: a long history is
  * streamed without ever holding the whole response text.
  */
-export function* metricsBodyPieces(key: string, s: Series, nextOffset: number | null): Generator<string | Buffer> {
-  const n = s.values.length;
+export function* metricsBodyPieces(key: string, pieces: Iterable<Series>, nextOffset: number | null): Generator<string | Buffer> {
   const token = encodePageToken(nextOffset);
   const tokenField = token ? `"next_page_token":${JSON.stringify(token)}` : '';
-  if (n === 0) {
-    yield `{${tokenField}}`;
-    return;
-  }
-  yield '{"metrics":[';
   const head = Buffer.from(`{"key":${JSON.stringify(key)},"value":`);
-  for (let i = 0; i < n; i += STREAM_PIECE) yield metricPieceBuffer(head, s, i, Math.min(n, i + STREAM_PIECE));
-  yield tokenField ? `],${tokenField}}` : ']}';
+  let first = true;
+  for (const s of pieces) {
+    const n = s.values.length;
+    for (let i = 0; i < n; i += STREAM_PIECE) {
+      yield first ? '{"metrics":[' : ',';
+      first = false;
+      yield metricPieceBuffer(head, s, i, Math.min(n, i + STREAM_PIECE));
+    }
+  }
+  if (first) yield `{${tokenField}}`;
+  else yield tokenField ? `],${tokenField}}` : ']}';
 }
 
 const TS_FIELD = Buffer.from(',"timestamp":');
@@ -103,7 +106,7 @@ function metricPieceBuffer(head: Buffer, s: Series, from: number, to: number): B
   const buf = Buffer.allocUnsafe((to - from) * (head.length + 90));
   let off = 0;
   for (let i = from; i < to; i++) {
-    if (i > 0) buf[off++] = 0x2c; // ,
+    if (i > from) buf[off++] = 0x2c; // ,
     off += head.copy(buf, off);
     const v = wireDouble(s.values[i]);
     off += typeof v === 'string' ? buf.write(`"${v}"`, off, 'latin1') : buf.write(String(v), off, 'latin1');

@@ -209,6 +209,8 @@ export interface TrackingStore {
 
   /** One page of a series in (step, timestamp) order. */
   getMetricHistory(q: HistoryQuery): Promise<{ points: Series; nextOffset: number | null }>;
+  /** The same page as pieces decoded lazily, for streaming long histories; iterate it right away. */
+  streamMetricHistory(q: HistoryQuery): Promise<{ count: number; pieces: Iterable<Series>; nextOffset: number | null }>;
   /** All points of one key for several runs within an optional step range, sorted by step. */
   getMetricRange(q: RangeQuery): Promise<Map<string, Series>>;
   sampleMetrics(q: SampledQuery): Promise<SampledSeries[]>;

@@ -38,6 +38,9 @@ export function createMetricService(store: TrackingStore) {
     history(runId: string, key: string, offset: number, limit: number | null) {
       return store.getMetricHistory({ runId, key, offset, limit });
     },
+    streamHistory(runId: string, key: string, offset: number, limit: number | null) {
+      return store.streamMetricHistory({ runId, key, offset, limit });
+    },
 
     /** MLflow's get-history-bulk-interval: the same sampled steps for every run, each run's min and max step kept. */
     async bulkInterval(q: { runIds: string[]; key: string; startStep?: number; endStep?: number; maxResults?: number }) {

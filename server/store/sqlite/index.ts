@@ -58,6 +58,13 @@ export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
       const end = q.offset + points.values.length;
       return { points, nextOffset: end < total ? end : null };
     },
+    streamMetricHistory: async (q) => {
+      const series = seriesOf(q.runId, q.key);
+      if (series === null) return { count: 0, pieces: [], nextOffset: null };
+      const { count, total, pieces } = metrics.streamPage(series, q.offset, q.limit);
+      const end = q.offset + count;
+      return { count, pieces, nextOffset: end < total ? end : null };
+    },
     getMetricRange: async (q) => {
       const out = new Map<string, Series>();
       for (const runId of q.runIds) {

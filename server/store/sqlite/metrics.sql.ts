@@ -208,6 +208,38 @@ export function createMetricStatements(db: Db) {
   }
 
   /**
+   * Like readPage, but lazily: pieces are decoded one chunk at a time as the caller iterates, so a long
+   * history is never held whole (the caller must iterate before the next write to this series).
+   */
+  function streamPage(seriesId: number, offset: number, limit: number | null): { count: number; total: number; pieces: Iterable<Points> } {
+    const metas = s.chunkMetas.all(seriesId);
+    const tail = s.tailAll.all(seriesId) as [number, number, number | null][];
+    let total = tail.length;
+    for (const m of metas) total += m.n;
+    const end = limit === null ? total : Math.min(total, offset + limit);
+    const count = Math.max(0, end - offset);
+    if (!isClean(metas, tail)) return { count, total, pieces: [readPage(seriesId, offset, limit).points] };
+    function* pieces(): Generator<Points> {
+      let pos = 0;
+      for (const m of metas) {
+        if (pos + m.n > offset && pos < end) yield slice(decodeChunk(s.chunkData.get(m.id)!), Math.max(0, offset - pos), Math.min(m.n, end - pos));
+        pos += m.n;
+      }
+      const from = Math.max(0, offset - pos);
+      const to = Math.min(tail.length, end - pos);
+      if (to > from) {
+        const rows = tail.slice(from, to);
+        yield {
+          steps: Float64Array.from(rows, (r) => r[0]),
+          timestamps: Float64Array.from(rows, (r) => r[1]),
+          values: Float64Array.from(rows, (r) => (r[2] === null ? NaN : r[2])),
+        };
+      }
+    }
+    return { count, total, pieces: pieces() };
+  }
+
+  /**
    * Bucketed view of a series over [lo, hi] on the step or time axis. When buckets are several rollup
    * blocks wide, chunks lying wholly inside the range contribute their rollups and are never decoded;
    * only the chunks cut by the range ends and the tail are read point by point.
@@ -265,6 +297,7 @@ export function createMetricStatements(db: Db) {
     appendPoints,
     readSeries,
     readPage,
+    streamPage,
     sample,
     seriesId: (runId: number, key: string) => s.seriesId.get(runId, key)?.id ?? null,
   };
