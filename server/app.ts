@@ -9,6 +9,7 @@ import { runRoutes } from './api/runs.routes.js';
 import type { ArtifactStore } from './artifacts/types.js';
 import type { Config } from './config.js';
 import { registerErrorHandlers, sendError } from './http/errors.js';
+import { registerWebUi } from './http/web.js';
 import type { TrackingStore } from './store/types.js';
 import { createArtifactService } from './tracking/artifacts.service.js';
 import { createExperimentService } from './tracking/experiments.service.js';
@@ -22,9 +23,11 @@ export interface AppDeps {
   artifacts: ArtifactStore;
   logger: Logger | false;
   clock?: { now(): number };
+  /** The built UI to serve at / (default web/dist); absent files mean no UI. */
+  webRoot?: string;
 }
 
-export async function buildApp({ config, store, artifacts, logger, clock = Date }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ config, store, artifacts, logger, clock = Date, webRoot }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger ? (logger as FastifyBaseLogger) : undefined,
     // Fastify's own two lines per request are replaced by the one line of the onResponse hook below.
@@ -42,7 +45,7 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date 
   app.setSerializerCompiler(serializerCompiler);
   // MLflow accepts only JSON bodies; text/plain would otherwise reach handlers as a string.
   app.removeContentTypeParser('text/plain');
-  registerErrorHandlers(app);
+  registerErrorHandlers(app, (await registerWebUi(app, webRoot)) ?? undefined);
 
   // One log line per request, with its duration.
   app.addHook('onResponse', (req, reply, done) => {

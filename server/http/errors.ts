@@ -45,7 +45,7 @@ export function sendError(reply: FastifyReply, code: ErrorCode, message: string,
 }
 
 /** The one place where thrown errors become HTTP answers; nothing unexpected leaks its internals. */
-export function registerErrorHandlers(app: FastifyInstance): void {
+export function registerErrorHandlers(app: FastifyInstance, fallback?: (req: FastifyRequest, reply: FastifyReply) => boolean): void {
   app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof LablogError) return sendError(reply, err.errorCode, err.message, err.status);
     if (hasZodFastifySchemaValidationErrors(err)) {
@@ -71,7 +71,8 @@ export function registerErrorHandlers(app: FastifyInstance): void {
     return sendError(reply, 'INTERNAL_ERROR', 'Internal server error; the server log has the details.');
   });
 
-  app.setNotFoundHandler((req, reply) =>
-    sendError(reply, 'ENDPOINT_NOT_FOUND', `No API endpoint at ${req.method} ${req.url.split('?')[0]}`),
-  );
+  app.setNotFoundHandler((req, reply) => {
+    if (fallback?.(req, reply)) return reply;
+    return sendError(reply, 'ENDPOINT_NOT_FOUND', `No API endpoint at ${req.method} ${req.url.split('?')[0]}`);
+  });
 }

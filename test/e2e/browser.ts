@@ -1,0 +1,62 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { WEB_ROOT } from '../../server/http/web.js';
+import { cleanup, startLablog, tempDir } from '../support/lablog-process.js';
+
+/**
+ * Browser tests drive Debian's chromium (never a downloaded browser) against a real lablog server
+ * started as a user starts it. Without chromium or a built UI, suites skip with the reason, so a
+ * missing browser is visible, never a silent pass.
+ */
+export function chromiumPath(): string | null {
+  for (const p of ['/usr/bin/chromium', '/usr/bin/chromium-browser']) if (existsSync(p)) return p;
+  try {
+    return execFileSync('sh', ['-c', 'command -v chromium || command -v chromium-browser'], { encoding: 'utf8' }).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+export function skipReason(): string | false {
+  if (!chromiumPath()) return 'chromium is not installed (apt-get install chromium); .ci/run installs it';
+  if (!existsSync(`${WEB_ROOT}/index.html`)) return 'the UI is not built (npm run build)';
+  return false;
+}
+
+export interface Env {
+  url: string;
+  browser: Browser;
+  page: Page;
+  /** POST/GET helpers against the server's MLflow API, for seeding and for checking. */
+  api<T = any>(method: 'GET' | 'POST', endpoint: string, body?: unknown): Promise<T>;
+  close(): Promise<void>;
+}
+
+export async function startEnv(): Promise<Env> {
+  const server = await startLablog(['--port', '0', '--data-dir', tempDir(), '--log-level', 'warn']);
+  const browser = await chromium.launch({
+    executablePath: chromiumPath()!,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'],
+  });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page.setDefaultTimeout(20_000);
+  const api = async (method: 'GET' | 'POST', endpoint: string, body?: unknown) => {
+    const url = new URL(endpoint.startsWith('/') ? endpoint : `/api/2.0/mlflow/${endpoint}`, server.url);
+    if (method === 'GET' && body) for (const [k, v] of Object.entries(body as Record<string, string | string[]>)) for (const x of [v].flat()) url.searchParams.append(k, x);
+    const res = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: method === 'POST' ? JSON.stringify(body ?? {}) : undefined });
+    const json = await res.json();
+    if (!res.ok) throw new Error(`${endpoint}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  return {
+    url: server.url,
+    browser,
+    page,
+    api,
+    async close() {
+      await browser.close();
+      await cleanup();
+    },
+  };
+}

@@ -1,0 +1,222 @@
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { ApiError, mlflow, type Experiment, type Run } from '../api.js';
+import { linkHandler, navigate, setQuery } from '../router.js';
+import { ColumnChooser } from '../components/column-chooser.js';
+import { FilterBox } from '../components/filter-box.js';
+import { VirtualTable, type VColumn } from '../components/virtual-table.js';
+import { BASE_COLUMNS, BASE_LABELS, cellValue, collectKeys, defaultColumns, foldRows, formatCell, serverOrder, sortRows, toCsv, toRow, type Row } from '../components/runs-model.js';
+import '../runs.css';
+
+const FIRST_PAGE = 100;
+const PAGE = 2500;
+const VIEWS: Record<string, string> = { active: 'ACTIVE_ONLY', deleted: 'DELETED_ONLY', all: 'ALL' };
+
+const list = (s: string | null) => (s ? s.split(',').filter(Boolean).map(decodeURIComponent) : []);
+const unlist = (xs: string[]) => xs.map(encodeURIComponent).join(',');
+
+interface Loaded {
+  rows: Row[];
+  done: boolean;
+  error: string | null;
+}
+
+/** Fetches runs/search page by page, publishing each page as it arrives (the first page is small). */
+function useRuns(experiments: string[], filter: string, orderBy: string | null, view: string, reload: number): Loaded {
+  const [state, setState] = useState<Loaded>({ rows: [], done: false, error: null });
+  useEffect(() => {
+    let live = true;
+    setState({ rows: [], done: false, error: null });
+    (async () => {
+      const rows: Row[] = [];
+      let token: string | undefined;
+      let size = FIRST_PAGE;
+      try {
+        do {
+          const page = await mlflow<{ runs?: Run[]; next_page_token?: string }>('POST', 'runs/search', {
+            experiment_ids: experiments,
+            filter: filter || undefined,
+            order_by: orderBy ? [orderBy] : [],
+            run_view_type: VIEWS[view] ?? 'ACTIVE_ONLY',
+            max_results: size,
+            page_token: token,
+          });
+          if (!live) return;
+          for (const r of page.runs ?? []) rows.push(toRow(r));
+          token = page.next_page_token;
+          size = PAGE;
+          setState({ rows: [...rows], done: !token, error: null });
+        } while (token && live);
+      } catch (e) {
+        if (live) setState({ rows, done: true, error: e instanceof ApiError ? e.message : String(e) });
+      }
+    })();
+    return () => void (live = false);
+  }, [experiments.join(','), filter, orderBy, view, reload]);
+  return state;
+}
+
+function useExperimentNames(ids: string[]): Record<string, string> {
+  const [names, setNames] = useState<Record<string, string>>({});
+  useEffect(() => {
+    for (const id of ids)
+      mlflow<{ experiment: Experiment }>('GET', 'experiments/get', undefined, { experiment_id: id })
+        .then((r) => setNames((n) => ({ ...n, [id]: r.experiment.name })))
+        .catch(() => undefined);
+  }, [ids.join(',')]);
+  return names;
+}
+
+function download(name: string, text: string): void {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob([text], { type: 'text/csv' }));
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+}
+
+export function RunsPage({ query }: { query: URLSearchParams }) {
+  const experiments = list(query.get('experiments'));
+  const filter = query.get('filter') ?? '';
+  const view = query.get('view') ?? 'active';
+  const sortParam = query.get('sort') ?? '';
+  const desc = sortParam.startsWith('-');
+  const sortCol = desc ? sortParam.slice(1) : sortParam;
+  const order = sortCol ? serverOrder(sortCol, desc) : null;
+  const selected = new Set(list(query.get('sel')));
+  const [reload, setReload] = useState(0);
+  const [open, setOpen] = useState<Set<string>>(new Set());
+  const [busy, setBusy] = useState(false);
+  const { rows, done, error } = useRuns(experiments, filter, order, view, reload);
+  const names = useExperimentNames(experiments);
+
+  const keys = useMemo(() => collectKeys(rows), [rows]);
+  const defaults = useMemo(() => defaultColumns(rows, keys), [rows, keys]);
+  const picked = query.has('cols') ? list(query.get('cols')) : defaults;
+  const sorted = useMemo(() => (sortCol && !order ? sortRows(rows, sortCol, desc) : rows), [rows, sortCol, desc, order]);
+  const shown = useMemo(() => foldRows(sorted, open), [sorted, open]);
+
+  const setSel = (ids: Set<string>) => setQuery({ sel: ids.size ? unlist([...ids]) : null });
+  const toggleSel = (id: string) => {
+    const next = new Set(selected);
+    if (next.has(id)) next.delete(id);
+    else next.add(id);
+    setSel(next);
+  };
+  const toggleOpen = (id: string) => {
+    const next = new Set(open);
+    if (next.has(id)) next.delete(id);
+    else next.add(id);
+    setOpen(next);
+  };
+  const sortBy = (col: string) => setQuery({ sort: sortCol === col && !desc ? `-${col}` : col });
+  const mark = (col: string) => (sortCol === col ? <span class="sort-mark">{desc ? '▼' : '▲'}</span> : null);
+
+  const allShownSelected = shown.length > 0 && shown.every((s) => selected.has(s.row.id));
+  const columns: VColumn[] = [
+    {
+      id: 'check',
+      width: 34,
+      className: 'check',
+      header: <input type="checkbox" aria-label="select all" checked={allShownSelected} onChange={() => setSel(allShownSelected ? new Set() : new Set(shown.map((s) => s.row.id)))} />,
+      cell: (i) => <input type="checkbox" aria-label="select run" checked={selected.has(shown[i].row.id)} onChange={() => toggleSel(shown[i].row.id)} />,
+    },
+    ...BASE_COLUMNS.map((col) => ({
+      id: col,
+      width: col === 'attributes.run_name' ? 240 : col === 'attributes.start_time' ? 170 : 100,
+      className: col === 'duration' ? 'num' : '',
+      header: (
+        <span onClick={() => sortBy(col)} data-col={col}>
+          {BASE_LABELS[col]}
+          {mark(col)}
+        </span>
+      ),
+      cell: (i: number) => {
+        const s = shown[i];
+        const v = cellValue(s.row, col);
+        if (col === 'attributes.run_name')
+          return (
+            <span style={{ paddingLeft: `${s.depth * 18}px` }}>
+              {s.children ? (
+                <button class="fold" aria-label="expand" onClick={() => toggleOpen(s.row.id)}>
+                  {open.has(s.row.id) ? '▾' : '▸'}
+                </button>
+              ) : (
+                <span class="child-pad" />
+              )}
+              <a href={`/run/${encodeURIComponent(s.row.id)}`} onClick={linkHandler} class="run-link">
+                {String(v)}
+              </a>
+              {s.children ? <span class="muted"> ({s.children})</span> : null}
+            </span>
+          );
+        if (col === 'attributes.status') return <span class={`status-${v}`}>{v}</span>;
+        return formatCell(col, v);
+      },
+    })),
+    ...picked.map((col) => ({
+      id: col,
+      width: 130,
+      className: col.startsWith('metrics.') ? 'num' : '',
+      header: (
+        <span onClick={() => sortBy(col)} data-col={col}>
+          {col}
+          {mark(col)}
+        </span>
+      ),
+      cell: (i: number) => formatCell(col, cellValue(shown[i].row, col)),
+    })),
+  ];
+
+  const act = async (endpoint: 'runs/delete' | 'runs/restore') => {
+    setBusy(true);
+    try {
+      for (const id of selected) await mlflow('POST', endpoint, { run_id: id });
+    } finally {
+      setBusy(false);
+      setQuery({ sel: null });
+      setReload((n) => n + 1);
+    }
+  };
+  const title = experiments.map((id) => names[id] ?? id).join(', ');
+  const sel = [...selected];
+  return (
+    <div class="runs-page">
+      <h1>
+        <a href="/" onClick={linkHandler}>
+          Experiments
+        </a>{' '}
+        / <span class="exp-title">{title || 'all experiments'}</span>
+      </h1>
+      <div class="toolbar">
+        <FilterBox value={filter} error={error} onApply={(v) => setQuery({ filter: v || null })} />
+        <ColumnChooser keys={keys} selected={picked} onChange={(cols) => setQuery({ cols: unlist(cols) })} onDefault={() => setQuery({ cols: null })} />
+        <select value={view} onChange={(e) => setQuery({ view: (e.target as HTMLSelectElement).value, sel: null })} aria-label="lifecycle">
+          <option value="active">active runs</option>
+          <option value="deleted">deleted runs</option>
+          <option value="all">all runs</option>
+        </select>
+        <button onClick={() => download('runs.csv', toCsv(['attributes.run_name', ...BASE_COLUMNS.slice(1), ...picked], shown))} disabled={!shown.length}>
+          Export CSV
+        </button>
+      </div>
+      <div class="toolbar">
+        <button class="primary" disabled={sel.length < 1 || sel.length > 100} onClick={() => navigate(`/compare?runs=${sel.map(encodeURIComponent).join(',')}`)}>
+          Compare ({sel.length})
+        </button>
+        <button disabled={!sel.length || busy || view === 'deleted'} onClick={() => act('runs/delete')}>
+          Delete
+        </button>
+        <button disabled={!sel.length || busy || view === 'active'} onClick={() => act('runs/restore')}>
+          Restore
+        </button>
+        {sel.length > 0 && <button onClick={() => setSel(new Set())}>Clear selection</button>}
+        <span class="runs-meta" data-testid="run-count">
+          {rows.length} runs{done ? '' : ' (loading…)'} · {keys.params.length} params · {keys.metrics.length} metrics
+        </span>
+      </div>
+      <VirtualTable rows={shown.length} columns={columns} frozen={2} rowClass={(i) => `${selected.has(shown[i].row.id) ? 'sel' : ''} ${shown[i].row.run.info.lifecycle_stage === 'deleted' ? 'deleted' : ''}`} />
+      {done && !rows.length && !error && <p class="muted">No runs match.</p>}
+    </div>
+  );
+}
