@@ -1,5 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { WEB_ROOT } from '../../server/http/web.js';
 import { cleanup, startLablog, tempDir } from '../support/lablog-process.js';
@@ -34,7 +37,7 @@ export interface Env {
 }
 
 export async function startEnv(): Promise<Env> {
-  const server = await startLablog(['--port', '0', '--data-dir', tempDir(), '--log-level', 'warn']);
+  const server = await startLablog(['--port', '0', '--data-dir', tempDir(), '--log-level', 'info']);
   const browser = await chromium.launch({
     executablePath: chromiumPath()!,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'],
@@ -59,4 +62,13 @@ export async function startEnv(): Promise<Env> {
       await cleanup();
     },
   };
+}
+
+/**
+ * Where a test saves its page screenshot: docs/screenshots/<name>.png when LABLOG_SCREENSHOTS=1
+ * (to refresh the committed pictures), otherwise a temp file, so a test run never dirties the tree.
+ */
+export function screenshotPath(name: string): string {
+  if (process.env.LABLOG_SCREENSHOTS === '1') return fileURLToPath(new URL(`../../../docs/screenshots/${name}.png`, import.meta.url));
+  return path.join(os.tmpdir(), `lablog-screenshot-${process.pid}-${name}.png`);
 }

@@ -3,14 +3,15 @@ import { ApiError, mlflow, type Experiment, type Run } from '../api.js';
 import { linkHandler, navigate, setQuery } from '../router.js';
 import '../runs.css';
 
-const COUNT_PAGE = 5000;
+const COUNT_PAGE = 1000; // small pages: a count never holds the server long (the page being opened next waits behind it)
 const COUNT_CAP = 50_000;
 
 /** Counts the active runs of one experiment by paging runs/search (there is no count endpoint). */
-async function countRuns(id: string): Promise<string> {
+async function countRuns(id: string, live: () => boolean): Promise<string> {
   let n = 0;
   let token: string | undefined;
   do {
+    if (!live()) return '';
     const page = await mlflow<{ runs?: Run[]; next_page_token?: string }>('POST', 'runs/search', { experiment_ids: [id], max_results: COUNT_PAGE, page_token: token });
     n += page.runs?.length ?? 0;
     token = page.next_page_token;
@@ -26,7 +27,7 @@ function useCounts(ids: string[], reload: number): Record<string, string> {
     const queue = [...ids];
     const worker = async () => {
       for (let id = queue.shift(); id !== undefined && live; id = queue.shift()) {
-        const c = await countRuns(id).catch(() => '?');
+        const c = await countRuns(id, () => live).catch(() => '?');
         if (live) setCounts((old) => ({ ...old, [id]: c }));
       }
     };

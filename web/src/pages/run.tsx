@@ -52,7 +52,6 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
   const { run, setRun, error, polls } = useRun(runId);
   const [experiment, setExperiment] = useState<Experiment | null>(null);
   const [hasDiff, setHasDiff] = useState(false);
-  const [now, setNow] = useState(Date.now());
   const artifactsRef = useRef<HTMLElement>(null);
   const selected = query.get('artifact');
   const [selectedSize, setSelectedSize] = useState<number | undefined>(undefined);
@@ -74,11 +73,6 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
   }, [runId, Math.floor(polls / 5)]);
 
   const running = run?.info.status === 'RUNNING';
-  useEffect(() => {
-    if (!running) return;
-    const t = setInterval(() => setNow(Date.now()), 1000);
-    return () => clearInterval(t);
-  }, [running]);
 
   const metricKeys = useMemo(() => [...new Set((run?.data.metrics ?? []).map((m) => m.key))], [run?.data.metrics]);
   // Stable unless the set of keys changes, so live polls do not re-render every chart.
@@ -118,7 +112,7 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
         {error && <span class="error small"> (update failed: {error})</span>}
       </h1>
       <div class="run-top">
-        <RunInfoCard run={run} experimentName={experiment?.name} now={now} />
+        <RunInfoCard run={run} experimentName={experiment?.name} />
         <div class="run-top-right">
           <ReproCard run={run} hasDiff={hasDiff} onShowDiff={showDiff} />
           <RunNote runId={runId} note={note} onSaved={saveNote} />

@@ -123,7 +123,7 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
     },
     ...BASE_COLUMNS.map((col) => ({
       id: col,
-      width: col === 'attributes.run_name' ? 240 : col === 'attributes.start_time' ? 170 : 100,
+      width: ({ 'attributes.run_name': 230, 'attributes.start_time': 165, 'attributes.user_id': 90 } as Record<string, number>)[col] ?? 96,
       className: col === 'duration' ? 'num' : '',
       header: (
         <span onClick={() => sortBy(col)} data-col={col}>
@@ -156,11 +156,12 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
     })),
     ...picked.map((col) => ({
       id: col,
-      width: 130,
+      width: Math.min(240, Math.max(110, 88 + 8 * (col.length - col.indexOf('.')))),
       className: col.startsWith('metrics.') ? 'num' : '',
       header: (
         <span onClick={() => sortBy(col)} data-col={col}>
-          {col}
+          <small class={`kind kind-${col.slice(0, col.indexOf('.'))}`}>{col.slice(0, col.indexOf('.') - 1)}</small>
+          {col.slice(col.indexOf('.') + 1)}
           {mark(col)}
         </span>
       ),
@@ -188,7 +189,7 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
         </a>{' '}
         / <span class="exp-title">{title || 'all experiments'}</span>
       </h1>
-      <div class="toolbar">
+      <div class="toolbar top-row">
         <FilterBox value={filter} error={error} onApply={(v) => setQuery({ filter: v || null })} />
         <ColumnChooser keys={keys} selected={picked} onChange={(cols) => setQuery({ cols: unlist(cols) })} onDefault={() => setQuery({ cols: null })} />
         <select value={view} onChange={(e) => setQuery({ view: (e.target as HTMLSelectElement).value, sel: null })} aria-label="lifecycle">
