@@ -6,6 +6,7 @@ import './chart-style.css';
 import { ema } from '../smoothing.js';
 import { align, loadChart, nearest, runStatus, sortByX, xKeyOf, type ChartX, type RunSeries, type Zoom } from './chart-data.js';
 import { alpha, colorOf, fmtDuration, fmtNum, fmtTick } from './chart-colors.js';
+import { useWidth } from './use-width.js';
 
 export type { ChartX } from './chart-data.js';
 export interface ChartRun {
@@ -44,7 +45,7 @@ export function MetricChart(props: MetricChartProps): JSX.Element {
   const plotEl = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const offsets = useRef(new Map<string, number>());
-  const [width, setWidth] = useState(0);
+  const width = useWidth(plotEl);
   const [raw, setRaw] = useState<RunSeries[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [zoom, setZoom] = useState<Zoom | null>(null);
@@ -55,14 +56,6 @@ export function MetricChart(props: MetricChartProps): JSX.Element {
   rawRef.current = raw;
   // One bucket per pixel at most; with many runs fewer, so the aligned table stays small (runs' x differ).
   const buckets = Math.max(50, Math.min(10_000, Math.floor(width / 25) * 25 || 50, Math.max(100, Math.floor(MAX_CELLS / Math.max(1, runs.length) / 25) * 25)));
-
-  useEffect(() => {
-    const el = plotEl.current!;
-    const ro = new ResizeObserver(() => setWidth(Math.floor(el.clientWidth)));
-    ro.observe(el);
-    setWidth(Math.floor(el.clientWidth));
-    return () => ro.disconnect();
-  }, []);
 
   // A new axis or run set starts unzoomed.
   useEffect(() => setZoom(null), [xKey, runKey, metricKey]);

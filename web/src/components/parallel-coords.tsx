@@ -1,5 +1,6 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import type { Axis, CRun } from './compare-model.js';
+import { useWidth } from './use-width.js';
 
 /** A brush on an axis: the band [lo, hi] of its 0 (bottom) .. 1 (top) range. */
 export type Brushes = Record<string, [number, number]>;
@@ -30,15 +31,8 @@ const PAD = { top: 28, bottom: 22, left: 50, right: 60 };
 export function ParallelCoords(props: { runs: CRun[]; axes: Axis[]; brushes: Brushes; onBrush(b: Brushes): void }) {
   const { runs, axes, brushes } = props;
   const wrap = useRef<HTMLDivElement>(null);
-  const [width, setWidth] = useState(800);
+  const width = useWidth(wrap, 800);
   const [drag, setDrag] = useState<{ key: string; y0: number; y1: number } | null>(null);
-  useEffect(() => {
-    const el = wrap.current!;
-    const ro = new ResizeObserver(() => setWidth(el.clientWidth));
-    ro.observe(el);
-    setWidth(el.clientWidth);
-    return () => ro.disconnect();
-  }, []);
   if (axes.length < 2) return <div ref={wrap} class="muted">Parallel coordinates need at least two axes (params that differ, and a metric).</div>;
 
   const innerH = H - PAD.top - PAD.bottom;

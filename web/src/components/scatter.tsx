@@ -1,5 +1,6 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useRef } from 'preact/hooks';
 import type { Axis, CRun } from './compare-model.js';
+import { useWidth } from './use-width.js';
 
 const H = 280;
 const PAD = { top: 14, bottom: 40, left: 70, right: 20 };
@@ -8,14 +9,7 @@ const PAD = { top: 14, bottom: 40, left: 70, right: 20 };
 export function Scatter(props: { runs: CRun[]; x: Axis | null; y: Axis | null; highlight: Set<string> | null }) {
   const { runs, x, y, highlight } = props;
   const wrap = useRef<HTMLDivElement>(null);
-  const [width, setWidth] = useState(600);
-  useEffect(() => {
-    const el = wrap.current!;
-    const ro = new ResizeObserver(() => setWidth(el.clientWidth));
-    ro.observe(el);
-    setWidth(el.clientWidth);
-    return () => ro.disconnect();
-  }, []);
+  const width = useWidth(wrap, 600);
   if (!x || !y) return <div ref={wrap} class="muted">Pick a param and a metric.</div>;
   const iw = width - PAD.left - PAD.right;
   const ih = H - PAD.top - PAD.bottom;
