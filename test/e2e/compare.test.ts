@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { crc32, deflateSync } from 'node:zlib';
 import { skipReason, startEnv, type Env, screenshotPath } from './browser.js';
 
 const SCREENSHOT = screenshotPath('compare');
@@ -64,6 +65,25 @@ async function logSteps(env: Env, id: string, spec: Spec, a: number, b: number, 
     metrics.push({ key: 'loss', value: c.loss, timestamp, step: s }, { key: 'acc', value: c.acc, timestamp, step: s }, { key: 'lr', value: c.lr, timestamp, step: s });
   }
   for (let i = 0; i < metrics.length; i += 999) await env.api('POST', 'runs/log-batch', { run_id: id, metrics: metrics.slice(i, i + 999) });
+}
+
+/** A solid-colour 8-bit RGB PNG of w x h pixels. */
+function solidPng(w: number, h: number, rgb: [number, number, number]): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const out = Buffer.alloc(body.length + 8);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc32(body) >>> 0, body.length + 4);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const raw = Buffer.alloc(h * (1 + w * 3));
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) raw.set(rgb, y * (1 + w * 3) + 1 + x * 3);
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
 }
 
 describe('compare page', { skip: skipReason() }, () => {
@@ -188,6 +208,67 @@ describe('compare page', { skip: skipReason() }, () => {
     await env.page.waitForFunction(() => Number(document.querySelector('.mchart[data-metric="loss"]')?.getAttribute('data-points')) === 260);
     await logSteps(env, ids[2], specs[2], 260, 300, t0);
     await env.page.waitForFunction(() => Number(document.querySelector('.mchart[data-metric="loss"]')?.getAttribute('data-points')) === 300);
+  });
+
+  it('shows logged images side by side with one shared step slider', async () => {
+    const { experiment_id } = await env.api('POST', 'experiments/create', { name: 'image-exp' });
+    const colours: Record<string, Record<number, [number, number, number]>> = {
+      'img-a': { 10: [255, 0, 0], 20: [0, 0, 255] },
+      'img-b': { 10: [0, 200, 0], 20: [255, 200, 0] },
+    };
+    const imgIds: string[] = [];
+    for (const [name, byStep] of Object.entries(colours)) {
+      const { run } = await env.api('POST', 'runs/create', { experiment_id, run_name: name, start_time: Date.now() });
+      const id = run.info.run_id as string;
+      imgIds.push(id);
+      await env.api('POST', 'runs/set-tag', { run_id: id, key: 'lablog.images', value: JSON.stringify(['predictions']) });
+      const root = String(run.info.artifact_uri).replace(/^mlflow-artifacts:\//, '');
+      for (const [step, rgb] of Object.entries(byStep)) {
+        const p = `images/predictions/step_${String(step).padStart(9, '0')}.png`;
+        const res = await fetch(new URL(`/api/2.0/mlflow-artifacts/artifacts/${root}/${p}`, env.url), { method: 'PUT', body: new Uint8Array(solidPng(16, 16, rgb)) });
+        assert.equal(res.status, 200, `PUT ${p}`);
+      }
+      await env.api('POST', 'runs/update', { run_id: id, status: 'FINISHED', end_time: Date.now() });
+    }
+    const { page } = env;
+    await page.goto(`${env.url}/compare?runs=${imgIds.join(',')}`);
+    const gallery = page.locator('[data-testid=compare-images] [data-testid=image-gallery][data-key=predictions]');
+    await gallery.scrollIntoViewIfNeeded();
+    const cell = (id: string) => gallery.locator(`figure[data-run-id="${id}"] [data-testid=gallery-image]`);
+    const pixel = (id: string) =>
+      cell(id).evaluate(async (img: HTMLImageElement) => {
+        if (!img.complete || img.naturalWidth === 0) await new Promise((r) => img.addEventListener('load', r, { once: true }));
+        const c = document.createElement('canvas');
+        c.width = img.naturalWidth;
+        c.height = img.naturalHeight;
+        const ctx = c.getContext('2d')!;
+        ctx.drawImage(img, 0, 0);
+        return [...ctx.getImageData(c.width >> 1, c.height >> 1, 1, 1).data.slice(0, 3)];
+      });
+    const check = async (step: number) => {
+      await gallery.locator('[data-testid=gallery-step]', { hasText: `step ${step}` }).waitFor();
+      for (const [i, id] of imgIds.entries()) {
+        await page.waitForFunction(([sel, s]) => document.querySelector(sel)?.getAttribute('data-step') === s, [`figure[data-run-id="${id}"] [data-testid=gallery-image]`, String(step)] as const);
+        assert.match(String(await cell(id).getAttribute('src')), new RegExp(`step_${String(step).padStart(9, '0')}\\.png`));
+        assert.deepEqual(await pixel(id), colours[Object.keys(colours)[i]][step], `run ${i} at step ${step}`);
+      }
+    };
+    // Both runs, side by side (same row, left to right), at the latest step.
+    await cell(imgIds[0]).waitFor();
+    await cell(imgIds[1]).waitFor();
+    await check(20);
+    const [a, b] = [(await cell(imgIds[0]).boundingBox())!, (await cell(imgIds[1]).boundingBox())!];
+    assert.ok(Math.abs(a.y - b.y) < 2 && b.x > a.x + a.width - 1, `side by side: ${JSON.stringify([a, b])}`);
+    assert.equal(await gallery.locator('[data-testid=step-slider]').count(), 1);
+    // One slider moves both runs' images; the URL keeps the step.
+    await gallery.locator('[data-testid=step-slider]').fill('0');
+    await check(10);
+    await page.waitForURL(/istep=10/);
+    // A shared URL reopens at that step.
+    await page.reload();
+    await check(10);
+    await gallery.locator('[data-testid=step-slider]').fill('1');
+    await check(20);
   });
 
   it('saves a screenshot of the compare page', async () => {

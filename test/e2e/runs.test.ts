@@ -149,6 +149,59 @@ describe('runs page', { skip: skipReason() }, () => {
     assert.ok(after.rows < 50 && after.heads < 30, JSON.stringify(after));
   });
 
+  test('live: a RUNNING run\'s cells update without a reload, keeping scroll and selection', async () => {
+    const live = await seedExperiment(env, 'live-table', [
+      { name: 'done-run', metrics: { loss: [0.9, 0.5] }, minutes: 4 },
+      { name: 'live-run', metrics: { loss: [1.5, 1.25] }, status: 'RUNNING' },
+    ]);
+    const id = live.runs['live-run'];
+    await env.page.setViewportSize({ width: 700, height: 900 }); // narrower than the table: it scrolls sideways
+    await env.page.goto(`${env.url}/runs?experiments=${live.id}&sel=${live.runs['done-run']}`);
+    const colCell = async (col: string) =>
+      env.page.evaluate(
+        ({ col }) => {
+          const heads = [...document.querySelectorAll('.vt-head .vt-cell')];
+          const i = heads.findIndex((h) => h.querySelector(`[data-col="${col}"]`));
+          const row = [...document.querySelectorAll('.vt-row')].find((r) => r.querySelector('.run-link')?.textContent === 'live-run');
+          return i < 0 || !row ? null : (row.querySelectorAll('.vt-cell')[i] as HTMLElement).innerText;
+        },
+        { col },
+      );
+    await env.page.waitForSelector('[data-testid=runs-live]');
+    assert.equal(await colCell('metrics.loss'), '1.25');
+    assert.equal(await colCell('attributes.status'), 'RUNNING');
+    assert.match((await colCell('duration')) ?? '', /\d/, 'a running run shows the time elapsed so far');
+    const scrolled = await env.page.$eval('.vt', (el) => ((el.scrollLeft = 40), el.scrollLeft));
+    assert.equal(scrolled, 40);
+
+    // A new value and a new key arrive: the cell changes and the new key becomes a (default) column.
+    await env.api('POST', 'runs/log-batch', { run_id: id, metrics: [{ key: 'loss', value: 0.75, step: 2, timestamp: Date.now() }, { key: 'val_acc', value: 0.5, step: 2, timestamp: Date.now() }] });
+    await env.page.waitForFunction(() => {
+      const row = [...document.querySelectorAll('.vt-row')].find((r) => r.querySelector('.run-link')?.textContent === 'live-run');
+      return (row as HTMLElement | undefined)?.innerText.includes('0.75') && document.querySelector('[data-testid=run-count]')?.textContent?.includes('2 metrics');
+    });
+    assert.equal(await colCell('metrics.loss'), '0.75');
+    assert.equal(await env.page.$eval('.vt', (el) => el.scrollLeft), scrolled);
+
+    // Finishing the run: the status cell changes, the duration is the run's, and polling stops.
+    const { run } = await env.api('GET', 'runs/get', { run_id: id });
+    await env.api('POST', 'runs/update', { run_id: id, status: 'FINISHED', end_time: Number(run.info.start_time) + 9 * 60_000 });
+    await env.page.waitForFunction(() => {
+      const row = [...document.querySelectorAll('.vt-row')].find((r) => r.querySelector('.run-link')?.textContent === 'live-run');
+      return !!row?.querySelector('.status-FINISHED');
+    });
+    assert.equal(await colCell('attributes.status'), 'FINISHED');
+    assert.equal(await colCell('duration'), '9m 0s');
+    await env.page.waitForSelector('[data-testid=runs-live]', { state: 'detached' });
+    assert.equal(await env.page.$eval('.vt', (el) => el.scrollLeft), scrolled);
+    await env.page.$eval('.vt', (el) => void (el.scrollLeft = el.scrollWidth));
+    await env.page.waitForSelector('.vt-head [data-col="metrics.val_acc"]');
+    assert.equal(await colCell('metrics.val_acc'), '0.5');
+    assert.equal(new URL(env.page.url()).searchParams.get('sel'), live.runs['done-run']);
+    assert.ok(await env.page.isChecked('.vt-row:has(.run-link:text-is("done-run")) input[type=checkbox]'));
+    await env.page.setViewportSize({ width: 1400, height: 900 });
+  });
+
   test('screenshot', async () => {
     await env.page.goto(`${env.url}/runs?experiments=${exp.id}&sort=-metrics.acc&sel=${exp.runs['adam-lr1e-3']},${exp.runs['sgd-lr1e-1']}`);
     await env.page.waitForSelector('.vt-row .run-link');

@@ -41,14 +41,34 @@ export function nearest(images: StepImage[], step: number): StepImage | undefine
   return before && step - before.step <= after.step - step ? before : after;
 }
 
+/** The index in sorted `steps` of the step nearest to `step` (ties go to the earlier step). */
+function nearestIndex(steps: number[], step: number): number {
+  let best = 0;
+  for (let k = 1; k < steps.length; k++) if (Math.abs(steps[k] - step) < Math.abs(steps[best] - step)) best = k;
+  return best;
+}
+
 /**
  * One image key across runs, side by side, with a step slider over every step any run has; each run
  * shows its image at the nearest step it logged. Reused by the compare page.
  */
-export function ImageGallery({ runs, imageKey, reloadKey }: { runs: GalleryRun[]; imageKey: string; reloadKey?: number }) {
+export function ImageGallery({
+  runs,
+  imageKey,
+  reloadKey,
+  step: wantStep,
+  onStep,
+}: {
+  runs: GalleryRun[];
+  imageKey: string;
+  reloadKey?: number;
+  /** Controlled mode (the compare page keeps the step in its URL): the wanted step, null = the latest. */
+  step?: number | null;
+  onStep?: (step: number | null) => void;
+}) {
   const [byRun, setByRun] = useState<Map<string, StepImage[]> | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [index, setIndex] = useState<number | null>(null); // null = follow the latest step
+  const [ownIndex, setIndex] = useState<number | null>(null); // null = follow the latest step
   const runKey = runs.map((r) => r.runId).join(',');
   useEffect(() => {
     let live = true;
@@ -64,10 +84,13 @@ export function ImageGallery({ runs, imageKey, reloadKey }: { runs: GalleryRun[]
   if (error) return <div class="error">{error}</div>;
   if (!byRun) return <div class="muted">Loading images…</div>;
   if (steps.length === 0) return <div class="muted">No images for {imageKey}.</div>;
+  const controlled = onStep !== undefined;
+  const index = controlled ? (wantStep === null || wantStep === undefined ? null : nearestIndex(steps, wantStep)) : ownIndex;
   const i = index === null ? steps.length - 1 : Math.min(index, steps.length - 1);
   const step = steps[i];
+  const pick = (n: number) => (controlled ? onStep(n === steps.length - 1 ? null : steps[n]) : setIndex(n));
   return (
-    <div class="image-gallery card" data-testid="image-gallery" data-key={imageKey}>
+    <div class="image-gallery card" data-testid="image-gallery" data-key={imageKey} data-step={step}>
       <div class="toolbar">
         <strong>{imageKey}</strong>
         <input
@@ -78,7 +101,7 @@ export function ImageGallery({ runs, imageKey, reloadKey }: { runs: GalleryRun[]
           step={1}
           value={i}
           disabled={steps.length < 2}
-          onInput={(e) => setIndex(Number((e.currentTarget as HTMLInputElement).value))}
+          onInput={(e) => pick(Number((e.currentTarget as HTMLInputElement).value))}
         />
         <span data-testid="gallery-step">step {step}</span>
         <span class="muted">
@@ -89,7 +112,7 @@ export function ImageGallery({ runs, imageKey, reloadKey }: { runs: GalleryRun[]
         {runs.map((r) => {
           const img = nearest(byRun.get(r.runId) ?? [], step);
           return (
-            <figure key={r.runId} class="gallery-cell">
+            <figure key={r.runId} class="gallery-cell" data-run-id={r.runId}>
               {img ? <img data-testid="gallery-image" data-step={img.step} src={previewUrl(r.runId, img.path)} alt={`${imageKey} step ${img.step}`} /> : <div class="muted">no image</div>}
               <figcaption>
                 {runs.length > 1 && <span>{r.label} · </span>}
@@ -136,5 +159,61 @@ export function RunImages({ runId, label, imagesTag, reloadKey }: { runId: strin
         <ImageGallery key={k} runs={runs} imageKey={k} reloadKey={reloadKey} />
       ))}
     </section>
+  );
+}
+
+/**
+ * The compare page's images: the union of the selected runs' image keys (a picker when there are
+ * several), one gallery with the runs side by side and one shared step slider. The key and the step
+ * are the caller's (it keeps them in the URL).
+ */
+export function CompareImages({
+  runs,
+  imageKey,
+  step,
+  onChange,
+  reloadKey,
+}: {
+  runs: (GalleryRun & { imagesTag?: string })[];
+  imageKey: string | null;
+  step: number | null;
+  onChange: (changes: { key?: string | null; step?: number | null }) => void;
+  reloadKey?: number;
+}) {
+  const [keys, setKeys] = useState<string[] | null>(null);
+  const tagKey = JSON.stringify(runs.map((r) => [r.runId, r.imagesTag ?? null]));
+  useEffect(() => {
+    let live = true;
+    void Promise.all(runs.map((r) => imageKeysOf(r.runId, r.imagesTag).catch(() => [] as string[]))).then((lists) => {
+      if (!live) return;
+      const seen = new Set<string>();
+      for (const l of lists) for (const k of l) seen.add(k);
+      setKeys([...seen].sort((a, b) => a.localeCompare(b)));
+    });
+    return () => {
+      live = false;
+    };
+  }, [tagKey, reloadKey]);
+  const galleryRuns = runs.map((r) => ({ runId: r.runId, label: r.label })); // the gallery reloads on its ids, not on identity
+  if (!keys) return <div class="muted">Loading images…</div>;
+  if (keys.length === 0) return <div class="muted" data-testid="compare-no-images">No images logged by these runs.</div>;
+  const key = imageKey && keys.includes(imageKey) ? imageKey : keys[0];
+  return (
+    <div data-testid="compare-images">
+      {keys.length > 1 && (
+        <div class="toolbar">
+          <label>
+            image key{' '}
+            <select name="img" value={key} onChange={(e) => onChange({ key: (e.currentTarget as HTMLSelectElement).value, step: null })}>
+              {keys.map((k) => (
+                <option value={k}>{k}</option>
+              ))}
+            </select>
+          </label>
+          <span class="muted">{keys.length} keys</span>
+        </div>
+      )}
+      <ImageGallery key={key} runs={galleryRuns} imageKey={key} reloadKey={reloadKey} step={step} onStep={(s) => onChange({ step: s })} />
+    </div>
   );
 }

@@ -9,6 +9,8 @@ export interface Row {
   m: Map<string, number>;
   t: Map<string, string>;
   parent: string | null;
+  /** When this copy of the run was read (the duration of a RUNNING run is measured up to it). */
+  seen: number;
 }
 
 export const BASE_COLUMNS = ['attributes.run_name', 'attributes.status', 'attributes.user_id', 'attributes.start_time', 'duration'];
@@ -20,14 +22,14 @@ export const BASE_LABELS: Record<string, string> = {
   duration: 'Duration',
 };
 
-export function toRow(run: Run): Row {
+export function toRow(run: Run, seen = Date.now()): Row {
   const p = new Map<string, string>();
   const m = new Map<string, number>();
   const t = new Map<string, string>();
   for (const x of run.data.params ?? []) p.set(x.key, x.value);
   for (const x of run.data.metrics ?? []) m.set(x.key, num(x.value));
   for (const x of run.data.tags ?? []) t.set(x.key, x.value);
-  return { run, id: run.info.run_id, p, m, t, parent: t.get('mlflow.parentRunId') ?? null };
+  return { run, id: run.info.run_id, p, m, t, parent: t.get('mlflow.parentRunId') ?? null, seen };
 }
 
 export function collectKeys(rows: Row[]): KeySets {
@@ -74,7 +76,9 @@ export function cellValue(r: Row, col: string): string | number | undefined {
     case 'attributes.start_time':
       return info.start_time;
     case 'duration':
-      return info.start_time && info.end_time ? info.end_time - info.start_time : undefined;
+      if (info.start_time && info.end_time) return info.end_time - info.start_time;
+      // A run still RUNNING: the time elapsed so far (refreshed by the live poll).
+      return info.start_time && info.status === 'RUNNING' ? Math.max(0, r.seen - info.start_time) : undefined;
   }
   const dot = col.indexOf('.');
   const kind = col.slice(0, dot);
@@ -135,6 +139,14 @@ export interface Shown {
   row: Row;
   depth: number;
   children: number;
+}
+
+/** Whether `next` has a param, metric or tag key that `prev` lacks (a new column may exist). */
+export function hasNewKeys(prev: Row, next: Row): boolean {
+  for (const k of next.m.keys()) if (!prev.m.has(k)) return true;
+  for (const k of next.p.keys()) if (!prev.p.has(k)) return true;
+  for (const k of next.t.keys()) if (!prev.t.has(k)) return true;
+  return false;
 }
 
 /** Nested runs folded under their parent (tag mlflow.parentRunId); `open` holds the expanded parents. */

@@ -6,6 +6,7 @@ import { CompareTable } from '../components/compare-params.js';
 import { chartRuns, differs, fetchRuns, keysByCommonness, makeAxis, MAX_COMPARE, parseX, toCRuns } from '../components/compare-model.js';
 import { brushed, ParallelCoords, type Brushes } from '../components/parallel-coords.js';
 import { Scatter } from '../components/scatter.js';
+import { CompareImages } from '../components/image-gallery.js';
 import '../components/compare-style.css';
 
 const POLL_MS = 2000;
@@ -23,7 +24,7 @@ function parseBrushes(v: string | null): Brushes {
 
 /**
  * /compare?runs=a,b&x=step|time|relative|metric:<key>&logx=1&logy=1&smooth=0.6&keys=k1,k2&kf=<filter>
- * &pcm=<metric>&brush=<json>&only=1&sx=<param>&sy=<metric>: every setting lives in the URL.
+ * &pcm=<metric>&brush=<json>&only=1&sx=<param>&sy=<metric>&img=<image key>&istep=<step>: every setting lives in the URL.
  */
 export function ComparePage({ query }: { query: URLSearchParams }) {
   const ids = [...new Set((query.get('runs') ?? '').split(',').map((s) => s.trim()).filter(Boolean))];
@@ -41,6 +42,7 @@ export function ComparePage({ query }: { query: URLSearchParams }) {
   const [raw, setRaw] = useState<Run[] | null>(null);
   const [missing, setMissing] = useState<string[]>([]);
   const [error, setError] = useState<string | null>(null);
+  const [loads, setLoads] = useState(0); // bumps on every (re)load, so the image galleries pick up new steps
   useEffect(() => {
     let live = true;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -51,6 +53,7 @@ export function ComparePage({ query }: { query: URLSearchParams }) {
         if (!live) return;
         setRaw(got.runs);
         setMissing(got.missing);
+        setLoads((n) => n + 1);
         setError(null);
         // Latest values and statuses stay current while a run is RUNNING.
         if (got.runs.some((r) => r.info.status === 'RUNNING')) timer = setTimeout(load, POLL_MS);
@@ -91,6 +94,17 @@ export function ComparePage({ query }: { query: URLSearchParams }) {
       : metricKeys.slice(0, DEFAULT_CHARTS);
   const chartSet = chartRuns(onlyBrushed && matching ? runs.filter((r) => matching.has(r.id)) : runs);
   const anyRunning = runs.some((r) => r.status === 'RUNNING');
+  const imageRuns = useMemo(
+    () =>
+      (raw ?? []).slice(0, MAX_COMPARE).map((r, i) => ({
+        runId: r.info.run_id,
+        label: runs[i]?.label ?? r.info.run_name ?? r.info.run_id,
+        imagesTag: r.data.tags?.find((t) => t.key === 'lablog.images')?.value,
+      })),
+    [raw, runs],
+  );
+  const istepRaw = query.get('istep');
+  const istep = istepRaw !== null && istepRaw !== '' && Number.isFinite(Number(istepRaw)) ? Number(istepRaw) : null;
 
   if (ids.length === 0) return <div class="card">Select runs on a runs page and press Compare, or open /compare?runs=&lt;id&gt;,&lt;id&gt;.</div>;
   if (error) return <div class="card error">{error}</div>;
@@ -188,6 +202,21 @@ export function ComparePage({ query }: { query: URLSearchParams }) {
           </label>
         </div>
         <Scatter runs={runs} x={scatterX} y={scatterY} highlight={matching} />
+      </div>
+      <h2>Images</h2>
+      <div class="compare-images">
+        <CompareImages
+          runs={imageRuns}
+          imageKey={query.get('img')}
+          step={istep}
+          reloadKey={anyRunning ? loads : 0}
+          onChange={(c) => {
+            const q: Record<string, string | null> = {};
+            if (c.key !== undefined) q.img = c.key;
+            if (c.step !== undefined) q.istep = c.step === null ? null : String(c.step);
+            setQuery(q);
+          }}
+        />
       </div>
     </div>
   );

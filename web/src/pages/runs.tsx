@@ -4,7 +4,7 @@ import { linkHandler, navigate, setQuery } from '../router.js';
 import { ColumnChooser } from '../components/column-chooser.js';
 import { FilterBox } from '../components/filter-box.js';
 import { VirtualTable, type VColumn } from '../components/virtual-table.js';
-import { BASE_COLUMNS, BASE_LABELS, cellValue, collectKeys, defaultColumns, foldRows, formatCell, serverOrder, sortRows, toCsv, toRow, type Row } from '../components/runs-model.js';
+import { BASE_COLUMNS, BASE_LABELS, cellValue, collectKeys, defaultColumns, foldRows, formatCell, hasNewKeys, serverOrder, sortRows, toCsv, toRow, type Row } from '../components/runs-model.js';
 import '../runs.css';
 
 const FIRST_PAGE = 100;
@@ -18,14 +18,25 @@ interface Loaded {
   rows: Row[];
   done: boolean;
   error: string | null;
+  /** Bumped whenever the set of param/metric/tag keys may have changed (a page arrived, a run got a new key). */
+  keysRev: number;
 }
 
-/** Fetches runs/search page by page, publishing each page as it arrives (the first page is small). */
-function useRuns(experiments: string[], filter: string, orderBy: string | null, view: string, reload: number): Loaded {
-  const [state, setState] = useState<Loaded>({ rows: [], done: false, error: null });
+const POLL_MS = 3000;
+const LIVE_CHUNK = 500;
+
+/**
+ * Fetches runs/search page by page, publishing each page as it arrives (the first page is small).
+ * Once loaded, while any loaded run is RUNNING, re-reads those runs every 3 s (one runs/search with
+ * `attributes.run_id IN (...)`) and swaps them into the same rows in place: the table keeps its order,
+ * scroll position and selection while status, duration and latest metric values update. A polled run
+ * stays shown even if it no longer matches the filter (rows do not vanish under the user's cursor).
+ */
+function useRuns(experiments: string[], filter: string, orderBy: string | null, view: string, reload: number): Loaded & { running: number } {
+  const [state, setState] = useState<Loaded>({ rows: [], done: false, error: null, keysRev: 0 });
   useEffect(() => {
     let live = true;
-    setState({ rows: [], done: false, error: null });
+    setState((s) => ({ rows: [], done: false, error: null, keysRev: s.keysRev + 1 }));
     (async () => {
       const rows: Row[] = [];
       let token: string | undefined;
@@ -44,15 +55,67 @@ function useRuns(experiments: string[], filter: string, orderBy: string | null, 
           for (const r of page.runs ?? []) rows.push(toRow(r));
           token = page.next_page_token;
           size = PAGE;
-          setState({ rows: [...rows], done: !token, error: null });
+          const done = !token;
+          setState((s) => ({ rows: [...rows], done, error: null, keysRev: s.keysRev + 1 }));
         } while (token && live);
       } catch (e) {
-        if (live) setState({ rows, done: true, error: e instanceof ApiError ? e.message : String(e) });
+        if (live) setState((s) => ({ rows, done: true, error: e instanceof ApiError ? e.message : String(e), keysRev: s.keysRev + 1 }));
       }
     })();
     return () => void (live = false);
   }, [experiments.join(','), filter, orderBy, view, reload]);
-  return state;
+
+  // Live: the ids of the loaded runs that are RUNNING; polling stops when none is (or the page is left).
+  const runningKey = useMemo(() => (state.done ? state.rows.filter((r) => r.run.info.status === 'RUNNING').map((r) => r.id).join(',') : ''), [state.rows, state.done]);
+  useEffect(() => {
+    if (!runningKey) return;
+    const ids = runningKey.split(',');
+    const experimentIds = [...new Set(state.rows.filter((r) => r.run.info.status === 'RUNNING').map((r) => r.run.info.experiment_id))];
+    let live = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const poll = async () => {
+      if (document.hidden) {
+        timer = setTimeout(() => void poll(), POLL_MS);
+        return;
+      }
+      try {
+        const fresh = new Map<string, Row>();
+        for (let i = 0; i < ids.length; i += LIVE_CHUNK) {
+          const chunk = ids.slice(i, i + LIVE_CHUNK);
+          const page = await mlflow<{ runs?: Run[] }>('POST', 'runs/search', {
+            experiment_ids: experimentIds,
+            filter: `attributes.run_id IN (${chunk.map((id) => `'${id}'`).join(', ')})`,
+            run_view_type: 'ALL',
+            max_results: chunk.length,
+          });
+          if (!live) return;
+          const seen = Date.now();
+          for (const r of page.runs ?? []) fresh.set(r.info.run_id, toRow(r, seen));
+        }
+        setState((s) => {
+          if (!s.done) return s;
+          let newKeys = false;
+          const rows = s.rows.map((r) => {
+            const n = fresh.get(r.id);
+            if (!n) return r;
+            if (hasNewKeys(r, n)) newKeys = true;
+            return n;
+          });
+          return { ...s, rows, keysRev: newKeys ? s.keysRev + 1 : s.keysRev };
+        });
+        timer = setTimeout(() => void poll(), POLL_MS);
+      } catch {
+        // A network blip should not end live updates: try again, a little later.
+        if (live) timer = setTimeout(() => void poll(), POLL_MS * 2);
+      }
+    };
+    timer = setTimeout(() => void poll(), POLL_MS);
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [runningKey]);
+  return { ...state, running: runningKey ? runningKey.split(',').length : 0 };
 }
 
 function useExperimentNames(ids: string[]): Record<string, string> {
@@ -87,11 +150,12 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
   const [reload, setReload] = useState(0);
   const [open, setOpen] = useState<Set<string>>(new Set());
   const [busy, setBusy] = useState(false);
-  const { rows, done, error } = useRuns(experiments, filter, order, view, reload);
+  const { rows, done, error, keysRev, running } = useRuns(experiments, filter, order, view, reload);
   const names = useExperimentNames(experiments);
 
-  const keys = useMemo(() => collectKeys(rows), [rows]);
-  const defaults = useMemo(() => defaultColumns(rows, keys), [rows, keys]);
+  // Keys are recomputed only when they may have changed, not on every live refresh of a few runs.
+  const keys = useMemo(() => collectKeys(rows), [keysRev]);
+  const defaults = useMemo(() => defaultColumns(rows, keys), [keys]);
   const picked = query.has('cols') ? list(query.get('cols')) : defaults;
   const sorted = useMemo(() => (sortCol && !order ? sortRows(rows, sortCol, desc) : rows), [rows, sortCol, desc, order]);
   const shown = useMemo(() => foldRows(sorted, open), [sorted, open]);
@@ -215,6 +279,11 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
         <span class="runs-meta" data-testid="run-count">
           {rows.length} runs{done ? '' : ' (loading…)'} · {keys.params.length} params · {keys.metrics.length} metrics
         </span>
+        {running > 0 && (
+          <span class="runs-live" data-testid="runs-live" title={`live: the running runs update every ${POLL_MS / 1000} s`}>
+            <span class="live-dot" /> {running} running
+          </span>
+        )}
       </div>
       <VirtualTable rows={shown.length} columns={columns} frozen={2} rowClass={(i) => `${selected.has(shown[i].row.id) ? 'sel' : ''} ${shown[i].row.run.info.lifecycle_stage === 'deleted' ? 'deleted' : ''}`} />
       {done && !rows.length && !error && <p class="muted">No runs match.</p>}
