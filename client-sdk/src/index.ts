@@ -17,3 +17,5 @@ export { LablogApiError, LablogNetworkError, LablogTimeoutError, isRetryable } f
 export { imagePath, proxiedRoot } from './artifacts.js';
 export { LIMITS } from './util.js';
 export type * from './types.js';
+export * from './schedules.js';
+export { lrRangeTest, LR_RANGE_TAGS, type LrRangeTestOptions, type LrRangeTestResult, type LrRangeMode } from './lr-range-test.js';
