@@ -2,33 +2,18 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { crc32, deflateSync } from 'node:zlib';
 import { skipReason, startEnv, type Env, screenshotPath } from './browser.js';
+import { encodePng } from './png.js';
 
 const SCREENSHOT = screenshotPath('run');
 
 /** An RGB PNG of w x h pixels: a disc of `rgb` on a light background (the centre pixel is exactly `rgb`). */
 function png(w: number, h: number, rgb: [number, number, number]): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const out = Buffer.alloc(body.length + 8);
-    out.writeUInt32BE(data.length, 0);
-    body.copy(out, 4);
-    out.writeUInt32BE(crc32(body) >>> 0, body.length + 4);
-    return out;
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
-  const raw = Buffer.alloc(h * (1 + w * 3));
-  for (let y = 0; y < h; y++)
-    for (let x = 0; x < w; x++) {
-      const d = Math.hypot(x - (w >> 1), y - (h >> 1)) / (Math.min(w, h) / 2);
-      const a = d < 0.5 ? 1 : Math.max(0, 1 - (d - 0.5) * 2.5);
-      raw.set(rgb.map((c) => Math.round(c * a + 236 * (1 - a))), y * (1 + w * 3) + 1 + x * 3);
-    }
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+  return encodePng(w, h, (x, y) => {
+    const d = Math.hypot(x - (w >> 1), y - (h >> 1)) / (Math.min(w, h) / 2);
+    const a = d < 0.5 ? 1 : Math.max(0, 1 - (d - 0.5) * 2.5);
+    return rgb.map((c) => Math.round(c * a + 236 * (1 - a)));
+  });
 }
 
 const COMMIT = '3f9c2ab71e04d5c8b6a90f1e2d3c4b5a69788776';
