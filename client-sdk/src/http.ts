@@ -100,11 +100,20 @@ export class Transport {
     const timeout = opts.timeoutMs ?? this.timeoutMs;
     if (timeout > 0) init.signal = AbortSignal.timeout(timeout);
     const url = `${this.baseUrl}${path}${encodeQuery(opts.query)}`;
-    try {
-      return await this.fetchFn(url, init);
-    } catch (err) {
-      const reason = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
-      throw new LablogNetworkError(`${method} ${url} failed: ${reason}`, err);
+    // A kept-alive socket that the server closed (a restart, an idle timeout) fails the next request
+    // sent on it. Reads are safe to send again at once; writes are left to their callers' own retry
+    // rules (log-batch retries under its Idempotency-Key).
+    const streamed = typeof ReadableStream !== 'undefined' && body instanceof ReadableStream;
+    const attempts = (method === 'GET' || method === 'HEAD') && !streamed ? 3 : 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.fetchFn(url, init);
+      } catch (err) {
+        const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+        if (attempt < attempts && !timedOut) continue;
+        const reason = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+        throw new LablogNetworkError(`${method} ${url} failed: ${reason}`, err);
+      }
     }
   }
 
