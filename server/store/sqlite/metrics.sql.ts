@@ -170,46 +170,24 @@ export function createMetricStatements(db: Db) {
     return metas.length === 0 || tail.length === 0 || tail[0][0] > metas[metas.length - 1].max_step;
   }
 
-  /** Points [offset, offset + limit) in (step, timestamp) order, decoding only the chunks they lie in. */
+  /** Points [offset, offset + limit) in (step, timestamp) order, in one piece. */
   function readPage(seriesId: number, offset: number, limit: number | null): { points: Points; total: number } {
-    const metas = s.chunkMetas.all(seriesId);
-    const tail = s.tailAll.all(seriesId) as [number, number, number | null][];
-    let total = tail.length;
-    for (const m of metas) total += m.n;
-    const end = limit === null ? total : Math.min(total, offset + limit);
-    if (!isClean(metas, tail)) {
-      const all = readSeries(seriesId);
-      return { points: slice(all, offset, end), total };
-    }
-    const size = Math.max(0, end - offset);
-    const out: Points = { steps: new Float64Array(size), timestamps: new Float64Array(size), values: new Float64Array(size) };
+    const { count, total, pieces } = streamPage(seriesId, offset, limit);
+    const out: Points = { steps: new Float64Array(count), timestamps: new Float64Array(count), values: new Float64Array(count) };
     let k = 0;
-    let pos = 0;
-    for (const m of metas) {
-      if (pos + m.n > offset && pos < end) {
-        const p = decodeChunk(s.chunkData.get(m.id)!);
-        for (let i = Math.max(0, offset - pos); i < m.n && pos + i < end; i++) {
-          out.steps[k] = p.steps[i];
-          out.timestamps[k] = p.timestamps[i];
-          out.values[k++] = p.values[i];
-        }
-      }
-      pos += m.n;
-    }
-    for (const [st, t, v] of tail) {
-      if (pos >= offset && pos < end) {
-        out.steps[k] = st;
-        out.timestamps[k] = t;
-        out.values[k++] = v === null ? NaN : v;
-      }
-      pos++;
+    for (const p of pieces) {
+      out.steps.set(p.steps, k);
+      out.timestamps.set(p.timestamps, k);
+      out.values.set(p.values, k);
+      k += p.values.length;
     }
     return { points: out, total };
   }
 
   /**
-   * Like readPage, but lazily: pieces are decoded one chunk at a time as the caller iterates, so a long
-   * history is never held whole (the caller must iterate before the next write to this series).
+   * Points [offset, offset + limit) in (step, timestamp) order, as pieces decoded one chunk at a time
+   * while the caller iterates, so a long history is never held whole (iterate before the next write to
+   * this series). Only the chunks the page lies in are decoded.
    */
   function streamPage(seriesId: number, offset: number, limit: number | null): { count: number; total: number; pieces: Iterable<Points> } {
     const metas = s.chunkMetas.all(seriesId);
@@ -218,7 +196,7 @@ export function createMetricStatements(db: Db) {
     for (const m of metas) total += m.n;
     const end = limit === null ? total : Math.min(total, offset + limit);
     const count = Math.max(0, end - offset);
-    if (!isClean(metas, tail)) return { count, total, pieces: [readPage(seriesId, offset, limit).points] };
+    if (!isClean(metas, tail)) return { count, total, pieces: [slice(readSeries(seriesId), offset, end)] };
     function* pieces(): Generator<Points> {
       let pos = 0;
       for (const m of metas) {
