@@ -60,14 +60,8 @@ export function metricJson(m: MetricPoint) {
  * would otherwise build 100k objects and leave the heap grown long after the response.
  */
 export function metricListJson(key: string, s: Series, runId?: string): string {
-  const head = `{"key":${JSON.stringify(key)},"value":`;
-  const tail = runId === undefined ? '}' : `,"run_id":${JSON.stringify(runId)}}`;
-  const parts: string[] = new Array(s.values.length);
-  for (let i = 0; i < parts.length; i++) {
-    const v = wireDouble(s.values[i]);
-    parts[i] = `${head}${typeof v === 'string' ? `"${v}"` : v},"timestamp":${s.timestamps[i]},"step":${s.steps[i]}${tail}`;
-  }
-  return parts.join(',');
+  const tail = runId === undefined ? CLOSE : Buffer.from(`,"run_id":${JSON.stringify(runId)}}`);
+  return metricPieceBuffer(metricHead(key), s, 0, s.values.length, tail).toString('utf8');
 }
 
 const STREAM_PIECE = 4096;
@@ -79,7 +73,7 @@ const STREAM_PIECE = 4096;
 export function* metricsBodyPieces(key: string, pieces: Iterable<Series>, nextOffset: number | null): Generator<string | Buffer> {
   const token = encodePageToken(nextOffset);
   const tokenField = token ? `"next_page_token":${JSON.stringify(token)}` : '';
-  const head = Buffer.from(`{"key":${JSON.stringify(key)},"value":`);
+  const head = metricHead(key);
   let first = true;
   for (const s of pieces) {
     const n = s.values.length;
@@ -94,6 +88,8 @@ export function* metricsBodyPieces(key: string, pieces: Iterable<Series>, nextOf
 }
 
 const TS_FIELD = Buffer.from(',"timestamp":');
+const CLOSE = Buffer.from('}');
+const metricHead = (key: string) => Buffer.from(`{"key":${JSON.stringify(key)},"value":`);
 const STEP_FIELD = Buffer.from(',"step":');
 
 /**
@@ -101,9 +97,9 @@ const STEP_FIELD = Buffer.from(',"step":');
  * only per-point garbage is the text of the value. Long histories otherwise churn tens of MB of
  * short-lived strings per response, which V8 keeps as heap (RSS) long after.
  */
-function metricPieceBuffer(head: Buffer, s: Series, from: number, to: number): Buffer {
-  // Per point at most: head + 24 (value) + 13+21 + 8+21 + 2.
-  const buf = Buffer.allocUnsafe((to - from) * (head.length + 90));
+function metricPieceBuffer(head: Buffer, s: Series, from: number, to: number, tail = CLOSE): Buffer {
+  // Per point at most: head + 24 (value) + 13+21 + 8+21 + 1 (comma) + tail.
+  const buf = Buffer.allocUnsafe((to - from) * (head.length + tail.length + 90));
   let off = 0;
   for (let i = from; i < to; i++) {
     if (i > from) buf[off++] = 0x2c; // ,
@@ -114,7 +110,7 @@ function metricPieceBuffer(head: Buffer, s: Series, from: number, to: number): B
     off = writeInt(buf, off, s.timestamps[i]);
     off += STEP_FIELD.copy(buf, off);
     off = writeInt(buf, off, s.steps[i]);
-    buf[off++] = 0x7d; // }
+    off += tail.copy(buf, off);
   }
   return buf.subarray(0, off);
 }

@@ -77,6 +77,21 @@ describe('metric reads', () => {
     assert.deepEqual([...first.json.metrics, ...rest.json.metrics], whole.json.metrics);
   });
 
+  test('get-history-bulk: every point of each run with its run_id, by timestamp, capped by max_results', async () => {
+    const res = await t.get('/ajax-api/2.0/mlflow/metrics/get-history-bulk', { run_id: [b, a], metric_key: 'loss', max_results: '3' });
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.json.metrics, [
+      { key: 'loss', value: 0, timestamp: 0, step: 0, run_id: b },
+      { key: 'loss', value: 1, timestamp: 10, step: 10, run_id: b },
+      { key: 'loss', value: 2, timestamp: 20, step: 20, run_id: b },
+      { key: 'loss', value: 1, timestamp: 1000, step: 0, run_id: a },
+      { key: 'loss', value: 0.5, timestamp: 1001, step: 1, run_id: a },
+      { key: 'loss', value: 1 / 3, timestamp: 1002, step: 2, run_id: a },
+    ]);
+    const none = await t.get('/ajax-api/2.0/mlflow/metrics/get-history-bulk', { run_id: a, metric_key: 'nope' });
+    assert.deepEqual(none.json, {});
+  });
+
   test('get-history errors: unknown run 404, missing key 400, bad token 400', async () => {
     const unknown = await t.get('metrics/get-history', { run_id: 'f'.repeat(32), metric_key: 'loss' });
     assert.equal(unknown.status, 404);
