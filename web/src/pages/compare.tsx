@@ -26,6 +26,17 @@ function parseBrushes(v: string | null): Brushes {
  * /compare?runs=a,b&x=step|time|relative|metric:<key>&logx=1&logy=1&smooth=0.6&keys=k1,k2&kf=<filter>
  * &pcm=<metric>&brush=<json>&only=1&sx=<param>&sy=<metric>&img=<image key>&istep=<step>: every setting lives in the URL.
  */
+/** A <select> of keys bound to one URL parameter. */
+function KeySelect(props: { name: string; value: string; keys: string[]; onChange(value: string): void }) {
+  return (
+    <select name={props.name} value={props.value} onChange={(e) => props.onChange((e.currentTarget as HTMLSelectElement).value)}>
+      {props.keys.map((k) => (
+        <option value={k}>{k}</option>
+      ))}
+    </select>
+  );
+}
+
 export function ComparePage({ query }: { query: URLSearchParams }) {
   const ids = [...new Set((query.get('runs') ?? '').split(',').map((s) => s.trim()).filter(Boolean))];
   const tooMany = ids.length > MAX_COMPARE;
@@ -171,11 +182,7 @@ export function ComparePage({ query }: { query: URLSearchParams }) {
         <div class="toolbar">
           <label>
             metric{' '}
-            <select name="pcm" value={pcMetric} onChange={(e) => set('pcm', (e.currentTarget as HTMLSelectElement).value)}>
-              {metricKeys.map((k) => (
-                <option value={k}>{k}</option>
-              ))}
-            </select>
+            <KeySelect name="pcm" value={pcMetric} keys={metricKeys} onChange={(v) => set('pcm', v)} />
           </label>
           <span class="muted">axes: the params that differ between the runs (up to 12) and the metric's latest value</span>
         </div>
@@ -186,19 +193,11 @@ export function ComparePage({ query }: { query: URLSearchParams }) {
         <div class="toolbar">
           <label>
             param{' '}
-            <select name="sx" value={sx} onChange={(e) => set('sx', (e.currentTarget as HTMLSelectElement).value)}>
-              {paramKeys.map((k) => (
-                <option value={k}>{k}</option>
-              ))}
-            </select>
+            <KeySelect name="sx" value={sx} keys={paramKeys} onChange={(v) => set('sx', v)} />
           </label>
           <label>
             metric{' '}
-            <select name="sy" value={sy} onChange={(e) => set('sy', (e.currentTarget as HTMLSelectElement).value)}>
-              {metricKeys.map((k) => (
-                <option value={k}>{k}</option>
-              ))}
-            </select>
+            <KeySelect name="sy" value={sy} keys={metricKeys} onChange={(v) => set('sy', v)} />
           </label>
         </div>
         <Scatter runs={runs} x={scatterX} y={scatterY} highlight={matching} />
