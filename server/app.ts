@@ -6,6 +6,7 @@ import { experimentRoutes } from './api/experiments.routes.js';
 import { metricRoutes } from './api/metrics.routes.js';
 import { runArtifactRoutes } from './api/run-artifacts.routes.js';
 import { runRoutes } from './api/runs.routes.js';
+import { sweepRoutes } from './api/sweeps.routes.js';
 import type { ArtifactStore } from './artifacts/types.js';
 import type { Config } from './config.js';
 import { registerErrorHandlers, sendError } from './http/errors.js';
@@ -15,6 +16,8 @@ import { createArtifactService } from './tracking/artifacts.service.js';
 import { createExperimentService } from './tracking/experiments.service.js';
 import { createMetricService } from './tracking/metrics.service.js';
 import { createRunService } from './tracking/runs.service.js';
+import { createSweepService } from './sweeps/sweeps.service.js';
+import { createTrialService } from './sweeps/trials.service.js';
 import { VERSION } from './version.js';
 
 export interface AppDeps {
@@ -76,5 +79,7 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date,
   });
   await app.register(artifactRoutes, { artifacts: artifactService });
   await app.register(runArtifactRoutes, { artifacts: artifactService });
+  const sweeps = createSweepService(store, clock);
+  await app.register(sweepRoutes, { sweeps, trials: createTrialService(store, sweeps, clock) });
   return app;
 }

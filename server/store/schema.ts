@@ -1,4 +1,5 @@
 
+import { sql } from 'drizzle-orm';
 import { blob, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 // Source of truth for migrations/ (drizzle-kit generate). Hot paths use prepared statements over the
@@ -167,3 +168,49 @@ export const inputTags = sqliteTable(
   (t) => [primaryKey({ columns: [t.inputId, t.key] })],
 );
 
+
+/** A hyperparameter sweep (lablog extension): its normalized config as JSON, and its parent run. */
+export const sweeps = sqliteTable(
+  'sweeps',
+  {
+    id: integer('id').primaryKey(),
+    experimentId: integer('experiment_id').notNull().references(() => experiments.experimentId, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    method: text('method').notNull(),
+    config: text('config').notNull(),
+    status: text('status').notNull().default('RUNNING'),
+    parentRunId: integer('parent_run_id').references(() => runs.id, { onDelete: 'set null' }),
+    creationTime: integer('creation_time').notNull(),
+    lastUpdateTime: integer('last_update_time').notNull(),
+  },
+  (t) => [uniqueIndex('sweeps_experiment_name').on(t.experimentId, t.name)],
+);
+
+/**
+ * One trial of a sweep: the params handed out and the child run that trains them. A grid point is
+ * held by at most one trial that did not time out (the partial unique index), so concurrent workers
+ * can never get the same point, and a timed-out trial's point is free again.
+ */
+export const sweepTrials = sqliteTable(
+  'sweep_trials',
+  {
+    id: integer('id').primaryKey(),
+    sweepId: integer('sweep_id').notNull().references(() => sweeps.id, { onDelete: 'cascade' }),
+    number: integer('number').notNull(),
+    runId: integer('run_id').notNull().references(() => runs.id, { onDelete: 'cascade' }),
+    params: text('params').notNull(),
+    gridIndex: integer('grid_index'),
+    status: text('status').notNull().default('RUNNING'),
+    timedOut: integer('timed_out', { mode: 'boolean' }).notNull().default(false),
+    stopReason: text('stop_reason'),
+    worker: text('worker').notNull().default(''),
+    startTime: integer('start_time').notNull(),
+    endTime: integer('end_time'),
+    heartbeatTime: integer('heartbeat_time').notNull(),
+  },
+  (t) => [
+    uniqueIndex('sweep_trials_number').on(t.sweepId, t.number),
+    uniqueIndex('sweep_trials_grid_point').on(t.sweepId, t.gridIndex).where(sql`grid_index IS NOT NULL AND timed_out = 0`),
+    uniqueIndex('sweep_trials_run').on(t.runId),
+  ],
+);

@@ -1,3 +1,4 @@
+import type { SweepStore } from './sweep-types.js';
 import type { Expr, OrderKey } from '../search/ast.js';
 
 export type LifecycleStage = 'active' | 'deleted';
@@ -182,7 +183,7 @@ export interface GcExperiment {
  * Everything the tracking services need from storage. Async so that a PostgreSQL implementation can
  * sit beside the SQLite one. Methods that name a run or experiment throw RESOURCE_DOES_NOT_EXIST.
  */
-export interface TrackingStore {
+export interface TrackingStore extends SweepStore {
   createExperiment(e: NewExperiment): Promise<string>;
   getExperiment(id: string): Promise<Experiment>;
   getExperimentByName(name: string): Promise<Experiment | null>;

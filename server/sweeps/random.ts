@@ -15,9 +15,18 @@ export function quantizedCount(min: number, max: number, q: number): number {
 }
 
 export function quantized(min: number, q: number, k: number): number {
-  // Rounded to q's decimals so 0.1 steps print as 0.3, not 0.30000000000000004.
-  const decimals = Math.min(15, Math.max(0, -Math.floor(Math.log10(Math.abs(q))) + 6));
+  // Rounded to q's decimals (plus guard digits) so 0.1 steps print as 0.3, not 0.30000000000000004,
+  // but never coarser than min itself: min = 1e-7 with q = 1 must not round down to 0, below min.
+  const stepDecimals = -Math.floor(Math.log10(Math.abs(q))) + 6;
+  const decimals = Math.min(100, Math.max(0, stepDecimals, decimalPlaces(min)));
   return Number((min + k * q).toFixed(decimals));
+}
+
+/** Digits after the point in the shortest form of x ("1.25e-7" has 9). */
+function decimalPlaces(x: number): number {
+  const [mantissa, exponent] = String(x).split('e');
+  const fraction = mantissa!.split('.')[1]?.length ?? 0;
+  return Math.max(0, fraction - Number(exponent ?? 0));
 }
 
 /** One draw from a parameter's prior. */

@@ -6,6 +6,7 @@ import { createGcStatements } from './gc.sql.js';
 import { createMetricStatements } from './metrics.sql.js';
 import { createRunStatements } from './runs.sql.js';
 import { searchExperimentIds, searchRunIds } from './search.sql.js';
+import { createSweepStatements } from './sweeps.sql.js';
 
 export const DB_FILE = 'lablog.db';
 
@@ -21,6 +22,7 @@ export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
   const metrics = createMetricStatements(db);
   const runs = createRunStatements(db, experiments, metrics);
   const gc = createGcStatements(db);
+  const sweeps = createSweepStatements(db, runs);
 
   const seriesOf = (runUuid: string, key: string) => metrics.seriesId(runs.row(runUuid).id, key);
 
@@ -96,6 +98,16 @@ export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
     gcGetExperiments: async (ids) => gc.getExperiments(ids),
     hardDeleteRun: async (id) => gc.hardDeleteRun(id),
     hardDeleteExperiment: async (id) => gc.hardDeleteExperiment(id),
+
+    createSweep: async (n) => sweeps.create(n),
+    getSweep: async (id) => sweeps.get(id),
+    listSweeps: async (q) => sweeps.list(q),
+    setSweepStatus: async (id, status, now, parentRunStatus) => sweeps.setStatus(id, status, now, parentRunStatus),
+    listTrials: async (id, metricKey) => sweeps.trials(id, metricKey),
+    startTrial: async (n) => sweeps.startTrial(n),
+    refreshTrials: async (id, now, deadline) => sweeps.refresh(id, now, deadline),
+    touchTrial: async (id, runUuid, metricKey, now) => sweeps.touch(id, runUuid, metricKey, now),
+    stopTrial: async (id, runUuid, reason, now) => sweeps.stop(id, runUuid, reason, now),
 
     close: async () => {
       db.close();

@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import { experimentId, int64, queryInt } from './schemas.js';
+
+// The sweep config's shape; its meaning (bounds, conditions, grid limits) is checked by server/sweeps.
+
+const scalar = z.union([z.number(), z.string(), z.boolean()]);
+const positiveInt = (max: number) => int64.refine((n) => n >= 1 && n <= max, `must be between 1 and ${max}`);
+
+export const paramSpec = z.object({
+  values: z.array(scalar).optional(),
+  value: scalar.optional(),
+  distribution: z.enum(['uniform', 'log_uniform', 'int_uniform', 'q_uniform', 'normal']).optional(),
+  min: z.number().optional(),
+  max: z.number().optional(),
+  q: z.number().optional(),
+  mu: z.number().optional(),
+  sigma: z.number().optional(),
+  when: z.record(z.string(), z.union([scalar, z.array(scalar)])).optional(),
+});
+
+export const createSweepBody = z.object({
+  experiment_id: experimentId,
+  name: z.string(),
+  method: z.enum(['grid', 'random', 'bayes']),
+  metric: z.object({ name: z.string().min(1).max(250), goal: z.enum(['minimize', 'maximize']).default('minimize') }),
+  parameters: z.record(z.string(), paramSpec),
+  run_cap: positiveInt(1_000_000).optional(),
+  early_terminate: z
+    .object({
+      type: z.enum(['asha', 'median']),
+      min_iter: positiveInt(1e12).optional(),
+      eta: positiveInt(1000).optional(),
+      min_trials: positiveInt(1_000_000).optional(),
+    })
+    .optional(),
+  seed: int64.optional(),
+  heartbeat_timeout_ms: positiveInt(7 * 24 * 3600 * 1000).optional(),
+  tpe: z
+    .object({
+      n_startup_trials: int64.refine((n) => n >= 0 && n <= 10_000, 'must be between 0 and 10000').optional(),
+      n_ei_candidates: positiveInt(10_000).optional(),
+    })
+    .optional(),
+});
+
+export const sweepIdParams = z.object({ sweep_id: z.string() });
+export const listSweepsQuery = z.object({ experiment_id: experimentId.optional(), max_results: queryInt, page_token: z.string().optional() });
+export const nextBody = z.object({ worker: z.string().max(250).default('') });
+export const trialBody = z.object({ run_id: z.string().min(1, "Missing value for required parameter 'run_id'") });

@@ -1,0 +1,190 @@
+import type { Db } from '../db.js';
+import { notFound } from '../../errors.js';
+import type { NewSweep, NewTrial, SweepRecord, SweepStatus, TrialRefusal, TrialRow, TrialStatus } from '../sweep-types.js';
+import type { RunStatus } from '../types.js';
+import { experimentKey } from './experiments.sql.js';
+import type { RunStatements } from './runs.sql.js';
+
+interface SweepDbRow {
+  id: number;
+  experiment_id: number;
+  name: string;
+  method: string;
+  config: string;
+  status: SweepStatus;
+  parent_uuid: string | null;
+  creation_time: number;
+  last_update_time: number;
+}
+
+interface TrialDbRow {
+  number: number;
+  run_uuid: string;
+  params: string;
+  grid_index: number | null;
+  status: TrialStatus;
+  timed_out: number;
+  stop_reason: string | null;
+  worker: string;
+  start_time: number;
+  end_time: number | null;
+  heartbeat_time: number;
+  has_value: number;
+  value: number | null;
+  step: number | null;
+}
+
+const SWEEP_COLUMNS = `s.id, s.experiment_id, s.name, s.method, s.config, s.status, r.run_uuid AS parent_uuid, s.creation_time, s.last_update_time`;
+const SWEEP_FROM = 'sweeps s LEFT JOIN runs r ON r.id = s.parent_run_id';
+// The trial's objective is its run's latest value of the sweep metric (value NULL there means NaN).
+const TRIAL_SELECT = `SELECT t.number, r.run_uuid, t.params, t.grid_index, t.status, t.timed_out, t.stop_reason, t.worker,
+  t.start_time, t.end_time, t.heartbeat_time, m.id IS NOT NULL AS has_value, m.value, m.step
+  FROM sweep_trials t JOIN runs r ON r.id = t.run_id LEFT JOIN metric_series m ON m.run_id = t.run_id AND m.key = ?`;
+
+/** Sweep ids are positive integers on the wire; anything else names no sweep. */
+function sweepKey(id: string): number {
+  const key = experimentKey(id);
+  if (key === null) throw notFound(`Sweep with id=${id} not found`);
+  return key;
+}
+
+export function createSweepStatements(db: Db, runs: RunStatements) {
+  const s = {
+    byId: db.prepare<[number], SweepDbRow>(`SELECT ${SWEEP_COLUMNS} FROM ${SWEEP_FROM} WHERE s.id = ?`),
+    byName: db.prepare<[number, string], SweepDbRow>(`SELECT ${SWEEP_COLUMNS} FROM ${SWEEP_FROM} WHERE s.experiment_id = ? AND s.name = ?`),
+    page: db.prepare<[number | null, number | null, number, number], SweepDbRow>(
+      `SELECT ${SWEEP_COLUMNS} FROM ${SWEEP_FROM} WHERE (? IS NULL OR s.experiment_id = ?) ORDER BY s.id DESC LIMIT ? OFFSET ?`,
+    ),
+    insert: db.prepare<[number, string, string, string, number, number, number]>(
+      "INSERT INTO sweeps (experiment_id, name, method, config, status, parent_run_id, creation_time, last_update_time) VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?)",
+    ),
+    setStatus: db.prepare<[SweepStatus, number, number]>('UPDATE sweeps SET status = ?, last_update_time = ? WHERE id = ?'),
+    endParent: db.prepare<[RunStatus, number, number]>("UPDATE runs SET status = ?, end_time = ? WHERE id = (SELECT parent_run_id FROM sweeps WHERE id = ?) AND status = 'RUNNING'"),
+    trials: db.prepare<[string, number], TrialDbRow>(`${TRIAL_SELECT} WHERE t.sweep_id = ? ORDER BY t.number`),
+    trialOfRun: db.prepare<[string, number, string], TrialDbRow>(`${TRIAL_SELECT} WHERE t.sweep_id = ? AND r.run_uuid = ?`),
+    nextNumber: db.prepare<[number], { n: number }>('SELECT COALESCE(MAX(number) + 1, 0) AS n FROM sweep_trials WHERE sweep_id = ?'),
+    counted: db.prepare<[number], { n: number }>('SELECT COUNT(*) AS n FROM sweep_trials WHERE sweep_id = ? AND timed_out = 0'),
+    gridTaken: db.prepare<[number, number], { n: number }>('SELECT COUNT(*) AS n FROM sweep_trials WHERE sweep_id = ? AND grid_index = ? AND timed_out = 0'),
+    insertTrial: db.prepare<[number, number, number, string, number | null, string, number, number]>(
+      'INSERT INTO sweep_trials (sweep_id, number, run_id, params, grid_index, worker, start_time, heartbeat_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    // A silent worker's trial fails and its run with it; the run is left alone if it already ended.
+    timeoutRuns: db.prepare<[number, number, number]>(
+      `UPDATE runs SET status = 'FAILED', end_time = ? WHERE status = 'RUNNING' AND id IN
+       (SELECT run_id FROM sweep_trials WHERE sweep_id = ? AND status = 'RUNNING' AND heartbeat_time < ?)`,
+    ),
+    timeoutTrials: db.prepare<[number, string, number, number]>(
+      `UPDATE sweep_trials SET status = 'FAILED', timed_out = 1, end_time = ?, stop_reason = ?
+       WHERE sweep_id = ? AND status = 'RUNNING' AND heartbeat_time < ?`,
+    ),
+    // FINISHED runs complete their trial; FAILED and KILLED ones fail it.
+    followRuns: db.prepare<[number]>(
+      `UPDATE sweep_trials SET status = CASE r.status WHEN 'FINISHED' THEN 'COMPLETED' ELSE 'FAILED' END,
+         end_time = COALESCE(r.end_time, sweep_trials.heartbeat_time)
+       FROM runs r WHERE r.id = sweep_trials.run_id AND sweep_trials.sweep_id = ? AND sweep_trials.status = 'RUNNING'
+         AND r.status IN ('FINISHED', 'FAILED', 'KILLED')`,
+    ),
+    touch: db.prepare<[number, number, string]>(
+      `UPDATE sweep_trials SET heartbeat_time = MAX(heartbeat_time, ?) WHERE sweep_id = ? AND run_id = (SELECT id FROM runs WHERE run_uuid = ?)`,
+    ),
+    stop: db.prepare<[string, number, number, string]>(
+      `UPDATE sweep_trials SET status = 'STOPPED', stop_reason = ?, end_time = ?
+       WHERE sweep_id = ? AND status = 'RUNNING' AND run_id = (SELECT id FROM runs WHERE run_uuid = ?)`,
+    ),
+  };
+
+  function row(sweepId: string): SweepDbRow {
+    const r = s.byId.get(sweepKey(sweepId));
+    if (!r) throw notFound(`Sweep with id=${sweepId} not found`);
+    return r;
+  }
+
+  function trialOfRun(sweepId: string, runUuid: string, metricKey: string): TrialRow {
+    const t = s.trialOfRun.get(metricKey, sweepKey(sweepId), runUuid);
+    if (!t) throw notFound(`Run with id=${runUuid} is not a trial of sweep ${sweepId}`);
+    return toTrial(t);
+  }
+
+  return {
+    create: db.transaction((n: NewSweep): { sweep: SweepRecord; created: boolean } => {
+      const exp = experimentKey(n.experimentId);
+      const existing = exp === null ? undefined : s.byName.get(exp, n.name);
+      if (existing) return { sweep: toSweep(existing), created: false };
+      const parent = runs.create(n.parentRun);
+      const parentId = runs.row(parent.runId).id;
+      const id = Number(s.insert.run(Number(parent.experimentId), n.name, n.method, n.config, parentId, n.now, n.now).lastInsertRowid);
+      runs.logBatch(parent.runId, { params: [], tags: [{ key: 'lablog.sweep_id', value: String(id) }], metrics: [] });
+      return { sweep: toSweep(s.byId.get(id)!), created: true };
+    }),
+    get: (sweepId: string) => toSweep(row(sweepId)),
+    list(q: { experimentId: string | null; offset: number; limit: number }) {
+      const exp = q.experimentId === null ? null : (experimentKey(q.experimentId) ?? -1);
+      const rows = s.page.all(exp, exp, q.limit + 1, q.offset);
+      return { items: rows.slice(0, q.limit).map(toSweep), nextOffset: rows.length > q.limit ? q.offset + q.limit : null };
+    },
+    setStatus: db.transaction((sweepId: string, status: SweepStatus, now: number, parentRunStatus?: RunStatus) => {
+      const key = row(sweepId).id;
+      s.setStatus.run(status, now, key);
+      if (parentRunStatus) s.endParent.run(parentRunStatus, now, key);
+      return toSweep(s.byId.get(key)!);
+    }),
+    trials: (sweepId: string, metricKey: string) => s.trials.all(metricKey, row(sweepId).id).map(toTrial),
+    startTrial: db.transaction((n: NewTrial): TrialRow | TrialRefusal => {
+      const sweep = row(n.sweepId);
+      if (sweep.status !== 'RUNNING') return 'not_running';
+      if (n.runCap !== null && s.counted.get(sweep.id)!.n >= n.runCap) return 'run_cap_reached';
+      if (n.gridIndex !== null && s.gridTaken.get(sweep.id, n.gridIndex)!.n > 0) return 'grid_point_taken';
+      if (s.nextNumber.get(sweep.id)!.n !== n.number) return 'number_taken';
+      const info = runs.create(n.run);
+      runs.logBatch(info.runId, { params: n.runParams, tags: [], metrics: [] });
+      s.insertTrial.run(sweep.id, n.number, runs.row(info.runId).id, n.params, n.gridIndex, n.worker, n.now, n.now);
+      return trialOfRun(n.sweepId, info.runId, n.metricKey);
+    }),
+    refresh: db.transaction((sweepId: string, now: number, deadline: number) => {
+      const key = row(sweepId).id;
+      s.followRuns.run(key);
+      s.timeoutRuns.run(now, key, deadline);
+      s.timeoutTrials.run(now, 'no heartbeat from its worker before the timeout', key, deadline);
+    }),
+    touch: db.transaction((sweepId: string, runUuid: string, metricKey: string, now: number) => {
+      const trial = trialOfRun(sweepId, runUuid, metricKey);
+      s.touch.run(now, sweepKey(sweepId), runUuid);
+      return { ...trial, heartbeatTime: Math.max(trial.heartbeatTime, now) };
+    }),
+    stop: (sweepId: string, runUuid: string, reason: string, now: number) => {
+      s.stop.run(reason, now, sweepKey(sweepId), runUuid);
+    },
+  };
+}
+
+function toSweep(r: SweepDbRow): SweepRecord {
+  return {
+    sweepId: String(r.id),
+    experimentId: String(r.experiment_id),
+    name: r.name,
+    method: r.method,
+    config: r.config,
+    status: r.status,
+    parentRunId: r.parent_uuid,
+    creationTime: r.creation_time,
+    lastUpdateTime: r.last_update_time,
+  };
+}
+
+function toTrial(t: TrialDbRow): TrialRow {
+  return {
+    number: t.number,
+    runId: t.run_uuid,
+    params: t.params,
+    gridIndex: t.grid_index,
+    status: t.status,
+    timedOut: t.timed_out === 1,
+    stopReason: t.stop_reason,
+    worker: t.worker,
+    startTime: t.start_time,
+    endTime: t.end_time,
+    heartbeatTime: t.heartbeat_time,
+    value: t.has_value ? (t.value ?? NaN) : null,
+    step: t.has_value ? t.step : null,
+  };
+}

@@ -1,0 +1,218 @@
+import { randomUUID } from 'node:crypto';
+import { alreadyExists, invalid } from '../errors.js';
+import type { SweepRecord, SweepStatus, TrialRow } from '../store/sweep-types.js';
+import type { KeyValue, TrackingStore } from '../store/types.js';
+import type { Clock } from '../tracking/experiments.service.js';
+import { loadConfig, normalizeConfig, sameConfig, type LoadedConfig, type SweepConfig, type SweepConfigInput } from './config.js';
+import { sampleRandom } from './random.js';
+import { createRng } from './rng.js';
+import { suggestTpe } from './tpe.js';
+import type { Assignment, TrialRecord } from './types.js';
+
+export interface Trial extends Omit<TrialRow, 'params' | 'gridIndex' | 'timedOut'> {
+  params: Assignment;
+}
+
+export interface Sweep extends Omit<SweepRecord, 'config'> {
+  config: SweepConfig;
+  gridSize: number | null;
+  counts: { running: number; completed: number; failed: number; stopped: number };
+  bestTrial: Trial | null;
+}
+
+export type NextTrial = { sweep: Sweep; trial: Trial } | { sweep: Sweep; retryAfterMs: number } | { sweep: Sweep };
+
+/** A sweep loaded with its trials, all states brought up to date. */
+export interface SweepState {
+  record: SweepRecord;
+  loaded: LoadedConfig;
+  trials: TrialRow[];
+}
+
+const ATTEMPTS = 8;
+
+export function toTrial(t: TrialRow): Trial {
+  const { params, gridIndex: _g, timedOut: _t, ...rest } = t;
+  return { ...rest, params: JSON.parse(params) as Assignment };
+}
+
+/** Params as MLflow params: strings, as Python's str() would print numbers and booleans. */
+function runParams(params: Assignment): KeyValue[] {
+  return Object.entries(params).map(([key, v]) => ({ key, value: typeof v === 'boolean' ? (v ? 'True' : 'False') : String(v) }));
+}
+
+function better(goal: 'minimize' | 'maximize', a: number, b: number): boolean {
+  return goal === 'minimize' ? a < b : a > b;
+}
+
+export function createSweepService(store: TrackingStore, clock: Clock) {
+  const configs = new Map<string, LoadedConfig>();
+  const loaded = (r: SweepRecord): LoadedConfig => {
+    let l = configs.get(r.sweepId);
+    if (!l || JSON.stringify(l.config) !== r.config) {
+      l = loadConfig(r.config);
+      configs.set(r.sweepId, l);
+    }
+    return l;
+  };
+
+  function exhausted(s: SweepState): boolean {
+    const live = s.trials.filter((t) => !t.timedOut).length;
+    return s.loaded.config.run_cap !== null && live >= s.loaded.config.run_cap;
+  }
+
+  /** Applies timeouts and run outcomes, and finishes a sweep that has nothing left to do. */
+  async function state(sweepId: string): Promise<SweepState> {
+    let record = await store.getSweep(sweepId);
+    const l = loaded(record);
+    const now = clock.now();
+    await store.refreshTrials(sweepId, now, now - l.config.heartbeat_timeout_ms);
+    const trials = await store.listTrials(sweepId, l.config.metric.name);
+    const s = { record, loaded: l, trials };
+    if (record.status === 'RUNNING' && exhausted(s) && !trials.some((t) => t.status === 'RUNNING')) {
+      record = await store.setSweepStatus(sweepId, 'FINISHED', now, 'FINISHED');
+    }
+    return { ...s, record };
+  }
+
+  function view(s: SweepState): Sweep {
+    const counts = { running: 0, completed: 0, failed: 0, stopped: 0 };
+    let best: TrialRow | null = null;
+    const goal = s.loaded.config.metric.goal;
+    for (const t of s.trials) {
+      counts[t.status.toLowerCase() as keyof typeof counts]++;
+      if (t.status === 'COMPLETED' && t.value !== null && !Number.isNaN(t.value) && (best === null || better(goal, t.value, best.value!))) best = t;
+    }
+    const { config: _c, ...record } = s.record;
+    return { ...record, config: s.loaded.config, gridSize: s.loaded.grid?.length ?? null, counts, bestTrial: best && toTrial(best) };
+  }
+
+  const retryAfter = (s: SweepState) => Math.min(5000, Math.max(50, Math.round(s.loaded.config.heartbeat_timeout_ms / 4)));
+
+  /** What the next trial trains: a free grid point, a random draw, or TPE's suggestion. */
+  function propose(s: SweepState, number: number): { params: Assignment; gridIndex: number | null } | null {
+    const { config, space, grid } = s.loaded;
+    if (grid !== null) {
+      const held = new Set(s.trials.filter((t) => !t.timedOut).map((t) => t.gridIndex));
+      const free = grid.findIndex((_, i) => !held.has(i));
+      return free < 0 ? null : { params: grid[free]!, gridIndex: free };
+    }
+    const rng = createRng(config.seed, 'trial', number);
+    if (config.method === 'random') return { params: sampleRandom(space, rng), gridIndex: null };
+    const history: TrialRecord[] = s.trials.map((t) => ({
+      params: JSON.parse(t.params) as Assignment,
+      state: t.status === 'COMPLETED' ? 'complete' : t.status === 'STOPPED' ? 'pruned' : t.status === 'RUNNING' ? 'running' : 'failed',
+      value: t.value,
+      step: t.step,
+    }));
+    const params = suggestTpe(space, history, {
+      goal: config.metric.goal,
+      rng,
+      nStartupTrials: config.tpe.n_startup_trials,
+      nEiCandidates: config.tpe.n_ei_candidates,
+    });
+    return { params, gridIndex: null };
+  }
+
+  async function transition(sweepId: string, from: SweepStatus[], to: SweepStatus, parentRunStatus?: 'FINISHED' | 'KILLED'): Promise<Sweep> {
+    const s = await state(sweepId);
+    if (!from.includes(s.record.status)) throw invalid(`Sweep ${sweepId} is ${s.record.status}; it cannot become ${to}`);
+    const record = await store.setSweepStatus(sweepId, to, clock.now(), parentRunStatus);
+    return view({ ...s, record });
+  }
+
+  return {
+    async create(experimentId: string, name: string, input: SweepConfigInput): Promise<{ sweep: Sweep; created: boolean }> {
+      if (name.length === 0 || name.length > 500) throw invalid('Sweep name must be 1 to 500 characters');
+      const l = normalizeConfig(input);
+      const now = clock.now();
+      const parentUuid = randomUUID().replaceAll('-', '');
+      const { sweep, created } = await store.createSweep({
+        experimentId,
+        name,
+        method: l.config.method,
+        config: JSON.stringify(l.config),
+        now,
+        parentRun: {
+          runUuid: parentUuid,
+          experimentId,
+          userId: '',
+          runName: name,
+          startTime: now,
+          tags: [{ key: 'mlflow.runName', value: name }],
+          artifactUri: (location) => `${location.replace(/\/+$/, '')}/${parentUuid}/artifacts`,
+        },
+      });
+      if (!created && !sameConfig(loaded(sweep).config, l.config, input.seed)) {
+        throw alreadyExists(`Sweep '${name}' already exists in experiment ${experimentId} with a different config`);
+      }
+      return { sweep: view(await state(sweep.sweepId)), created };
+    },
+
+    get: async (sweepId: string) => view(await state(sweepId)),
+    state,
+    view,
+
+    async list(experimentId: string | null, offset: number, limit: number) {
+      const page = await store.listSweeps({ experimentId, offset, limit });
+      const items: Sweep[] = [];
+      for (const r of page.items) items.push(view(await state(r.sweepId)));
+      return { items, nextOffset: page.nextOffset };
+    },
+
+    async trials(sweepId: string): Promise<Trial[]> {
+      return (await state(sweepId)).trials.map(toTrial);
+    },
+
+    pause: (sweepId: string) => transition(sweepId, ['RUNNING'], 'PAUSED'),
+    resume: (sweepId: string) => transition(sweepId, ['PAUSED'], 'RUNNING'),
+    stop: (sweepId: string) => transition(sweepId, ['RUNNING', 'PAUSED'], 'STOPPED', 'KILLED'),
+
+    async next(sweepId: string, worker: string): Promise<NextTrial> {
+      for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+        const s = await state(sweepId);
+        const { record } = s;
+        if (record.status === 'PAUSED') return { sweep: view(s), retryAfterMs: retryAfter(s) };
+        if (record.status !== 'RUNNING') return { sweep: view(s) };
+        const number = s.trials.reduce((n, t) => Math.max(n, t.number + 1), 0);
+        const proposal = exhausted(s) ? null : propose(s, number);
+        if (proposal === null) return { sweep: view(s), retryAfterMs: retryAfter(s) };
+        const now = clock.now();
+        const runUuid = randomUUID().replaceAll('-', '');
+        const runName = `${record.name}-${number}`;
+        const result = await store.startTrial({
+          sweepId,
+          number,
+          metricKey: s.loaded.config.metric.name,
+          gridIndex: proposal.gridIndex,
+          params: JSON.stringify(proposal.params),
+          runParams: runParams(proposal.params),
+          worker,
+          now,
+          runCap: s.loaded.config.run_cap,
+          run: {
+            runUuid,
+            experimentId: record.experimentId,
+            userId: '',
+            runName,
+            startTime: now,
+            tags: [
+              { key: 'mlflow.runName', value: runName },
+              ...(record.parentRunId ? [{ key: 'mlflow.parentRunId', value: record.parentRunId }] : []),
+              { key: 'lablog.sweep_id', value: sweepId },
+              { key: 'lablog.sweep_trial', value: String(number) },
+            ],
+            artifactUri: (location) => `${location.replace(/\/+$/, '')}/${runUuid}/artifacts`,
+          },
+        });
+        // Another worker got in between reading the trials and claiming: read them again.
+        if (typeof result === 'string') continue;
+        return { sweep: view(await state(sweepId)), trial: toTrial(result) };
+      }
+      const s = await state(sweepId);
+      return { sweep: view(s), retryAfterMs: retryAfter(s) };
+    },
+  };
+}
+
+export type SweepService = ReturnType<typeof createSweepService>;

@@ -1,0 +1,72 @@
+import type { TrackingStore } from '../store/types.js';
+import type { Clock } from '../tracking/experiments.service.js';
+import { ashaDecision, medianDecision, type Curve } from './early-stop.js';
+import { parameterImportance } from './importance.js';
+import { toTrial, type SweepService, type Trial } from './sweeps.service.js';
+import type { Assignment } from './types.js';
+
+export interface StopAnswer {
+  shouldStop: boolean;
+  reason: string;
+  step: number | null;
+}
+
+/** What workers report while a trial runs: heartbeats and the early-stopping question. */
+export function createTrialService(store: TrackingStore, sweeps: SweepService, clock: Clock) {
+  async function curves(runIds: string[], key: string, endStep: number | null): Promise<Map<string, Curve>> {
+    const series = await store.getMetricRange({ runIds, key, startStep: null, endStep });
+    const out = new Map<string, Curve>();
+    for (const [runId, s] of series) out.set(runId, { steps: Array.from(s.steps), values: Array.from(s.values) });
+    return out;
+  }
+
+  return {
+    async heartbeat(sweepId: string, runId: string): Promise<Trial> {
+      const { config } = (await sweeps.state(sweepId)).loaded;
+      await store.touchTrial(sweepId, runId, config.metric.name, clock.now());
+      const s = await sweeps.state(sweepId);
+      return toTrial(s.trials.find((t) => t.runId === runId)!);
+    },
+
+    async shouldStop(sweepId: string, runId: string): Promise<StopAnswer> {
+      const before = await sweeps.state(sweepId);
+      const metric = before.loaded.config.metric;
+      // The question is a sign of life too, so it is recorded before timeouts are applied.
+      await store.touchTrial(sweepId, runId, metric.name, clock.now());
+      const s = await sweeps.state(sweepId);
+      const trial = s.trials.find((t) => t.runId === runId)!;
+      if (trial.status !== 'RUNNING') {
+        const why = trial.stopReason ? `: ${trial.stopReason}` : '';
+        return { shouldStop: true, reason: `the trial is ${trial.status}${why}`, step: trial.step };
+      }
+      if (s.record.status === 'STOPPED') {
+        await store.stopTrial(sweepId, runId, 'the sweep was stopped', clock.now());
+        return { shouldStop: true, reason: 'the sweep was stopped', step: trial.step };
+      }
+      const rule = s.loaded.config.early_terminate;
+      if (rule === null) return { shouldStop: false, reason: 'the sweep has no early termination', step: trial.step };
+      if (trial.step === null) return { shouldStop: false, reason: `no value of ${metric.name} logged yet`, step: null };
+
+      const others = s.trials.filter((t) => t.runId !== runId && t.step !== null && (rule.type === 'asha' || t.status === 'COMPLETED'));
+      const all = await curves([runId, ...others.map((t) => t.runId)], metric.name, trial.step);
+      const own = all.get(runId)!;
+      const rest = others.map((t) => all.get(t.runId)!).filter((c) => c.steps.length > 0);
+      const decision =
+        rule.type === 'asha'
+          ? ashaDecision({ trial: own, others: rest, goal: metric.goal, minIter: rule.min_iter, eta: rule.eta })
+          : medianDecision({ trial: own, finished: rest, goal: metric.goal, minIter: rule.min_iter, minTrials: rule.min_trials });
+      if (decision.stop) await store.stopTrial(sweepId, runId, decision.reason, clock.now());
+      return { shouldStop: decision.stop, reason: decision.reason, step: trial.step };
+    },
+
+    async importance(sweepId: string) {
+      const s = await sweeps.state(sweepId);
+      const done = s.trials
+        .filter((t) => t.status === 'COMPLETED' && t.value !== null && Number.isFinite(t.value))
+        .map((t) => ({ params: JSON.parse(t.params) as Assignment, value: t.value! }));
+      return { importance: parameterImportance(s.loaded.space, done, s.loaded.config.metric.goal), trials: done.length };
+    },
+  };
+}
+
+export type TrialService = ReturnType<typeof createTrialService>;
