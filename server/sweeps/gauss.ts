@@ -26,11 +26,12 @@ function erfSeries(x: number): number {
 
 /**
  * log erfc(x) for x ≥ 2 by the continued fraction erfc(x) = e^(−x²)/√π · 1/(x + ½/(x + 1/(x + 3/2/(x + …)))),
- * evaluated bottom-up; 80 levels are more than double precision needs from x = 2 on.
+ * evaluated bottom-up. It converges faster the larger x is: measured, 8 + 110/x levels reach double
+ * precision (60 are needed at x = 2, 10 at x = 10).
  */
 function logErfcFraction(x: number): number {
   let tail = x;
-  for (let n = 80; n >= 1; n--) tail = x + n / 2 / tail;
+  for (let n = Math.ceil(8 + 110 / x); n >= 1; n--) tail = x + n / 2 / tail;
   return -x * x - LOG_SQRT_PI - Math.log(tail);
 }
 

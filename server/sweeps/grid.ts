@@ -47,8 +47,10 @@ export function gridSize(space: Space): number {
   }
   const n = countPoints(space);
   if (n > GRID_MAX_POINTS) {
-    const size = Number.isFinite(n) && n < 1e21 ? `${n.toLocaleString('en-US')} points` : 'more points than that';
-    throw invalid(`the grid would have ${size}; a grid sweep may have at most ${GRID_MAX_POINTS.toLocaleString('en-US')} (use method random or bayes)`);
+    const limit = GRID_MAX_POINTS.toLocaleString('en-US');
+    // Infinity means counting stopped early (or overflowed): the exact size is unknown, only too big.
+    const size = !Number.isFinite(n) ? `more than ${limit}` : n < 1e21 ? n.toLocaleString('en-US') : n.toExponential(2);
+    throw invalid(`the grid would have ${size} points; a grid sweep may have at most ${limit} (use method random or bayes)`);
   }
   return n;
 }

@@ -104,7 +104,11 @@ export function numericParzen(observations: number[], domain: NumericDomain): Pa
     },
     logPdf(xs) {
       const terms = new Array<number>(mus.length);
+      // Discrete candidates repeat (a few grid values among n_ei_candidates): each is scored once.
+      const seen = new Map<number, number>();
       return xs.map((x) => {
+        const known = seen.get(x);
+        if (known !== undefined) return known;
         for (let k = 0; k < mus.length; k++) {
           const mu = mus[k]!;
           const s = sigmas[k]!;
@@ -114,7 +118,9 @@ export function numericParzen(observations: number[], domain: NumericDomain): Pa
               : logNormalMass((x - half - mu) / s, (x + half - mu) / s);
           terms[k] = logWeights[k]! + inCell - logMass[k]!;
         }
-        return logSumExp(terms);
+        const logP = logSumExp(terms);
+        seen.set(x, logP);
+        return logP;
       });
     },
   };

@@ -62,11 +62,15 @@ export function createRng(...seedParts: Array<number | string>): Rng {
       let total = 0;
       for (let i = 0; i < weights.length; i++) total += weights[i]!;
       let x = next() * total;
+      let last = 0;
       for (let i = 0; i < weights.length; i++) {
+        if (weights[i]! <= 0) continue;
+        last = i;
         x -= weights[i]!;
         if (x < 0) return i;
       }
-      return weights.length - 1;
+      // Rounding can leave x a hair above zero: the answer is the last index that could be drawn.
+      return last;
     },
   };
 }

@@ -172,6 +172,7 @@ function normalizeWhen(raw: unknown, name: string, earlier: Space, fail: (m: str
     }
     const list = Array.isArray(rawAllowed) ? rawAllowed : [rawAllowed];
     if (list.length === 0) throw fail(`when lists no value for '${parentName}'`);
+    if (list.length > MAX_VALUES) throw fail(`when.${parentName} lists ${list.length} values, more than ${MAX_VALUES}`);
     const allowed = list.map((v, i) => checkScalar(v, `when.${parentName}[${i}]`, fail));
     checkNoDuplicates(allowed, `when.${parentName}`, fail);
     for (const v of allowed) {

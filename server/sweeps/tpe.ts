@@ -31,6 +31,11 @@ function loss(value: number, goal: Goal): number {
   return goal === 'minimize' ? value : -value;
 }
 
+/** A trial TPE learns from: completed or pruned, with a value. */
+function usable(trial: TrialRecord): boolean {
+  return (trial.state === 'complete' || trial.state === 'pruned') && trial.value !== null;
+}
+
 /**
  * The best γ(n) trials and the rest, each in trial order (the weights favour later trials). Completed
  * trials rank by value; pruned ones come after every completed one, the deeper-stopped first, then by
@@ -38,23 +43,21 @@ function loss(value: number, goal: Goal): number {
  * take no part.
  */
 export function splitTrials(history: TrialRecord[], goal: Goal): { below: TrialRecord[]; above: TrialRecord[] } {
-  const usable = history
-    .map((trial, index) => ({ trial, index }))
-    .filter(({ trial }) => (trial.state === 'complete' || trial.state === 'pruned') && trial.value !== null);
-  const complete = usable
+  const ranked = history.map((trial, index) => ({ trial, index })).filter(({ trial }) => usable(trial));
+  const complete = ranked
     .filter(({ trial }) => trial.state === 'complete')
     .sort((a, b) => loss(a.trial.value!, goal) - loss(b.trial.value!, goal) || 0);
-  const pruned = usable
+  const pruned = ranked
     .filter(({ trial }) => trial.state === 'pruned')
     .sort((a, b) => {
       const depth = (b.trial.step ?? -Infinity) - (a.trial.step ?? -Infinity);
       if (depth !== 0 && !Number.isNaN(depth)) return depth;
       return loss(a.trial.value!, goal) - loss(b.trial.value!, goal) || 0;
     });
-  const ranked = [...complete, ...pruned];
-  const nBelow = gamma(usable.length);
-  const inOrder = (list: typeof ranked) => list.sort((a, b) => a.index - b.index).map(({ trial }) => trial);
-  return { below: inOrder(ranked.slice(0, nBelow)), above: inOrder(ranked.slice(nBelow)) };
+  const best = [...complete, ...pruned];
+  const nBelow = gamma(best.length);
+  const inOrder = (list: typeof best) => list.sort((a, b) => a.index - b.index).map(({ trial }) => trial);
+  return { below: inOrder(best.slice(0, nBelow)), above: inOrder(best.slice(nBelow)) };
 }
 
 /**
@@ -84,7 +87,10 @@ function codecFor(param: Exclude<Param, { kind: 'constant' }>): Codec {
     case 'categorical':
       return {
         fit: (observations) => categoricalParzen(observations, param.values.length),
-        encode: (v) => (param.values.includes(v) ? param.values.indexOf(v) : null),
+        encode: (v) => {
+          const i = param.values.indexOf(v);
+          return i < 0 ? null : i;
+        },
         decode: (i) => param.values[i]!,
       };
     case 'uniform':
@@ -154,8 +160,7 @@ function bestCandidate(below: Parzen, above: Parzen, rng: Rng, count: number): n
 export function suggestTpe(space: Space, history: TrialRecord[], opts: TpeOptions): Assignment {
   const nStartup = opts.nStartupTrials ?? TPE_DEFAULTS.nStartupTrials;
   const nCandidates = Math.max(1, opts.nEiCandidates ?? TPE_DEFAULTS.nEiCandidates);
-  const usable = history.filter((t) => (t.state === 'complete' || t.state === 'pruned') && t.value !== null).length;
-  if (usable < nStartup) return sampleRandom(space, opts.rng);
+  if (history.filter(usable).length < nStartup) return sampleRandom(space, opts.rng);
 
   const { below, above } = splitTrials(history, opts.goal);
   const out: Assignment = {};

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { buildTestApp, type TestApp } from '../helper.js';
+import { tableCounts } from './api.helpers.js';
+import { createSweep, next, SWEEPS } from './sweeps.helpers.js';
+
+// Malformed sweep requests: never a 5xx, always MLflow's error shape, and a refused create writes nothing.
+
+const scalar = fc.oneof(fc.double(), fc.integer(), fc.string({ maxLength: 5 }), fc.boolean(), fc.constant(null));
+const spec = fc.record(
+  {
+    values: fc.oneof(fc.array(scalar, { maxLength: 4 }), scalar),
+    value: scalar,
+    distribution: fc.oneof(fc.constantFrom('uniform', 'log_uniform', 'int_uniform', 'q_uniform', 'normal', 'beta'), scalar),
+    min: fc.oneof(fc.double(), fc.integer({ min: -5, max: 5 }), scalar),
+    max: fc.oneof(fc.double(), fc.integer({ min: -5, max: 5 }), scalar),
+    q: fc.oneof(fc.double(), scalar),
+    mu: fc.double(),
+    sigma: fc.oneof(fc.double(), fc.constant(0)),
+    when: fc.oneof(fc.dictionary(fc.constantFrom('a', 'b', 'c'), fc.oneof(scalar, fc.array(scalar, { maxLength: 3 }))), scalar),
+  },
+  { requiredKeys: [] },
+);
+const config = fc.record(
+  {
+    method: fc.oneof(fc.constantFrom('grid', 'random', 'bayes'), scalar),
+    metric: fc.oneof(fc.record({ name: fc.oneof(fc.string({ maxLength: 4 }), scalar), goal: fc.oneof(fc.constantFrom('minimize', 'maximize'), scalar) }), scalar),
+    parameters: fc.oneof(fc.dictionary(fc.constantFrom('a', 'b', 'c', ''), spec, { maxKeys: 3 }), scalar),
+    run_cap: fc.oneof(fc.integer({ min: -2, max: 20 }), scalar),
+    early_terminate: fc.oneof(fc.record({ type: fc.oneof(fc.constantFrom('asha', 'median'), scalar), eta: fc.oneof(fc.integer({ min: -1, max: 4 }), scalar), min_iter: fc.oneof(fc.integer({ min: -1, max: 4 }), scalar) }), scalar),
+    seed: fc.oneof(fc.integer(), fc.double(), scalar),
+    heartbeat_timeout_ms: fc.oneof(fc.integer({ min: -1, max: 10 }), scalar),
+    tpe: fc.oneof(fc.record({ n_startup_trials: fc.oneof(fc.integer({ min: -1, max: 3 }), scalar) }), scalar),
+  },
+  { requiredKeys: [] },
+);
+
+describe('sweeps: malformed requests', () => {
+  let t: TestApp;
+  before(async () => (t = await buildTestApp()));
+  after(() => t.close());
+
+  it('create never answers 5xx, and a refused create writes no row', async () => {
+    const exp = (await t.post('experiments/create', { name: 'fuzz' })).json.experiment_id;
+    let names = 0;
+    await fc.assert(
+      fc.asyncProperty(config, async (body) => {
+        const before = tableCounts(t);
+        const res = await t.post(`${SWEEPS}/create`, { experiment_id: exp, name: `s${names++}`, ...body });
+        assert.ok(res.status === 200 || (res.status >= 400 && res.status < 500), `${res.status} ${res.body} for ${JSON.stringify(body)}`);
+        if (res.status !== 200) {
+          assert.equal(typeof res.json.error_code, 'string');
+          assert.equal(typeof res.json.message, 'string');
+          assert.deepEqual(tableCounts(t), before);
+        } else {
+          // An accepted config must also serve a trial.
+          const n = await t.post(`${SWEEPS}/${res.json.sweep.sweep_id}/next`, {});
+          assert.equal(n.status, 200, n.body);
+        }
+      }),
+      { numRuns: 300, seed: 20261127 },
+    );
+  });
+
+  it('the worker endpoints refuse junk bodies and ids with a 4xx', async () => {
+    const sweep = await createSweep(t, { method: 'random', name: 'junk', parameters: { x: { values: [1] } } });
+    const trial = (await next(t, sweep.sweep_id)).trial;
+    const junk = fc.oneof(scalar, fc.dictionary(fc.constantFrom('run_id', 'worker', 'x'), fc.oneof(scalar, fc.constant(trial.run_id))));
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('next', 'heartbeat', 'should-stop', 'pause', 'resume', 'stop'), fc.constantFrom(sweep.sweep_id, '0', 'x', '1e3', '99999999999999999999'), junk, async (action, id, body) => {
+        const res = await t.app.inject({ method: 'POST', url: `${SWEEPS}/${id}/${action}`, payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+        assert.ok(res.statusCode < 500, `${action} ${id} ${JSON.stringify(body)} -> ${res.statusCode} ${res.body}`);
+        if (res.statusCode >= 400) assert.ok(JSON.parse(res.body).error_code);
+      }),
+      { numRuns: 300, seed: 7 },
+    );
+  });
+});
