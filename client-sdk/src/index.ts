@@ -11,6 +11,8 @@
 export const SDK_VERSION = '0.1.0';
 export { Lablog } from './lablog.js';
 export { Run } from './run.js';
+export { Sweep, sweepConfigToWire } from './sweep.js';
+export { Trial, TrialStoppedError, type TrialFn } from './sweep-agent.js';
 export { LablogClient, encodePath } from './client.js';
 export { Transport, type Reply, type RequestOptions, type Query } from './http.js';
 export { LablogApiError, LablogNetworkError, LablogTimeoutError, isRetryable } from './errors.js';

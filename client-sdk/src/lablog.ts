@@ -2,7 +2,8 @@ import { LablogClient } from './client.js';
 import { LablogApiError, LablogNetworkError } from './errors.js';
 import { env, isNode, Transport } from './http.js';
 import { Run, type RunHost } from './run.js';
-import type { LablogOptions, NodeHooks, RunJson, SearchRunsOptions, Spool, StartRunOptions, SyncReport } from './types.js';
+import { Sweep, sweepConfigToWire, type SweepHost } from './sweep.js';
+import type { LablogOptions, NodeHooks, RunJson, SearchRunsOptions, Spool, StartRunOptions, SweepConfig, SyncReport } from './types.js';
 import { backoff, sleep, userName } from './util.js';
 
 type ErrorListener = (err: Error, run?: Run) => void;
@@ -160,11 +161,7 @@ export class Lablog {
    */
   async startRun(opts: StartRunOptions = {}): Promise<Run> {
     const experimentId = opts.experimentId ?? (opts.experiment !== undefined ? await this.experimentId(opts.experiment) : '0');
-    const node = await this.node();
-    if (node && this.handleExit && !this.exitRegistered && typeof node.registerExitHandlers === 'function') {
-      node.registerExitHandlers(this);
-      this.exitRegistered = true;
-    }
+    const node = await this.registerExit();
     let source: { tags: Record<string, string>; diff?: string } | undefined;
     if (node && this.captureSource && typeof node.captureSourceTags === 'function') {
       source = await node.captureSourceTags().catch((err: Error) => (this.emit('error', err), undefined));
@@ -194,6 +191,46 @@ export class Lablog {
       run.addStopper(node.startSystemMetrics(run, SYSTEM_METRICS_INTERVAL_MS));
     }
     return run;
+  }
+
+  /** Node's part, with the exit handlers registered once (when handleExit). */
+  private async registerExit(): Promise<NodeHooks | null> {
+    const node = await this.node();
+    if (node && this.handleExit && !this.exitRegistered && typeof node.registerExitHandlers === 'function') {
+      node.registerExitHandlers(this);
+      this.exitRegistered = true;
+    }
+    return node;
+  }
+
+  /** A Run logging to an existing run (e.g. a sweep trial's, created by the server); ended like a started one. */
+  async attachRun(runId: string): Promise<Run> {
+    const node = await this.registerExit();
+    const { run: existing } = await this.client.runs.get({ run_id: runId });
+    const run = new Run(this.host, existing.info);
+    this.runs.add(run);
+    if (node && this.systemMetrics && typeof node.startSystemMetrics === 'function') {
+      run.addStopper(node.startSystemMetrics(run, SYSTEM_METRICS_INTERVAL_MS));
+    }
+    return run;
+  }
+
+  /**
+   * A hyperparameter sweep: created from `config` (in `experimentId`, else the experiment named
+   * `experiment`, created if missing, else "0"), or attached when one with the same name and config
+   * exists; or, given a sweep id, that sweep. Run trials with `sweep.agent(fn)`.
+   */
+  async sweep(configOrId: SweepConfig | string): Promise<Sweep> {
+    const host: SweepHost = {
+      client: this.client,
+      offlineAfterMs: this.offlineAfterMs,
+      attachRun: (runId) => this.attachRun(runId),
+      emit: (err, run) => this.emit('error', err, run),
+    };
+    if (typeof configOrId === 'string') return Sweep.attach(host, configOrId);
+    const c = configOrId;
+    const experimentId = c.experimentId ?? (c.experiment !== undefined ? await this.experimentId(c.experiment) : '0');
+    return Sweep.create(host, sweepConfigToWire(c, experimentId));
   }
 
   /** Runs `fn` in a new run: ended FINISHED when it resolves, FAILED (and the error rethrown) when it throws. */

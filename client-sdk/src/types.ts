@@ -189,3 +189,144 @@ export interface NodeHooks {
     opts: { url: string; headers?: Record<string, string>; onProgress?: (done: number, total: number) => void },
   ): Promise<SyncReport>;
 }
+
+// Sweeps (docs/sweeps.md): the wire shapes, and the camelCase config `lab.sweep()` takes.
+
+export type SweepScalar = number | string | boolean;
+/** Parameter name -> value; only the parameters active under their `when` conditions. */
+export type SweepParams = Record<string, SweepScalar>;
+/** Parent name -> the value (or values) that enable a parameter. */
+export type SweepCondition = Record<string, SweepScalar | SweepScalar[]>;
+
+/** One parameter of a search space, exactly as on the wire. */
+export type SweepParamSpec = { when?: SweepCondition } & (
+  | { values: SweepScalar[] }
+  | { value: SweepScalar }
+  | { distribution: 'uniform' | 'log_uniform' | 'int_uniform'; min: number; max: number }
+  | { distribution: 'q_uniform'; min: number; max: number; q: number }
+  | { distribution: 'normal'; mu: number; sigma: number }
+);
+
+export type SweepMethod = 'grid' | 'random' | 'bayes';
+export type SweepStatus = 'RUNNING' | 'PAUSED' | 'STOPPED' | 'FINISHED';
+export type TrialStatus = 'RUNNING' | 'COMPLETED' | 'FAILED' | 'STOPPED';
+
+export type SweepGoal = 'minimize' | 'maximize';
+export interface EarlyTerminateJson {
+  type: 'asha' | 'median';
+  min_iter?: number;
+  eta?: number;
+  min_trials?: number;
+}
+
+/** A sweep's config as `sweeps/create` takes it. */
+export interface SweepConfigJson {
+  experiment_id: string;
+  name: string;
+  method: SweepMethod;
+  /** `goal` defaults to minimize. */
+  metric: { name: string; goal?: SweepGoal };
+  parameters: Record<string, SweepParamSpec>;
+  run_cap?: number;
+  early_terminate?: EarlyTerminateJson;
+  seed?: number;
+  heartbeat_timeout_ms?: number;
+  tpe?: { n_startup_trials?: number; n_ei_candidates?: number };
+}
+
+/** The config a Sweep carries: normalized, the defaults filled in (seed, a grid's run_cap, timeouts, tpe). */
+export interface SweepSettingsJson {
+  method: SweepMethod;
+  metric: { name: string; goal: SweepGoal };
+  parameters: Record<string, SweepParamSpec>;
+  run_cap?: number | null;
+  early_terminate?: EarlyTerminateJson | null;
+  seed: number;
+  heartbeat_timeout_ms: number;
+  tpe: { n_startup_trials: number; n_ei_candidates: number };
+}
+
+export interface TrialJson {
+  number: number;
+  run_id: string;
+  status: TrialStatus;
+  params: SweepParams;
+  worker?: string | null;
+  start_time: number;
+  end_time?: number | null;
+  last_heartbeat_time?: number | null;
+  value?: WireDouble | null;
+  step?: number | null;
+}
+
+export interface SweepJson {
+  sweep_id: string;
+  experiment_id: string;
+  name: string;
+  status: SweepStatus;
+  config: SweepSettingsJson;
+  parent_run_id: string;
+  creation_time: number;
+  last_update_time: number;
+  grid_size?: number;
+  counts: { running: number; completed: number; failed: number; stopped: number };
+  best_trial?: TrialJson;
+}
+
+/** `sweeps/{id}/next`: a trial, or a wait (`retry_after_ms`), or neither when the sweep is over. */
+export interface SweepNextJson {
+  sweep: SweepJson;
+  trial?: TrialJson;
+  retry_after_ms?: number;
+}
+
+export interface ShouldStopJson {
+  should_stop: boolean;
+  reason: string;
+  step?: number;
+}
+
+export interface SweepImportanceJson {
+  /** Every parameter, most important first; the importances sum to 1 (all 0 when nothing stands out). */
+  importance: { name: string; importance: number }[];
+  method: string;
+  /** The completed trials it was computed over. */
+  trials: number;
+}
+
+/** `lab.sweep(config)`: the wire config in the SDK's camelCase. */
+export interface SweepConfig {
+  /** Experiment name; created when missing. */
+  experiment?: string;
+  /** Experiment id (wins over `experiment`). Default "0". */
+  experimentId?: string;
+  name: string;
+  method: SweepMethod;
+  /** `goal` defaults to minimize. */
+  metric: { name: string; goal?: SweepGoal };
+  /** The search space, in the wire's shape (declaration order is kept: parents before children). */
+  parameters: Record<string, SweepParamSpec>;
+  runCap?: number;
+  earlyTerminate?: { type: 'asha' | 'median'; minIter?: number; eta?: number; minTrials?: number };
+  seed?: number;
+  heartbeatTimeoutMs?: number;
+  tpe?: { nStartupTrials?: number; nEiCandidates?: number };
+}
+
+export interface AgentOptions {
+  /** The most trials this agent runs. Default: until the sweep is over. */
+  count?: number;
+  /** A label for this worker, shown on its trials. */
+  worker?: string;
+  /** How often a heartbeat is sent while a trial runs (ms). Default 30000. */
+  heartbeatMs?: number;
+  /** The longest wait between two `next` calls when the server answers `retry_after_ms` (ms). Default: the server's. */
+  maxWaitMs?: number;
+}
+
+/** What `sweep.agent()` did: trials run (stopped and failed ones included), stopped early, failed. */
+export interface AgentSummary {
+  trials: number;
+  stopped: number;
+  failed: number;
+}
