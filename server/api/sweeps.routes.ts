@@ -64,7 +64,7 @@ export async function sweepRoutes(app: FastifyInstance, opts: { sweeps: SweepSer
   r.get(`${base}/:sweep_id/trials`, { schema: byId }, async (req) => ({ trials: (await sweeps.trials(req.params.sweep_id)).map(trialJson) }));
   r.get(`${base}/:sweep_id/importance`, { schema: byId }, async (req) => {
     const out = await trials.importance(req.params.sweep_id);
-    return { importance: out.importance, method: 'rank correlation ratio (eta squared)', trials: out.trials };
+    return { importance: out.importance, method: 'rank correlation ratio (epsilon squared)', trials: out.trials };
   });
   for (const action of ['pause', 'resume', 'stop'] as const) {
     r.post(`${base}/:sweep_id/${action}`, { schema: byId }, async (req) => ({ sweep: sweepJson(await sweeps[action](req.params.sweep_id)) }));

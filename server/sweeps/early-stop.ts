@@ -8,10 +8,12 @@ import type { Goal } from './types.js';
  */
 
 /**
- * One trial's objective metric history, in step order. Several values may share a step: the one
- * logged last (the later index) wins. NaN is the worst possible value.
+ * One trial's objective metric history in step order. Several values may share a step: the one
+ * logged last (the later index) wins. NaN is the worst possible value. `times` is optional, one per
+ * value, anything that orders logs across runs (the store's insertion order is immune to worker clock
+ * skew; MLflow's metric timestamps will do); with it ASHA freezes each rung's field as Optuna does.
  */
-export type Curve = { steps: number[]; values: number[] };
+export type Curve = { steps: number[]; values: number[]; times?: number[] };
 
 export interface Decision {
   stop: boolean;
@@ -56,15 +58,27 @@ function valueAt(curve: Curve, step: number): number | null {
   return value;
 }
 
-/** The best value logged at a step ≤ `step` (NaN only when every one is NaN), or null when none was. */
+/**
+ * The best of the curve's values at steps ≤ `step` (NaN only when every one is NaN), or null when there
+ * are none. A value overwritten by a later log at the same step does not count.
+ */
 function bestUpTo(curve: Curve, step: number, goal: Goal): number | null {
-  let best: number | null = null;
+  const atStep = new Map<number, number>();
   for (let i = 0; i < curve.steps.length; i++) {
-    if (curve.steps[i]! > step) continue;
-    const v = curve.values[i]!;
-    if (best === null || better(v, best, goal)) best = v;
+    if (curve.steps[i]! <= step) atStep.set(curve.steps[i]!, curve.values[i]!);
   }
+  let best: number | null = null;
+  for (const v of atStep.values()) if (best === null || better(v, best, goal)) best = v;
   return best;
+}
+
+/** When the curve first logged a step ≥ `step` (its earliest such time), or null if it has not. */
+function arrivalTime(curve: Curve, step: number): number | null {
+  let first: number | null = null;
+  for (let i = 0; i < curve.steps.length; i++) {
+    if (curve.steps[i]! >= step && (first === null || curve.times![i]! < first)) first = curve.times![i]!;
+  }
+  return first;
 }
 
 /** Four significant digits: enough to tell values apart in a reason, short enough to read. */
@@ -89,7 +103,16 @@ const go = (reason: string, rung: number | null = null, step: number | null = nu
  * logged at a step ≤ r (a curve with no step ≤ r has no value there and does not compete). Only the
  * highest rung the trial reached is judged: the lower ones were judged by earlier calls, and a trial
  * that skipped past them (logging rarely) is judged where it is now. A NaN at the rung stops the trial
- * even when nobody is better (Optuna prunes NaN outright: the run has diverged).
+ * even when nobody is better (Optuna prunes NaN outright: the run has diverged), and a curve that is NaN
+ * there is not counted among the competitors (Optuna never records it).
+ *
+ * Competitors. Optuna judges a trial once, on arrival at a rung, against the trials that arrived
+ * before it; its promotion is then final, and the first trial to arrive always goes on. Without times
+ * we cannot know who arrived first, so every curve that has reached the rung competes, and a promoted
+ * trial is judged again at each call until its next rung: late arrivals can stop it, and trials stopped
+ * while the field was small keep their places among the best, so every trial may end up stopped.
+ * When the trial's curve carries `times`, a competitor counts only if it reached the rung (its first
+ * log at a step ≥ the rung) no later than the trial did, which is Optuna's decision, stateless.
  */
 export function ashaDecision(input: {
   trial: Curve;
@@ -119,12 +142,15 @@ export function ashaDecision(input: {
   const where = `rung ${k} (step ${rungStep})`;
   if (Number.isNaN(value)) return { stop: true, reason: `${where}: the value is NaN`, rung: k, step: rungStep };
 
+  const arrived = trial.times ? arrivalTime(trial, rungStep) : null;
   const competing = [value];
   for (const other of others) {
     const last = lastStep(other);
     if (last === null || last < rungStep) continue;
+    if (arrived !== null && other.times && arrivalTime(other, rungStep)! > arrived) continue;
     const v = valueAt(other, rungStep);
-    if (v !== null) competing.push(v);
+    // NaN there stopped that trial before Optuna would record it at the rung, so it is not in the field.
+    if (v !== null && !Number.isNaN(v)) competing.push(v);
   }
   const n = competing.length;
   const keep = Math.max(1, Math.floor(n / eta));

@@ -13,10 +13,11 @@ export interface StopAnswer {
 
 /** What workers report while a trial runs: heartbeats and the early-stopping question. */
 export function createTrialService(store: TrackingStore, sweeps: SweepService, clock: Clock) {
-  async function curves(runIds: string[], key: string, endStep: number | null): Promise<Map<string, Curve>> {
-    const series = await store.getMetricRange({ runIds, key, startStep: null, endStep });
+  // Timestamps tell ASHA which trials reached a rung before this one (Optuna promotes once, for good).
+  async function curves(runIds: string[], key: string): Promise<Map<string, Curve>> {
+    const series = await store.getMetricRange({ runIds, key, startStep: null, endStep: null });
     const out = new Map<string, Curve>();
-    for (const [runId, s] of series) out.set(runId, { steps: Array.from(s.steps), values: Array.from(s.values) });
+    for (const [runId, s] of series) out.set(runId, { steps: Array.from(s.steps), values: Array.from(s.values), times: Array.from(s.timestamps) });
     return out;
   }
 
@@ -48,7 +49,7 @@ export function createTrialService(store: TrackingStore, sweeps: SweepService, c
       if (trial.step === null) return { shouldStop: false, reason: `no value of ${metric.name} logged yet`, step: null };
 
       const others = s.trials.filter((t) => t.runId !== runId && t.step !== null && (rule.type === 'asha' || t.status === 'COMPLETED'));
-      const all = await curves([runId, ...others.map((t) => t.runId)], metric.name, trial.step);
+      const all = await curves([runId, ...others.map((t) => t.runId)], metric.name);
       const own = all.get(runId)!;
       const rest = others.map((t) => all.get(t.runId)!).filter((c) => c.steps.length > 0);
       const decision =
