@@ -4,6 +4,7 @@ import { ExperimentsPage } from './pages/experiments.js';
 import { RunsPage } from './pages/runs.js';
 import { RunPage } from './pages/run.js';
 import { ComparePage } from './pages/compare.js';
+import { SweepPage } from './pages/sweep.js';
 import './style.css';
 
 function App() {
@@ -13,6 +14,7 @@ function App() {
   if (page === 'runs') body = <RunsPage query={route.query} />;
   else if (page === 'run' && id) body = <RunPage runId={decodeURIComponent(id)} query={route.query} />;
   else if (page === 'compare') body = <ComparePage query={route.query} />;
+  else if (page === 'sweeps' && id) body = <SweepPage sweepId={decodeURIComponent(id)} query={route.query} />;
   else body = <ExperimentsPage query={route.query} />;
   return (
     <div class="app">

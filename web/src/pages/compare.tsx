@@ -7,6 +7,7 @@ import { chartRuns, differs, fetchRuns, keysByCommonness, makeAxis, MAX_COMPARE,
 import { brushed, ParallelCoords, type Brushes } from '../components/parallel-coords.js';
 import { Scatter } from '../components/scatter.js';
 import { CompareImages } from '../components/image-gallery.js';
+import { LrRangeCharts } from '../components/lr-range-chart.js';
 import '../components/compare-style.css';
 
 const POLL_MS = 2000;
@@ -167,6 +168,7 @@ export function ComparePage({ query }: { query: URLSearchParams }) {
           Showing {shownKeys.length} of {metricKeys.length} metric keys (keys in most runs first); filter to see others.
         </div>
       )}
+      <LrRangeCharts runs={raw} />
       <div class="compare-charts">
         {shownKeys.map((k) => (
           <MetricChart key={k} runs={chartSet} metricKey={k} x={x} logX={logX} logY={logY} smoothing={smooth} live={anyRunning} height={220} />

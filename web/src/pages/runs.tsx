@@ -3,6 +3,7 @@ import { ApiError, mlflow, type Experiment, type Run } from '../api.js';
 import { linkHandler, navigate, setQuery } from '../router.js';
 import { ColumnChooser } from '../components/column-chooser.js';
 import { FilterBox } from '../components/filter-box.js';
+import { SweepLinks } from '../components/sweep-links.js';
 import { VirtualTable, type VColumn } from '../components/virtual-table.js';
 import { BASE_COLUMNS, BASE_LABELS, cellValue, collectKeys, defaultColumns, foldRows, formatCell, hasNewKeys, serverOrder, sortRows, toCsv, toRow, type Row } from '../components/runs-model.js';
 import '../runs.css';
@@ -253,6 +254,7 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
         </a>{' '}
         / <span class="exp-title">{title || 'all experiments'}</span>
       </h1>
+      <SweepLinks experiments={experiments} />
       <div class="toolbar top-row">
         <FilterBox value={filter} error={error} onApply={(v) => setQuery({ filter: v || null })} />
         <ColumnChooser keys={keys} selected={picked} onChange={(cols) => setQuery({ cols: unlist(cols) })} onDefault={() => setQuery({ cols: null })} />
