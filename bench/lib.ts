@@ -124,16 +124,7 @@ export async function logSeries(c: Client, runId: string, key: string, from: num
 }
 
 /** Deterministic PRNG (mulberry32): seeded data is the same on every server the suite is pointed at. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../test/support/prng.js';
 
 // ---- measuring ----
 

@@ -1,10 +1,10 @@
 import { LablogClient } from './client.js';
-import { LablogApiError, LablogNetworkError } from './errors.js';
+import { LablogApiError } from './errors.js';
 import { env, isNode, Transport } from './http.js';
 import { Run, type RunHost } from './run.js';
 import { Sweep, sweepConfigToWire, type SweepHost } from './sweep.js';
 import type { LablogOptions, NodeHooks, RunJson, SearchRunsOptions, Spool, StartRunOptions, SweepConfig, SyncReport } from './types.js';
-import { backoff, sleep, userName } from './util.js';
+import { retryTransient, userName } from './util.js';
 
 type ErrorListener = (err: Error, run?: Run) => void;
 type StateListener = (run: Run) => void;
@@ -292,17 +292,7 @@ export class Lablog {
     return node.syncSpools(dir ?? this.spoolDir, { url: this.url, headers: this.http.authHeaders(), onProgress: opts.onProgress });
   }
 
-  /** Network errors and 429/502/503/504 retried until offlineAfterMs (runs/create is not idempotent: no retry after other 5xx). */
-  private async retrying<T>(fn: () => Promise<T>): Promise<T> {
-    const started = Date.now();
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await fn();
-      } catch (err) {
-        const transient = err instanceof LablogNetworkError || (err instanceof LablogApiError && [429, 502, 503, 504].includes(err.status));
-        if (!transient || Date.now() - started >= this.offlineAfterMs) throw err;
-        await sleep(backoff(attempt));
-      }
-    }
+  private retrying<T>(fn: () => Promise<T>): Promise<T> {
+    return retryTransient(fn, this.offlineAfterMs);
   }
 }

@@ -1,9 +1,8 @@
 import type { LablogClient } from './client.js';
-import { LablogApiError, LablogNetworkError } from './errors.js';
 import type { Run } from './run.js';
 import { runAgent, type AgentContext, type TrialFn } from './sweep-agent.js';
 import type { AgentOptions, AgentSummary, SweepConfig, SweepConfigJson, SweepImportanceJson, SweepJson, TrialJson } from './types.js';
-import { backoff, sleep } from './util.js';
+import { retryTransient } from './util.js';
 
 const SWEEPS = '/api/2.0/lablog/sweeps';
 
@@ -138,19 +137,9 @@ export class Sweep {
 }
 
 /**
- * Network errors and 429/502/503/504 retried until offlineAfterMs, as for runs/create: a worker rides
- * out a server restart. A `next` whose answer was lost leaves a trial nobody runs; its heartbeat
- * timeout hands the point out again.
+ * Retried as runs/create is: a worker rides out a server restart. A `next` whose answer was lost leaves
+ * a trial nobody runs; its heartbeat timeout hands the point out again.
  */
-async function retrying<T>(host: SweepHost, fn: () => Promise<T>): Promise<T> {
-  const started = Date.now();
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      const transient = err instanceof LablogNetworkError || (err instanceof LablogApiError && [429, 502, 503, 504].includes(err.status));
-      if (!transient || Date.now() - started >= host.offlineAfterMs) throw err;
-      await sleep(backoff(attempt));
-    }
-  }
+function retrying<T>(host: SweepHost, fn: () => Promise<T>): Promise<T> {
+  return retryTransient(fn, host.offlineAfterMs);
 }

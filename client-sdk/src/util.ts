@@ -1,4 +1,4 @@
-import { LablogApiError } from './errors.js';
+import { LablogApiError, LablogNetworkError } from './errors.js';
 
 /** MLflow's limits on one log-batch request (validation.py). */
 export const LIMITS = {
@@ -83,4 +83,22 @@ export function clientInvalid(message: string): LablogApiError {
 export function userName(): string | undefined {
   const p = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
   return p?.env?.USER || p?.env?.USERNAME || p?.env?.LOGNAME || undefined;
+}
+
+/**
+ * Network errors and 429/502/503/504 retried with backoff until `giveUpAfterMs`, so a caller rides out
+ * a server restart. Other 5xx are not retried: the request may have been applied (runs/create is not
+ * idempotent).
+ */
+export async function retryTransient<T>(fn: () => Promise<T>, giveUpAfterMs: number): Promise<T> {
+  const started = Date.now();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const transient = err instanceof LablogNetworkError || (err instanceof LablogApiError && [429, 502, 503, 504].includes(err.status));
+      if (!transient || Date.now() - started >= giveUpAfterMs) throw err;
+      await sleep(backoff(attempt));
+    }
+  }
 }

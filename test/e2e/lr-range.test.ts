@@ -4,20 +4,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Lablog, LR_RANGE_TAGS, lrRangeTest, type LrRangeTestResult } from 'lablog-client';
 import { screenshotPath, skipReason, startEnv, type Env } from './browser.js';
+import { prng } from '../support/prng.js';
 
 const SCREENSHOT = screenshotPath('lr-range');
-
-/** mulberry32, so the noise and hence the suggestion are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Flat near 2.3, a steep descent around 1e-3, the minimum near 0.1, then a blow-up past 1; ±3% noise. */
 function loss(seed: number): (lr: number) => number {

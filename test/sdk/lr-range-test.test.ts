@@ -2,20 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Lablog, LR_RANGE_TAGS, lrRangeTest } from 'lablog-client';
 import { cleanup, startLablog, tempDir } from '../support/lablog-process.js';
+import { prng } from '../support/prng.js';
 
 // lrRangeTest on a synthetic loss whose good range is known, and logged into a real lablog run.
-
-/** mulberry32: a small seeded PRNG, so the noise is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A loss as a function of x = log10(lr): flat ≈ 1 below 1e-5, a steep descent centred on 1e-3 (between
