@@ -4,7 +4,7 @@ import type { LablogClient } from './client.js';
 import { isRetryable, LablogTimeoutError } from './errors.js';
 import type { Transport } from './http.js';
 import type { RunInfoJson, RunStatus, Spool } from './types.js';
-import { backoff, clientInvalid, keyProblem, sleep } from './util.js';
+import { backoff, clientInvalid, keyProblem, pythonNumber, sleep } from './util.js';
 
 /** What a Run needs from its Lablog. */
 export interface RunHost {
@@ -17,7 +17,14 @@ export interface RunHost {
   forget(run: Run): void;
 }
 
+/**
+ * Numbers and booleans as Python's str() prints them (1e-05, True), so a param logged from TypeScript
+ * equals the same param logged by the mlflow client, or by the server for a sweep trial (params are
+ * write-once: a different spelling of the same value would be refused).
+ */
 function paramString(v: unknown): string {
+  if (typeof v === 'boolean') return v ? 'True' : 'False';
+  if (typeof v === 'number') return pythonNumber(v);
   return typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
 }
 

@@ -102,3 +102,10 @@ export async function retryTransient<T>(fn: () => Promise<T>, giveUpAfterMs: num
     }
   }
 }
+
+/** A number as Python's str() prints it (exponent form below 1e-4: 1e-05, 3.2e-07). */
+export function pythonNumber(v: number): string {
+  if (v === 0 || !Number.isFinite(v) || Math.abs(v) >= 1e-4) return String(v);
+  const [mantissa, exponent] = v.toExponential().split('e');
+  return `${mantissa}e-${String(-Number(exponent)).padStart(2, '0')}`;
+}

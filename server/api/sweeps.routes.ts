@@ -5,12 +5,12 @@ import type { Sweep, SweepService, Trial } from '../sweeps/sweeps.service.js';
 import type { TrialService } from '../sweeps/trials.service.js';
 import { LABLOG_PREFIX } from './prefixes.js';
 import { createSweepBody, listSweepsQuery, nextBody, sweepIdParams, trialBody } from './sweeps.schemas.js';
-import { decodePageToken, withToken } from './wire.js';
+import { decodePageToken, wireDouble, withToken } from './wire.js';
 
 const MAX_LIST = 1000;
 
-/** NaN is written as "NaN", as MLflow writes metric values. */
-const wireValue = (v: number | null) => (v === null ? undefined : Number.isNaN(v) ? 'NaN' : v);
+/** Written as MLflow writes metric values: "NaN", and infinities as ±DBL_MAX. */
+const wireValue = (v: number | null) => (v === null ? undefined : wireDouble(v));
 
 export function trialJson(t: Trial) {
   return {

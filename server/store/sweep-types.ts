@@ -68,8 +68,11 @@ export interface SweepStore {
   createSweep(n: NewSweep): Promise<{ sweep: SweepRecord; created: boolean }>;
   getSweep(sweepId: string): Promise<SweepRecord>;
   listSweeps(q: { experimentId: string | null; offset: number; limit: number }): Promise<{ items: SweepRecord[]; nextOffset: number | null }>;
-  /** Sets the status; `parentRunStatus` also ends the parent run (when it is still running). */
-  setSweepStatus(sweepId: string, status: SweepStatus, now: number, parentRunStatus?: RunStatus): Promise<SweepRecord>;
+  /**
+   * Sets the status if it is still one of `from` (null otherwise: another request changed it);
+   * `parentRunStatus` also ends the parent run (when it is still running).
+   */
+  setSweepStatus(sweepId: string, from: SweepStatus[], status: SweepStatus, now: number, parentRunStatus?: RunStatus): Promise<SweepRecord | null>;
   listTrials(sweepId: string, metricKey: string): Promise<TrialRow[]>;
   startTrial(n: NewTrial): Promise<TrialRow | TrialRefusal>;
   /**

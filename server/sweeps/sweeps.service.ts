@@ -30,15 +30,30 @@ export interface SweepState {
 }
 
 const ATTEMPTS = 8;
+/** Parsed configs kept (a grid config holds its points): enough for the sweeps being worked on. */
+const CONFIG_CACHE = 32;
 
 export function toTrial(t: TrialRow): Trial {
   const { params, gridIndex: _g, timedOut: _t, ...rest } = t;
   return { ...rest, params: JSON.parse(params) as Assignment };
 }
 
-/** Params as MLflow params: strings, as Python's str() would print numbers and booleans. */
+/**
+ * A number as Python's str() prints it once json.loads has read it: a Python worker that logs its trial
+ * params with mlflow then writes the very strings the server logged (params are write-once).
+ */
+export function pythonNumber(v: number): string {
+  if (v === 0 || !Number.isFinite(v) || Math.abs(v) >= 1e-4) return String(v);
+  const [mantissa, exponent] = v.toExponential().split('e');
+  return `${mantissa}e-${String(-Number(exponent)).padStart(2, '0')}`;
+}
+
+/** Params as MLflow params: strings, as Python's str() prints numbers and booleans. */
 function runParams(params: Assignment): KeyValue[] {
-  return Object.entries(params).map(([key, v]) => ({ key, value: typeof v === 'boolean' ? (v ? 'True' : 'False') : String(v) }));
+  return Object.entries(params).map(([key, v]) => ({
+    key,
+    value: typeof v === 'boolean' ? (v ? 'True' : 'False') : typeof v === 'number' ? pythonNumber(v) : v,
+  }));
 }
 
 function better(goal: 'minimize' | 'maximize', a: number, b: number): boolean {
@@ -51,6 +66,7 @@ export function createSweepService(store: TrackingStore, clock: Clock) {
     let l = configs.get(r.sweepId);
     if (!l || JSON.stringify(l.config) !== r.config) {
       l = loadConfig(r.config);
+      if (configs.size >= CONFIG_CACHE) configs.delete(configs.keys().next().value!);
       configs.set(r.sweepId, l);
     }
     return l;
@@ -70,7 +86,8 @@ export function createSweepService(store: TrackingStore, clock: Clock) {
     const trials = await store.listTrials(sweepId, l.config.metric.name);
     const s = { record, loaded: l, trials };
     if (record.status === 'RUNNING' && exhausted(s) && !trials.some((t) => t.status === 'RUNNING')) {
-      record = await store.setSweepStatus(sweepId, 'FINISHED', now, 'FINISHED');
+      // Only a sweep still RUNNING finishes: a stop or pause that landed meanwhile wins.
+      record = (await store.setSweepStatus(sweepId, ['RUNNING'], 'FINISHED', now, 'FINISHED')) ?? (await store.getSweep(sweepId));
     }
     return { ...s, record };
   }
@@ -116,8 +133,11 @@ export function createSweepService(store: TrackingStore, clock: Clock) {
 
   async function transition(sweepId: string, from: SweepStatus[], to: SweepStatus, parentRunStatus?: 'FINISHED' | 'KILLED'): Promise<Sweep> {
     const s = await state(sweepId);
-    if (!from.includes(s.record.status)) throw invalid(`Sweep ${sweepId} is ${s.record.status}; it cannot become ${to}`);
-    const record = await store.setSweepStatus(sweepId, to, clock.now(), parentRunStatus);
+    const refuse = (status: SweepStatus) => invalid(`Sweep ${sweepId} is ${status}; it cannot become ${to}`);
+    if (!from.includes(s.record.status)) throw refuse(s.record.status);
+    // Compare-and-set: another request may have changed the status since it was read.
+    const record = await store.setSweepStatus(sweepId, from, to, clock.now(), parentRunStatus);
+    if (record === null) throw refuse((await store.getSweep(sweepId)).status);
     return view({ ...s, record });
   }
 
@@ -150,6 +170,8 @@ export function createSweepService(store: TrackingStore, clock: Clock) {
     },
 
     get: async (sweepId: string) => view(await state(sweepId)),
+    /** The config alone, without applying timeouts (a late heartbeat must count before they are). */
+    config: async (sweepId: string) => loaded(await store.getSweep(sweepId)).config,
     state,
     view,
 

@@ -23,15 +23,14 @@ export function createTrialService(store: TrackingStore, sweeps: SweepService, c
 
   return {
     async heartbeat(sweepId: string, runId: string): Promise<Trial> {
-      const { config } = (await sweeps.state(sweepId)).loaded;
-      await store.touchTrial(sweepId, runId, config.metric.name, clock.now());
+      const { metric } = await sweeps.config(sweepId);
+      await store.touchTrial(sweepId, runId, metric.name, clock.now());
       const s = await sweeps.state(sweepId);
       return toTrial(s.trials.find((t) => t.runId === runId)!);
     },
 
     async shouldStop(sweepId: string, runId: string): Promise<StopAnswer> {
-      const before = await sweeps.state(sweepId);
-      const metric = before.loaded.config.metric;
+      const { metric } = await sweeps.config(sweepId);
       // The question is a sign of life too, so it is recorded before timeouts are applied.
       await store.touchTrial(sweepId, runId, metric.name, clock.now());
       const s = await sweeps.state(sweepId);

@@ -59,14 +59,14 @@ describe('lablog-client core', () => {
     run.log({ loss: 0.125 }, { step: 10, timestamp: 1234 }); // explicit step: the counter is not moved
     run.log({ loss: 0.0625 }); // step 2
     run.log({ odd: NaN, big: Infinity });
-    run.logParams({ batch: 32 });
+    run.logParams({ batch: 32, wd: 1e-5, eps: 3.2e-7, amp: true, q: 0.0001 }); // as Python's str() writes them
     run.setTags({ stage: 'dev' });
     run.seed(42);
     await run.flush();
     assert.equal(run.pendingPoints, 0);
 
     const { run: got } = await get('runs/get', { run_id: run.id });
-    assert.deepEqual(kv(got.data.params), { lr: '0.001', layers: '3', opt: 'adam', sched: '{"warmup":5}', batch: '32', seed: '42' });
+    assert.deepEqual(kv(got.data.params), { lr: '0.001', layers: '3', opt: 'adam', sched: '{"warmup":5}', batch: '32', wd: '1e-05', eps: '3.2e-07', amp: 'True', q: '0.0001', seed: '42' });
     const tags = kv(got.data.tags);
     assert.equal(tags.team, 'vision');
     assert.equal(tags.stage, 'dev');

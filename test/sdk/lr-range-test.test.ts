@@ -189,7 +189,7 @@ describe('lrRangeTest into a lablog run', () => {
     const params = kv(got.data.params);
     assert.deepEqual(params, {
       batch: '64',
-      'lr_range.min_lr': '1e-7',
+      'lr_range.min_lr': '1e-07', // as Python's str() writes it
       'lr_range.max_lr': '10',
       'lr_range.steps': '100',
       'lr_range.mode': 'exp',

@@ -102,7 +102,7 @@ export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
     createSweep: async (n) => sweeps.create(n),
     getSweep: async (id) => sweeps.get(id),
     listSweeps: async (q) => sweeps.list(q),
-    setSweepStatus: async (id, status, now, parentRunStatus) => sweeps.setStatus(id, status, now, parentRunStatus),
+    setSweepStatus: async (id, from, status, now, parentRunStatus) => sweeps.setStatus(id, from, status, now, parentRunStatus),
     listTrials: async (id, metricKey) => sweeps.trials(id, metricKey),
     startTrial: async (n) => sweeps.startTrial(n),
     refreshTrials: async (id, now, deadline) => sweeps.refresh(id, now, deadline),

@@ -58,7 +58,9 @@ export function createSweepStatements(db: Db, runs: RunStatements) {
     insert: db.prepare<[number, string, string, string, number, number, number]>(
       "INSERT INTO sweeps (experiment_id, name, method, config, status, parent_run_id, creation_time, last_update_time) VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?)",
     ),
-    setStatus: db.prepare<[SweepStatus, number, number]>('UPDATE sweeps SET status = ?, last_update_time = ? WHERE id = ?'),
+    setStatus: db.prepare<[SweepStatus, number, number, string]>(
+      'UPDATE sweeps SET status = ?, last_update_time = ? WHERE id = ? AND status IN (SELECT value FROM json_each(?))',
+    ),
     endParent: db.prepare<[RunStatus, number, number]>("UPDATE runs SET status = ?, end_time = ? WHERE id = (SELECT parent_run_id FROM sweeps WHERE id = ?) AND status = 'RUNNING'"),
     trials: db.prepare<[string, number], TrialDbRow>(`${TRIAL_SELECT} WHERE t.sweep_id = ? ORDER BY t.number`),
     trialOfRun: db.prepare<[string, number, string], TrialDbRow>(`${TRIAL_SELECT} WHERE t.sweep_id = ? AND r.run_uuid = ?`),
@@ -72,6 +74,11 @@ export function createSweepStatements(db: Db, runs: RunStatements) {
     timeoutRuns: db.prepare<[number, number, number]>(
       `UPDATE runs SET status = 'FAILED', end_time = ? WHERE status = 'RUNNING' AND id IN
        (SELECT run_id FROM sweep_trials WHERE sweep_id = ? AND status = 'RUNNING' AND heartbeat_time < ?)`,
+    ),
+    // A trial told to stop whose worker then went silent: its run is ended for it.
+    abandonedStopped: db.prepare<[number, number, number]>(
+      `UPDATE runs SET status = 'KILLED', end_time = ? WHERE status = 'RUNNING' AND id IN
+       (SELECT run_id FROM sweep_trials WHERE sweep_id = ? AND status = 'STOPPED' AND heartbeat_time < ?)`,
     ),
     timeoutTrials: db.prepare<[number, string, number, number]>(
       `UPDATE sweep_trials SET status = 'FAILED', timed_out = 1, end_time = ?, stop_reason = ?
@@ -122,9 +129,9 @@ export function createSweepStatements(db: Db, runs: RunStatements) {
       const rows = s.page.all(exp, exp, q.limit + 1, q.offset);
       return { items: rows.slice(0, q.limit).map(toSweep), nextOffset: rows.length > q.limit ? q.offset + q.limit : null };
     },
-    setStatus: db.transaction((sweepId: string, status: SweepStatus, now: number, parentRunStatus?: RunStatus) => {
+    setStatus: db.transaction((sweepId: string, from: SweepStatus[], status: SweepStatus, now: number, parentRunStatus?: RunStatus): SweepRecord | null => {
       const key = row(sweepId).id;
-      s.setStatus.run(status, now, key);
+      if (s.setStatus.run(status, now, key, JSON.stringify(from)).changes === 0) return null;
       if (parentRunStatus) s.endParent.run(parentRunStatus, now, key);
       return toSweep(s.byId.get(key)!);
     }),
@@ -144,6 +151,7 @@ export function createSweepStatements(db: Db, runs: RunStatements) {
       const key = row(sweepId).id;
       s.followRuns.run(key);
       s.timeoutRuns.run(now, key, deadline);
+      s.abandonedStopped.run(now, key, deadline);
       s.timeoutTrials.run(now, 'no heartbeat from its worker before the timeout', key, deadline);
     }),
     touch: db.transaction((sweepId: string, runUuid: string, metricKey: string, now: number) => {
