@@ -33,6 +33,8 @@ export interface TrialRow {
   /** The run's latest value of the sweep metric (NaN when NaN was logged), null when none was. */
   value: number | null;
   step: number | null;
+  /** Points logged to the sweep metric: a curve read earlier is still whole while this is unchanged. */
+  points: number;
 }
 
 export interface NewSweep {

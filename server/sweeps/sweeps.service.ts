@@ -9,7 +9,7 @@ import { createRng } from './rng.js';
 import { suggestTpe } from './tpe.js';
 import type { Assignment, TrialRecord } from './types.js';
 
-export interface Trial extends Omit<TrialRow, 'params' | 'gridIndex' | 'timedOut'> {
+export interface Trial extends Omit<TrialRow, 'params' | 'gridIndex' | 'timedOut' | 'points'> {
   params: Assignment;
 }
 
@@ -34,7 +34,7 @@ const ATTEMPTS = 8;
 const CONFIG_CACHE = 32;
 
 export function toTrial(t: TrialRow): Trial {
-  const { params, gridIndex: _g, timedOut: _t, ...rest } = t;
+  const { params, gridIndex: _g, timedOut: _t, points: _p, ...rest } = t;
   return { ...rest, params: JSON.parse(params) as Assignment };
 }
 

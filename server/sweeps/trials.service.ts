@@ -1,9 +1,13 @@
+import type { TrialRow } from '../store/sweep-types.js';
 import type { TrackingStore } from '../store/types.js';
 import type { Clock } from '../tracking/experiments.service.js';
 import { ashaDecision, medianDecision, type Curve } from './early-stop.js';
 import { parameterImportance } from './importance.js';
 import { toTrial, type SweepService, type Trial } from './sweeps.service.js';
 import type { Assignment } from './types.js';
+
+/** Curves kept between should-stop calls, at most this many points in all. */
+const CURVE_CACHE_POINTS = 2_000_000;
 
 export interface StopAnswer {
   shouldStop: boolean;
@@ -13,11 +17,34 @@ export interface StopAnswer {
 
 /** What workers report while a trial runs: heartbeats and the early-stopping question. */
 export function createTrialService(store: TrackingStore, sweeps: SweepService, clock: Clock) {
+  // Every should-stop compares with every other trial's curve. Finished trials' curves no longer change,
+  // so they are read once: a cached curve is reused while its run's point count is unchanged.
+  const cache = new Map<string, { points: number; curve: Curve }>();
+  let cachedPoints = 0;
+
   // Timestamps tell ASHA which trials reached a rung before this one (Optuna promotes once, for good).
-  async function curves(runIds: string[], key: string): Promise<Map<string, Curve>> {
-    const series = await store.getMetricRange({ runIds, key, startStep: null, endStep: null });
+  async function curves(trials: TrialRow[], key: string): Promise<Map<string, Curve>> {
     const out = new Map<string, Curve>();
-    for (const [runId, s] of series) out.set(runId, { steps: Array.from(s.steps), values: Array.from(s.values), times: Array.from(s.timestamps) });
+    const stale: TrialRow[] = [];
+    for (const t of trials) {
+      const hit = cache.get(`${key}\u0000${t.runId}`);
+      if (hit && hit.points === t.points) out.set(t.runId, hit.curve);
+      else stale.push(t);
+    }
+    if (stale.length === 0) return out;
+    const series = await store.getMetricRange({ runIds: stale.map((t) => t.runId), key, startStep: null, endStep: null });
+    for (const t of stale) {
+      const s = series.get(t.runId)!;
+      const curve = { steps: Array.from(s.steps), values: Array.from(s.values), times: Array.from(s.timestamps) };
+      out.set(t.runId, curve);
+      if (cachedPoints + curve.steps.length > CURVE_CACHE_POINTS) {
+        cache.clear();
+        cachedPoints = 0;
+      }
+      const old = cache.get(`${key}\u0000${t.runId}`);
+      cachedPoints += curve.steps.length - (old?.curve.steps.length ?? 0);
+      cache.set(`${key}\u0000${t.runId}`, { points: t.points, curve });
+    }
     return out;
   }
 
@@ -48,7 +75,7 @@ export function createTrialService(store: TrackingStore, sweeps: SweepService, c
       if (trial.step === null) return { shouldStop: false, reason: `no value of ${metric.name} logged yet`, step: null };
 
       const others = s.trials.filter((t) => t.runId !== runId && t.step !== null && (rule.type === 'asha' || t.status === 'COMPLETED'));
-      const all = await curves([runId, ...others.map((t) => t.runId)], metric.name);
+      const all = await curves([trial, ...others], metric.name);
       const own = all.get(runId)!;
       const rest = others.map((t) => all.get(t.runId)!).filter((c) => c.steps.length > 0);
       const decision =

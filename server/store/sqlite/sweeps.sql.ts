@@ -32,13 +32,14 @@ interface TrialDbRow {
   has_value: number;
   value: number | null;
   step: number | null;
+  points: number | null;
 }
 
 const SWEEP_COLUMNS = `s.id, s.experiment_id, s.name, s.method, s.config, s.status, r.run_uuid AS parent_uuid, s.creation_time, s.last_update_time`;
 const SWEEP_FROM = 'sweeps s LEFT JOIN runs r ON r.id = s.parent_run_id';
 // The trial's objective is its run's latest value of the sweep metric (value NULL there means NaN).
 const TRIAL_SELECT = `SELECT t.number, r.run_uuid, t.params, t.grid_index, t.status, t.timed_out, t.stop_reason, t.worker,
-  t.start_time, t.end_time, t.heartbeat_time, m.id IS NOT NULL AS has_value, m.value, m.step
+  t.start_time, t.end_time, t.heartbeat_time, m.id IS NOT NULL AS has_value, m.value, m.step, m.count AS points
   FROM sweep_trials t JOIN runs r ON r.id = t.run_id LEFT JOIN metric_series m ON m.run_id = t.run_id AND m.key = ?`;
 
 /** Sweep ids are positive integers on the wire; anything else names no sweep. */
@@ -194,5 +195,6 @@ function toTrial(t: TrialDbRow): TrialRow {
     heartbeatTime: t.heartbeat_time,
     value: t.has_value ? (t.value ?? NaN) : null,
     step: t.has_value ? t.step : null,
+    points: t.points ?? 0,
   };
 }
