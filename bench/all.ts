@@ -12,6 +12,7 @@ import * as sampled from './sampled.js';
 import * as sdk from './sdk.js';
 import * as search from './search.js';
 import * as sweeps from './sweeps.js';
+import * as sweepsServer from './sweeps-server.js';
 
 const MiB = 2 ** 20;
 
@@ -99,6 +100,7 @@ async function main(): Promise<void> {
     points += searchPoints;
     // Pure computation (the sweep samplers), no server involved.
     await attempt('sweeps', ['T1', 'T2'], ctx, sweeps, figures);
+    await attempt('sweeps-server', ['T3', 'T4', 'T5'], ctx, sweepsServer, figures);
 
     const rss: Figure = { id: '8', name: 'server RSS after all of the above', value: null, unit: 'MiB', target: { op: '<', value: 200 } };
     const mem = server ? serverMemory(server.pid) : null;
@@ -127,7 +129,7 @@ async function main(): Promise<void> {
     }
   }
 
-  const order = ['1', '2', '3', '3b', '4', '5', '6', '7', 'S1', 'S2', 'A1', 'A2', 'A3', 'B', '8', '9', 'T1', 'T2'];
+  const order = ['1', '2', '3', '3b', '4', '5', '6', '7', 'S1', 'S2', 'A1', 'A2', 'A3', 'B', '8', '9', 'T1', 'T2', 'T3', 'T4', 'T5'];
   figures.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
   console.log('');
   console.log(`## Results (${new Date().toISOString().slice(0, 10)}, suite took ${((performance.now() - started) / 60000).toFixed(1)} min)`);

@@ -229,7 +229,8 @@ export function createSweepService(store: TrackingStore, clock: Clock) {
         });
         // Another worker got in between reading the trials and claiming: read them again.
         if (typeof result === 'string') continue;
-        return { sweep: view(await state(sweepId)), trial: toTrial(result) };
+        // The reply's sweep is the state just read plus this trial: no second read of every trial.
+        return { sweep: view({ ...s, trials: [...s.trials, result] }), trial: toTrial(result) };
       }
       const s = await state(sweepId);
       return { sweep: view(s), retryAfterMs: retryAfter(s) };
