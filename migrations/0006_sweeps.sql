@@ -20,7 +20,7 @@ CREATE UNIQUE INDEX `sweep_trials_number` ON `sweep_trials` (`sweep_id`,`number`
 CREATE UNIQUE INDEX `sweep_trials_grid_point` ON `sweep_trials` (`sweep_id`,`grid_index`) WHERE grid_index IS NOT NULL AND timed_out = 0;--> statement-breakpoint
 CREATE UNIQUE INDEX `sweep_trials_run` ON `sweep_trials` (`run_id`);--> statement-breakpoint
 CREATE TABLE `sweeps` (
-	`id` integer PRIMARY KEY NOT NULL,
+	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
 	`experiment_id` integer NOT NULL,
 	`name` text NOT NULL,
 	`method` text NOT NULL,
@@ -33,4 +33,5 @@ CREATE TABLE `sweeps` (
 	FOREIGN KEY (`parent_run_id`) REFERENCES `runs`(`id`) ON UPDATE no action ON DELETE set null
 );
 --> statement-breakpoint
-CREATE UNIQUE INDEX `sweeps_experiment_name` ON `sweeps` (`experiment_id`,`name`);
+CREATE UNIQUE INDEX `sweeps_experiment_name` ON `sweeps` (`experiment_id`,`name`);--> statement-breakpoint
+CREATE INDEX `sweeps_parent_run` ON `sweeps` (`parent_run_id`);

@@ -173,7 +173,9 @@ export const inputTags = sqliteTable(
 export const sweeps = sqliteTable(
   'sweeps',
   {
-    id: integer('id').primaryKey(),
+    // AUTOINCREMENT: a purged sweep's id is never given to another, so an old URL or SDK handle cannot
+    // land on a different sweep.
+    id: integer('id').primaryKey({ autoIncrement: true }),
     experimentId: integer('experiment_id').notNull().references(() => experiments.experimentId, { onDelete: 'cascade' }),
     name: text('name').notNull(),
     method: text('method').notNull(),
@@ -183,7 +185,7 @@ export const sweeps = sqliteTable(
     creationTime: integer('creation_time').notNull(),
     lastUpdateTime: integer('last_update_time').notNull(),
   },
-  (t) => [uniqueIndex('sweeps_experiment_name').on(t.experimentId, t.name)],
+  (t) => [uniqueIndex('sweeps_experiment_name').on(t.experimentId, t.name), index('sweeps_parent_run').on(t.parentRunId)],
 );
 
 /**

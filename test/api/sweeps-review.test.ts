@@ -156,6 +156,9 @@ describe('sweeps review: lablog gc under the new foreign keys', () => {
     const kept = (await t.get(`${SWEEPS}/${keep.sweep_id}`)).json.sweep;
     assert.equal(kept.counts.running, 1);
     assert.equal(kept.parent_run_id, keep.parent_run_id);
+    // The purged sweep was the newest: its id is not given to the next one (an old URL stays a 404).
+    const after = await createSweep(t, { method: 'grid', name: 'after-purge', parameters: { a: { values: [1] } } }, 'gc-keep');
+    assert.ok(Number(after.sweep_id) > Number(sweep.sweep_id), `${after.sweep_id} reuses a purged id`);
   });
 
   it('purges a deleted parent run; the sweep goes on without it and still finishes', async () => {
