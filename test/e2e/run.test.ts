@@ -203,6 +203,34 @@ describe('run page', { skip: skipReason() }, () => {
     await tree.locator('.tree-row.selected[data-path="data/config.json"]').waitFor();
   });
 
+  it('selects the pressed row even when the tree moves under the pointer before the release', async () => {
+    // Charts and images above the tree change height as they load; under CPU load that can happen
+    // between a press and its release, so the release lands on another row. The browser's scroll
+    // anchoring is turned off so the move stays under the pointer instead of being scrolled away.
+    await open();
+    const { page } = env;
+    const tree = page.locator('[data-testid=artifact-tree]');
+    const row = tree.locator('.tree-row[data-path="notes.txt"]');
+    await tree.locator('.tree-row[data-path="source"]').waitFor();
+    await page.evaluate(() => void (document.scrollingElement as HTMLElement).style.setProperty('overflow-anchor', 'none'));
+    await row.scrollIntoViewIfNeeded();
+    // Let the page settle first, so the only move is the one made below.
+    await page.locator('[data-testid=show-diff]').waitFor();
+    await page.locator('[data-testid=gallery-image]').evaluate((img: HTMLImageElement) => img.complete || new Promise((r) => img.addEventListener('load', r, { once: true })));
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=metric-chart][data-mounted=true]')].every((c) => c.querySelector('.mchart[data-loaded="1"]')));
+    const box = (await row.boundingBox())!;
+    const [x, y] = [box.x + box.width / 2, box.y + box.height / 2];
+    await page.mouse.move(x, y);
+    await page.mouse.down();
+    await page.evaluate((dy) => void ((document.querySelector('[data-testid=artifacts] > h2') as HTMLElement).style.paddingTop = `${dy}px`), box.height);
+    const under = await page.evaluate(([px, py]) => (document.elementFromPoint(px, py)?.closest('.tree-row') as HTMLElement | null)?.dataset.path, [x, y]);
+    assert.ok(under && under !== 'notes.txt', `the release lands on another row (${under})`);
+    await page.mouse.up();
+    assert.equal(await page.locator('[data-testid=preview-text]').innerText(), 'training notes\nline two <b>not bold</b>\n');
+    assert.equal(new URL(page.url()).searchParams.get('artifact'), 'notes.txt');
+    assert.equal(await tree.locator('[aria-expanded=true]').count(), 0, 'the release opened no folder');
+  });
+
   it('switches the shown image with the step slider', async () => {
     await open();
     const { page } = env;

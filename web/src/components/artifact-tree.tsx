@@ -79,13 +79,23 @@ function DirNode({ runId, file, depth, selected, onSelect, reloadKey }: TreeProp
   const [open, setOpen] = useState(() => !!selected && selected.startsWith(`${file.path}/`));
   return (
     <div role="treeitem" aria-expanded={open}>
-      <div class="tree-row dir" data-path={file.path} style={{ paddingLeft: `${depth * 14 + 4}px` }} onClick={() => setOpen(!open)}>
+      <div class="tree-row dir" data-path={file.path} style={{ paddingLeft: `${depth * 14 + 4}px` }} onMouseDown={onPress(() => setOpen(!open))}>
         <span class="twisty">{open ? '▾' : '▸'}</span> {baseName(file.path)}/
       </div>
       {open && <Folder runId={runId} path={file.path} depth={depth + 1} selected={selected} onSelect={onSelect} reloadKey={reloadKey} />}
     </div>
   );
 }
+
+/**
+ * Rows act when the primary button goes down, as native file trees do, not on click: the tree sits below
+ * charts and images that change height as they load (and a live run adds charts), so a row can move from
+ * under a pressed pointer, and a click whose press and release land on different rows reaches neither.
+ * A touch tap fires mousedown too.
+ */
+const onPress = (act: () => void) => (e: MouseEvent) => {
+  if (e.button === 0) act();
+};
 
 function FileNode({ file, depth, selected, onSelect }: { file: ArtifactFile; depth: number; selected: string | null; onSelect: (f: ArtifactFile) => void }) {
   return (
@@ -95,7 +105,7 @@ function FileNode({ file, depth, selected, onSelect }: { file: ArtifactFile; dep
       class={`tree-row file${selected === file.path ? ' selected' : ''}`}
       data-path={file.path}
       style={{ paddingLeft: `${depth * 14 + 18}px` }}
-      onClick={() => onSelect(file)}
+      onMouseDown={onPress(() => onSelect(file))}
     >
       <span class="name">{baseName(file.path)}</span>
       <span class="muted size">{fmtBytes(file.file_size)}</span>
