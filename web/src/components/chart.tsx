@@ -210,7 +210,7 @@ export function MetricChart(props: MetricChartProps): JSX.Element {
       data-loaded={raw ? '1' : '0'}
     >
       <div class="mchart-head">
-        <span>{title ?? metricKey}</span>
+        <span title={title ?? metricKey}>{title ?? metricKey}</span>
         <span class="muted">
           {hover ? `${xLabel} ${hoverX}` : `x: ${xLabel}`}
           {zoom && (
@@ -224,7 +224,11 @@ export function MetricChart(props: MetricChartProps): JSX.Element {
         </span>
       </div>
       {error && <div class="error">{error}</div>}
-      {raw && points === 0 && <div class="mchart-empty">no points{typeof x === 'string' ? '' : ` with both ${metricKey} and ${x.metric}`}</div>}
+      {raw && points === 0 && (
+        <div class="mchart-empty" style={{ height: `${height}px` }}>
+          no points{typeof x === 'string' ? '' : ` with both ${metricKey} and ${x.metric}`}
+        </div>
+      )}
       <div class="mchart-plot" ref={plotEl} style={{ minHeight: `${raw && points === 0 ? 0 : height}px` }} />
       <div class="mchart-legend">
         {runs.map((r, i) => {
@@ -239,6 +243,31 @@ export function MetricChart(props: MetricChartProps): JSX.Element {
             </span>
           );
         })}
+      </div>
+    </div>
+  );
+}
+
+/**
+ * A chart not mounted yet (it waits to scroll into view): the same frame, head, plot box and legend
+ * line as MetricChart before its data, so mounting it, and its data arriving, move nothing below.
+ */
+export function ChartSkeleton({ runs, title, height = 240 }: { runs: ChartRun[]; title: string; height?: number }): JSX.Element {
+  return (
+    <div class="mchart mchart-skeleton">
+      <div class="mchart-head">
+        <span title={title}>{title}</span>
+        <span class="muted">{'\u00a0'}</span>
+      </div>
+      <div class="mchart-plot chart-placeholder" style={{ height: `${height}px` }} />
+      <div class="mchart-legend">
+        {runs.map((r, i) => (
+          <span key={r.runId} class="item">
+            <span class="sw" style={{ background: colorOf(i, r.color) }} />
+            {r.label}
+            <span class="val">{fmtNum(null)}</span>
+          </span>
+        ))}
       </div>
     </div>
   );

@@ -82,41 +82,44 @@ export function ImageGallery({
   }, [runKey, imageKey, reloadKey]);
   const steps = useMemo(() => [...new Set([...(byRun?.values() ?? [])].flat().map((i) => i.step))].sort((a, b) => a - b), [byRun]);
   if (error) return <div class="error">{error}</div>;
-  if (!byRun) return <div class="muted">Loading images…</div>;
-  if (steps.length === 0) return <div class="muted">No images for {imageKey}.</div>;
+  // Loading, loaded or empty, the gallery keeps one frame (toolbar, fixed image boxes, caption line),
+  // so the page below it does not move when the listing or the images arrive.
   const controlled = onStep !== undefined;
   const index = controlled ? (wantStep === null || wantStep === undefined ? null : nearestIndex(steps, wantStep)) : ownIndex;
-  const i = index === null ? steps.length - 1 : Math.min(index, steps.length - 1);
-  const step = steps[i];
+  const i = steps.length === 0 ? 0 : index === null ? steps.length - 1 : Math.min(index, steps.length - 1);
+  const step: number | undefined = steps[i];
   const pick = (n: number) => (controlled ? onStep(n === steps.length - 1 ? null : steps[n]) : setIndex(n));
+  const status = !byRun ? 'loading…' : steps.length === 0 ? `no images for ${imageKey}` : `(${i + 1} of ${steps.length})`;
   return (
-    <div class="image-gallery card" data-testid="image-gallery" data-key={imageKey} data-step={step}>
+    <div class="image-gallery card" data-testid="image-gallery" data-key={imageKey} data-step={step} data-loaded={byRun ? '1' : '0'}>
       <div class="toolbar">
         <strong>{imageKey}</strong>
         <input
           type="range"
           data-testid="step-slider"
           min={0}
-          max={steps.length - 1}
+          max={Math.max(0, steps.length - 1)}
           step={1}
           value={i}
           disabled={steps.length < 2}
           onInput={(e) => pick(Number((e.currentTarget as HTMLInputElement).value))}
         />
-        <span data-testid="gallery-step">step {step}</span>
-        <span class="muted">
-          ({i + 1} of {steps.length})
-        </span>
+        <span data-testid="gallery-step">step {step ?? '–'}</span>
+        <span class="muted">{status}</span>
       </div>
       <div class="gallery-row">
         {runs.map((r) => {
-          const img = nearest(byRun.get(r.runId) ?? [], step);
+          const img = byRun && step !== undefined ? nearest(byRun.get(r.runId) ?? [], step) : undefined;
           return (
             <figure key={r.runId} class="gallery-cell" data-run-id={r.runId}>
-              {img ? <img data-testid="gallery-image" data-step={img.step} src={previewUrl(r.runId, img.path)} alt={`${imageKey} step ${img.step}`} /> : <div class="muted">no image</div>}
+              {img ? (
+                <img data-testid="gallery-image" data-step={img.step} src={previewUrl(r.runId, img.path)} alt={`${imageKey} step ${img.step}`} />
+              ) : (
+                <div class="gallery-empty muted">{byRun ? 'no image' : ''}</div>
+              )}
               <figcaption>
                 {runs.length > 1 && <span>{r.label} · </span>}
-                <span class="muted">{img ? `step ${img.step}` : ''}</span>
+                <span class="muted">{img ? `step ${img.step}` : '\u00a0'}</span>
               </figcaption>
             </figure>
           );
@@ -126,31 +129,42 @@ export function ImageGallery({
   );
 }
 
-/** A run's image keys: the tag `lablog.images` (a JSON array), else the folders under `images/`. */
-export async function imageKeysOf(runId: string, tag: string | undefined): Promise<string[]> {
-  if (tag) {
-    try {
-      const keys = JSON.parse(tag);
-      if (Array.isArray(keys)) return keys.filter((k): k is string => typeof k === 'string');
-    } catch {
-      // fall through to the listing
-    }
+/** The image keys a run's `lablog.images` tag lists (a JSON array), or null without a usable tag. */
+export function imageKeysFromTag(tag: string | undefined): string[] | null {
+  if (!tag) return null;
+  try {
+    const keys = JSON.parse(tag);
+    return Array.isArray(keys) ? keys.filter((k): k is string => typeof k === 'string') : null;
+  } catch {
+    return null;
   }
+}
+
+/** A run's image keys: the tag `lablog.images`, else the folders under `images/`. */
+export async function imageKeysOf(runId: string, tag: string | undefined): Promise<string[]> {
+  const tagged = imageKeysFromTag(tag);
+  if (tagged) return tagged;
   const dirs = await listArtifacts(runId, 'images').catch(() => []);
   return dirs.filter((d) => d.is_dir).map((d) => d.path.replace(/^images\//, ''));
 }
 
-/** Every image key of one run, each as a gallery with its own step slider. */
+/**
+ * Every image key of one run, each as a gallery with its own step slider. Keys named by the tag are
+ * shown from the first render (no listing to wait for, so the section does not pop in later).
+ */
 export function RunImages({ runId, label, imagesTag, reloadKey }: { runId: string; label: string; imagesTag?: string; reloadKey?: number }) {
-  const [keys, setKeys] = useState<string[] | null>(null);
+  const tagged = useMemo(() => imageKeysFromTag(imagesTag), [imagesTag]);
+  const [listed, setListed] = useState<string[] | null>(null);
   useEffect(() => {
+    if (tagged) return;
     let live = true;
-    void imageKeysOf(runId, imagesTag).then((k) => live && setKeys(k));
+    void imageKeysOf(runId, undefined).then((k) => live && setListed(k));
     return () => {
       live = false;
     };
-  }, [runId, imagesTag]);
+  }, [runId, tagged]);
   const runs = useMemo(() => [{ runId, label }], [runId, label]);
+  const keys = tagged ?? listed;
   if (!keys || keys.length === 0) return null;
   return (
     <section data-testid="run-images">

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { MetricChart } from './chart.js';
+import { ChartSkeleton, MetricChart } from './chart.js';
 
 const CHART_HEIGHT = 220;
 
@@ -54,18 +54,10 @@ function LazyChart({ metricKey, runs, live }: { metricKey: string; runs: { runId
     io.observe(el);
     return () => io.disconnect();
   }, [visible]);
+  // The card is as tall before it mounts as after its data arrives: the skeleton has the chart's frame.
   return (
-    <div ref={ref} class="chart-card card" data-testid="metric-chart" data-key={metricKey} data-mounted={visible ? 'true' : 'false'} style={{ minHeight: `${CHART_HEIGHT + 60}px` }}>
-      {visible ? (
-        <MetricChart runs={runs} metricKey={metricKey} height={CHART_HEIGHT} live={live} />
-      ) : (
-        <>
-          <div class="chart-title" title={metricKey}>
-            {metricKey}
-          </div>
-          <div class="chart-placeholder" style={{ height: `${CHART_HEIGHT}px` }} />
-        </>
-      )}
+    <div ref={ref} class="chart-card" data-testid="metric-chart" data-key={metricKey} data-mounted={visible ? 'true' : 'false'}>
+      {visible ? <MetricChart runs={runs} metricKey={metricKey} height={CHART_HEIGHT} live={live} /> : <ChartSkeleton runs={runs} title={metricKey} height={CHART_HEIGHT} />}
     </div>
   );
 }

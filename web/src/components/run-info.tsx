@@ -131,14 +131,22 @@ export function ReproCard({ run, hasDiff, onShowDiff }: { run: Run; hasDiff: boo
           <code>{source}</code> <span class="muted">{t.get('mlflow.source.type') ?? ''}</span>
         </div>
       )}
-      {hasDiff && (
-        <div class="repro-row">
+      {/* A run with a commit tag comes from a git checkout, the only place the SDK takes a diff from:
+          its Diff row is there from the first render, filled in when the artifact listing says. */}
+      {(commit || hasDiff) && (
+        <div class="repro-row repro-diff" data-testid="repro-diff">
           <span class="label">Diff</span>
-          <span>uncommitted changes: </span>
-          <button class="small" onClick={onShowDiff} data-testid="show-diff">
-            show source/git.diff
-          </button>
-          <a href={`/get-artifact?run_id=${encodeURIComponent(run.info.run_id)}&path=source/git.diff`}>download</a>
+          {hasDiff ? (
+            <>
+              <span>uncommitted changes: </span>
+              <button class="small" onClick={onShowDiff} data-testid="show-diff">
+                show source/git.diff
+              </button>
+              <a href={`/get-artifact?run_id=${encodeURIComponent(run.info.run_id)}&path=source/git.diff`}>download</a>
+            </>
+          ) : (
+            <span class="muted">—</span>
+          )}
         </div>
       )}
     </div>
