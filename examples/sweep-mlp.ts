@@ -52,13 +52,8 @@ async function main(): Promise<void> {
 
   const summary = await sweep.agent(
     async (params, run, trial) => {
-      const config: SpiralConfig = {
-        ...fixed,
-        lr: params.lr as number,
-        momentum: params.momentum as number,
-        hidden: params.hidden as number,
-        min_lr: (params.lr as number) / 100,
-      };
+      // Typed from the search space: lr and momentum are numbers, hidden is 16 | 32 | 64.
+      const config: SpiralConfig = { ...fixed, lr: params.lr, momentum: params.momentum, hidden: params.hidden, min_lr: params.lr / 100 };
       const setup = prepare(config);
       // The trial's own params are already on the run (params are write-once): log the rest.
       const { lr: _lr, momentum: _m, hidden: _h, ...rest } = config;

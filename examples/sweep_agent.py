@@ -11,7 +11,10 @@ the batch size (a categorical).
 Metrics go through `mlflow` (mlflow.start_run(run_id=...), mlflow.log_metrics) when it is installed,
 else through the same MLflow REST calls made with urllib (runs/log-batch, runs/update); --rest forces
 the latter. MLFLOW_TRACKING_URI picks the server (default http://127.0.0.1:5000); MLFLOW_TRACKING_TOKEN,
-or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, authenticate.
+or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, authenticate. Transient failures (a refused
+connection, a dropped answer, 429/502/503/504) are retried for 30 s, log batches with an Idempotency-Key
+so that none is written twice. A trial the server gave up on (no heartbeat before its timeout) keeps its
+run FAILED and is not held against the worker. Python 3.8 or later.
 
     npm start                                        # a lablog server on http://127.0.0.1:5000
     python3 examples/sweep_agent.py --count 10       # in as many terminals as you like
@@ -19,6 +22,7 @@ or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, authenticate.
 
 import argparse
 import base64
+import http.client
 import json
 import math
 import os
@@ -31,9 +35,12 @@ import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 
 TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000").rstrip("/")
 MAX_FAILURES_IN_ROW = 3
+RETRY_FOR_S = 30.0  # transient failures are retried this long, so a worker rides out a server restart
+TRANSIENT_STATUS = (429, 502, 503, 504)
 
 
 # --- HTTP ---------------------------------------------------------------------------------------
@@ -44,6 +51,8 @@ class ApiError(Exception):
         try:
             parsed = json.loads(body)
         except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
             parsed = {}
         self.status = status
         self.error_code = parsed.get("error_code", "")
@@ -61,29 +70,51 @@ def _auth_header():
     return {}
 
 
-def call(method, path, body=None, query=None):
-    """One JSON request; a non-2xx answer raises ApiError."""
-    url = TRACKING_URI + path + ("?" + urllib.parse.urlencode(query) if query else "")
-    headers = _auth_header()
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
+def _send(method, url, data, headers):
     request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            text = response.read().decode()
+            text = response.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as e:
-        raise ApiError(e.code, e.read().decode()) from None
+        raise ApiError(e.code, e.read().decode("utf-8", "replace")) from None
     return json.loads(text) if text else {}
 
 
-def mlflow_api(method, route, body=None, query=None):
-    return call(method, "/api/2.0/mlflow/" + route, body, query)
+def call(method, path, body=None, query=None, headers=None, retry=True):
+    """One JSON request; a non-2xx answer raises ApiError. With `retry`, a refused connection, a dropped
+    answer, a timeout and 429/502/503/504 are retried with backoff for RETRY_FOR_S (other errors are
+    not: the request may have been applied)."""
+    url = TRACKING_URI + path + ("?" + urllib.parse.urlencode(query) if query else "")
+    all_headers = {**_auth_header(), **(headers or {})}
+    data = None
+    if body is not None:
+        # allow_nan=False: a bare NaN is not JSON, and the server refuses it (see wire_double).
+        data = json.dumps(body, allow_nan=False).encode()
+        all_headers["Content-Type"] = "application/json"
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        try:
+            return _send(method, url, data, all_headers)
+        except ApiError as e:
+            if not retry or e.status not in TRANSIENT_STATUS or time.monotonic() - started >= RETRY_FOR_S:
+                raise
+        except (urllib.error.URLError, http.client.HTTPException, ConnectionError, socket.timeout):
+            if not retry or time.monotonic() - started >= RETRY_FOR_S:
+                raise
+        time.sleep(random.uniform(0, min(5.0, 0.1 * 2 ** min(attempt, 10))))
+        attempt += 1
 
 
-def sweep_api(sweep_id, route, body=None):
-    return call("POST", f"/api/2.0/lablog/sweeps/{urllib.parse.quote(sweep_id, safe='')}/{route}", body if body is not None else {})
+def mlflow_api(method, route, body=None, query=None, headers=None):
+    return call(method, "/api/2.0/mlflow/" + route, body, query, headers)
+
+
+def sweep_api(sweep_id, route, body=None, retry=True):
+    """A sweep endpoint. A retried `next` whose first answer was lost leaves a trial nobody runs: the
+    server fails it after its heartbeat timeout and hands its point out again."""
+    path = f"/api/2.0/lablog/sweeps/{urllib.parse.quote(sweep_id, safe='')}/{route}"
+    return call("POST", path, body if body is not None else {}, retry=retry)
 
 
 def experiment_id(name):
@@ -101,7 +132,21 @@ def experiment_id(name):
         return mlflow_api("GET", "experiments/get-by-name", query={"experiment_name": name})["experiment"]["experiment_id"]
 
 
+def end_run(run_id, status):
+    mlflow_api("POST", "runs/update", {"run_id": run_id, "status": status, "end_time": int(time.time() * 1000)})
+
+
 # --- logging to the trial's run: mlflow, or its REST API --------------------------------------
+
+
+def wire_double(v):
+    """A metric value as MLflow's JSON writes doubles: NaN and the infinities as strings."""
+    v = float(v)
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "Infinity" if v > 0 else "-Infinity"
+    return v
 
 
 class RestLogger:
@@ -115,18 +160,22 @@ class RestLogger:
 
     def log_metrics(self, metrics, step):
         now = int(time.time() * 1000)
-        self.pending.extend({"key": k, "value": v, "timestamp": now, "step": step} for k, v in metrics.items())
+        self.pending.extend({"key": k, "value": wire_double(v), "timestamp": now, "step": step} for k, v in metrics.items())
 
     def flush(self):
         while self.pending:
-            batch, self.pending = self.pending[:1000], self.pending[1000:]
-            mlflow_api("POST", "runs/log-batch", {"run_id": self.run_id, "metrics": batch})
+            batch = self.pending[:1000]
+            # The key makes a retry safe: a batch the server wrote but whose answer was lost is not
+            # written twice (lablog's Idempotency-Key; other servers ignore the header).
+            key = {"Idempotency-Key": uuid.uuid4().hex}
+            mlflow_api("POST", "runs/log-batch", {"run_id": self.run_id, "metrics": batch}, headers=key)
+            self.pending = self.pending[1000:]
 
     def end(self, status):
         try:
             self.flush()
         finally:
-            mlflow_api("POST", "runs/update", {"run_id": self.run_id, "status": status, "end_time": int(time.time() * 1000)})
+            end_run(self.run_id, status)
 
 
 class MlflowLogger:
@@ -145,7 +194,11 @@ class MlflowLogger:
         self.mlflow.log_metrics(metrics, step=step)
 
     def flush(self):
-        pass  # mlflow.log_metrics is synchronous: every point is on the server already
+        # log_metrics is synchronous unless MLFLOW_ENABLE_ASYNC_LOGGING is set; then this waits for
+        # the queue (mlflow >= 2.8 has flush_async_logging).
+        flush = getattr(self.mlflow, "flush_async_logging", None)
+        if flush is not None:
+            flush()
 
     def end(self, status):
         self.mlflow.end_run(status=status)
@@ -161,23 +214,49 @@ def logger_class(force_rest):
     return MlflowLogger
 
 
+def heartbeat_every(requested_s, sweep):
+    """At most a third of the sweep's heartbeat timeout: two lost beats do not time the trial out."""
+    return min(requested_s, sweep["config"]["heartbeat_timeout_ms"] / 3000)
+
+
 class Heartbeat:
-    """Tells the server every `every_s` seconds that this worker still runs the trial (a daemon thread)."""
+    """Tells the server every `every_s` seconds that this worker still runs the trial (a daemon thread).
+    `lost` is set once an answer says the server failed the trial (it timed out, e.g. while this machine
+    slept, or its run was ended elsewhere): its point is handed out again, so going on is wasted work."""
 
     def __init__(self, sweep_id, run_id, every_s):
+        self.sweep_id, self.run_id = sweep_id, run_id
         self.stopped = threading.Event()
+        self.lost = None
 
         def beat():
             while not self.stopped.wait(every_s):
-                try:
-                    sweep_api(sweep_id, "heartbeat", {"run_id": run_id})
-                except Exception as e:  # the next beat retries; a long outage times the trial out
+                try:  # not retried: the next beat is the retry; a long outage times the trial out
+                    self.check(sweep_api(sweep_id, "heartbeat", {"run_id": run_id}, retry=False))
+                except Exception as e:
                     print(f"heartbeat failed: {e}", file=sys.stderr)
 
-        threading.Thread(target=beat, daemon=True).start()
+        self.thread = threading.Thread(target=beat, daemon=True)
+        self.thread.start()
+
+    def check(self, answer):
+        trial = answer["trial"]
+        if trial["status"] == "FAILED" and self.lost is None:
+            self.lost = trial.get("stop_reason") or "its run was ended"
+        return trial["status"]
+
+    def final_status(self):
+        """The trial's status now, from one more heartbeat (None if the server cannot be reached)."""
+        try:
+            return self.check(sweep_api(self.sweep_id, "heartbeat", {"run_id": self.run_id}))
+        except Exception as e:
+            print(f"heartbeat failed: {e}", file=sys.stderr)
+            return None
 
     def stop(self):
+        """Returns once the thread is gone: no heartbeat is sent after the trial's end."""
         self.stopped.set()
+        self.thread.join()
 
 
 # --- the model: logistic regression on seeded synthetic data ------------------------------------
@@ -273,26 +352,50 @@ def sweep_config(args, exp_id):
 
 
 def run_trial(args, sweep, trial, make_logger):
-    """Trains one trial; returns "completed", "stopped" or raises (the run is then ended FAILED)."""
+    """Trains one trial; returns "completed", "stopped", "lost" (the server failed it: its run is left
+    failed) or raises (the run is then ended FAILED, or KILLED on Ctrl-C)."""
     run_id = trial["run_id"]
-    logger = make_logger(run_id)
-    heartbeat = Heartbeat(sweep["sweep_id"], run_id, args.heartbeat_s)
+    heartbeat = Heartbeat(sweep["sweep_id"], run_id, heartbeat_every(args.heartbeat_s, sweep))
+    logger = None
+    reason = []
 
     def should_stop():
+        if heartbeat.lost is not None:
+            reason.append(heartbeat.lost)
+            return True
         logger.flush()  # the server judges the points it has: send the latest first
         answer = sweep_api(sweep["sweep_id"], "should-stop", {"run_id": run_id})
+        if answer["should_stop"]:
+            reason.append(answer["reason"])
         return answer["should_stop"]
 
     try:
+        logger = make_logger(run_id)
         val_loss, stopped = train(trial["params"], args.steps, args.check_every, args.data_seed, logger, should_stop)
-    except BaseException:
+    except BaseException as e:
         heartbeat.stop()
-        logger.end("FAILED")
+        status = "KILLED" if isinstance(e, KeyboardInterrupt) else "FAILED"
+        try:
+            if logger is None:
+                end_run(run_id, status)
+            else:
+                logger.end(status)
+        except Exception as end_error:  # the training's error is the one to report
+            print(f"could not end run {run_id} {status}: {end_error}", file=sys.stderr)
         raise
+    # The server's word on the trial, asked once more: a trial it failed (timed out) keeps its run
+    # failed, with no FINISHED over it.
+    lost = heartbeat.final_status() == "FAILED" or heartbeat.lost is not None
     heartbeat.stop()
+    if lost:
+        run = mlflow_api("GET", "runs/get", query={"run_id": run_id})["run"]
+        logger.end("KILLED" if run["info"]["status"] == "KILLED" else "FAILED")  # as the server (or whoever) left it
+        print(f"trial {trial['number']:3d}  failed by the server ({heartbeat.lost}): its point goes to another worker", flush=True)
+        return "lost"
     logger.end("FINISHED")  # a stopped trial too: the server marks it STOPPED from its should-stop
     params = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in trial["params"].items())
-    print(f"trial {trial['number']:3d}  {params}  val_loss {val_loss:.4f}  {'stopped early' if stopped else 'completed'}", flush=True)
+    how = f"stopped early ({reason[-1]})" if stopped else "completed"
+    print(f"trial {trial['number']:3d}  {params}  val_loss {val_loss:.4f}  {how}", flush=True)
     return "stopped" if stopped else "completed"
 
 
@@ -319,22 +422,28 @@ def main():
     ran = failures_in_row = 0
     while args.count is None or ran < args.count:
         answer = sweep_api(sweep["sweep_id"], "next", {"worker": worker})
+        sweep = answer["sweep"]
         trial = answer.get("trial")
         if trial is None:
             if "retry_after_ms" not in answer:
-                break  # the sweep is over
-            time.sleep(answer["retry_after_ms"] / 1000)
+                break  # the sweep is over (finished, or stopped)
+            time.sleep(answer["retry_after_ms"] / 1000)  # paused, or every grid point is taken
             continue
         ran += 1
         try:
-            done[run_trial(args, sweep, trial, make_logger)] += 1
-            failures_in_row = 0
+            outcome = run_trial(args, sweep, trial, make_logger)
         except Exception:
             done["failed"] += 1
             failures_in_row += 1
             traceback.print_exc()
             if failures_in_row >= MAX_FAILURES_IN_ROW:
                 raise
+            continue
+        if outcome == "lost":
+            done["failed"] += 1  # not the code's fault: it neither counts towards giving up nor resets the count
+        else:
+            done[outcome] += 1
+            failures_in_row = 0
 
     sweep = call("GET", f"/api/2.0/lablog/sweeps/{sweep['sweep_id']}")["sweep"]
     print(f"ran {ran} trials here {done}; sweep {sweep['status']} {sweep['counts']}")

@@ -3,7 +3,7 @@ import { LablogApiError } from './errors.js';
 import { env, isNode, Transport } from './http.js';
 import { Run, type RunHost } from './run.js';
 import { Sweep, sweepConfigToWire, type SweepHost } from './sweep.js';
-import type { LablogOptions, NodeHooks, RunJson, SearchRunsOptions, Spool, StartRunOptions, SweepConfig, SyncReport } from './types.js';
+import type { LablogOptions, NodeHooks, RunJson, SearchRunsOptions, Spool, StartRunOptions, SweepConfig, SweepParamsOf, SyncReport } from './types.js';
 import { retryTransient, userName } from './util.js';
 
 type ErrorListener = (err: Error, run?: Run) => void;
@@ -203,10 +203,18 @@ export class Lablog {
     return node;
   }
 
-  /** A Run logging to an existing run (e.g. a sweep trial's, created by the server); ended like a started one. */
+  /**
+   * A Run logging to an existing RUNNING run (e.g. a sweep trial's, created by the server); ended like a
+   * started one. A run that ended (or is deleted) is refused: its end() or the exit handlers would
+   * overwrite the status it has.
+   */
   async attachRun(runId: string): Promise<Run> {
+    const { run: existing } = await this.retrying(() => this.client.runs.get({ run_id: runId }));
+    const { status, lifecycle_stage: stage } = existing.info;
+    if (stage === 'deleted' || status !== 'RUNNING') {
+      throw new LablogApiError('INVALID_PARAMETER_VALUE', 0, `run ${runId} is ${stage === 'deleted' ? 'deleted' : status}: attachRun continues a RUNNING run only`);
+    }
     const node = await this.registerExit();
-    const { run: existing } = await this.client.runs.get({ run_id: runId });
     const run = new Run(this.host, existing.info);
     this.runs.add(run);
     if (node && this.systemMetrics && typeof node.startSystemMetrics === 'function') {
@@ -218,9 +226,13 @@ export class Lablog {
   /**
    * A hyperparameter sweep: created from `config` (in `experimentId`, else the experiment named
    * `experiment`, created if missing, else "0"), or attached when one with the same name and config
-   * exists; or, given a sweep id, that sweep. Run trials with `sweep.agent(fn)`.
+   * exists; or, given a sweep id, that sweep. Run trials with `sweep.agent(fn)`; its params are typed
+   * from `config.parameters`.
    */
-  async sweep(configOrId: SweepConfig | string): Promise<Sweep> {
+  sweep<const C extends SweepConfig>(config: C): Promise<Sweep<SweepParamsOf<C['parameters']>>>;
+  sweep(id: string): Promise<Sweep>;
+  sweep(configOrId: SweepConfig | string): Promise<Sweep>;
+  async sweep(configOrId: SweepConfig | string): Promise<Sweep<unknown>> {
     const host: SweepHost = {
       client: this.client,
       offlineAfterMs: this.offlineAfterMs,
@@ -229,7 +241,8 @@ export class Lablog {
     };
     if (typeof configOrId === 'string') return Sweep.attach(host, configOrId);
     const c = configOrId;
-    const experimentId = c.experimentId ?? (c.experiment !== undefined ? await this.experimentId(c.experiment) : '0');
+    // Retried as the create is, so that every worker started at once rides out a server restart.
+    const experimentId = c.experimentId ?? (c.experiment !== undefined ? await this.retrying(() => this.experimentId(c.experiment!)) : '0');
     return Sweep.create(host, sweepConfigToWire(c, experimentId));
   }
 

@@ -1,7 +1,7 @@
 import type { LablogClient } from './client.js';
 import type { Run } from './run.js';
 import { runAgent, type AgentContext, type TrialFn } from './sweep-agent.js';
-import type { AgentOptions, AgentSummary, SweepConfig, SweepConfigJson, SweepImportanceJson, SweepJson, TrialJson } from './types.js';
+import type { AgentOptions, AgentSummary, SweepConfig, SweepConfigJson, SweepImportanceJson, SweepJson, SweepParams, TrialJson } from './types.js';
 import { retryTransient } from './util.js';
 
 const SWEEPS = '/api/2.0/lablog/sweeps';
@@ -44,8 +44,9 @@ function defined<T extends object>(o: T): T {
 /**
  * A sweep on the server: its state, its trials, its controls, and `agent()` to work on it. Made by
  * `lab.sweep(config)` (create, or attach when the same name and config exist) or `lab.sweep(id)`.
+ * `P` is the type of a trial's params (inferred from the config's parameters by `lab.sweep(config)`).
  */
-export class Sweep {
+export class Sweep<P = SweepParams> {
   readonly id: string;
   readonly experimentId: string;
   readonly name: string;
@@ -61,13 +62,14 @@ export class Sweep {
   }
 
   /** Creates the sweep, or attaches to the one with the same name and config (so a retry is safe). */
-  static async create(host: SweepHost, config: SweepConfigJson): Promise<Sweep> {
+  static async create<P = SweepParams>(host: SweepHost, config: SweepConfigJson): Promise<Sweep<P>> {
     const { sweep } = await retrying(host, () => host.client.call<{ sweep: SweepJson }>('POST', `${SWEEPS}/create`, { json: config }));
-    return new Sweep(host, sweep);
+    return new Sweep<P>(host, sweep);
   }
 
+  /** The sweep `id`; retried as create is, so a worker started by id also rides out a server restart. */
   static async attach(host: SweepHost, id: string): Promise<Sweep> {
-    const { sweep } = await host.client.call<{ sweep: SweepJson }>('GET', `${SWEEPS}/${encodeURIComponent(id)}`);
+    const { sweep } = await retrying(host, () => host.client.call<{ sweep: SweepJson }>('GET', `${SWEEPS}/${encodeURIComponent(id)}`));
     return new Sweep(host, sweep);
   }
 
@@ -106,12 +108,13 @@ export class Sweep {
   }
 
   /**
-   * Runs trials until `count` trials ran or the sweep is over. For each one: `fn(params, run, trial)`
-   * with the trial's run (params and tags already logged), heartbeats while it runs, the run ended
-   * FINISHED (or FAILED when fn throws; three failures in a row rethrow). A number returned by fn is
-   * logged as the sweep's metric at the run's next step.
+   * Runs trials until `count` trials ran, the sweep is over or `opts.signal` aborts. For each one:
+   * `fn(params, run, trial)` with the trial's run (params and tags already logged), heartbeats while it
+   * runs, the run ended FINISHED (or FAILED when fn throws; three failures in a row rethrow; or as the
+   * server left it when the server failed the trial). A number returned by fn is logged as the sweep's
+   * metric at the run's next step.
    */
-  agent(fn: TrialFn, opts: AgentOptions = {}): Promise<AgentSummary> {
+  agent(fn: TrialFn<P>, opts: AgentOptions = {}): Promise<AgentSummary> {
     const ctx: AgentContext = {
       host: this.host,
       call: <T>(route: string, body: object, retry = true) => {
@@ -119,6 +122,7 @@ export class Sweep {
         return retry ? retrying(this.host, send) : send();
       },
       metricName: () => this._last.config.metric.name,
+      heartbeatTimeoutMs: () => this._last.config.heartbeat_timeout_ms,
       seen: (sweep) => {
         this._last = sweep;
       },

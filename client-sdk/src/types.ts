@@ -196,16 +196,30 @@ export type SweepScalar = number | string | boolean;
 /** Parameter name -> value; only the parameters active under their `when` conditions. */
 export type SweepParams = Record<string, SweepScalar>;
 /** Parent name -> the value (or values) that enable a parameter. */
-export type SweepCondition = Record<string, SweepScalar | SweepScalar[]>;
+export type SweepCondition = Record<string, SweepScalar | readonly SweepScalar[]>;
 
 /** One parameter of a search space, exactly as on the wire. */
 export type SweepParamSpec = { when?: SweepCondition } & (
-  | { values: SweepScalar[] }
+  | { values: readonly SweepScalar[] }
   | { value: SweepScalar }
   | { distribution: 'uniform' | 'log_uniform' | 'int_uniform'; min: number; max: number }
   | { distribution: 'q_uniform'; min: number; max: number; q: number }
   | { distribution: 'normal'; mu: number; sigma: number }
 );
+
+/** The type of one parameter's value: the listed values, the constant, or a number for a distribution. */
+export type SweepParamValue<S> = S extends { values: readonly (infer V)[] } ? V : S extends { value: infer V } ? V : S extends { distribution: string } ? number : SweepScalar;
+
+/**
+ * A trial's params as typed by the search space `lab.sweep(config)` was given: `{ values: ['sgd', 'adam'] }`
+ * gives `'sgd' | 'adam'`, a distribution a number; a parameter with `when` may be absent, so it is optional.
+ */
+export type SweepParamsOf<P> = Flat<
+  { -readonly [K in keyof P as P[K] extends { when: object } ? never : K]: SweepParamValue<P[K]> } & {
+    -readonly [K in keyof P as P[K] extends { when: object } ? K : never]?: SweepParamValue<P[K]>;
+  }
+>;
+type Flat<T> = { [K in keyof T]: T[K] } & {};
 
 export type SweepMethod = 'grid' | 'random' | 'bayes';
 export type SweepStatus = 'RUNNING' | 'PAUSED' | 'STOPPED' | 'FINISHED';
@@ -257,6 +271,8 @@ export interface TrialJson {
   last_heartbeat_time?: number | null;
   value?: WireDouble | null;
   step?: number | null;
+  /** Why the trial was STOPPED (the early-stopping decision) or FAILED by a heartbeat timeout. */
+  stop_reason?: string;
 }
 
 export interface SweepJson {
@@ -265,7 +281,8 @@ export interface SweepJson {
   name: string;
   status: SweepStatus;
   config: SweepSettingsJson;
-  parent_run_id: string;
+  /** Absent once the parent run is gone (garbage-collected). */
+  parent_run_id?: string;
   creation_time: number;
   last_update_time: number;
   grid_size?: number;
@@ -318,13 +335,24 @@ export interface AgentOptions {
   count?: number;
   /** A label for this worker, shown on its trials. */
   worker?: string;
-  /** How often a heartbeat is sent while a trial runs (ms). Default 30000. */
+  /**
+   * How often a heartbeat is sent while a trial runs (ms). Default 30000; never more than a third of the
+   * sweep's `heartbeat_timeout_ms`, so a trial is not timed out while its worker is alive.
+   */
   heartbeatMs?: number;
   /** The longest wait between two `next` calls when the server answers `retry_after_ms` (ms). Default: the server's. */
   maxWaitMs?: number;
+  /**
+   * Stops the agent: no trial is asked for once it is aborted, and a wait for one (a paused sweep) ends at
+   * once. A trial already running goes on to its end; pass the same signal to the training to cut it short.
+   */
+  signal?: AbortSignal;
 }
 
-/** What `sweep.agent()` did: trials run (stopped and failed ones included), stopped early, failed. */
+/**
+ * What `sweep.agent()` did: trials run (stopped and failed ones included), stopped early, failed (by
+ * throwing, or failed by the server: timed out, or its run ended by someone else).
+ */
 export interface AgentSummary {
   trials: number;
   stopped: number;
