@@ -9,6 +9,7 @@ CREATE TABLE `sweep_trials` (
 	`timed_out` integer DEFAULT false NOT NULL,
 	`stop_reason` text,
 	`worker` text DEFAULT '' NOT NULL,
+	`request_id` text,
 	`start_time` integer NOT NULL,
 	`end_time` integer,
 	`heartbeat_time` integer NOT NULL,
@@ -19,6 +20,7 @@ CREATE TABLE `sweep_trials` (
 CREATE UNIQUE INDEX `sweep_trials_number` ON `sweep_trials` (`sweep_id`,`number`);--> statement-breakpoint
 CREATE UNIQUE INDEX `sweep_trials_grid_point` ON `sweep_trials` (`sweep_id`,`grid_index`) WHERE grid_index IS NOT NULL AND timed_out = 0;--> statement-breakpoint
 CREATE UNIQUE INDEX `sweep_trials_run` ON `sweep_trials` (`run_id`);--> statement-breakpoint
+CREATE UNIQUE INDEX `sweep_trials_request` ON `sweep_trials` (`sweep_id`,`request_id`) WHERE request_id IS NOT NULL;--> statement-breakpoint
 CREATE TABLE `sweeps` (
 	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
 	`experiment_id` integer NOT NULL,

@@ -1,7 +1,7 @@
 import type { Run } from './run.js';
 import type { SweepHost } from './sweep.js';
 import type { AgentOptions, AgentSummary, ShouldStopJson, SweepJson, SweepNextJson, SweepParams, TrialJson } from './types.js';
-import { retryTransient, unref } from './util.js';
+import { retryTransient, unref, uuid } from './util.js';
 
 /** The work of one trial: train with `params`, log to `run`, ask `trial.shouldStop()` now and then. */
 export type TrialFn<P = SweepParams> = (params: P, run: Run, trial: Trial<P>) => Promise<number | void> | number | void;
@@ -17,6 +17,8 @@ export interface AgentContext {
   heartbeatTimeoutMs(): number;
   /** Keeps the sweep state an answer carried. */
   seen(sweep: SweepJson): void;
+  /** Who runs the trials (the runs' user, as startRun records it), when known. */
+  user?: string;
 }
 
 const DEFAULT_HEARTBEAT_MS = 30_000;
@@ -111,7 +113,9 @@ export async function runAgent<P>(ctx: AgentContext, fn: TrialFn<P>, opts: Agent
   const summary: AgentSummary = { trials: 0, stopped: 0, failed: 0 };
   let failedInRow = 0;
   while (!opts.signal?.aborted && (opts.count === undefined || summary.trials < opts.count)) {
-    const next = await ctx.call<SweepNextJson>('next', opts.worker === undefined ? {} : { worker: opts.worker });
+    // One request id for this ask, kept across its retries: a lost answer gives the same trial back.
+    const ask = { request_id: uuid(), ...(opts.worker === undefined ? {} : { worker: opts.worker }), ...(ctx.user ? { user: ctx.user } : {}) };
+    const next = await ctx.call<SweepNextJson>('next', ask);
     ctx.seen(next.sweep);
     if (!next.trial) {
       if (next.retry_after_ms === undefined) break; // the sweep is over

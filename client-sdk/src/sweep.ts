@@ -2,7 +2,7 @@ import type { LablogClient } from './client.js';
 import type { Run } from './run.js';
 import { runAgent, type AgentContext, type TrialFn } from './sweep-agent.js';
 import type { AgentOptions, AgentSummary, SweepConfig, SweepConfigJson, SweepImportanceJson, SweepJson, SweepParams, TrialJson } from './types.js';
-import { retryTransient } from './util.js';
+import { retryTransient, userName } from './util.js';
 
 const SWEEPS = '/api/2.0/lablog/sweeps';
 
@@ -126,6 +126,7 @@ export class Sweep<P = SweepParams> {
       seen: (sweep) => {
         this._last = sweep;
       },
+      user: userName(),
     };
     return runAgent(ctx, fn, opts);
   }
@@ -141,8 +142,8 @@ export class Sweep<P = SweepParams> {
 }
 
 /**
- * Retried as runs/create is: a worker rides out a server restart. A `next` whose answer was lost leaves
- * a trial nobody runs; its heartbeat timeout hands the point out again.
+ * Retried as runs/create is: a worker rides out a server restart. A `next` carries a request id kept
+ * across its retries, so a lost answer gives the same trial back instead of a second one.
  */
 function retrying<T>(host: SweepHost, fn: () => Promise<T>): Promise<T> {
   return retryTransient(fn, host.offlineAfterMs);

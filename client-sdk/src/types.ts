@@ -299,6 +299,8 @@ export interface SweepNextJson {
 
 export interface ShouldStopJson {
   should_stop: boolean;
+  /** The trial after the decision: STOPPED when pruned, FAILED when it had timed out. */
+  trial_status?: 'RUNNING' | 'COMPLETED' | 'FAILED' | 'STOPPED';
   reason: string;
   step?: number;
 }

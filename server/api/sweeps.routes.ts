@@ -70,18 +70,20 @@ export async function sweepRoutes(app: FastifyInstance, opts: { sweeps: SweepSer
     r.post(`${base}/:sweep_id/${action}`, { schema: byId }, async (req) => ({ sweep: sweepJson(await sweeps[action](req.params.sweep_id)) }));
   }
   r.post(`${base}/:sweep_id/next`, { schema: { params: sweepIdParams, body: nextBody.optional() } }, async (req) => {
-    const out = await sweeps.next(req.params.sweep_id, req.body?.worker ?? '');
+    const body = req.body;
+    const out = await sweeps.next(req.params.sweep_id, { worker: body?.worker ?? '', requestId: body?.request_id, user: body?.user || undefined });
     return {
       sweep: sweepJson(out.sweep),
       trial: 'trial' in out ? trialJson(out.trial) : undefined,
       retry_after_ms: 'retryAfterMs' in out ? out.retryAfterMs : undefined,
     };
   });
-  r.post(`${base}/:sweep_id/heartbeat`, { schema: { params: sweepIdParams, body: trialBody } }, async (req) => ({
-    trial: trialJson(await trials.heartbeat(req.params.sweep_id, req.body.run_id)),
-  }));
+  r.post(`${base}/:sweep_id/heartbeat`, { schema: { params: sweepIdParams, body: trialBody } }, async (req) => {
+    const out = await trials.heartbeat(req.params.sweep_id, req.body.run_id);
+    return { trial: trialJson(out.trial), sweep_status: out.sweepStatus };
+  });
   r.post(`${base}/:sweep_id/should-stop`, { schema: { params: sweepIdParams, body: trialBody } }, async (req) => {
     const a = await trials.shouldStop(req.params.sweep_id, req.body.run_id);
-    return { should_stop: a.shouldStop, reason: a.reason, step: a.step ?? undefined };
+    return { should_stop: a.shouldStop, trial_status: a.trialStatus, reason: a.reason, step: a.step ?? undefined };
   });
 }

@@ -45,5 +45,11 @@ export const createSweepBody = z.object({
 
 export const sweepIdParams = z.object({ sweep_id: z.string() });
 export const listSweepsQuery = z.object({ experiment_id: experimentId.optional(), max_results: queryInt, page_token: z.string().optional() });
-export const nextBody = z.object({ worker: z.string().max(250).default('') });
+export const nextBody = z.object({
+  worker: z.string().max(250).default(''),
+  /** The worker's id for this request, kept across its retries: a lost answer is not a lost trial. */
+  request_id: z.string().min(1).max(255).optional(),
+  /** Who runs the trial: the run's user_id and mlflow.user tag. */
+  user: z.string().max(250).optional(),
+});
 export const trialBody = z.object({ run_id: z.string().min(1, "Missing value for required parameter 'run_id'") });

@@ -206,6 +206,8 @@ export const sweepTrials = sqliteTable(
     timedOut: integer('timed_out', { mode: 'boolean' }).notNull().default(false),
     stopReason: text('stop_reason'),
     worker: text('worker').notNull().default(''),
+    /** The worker's id for its `next` request: a retried request gets the same trial, not a second one. */
+    requestId: text('request_id'),
     startTime: integer('start_time').notNull(),
     endTime: integer('end_time'),
     heartbeatTime: integer('heartbeat_time').notNull(),
@@ -214,5 +216,6 @@ export const sweepTrials = sqliteTable(
     uniqueIndex('sweep_trials_number').on(t.sweepId, t.number),
     uniqueIndex('sweep_trials_grid_point').on(t.sweepId, t.gridIndex).where(sql`grid_index IS NOT NULL AND timed_out = 0`),
     uniqueIndex('sweep_trials_run').on(t.runId),
+    uniqueIndex('sweep_trials_request').on(t.sweepId, t.requestId).where(sql`request_id IS NOT NULL`),
   ],
 );

@@ -57,6 +57,8 @@ export interface NewTrial {
   runParams: KeyValue[];
   run: NewRun;
   worker: string;
+  /** Set when the worker names its request: a trial already handed out for it is returned instead. */
+  requestId: string | null;
   now: number;
   /** Trials that did not time out may not exceed this. */
   runCap: number | null;
@@ -77,6 +79,8 @@ export interface SweepStore {
   setSweepStatus(sweepId: string, from: SweepStatus[], status: SweepStatus, now: number, parentRunStatus?: RunStatus): Promise<SweepRecord | null>;
   listTrials(sweepId: string, metricKey: string): Promise<TrialRow[]>;
   startTrial(n: NewTrial): Promise<TrialRow | TrialRefusal>;
+  /** The trial handed out for a worker's request id, if any. */
+  trialByRequest(sweepId: string, requestId: string, metricKey: string): Promise<TrialRow | null>;
   /**
    * Brings trial states up to date: running trials unheard of since `deadline` are FAILED (timed
    * out) with their runs, and running trials whose run has ended take the run's outcome.

@@ -190,10 +190,14 @@ export function createSweepService(store: TrackingStore, clock: Clock) {
     resume: (sweepId: string) => transition(sweepId, ['PAUSED'], 'RUNNING'),
     stop: (sweepId: string) => transition(sweepId, ['RUNNING', 'PAUSED'], 'STOPPED', 'KILLED'),
 
-    async next(sweepId: string, worker: string): Promise<NextTrial> {
+    async next(sweepId: string, ask: { worker: string; requestId?: string; user?: string }): Promise<NextTrial> {
+      const requestId = ask.requestId ?? null;
       for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
         const s = await state(sweepId);
         const { record } = s;
+        // A retry of a request whose answer was lost: the same trial again, whatever the sweep's state.
+        const replay = requestId === null ? null : await store.trialByRequest(sweepId, requestId, s.loaded.config.metric.name);
+        if (replay) return { sweep: view(s), trial: toTrial(replay) };
         if (record.status === 'PAUSED') return { sweep: view(s), retryAfterMs: retryAfter(s) };
         if (record.status !== 'RUNNING') return { sweep: view(s) };
         const number = s.trials.reduce((n, t) => Math.max(n, t.number + 1), 0);
@@ -209,17 +213,19 @@ export function createSweepService(store: TrackingStore, clock: Clock) {
           gridIndex: proposal.gridIndex,
           params: JSON.stringify(proposal.params),
           runParams: runParams(proposal.params),
-          worker,
+          worker: ask.worker,
+          requestId,
           now,
           runCap: s.loaded.config.run_cap,
           run: {
             runUuid,
             experimentId: record.experimentId,
-            userId: '',
+            userId: ask.user ?? '',
             runName,
             startTime: now,
             tags: [
               { key: 'mlflow.runName', value: runName },
+              ...(ask.user ? [{ key: 'mlflow.user', value: ask.user }] : []),
               ...(record.parentRunId ? [{ key: 'mlflow.parentRunId', value: record.parentRunId }] : []),
               { key: 'lablog.sweep_id', value: sweepId },
               { key: 'lablog.sweep_trial', value: String(number) },
@@ -230,7 +236,8 @@ export function createSweepService(store: TrackingStore, clock: Clock) {
         // Another worker got in between reading the trials and claiming: read them again.
         if (typeof result === 'string') continue;
         // The reply's sweep is the state just read plus this trial: no second read of every trial.
-        return { sweep: view({ ...s, trials: [...s.trials, result] }), trial: toTrial(result) };
+        const trials = s.trials.some((t) => t.runId === result.runId) ? s.trials : [...s.trials, result];
+        return { sweep: view({ ...s, trials }), trial: toTrial(result) };
       }
       const s = await state(sweepId);
       return { sweep: view(s), retryAfterMs: retryAfter(s) };

@@ -11,6 +11,8 @@ const CURVE_CACHE_POINTS = 2_000_000;
 
 export interface StopAnswer {
   shouldStop: boolean;
+  /** The trial's status after the decision: STOPPED when pruned, FAILED when it had timed out. */
+  trialStatus: TrialRow['status'];
   reason: string;
   step: number | null;
 }
@@ -49,11 +51,12 @@ export function createTrialService(store: TrackingStore, sweeps: SweepService, c
   }
 
   return {
-    async heartbeat(sweepId: string, runId: string): Promise<Trial> {
+    /** Records a sign of life; answers the trial and the sweep's status (a stopped sweep is news to a worker). */
+    async heartbeat(sweepId: string, runId: string): Promise<{ trial: Trial; sweepStatus: string }> {
       const { metric } = await sweeps.config(sweepId);
       await store.touchTrial(sweepId, runId, metric.name, clock.now());
       const s = await sweeps.state(sweepId);
-      return toTrial(s.trials.find((t) => t.runId === runId)!);
+      return { trial: toTrial(s.trials.find((t) => t.runId === runId)!), sweepStatus: s.record.status };
     },
 
     async shouldStop(sweepId: string, runId: string): Promise<StopAnswer> {
@@ -64,15 +67,15 @@ export function createTrialService(store: TrackingStore, sweeps: SweepService, c
       const trial = s.trials.find((t) => t.runId === runId)!;
       if (trial.status !== 'RUNNING') {
         const why = trial.stopReason ? `: ${trial.stopReason}` : '';
-        return { shouldStop: true, reason: `the trial is ${trial.status}${why}`, step: trial.step };
+        return { shouldStop: true, trialStatus: trial.status, reason: `the trial is ${trial.status}${why}`, step: trial.step };
       }
       if (s.record.status === 'STOPPED') {
         await store.stopTrial(sweepId, runId, 'the sweep was stopped', clock.now());
-        return { shouldStop: true, reason: 'the sweep was stopped', step: trial.step };
+        return { shouldStop: true, trialStatus: 'STOPPED', reason: 'the sweep was stopped', step: trial.step };
       }
       const rule = s.loaded.config.early_terminate;
-      if (rule === null) return { shouldStop: false, reason: 'the sweep has no early termination', step: trial.step };
-      if (trial.step === null) return { shouldStop: false, reason: `no value of ${metric.name} logged yet`, step: null };
+      if (rule === null) return { shouldStop: false, trialStatus: 'RUNNING', reason: 'the sweep has no early termination', step: trial.step };
+      if (trial.step === null) return { shouldStop: false, trialStatus: 'RUNNING', reason: `no value of ${metric.name} logged yet`, step: null };
 
       const others = s.trials.filter((t) => t.runId !== runId && t.step !== null && (rule.type === 'asha' || t.status === 'COMPLETED'));
       const all = await curves([trial, ...others], metric.name);
@@ -83,7 +86,7 @@ export function createTrialService(store: TrackingStore, sweeps: SweepService, c
           ? ashaDecision({ trial: own, others: rest, goal: metric.goal, minIter: rule.min_iter, eta: rule.eta })
           : medianDecision({ trial: own, finished: rest, goal: metric.goal, minIter: rule.min_iter, minTrials: rule.min_trials });
       if (decision.stop) await store.stopTrial(sweepId, runId, decision.reason, clock.now());
-      return { shouldStop: decision.stop, reason: decision.reason, step: trial.step };
+      return { shouldStop: decision.stop, trialStatus: decision.stop ? 'STOPPED' : 'RUNNING', reason: decision.reason, step: trial.step };
     },
 
     async importance(sweepId: string) {

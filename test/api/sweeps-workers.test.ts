@@ -182,3 +182,46 @@ describe('sweeps: reproducible random and bayes draws', () => {
     assert.ok(res.json.importance[0].importance > 0.5, JSON.stringify(res.json.importance));
   });
 });
+
+describe('sweeps: a worker retrying its request, and what it is told', () => {
+  let t: TestApp;
+  before(async () => (t = await buildTestApp()));
+  after(() => t.close());
+
+  it('a next retried with the same request_id gets the same trial, even after a pause', async () => {
+    const sweep = await createSweep(t, { method: 'grid', name: 'retry', parameters: { a: { values: [1, 2, 3] } } });
+    const id = sweep.sweep_id;
+    const ask = async (request_id: string) => (await t.post(`${SWEEPS}/${id}/next`, { worker: 'w', request_id, user: 'ada' })).json;
+    const first = await ask('req-1');
+    const again = await ask('req-1');
+    assert.equal(again.trial.run_id, first.trial.run_id);
+    assert.deepEqual(again.trial.params, first.trial.params);
+    assert.equal((await ask('req-2')).trial.number, 1);
+    await t.post(`${SWEEPS}/${id}/pause`, {});
+    assert.equal((await ask('req-2')).trial.number, 1, 'a paused sweep still answers a retry');
+    assert.equal((await ask('req-3')).trial, undefined);
+    assert.equal((await trials(t, id)).length, 2);
+    const run = (await t.get('runs/get', { run_id: first.trial.run_id })).json.run;
+    assert.equal(run.info.user_id, 'ada');
+    assert.ok(run.data.tags.some((x: { key: string; value: string }) => x.key === 'mlflow.user' && x.value === 'ada'));
+    assert.equal((await t.post(`${SWEEPS}/${id}/next`, { request_id: '' })).status, 400);
+  });
+
+  it('heartbeat tells the sweep status; should-stop tells the trial status', async () => {
+    const sweep = await createSweep(t, { method: 'random', name: 'told', early_terminate: { type: 'asha', min_iter: 1, eta: 2 }, parameters: { x: { values: [1, 2] } } });
+    const id = sweep.sweep_id;
+    const a = (await next(t, id)).trial;
+    const b = (await next(t, id)).trial;
+    const beat = (await t.post(`${SWEEPS}/${id}/heartbeat`, { run_id: a.run_id })).json;
+    assert.equal(beat.sweep_status, 'RUNNING');
+    assert.equal(beat.trial.status, 'RUNNING');
+    await logSteps(t, a.run_id, [[0, 1], [1, 0.1]]);
+    await logSteps(t, b.run_id, [[0, 1], [1, 0.9]]);
+    const keep = (await t.post(`${SWEEPS}/${id}/should-stop`, { run_id: a.run_id })).json;
+    assert.deepEqual([keep.should_stop, keep.trial_status], [false, 'RUNNING']);
+    const pruned = (await t.post(`${SWEEPS}/${id}/should-stop`, { run_id: b.run_id })).json;
+    assert.deepEqual([pruned.should_stop, pruned.trial_status], [true, 'STOPPED']);
+    await t.post(`${SWEEPS}/${id}/stop`, {});
+    assert.equal((await t.post(`${SWEEPS}/${id}/heartbeat`, { run_id: a.run_id })).json.sweep_status, 'STOPPED');
+  });
+});

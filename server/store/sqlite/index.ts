@@ -105,6 +105,7 @@ export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
     setSweepStatus: async (id, from, status, now, parentRunStatus) => sweeps.setStatus(id, from, status, now, parentRunStatus),
     listTrials: async (id, metricKey) => sweeps.trials(id, metricKey),
     startTrial: async (n) => sweeps.startTrial(n),
+    trialByRequest: async (id, requestId, metricKey) => sweeps.byRequest(id, requestId, metricKey),
     refreshTrials: async (id, now, deadline) => sweeps.refresh(id, now, deadline),
     touchTrial: async (id, runUuid, metricKey, now) => sweeps.touch(id, runUuid, metricKey, now),
     stopTrial: async (id, runUuid, reason, now) => sweeps.stop(id, runUuid, reason, now),

@@ -68,9 +68,10 @@ export function createSweepStatements(db: Db, runs: RunStatements) {
     nextNumber: db.prepare<[number], { n: number }>('SELECT COALESCE(MAX(number) + 1, 0) AS n FROM sweep_trials WHERE sweep_id = ?'),
     counted: db.prepare<[number], { n: number }>('SELECT COUNT(*) AS n FROM sweep_trials WHERE sweep_id = ? AND timed_out = 0'),
     gridTaken: db.prepare<[number, number], { n: number }>('SELECT COUNT(*) AS n FROM sweep_trials WHERE sweep_id = ? AND grid_index = ? AND timed_out = 0'),
-    insertTrial: db.prepare<[number, number, number, string, number | null, string, number, number]>(
-      'INSERT INTO sweep_trials (sweep_id, number, run_id, params, grid_index, worker, start_time, heartbeat_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    insertTrial: db.prepare<[number, number, number, string, number | null, string, string | null, number, number]>(
+      'INSERT INTO sweep_trials (sweep_id, number, run_id, params, grid_index, worker, request_id, start_time, heartbeat_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
+    trialOfRequest: db.prepare<[string, number, string], TrialDbRow>(`${TRIAL_SELECT} WHERE t.sweep_id = ? AND t.request_id = ?`),
     // A silent worker's trial fails and its run with it; the run is left alone if it already ended.
     timeoutRuns: db.prepare<[number, number, number]>(
       `UPDATE runs SET status = 'FAILED', end_time = ? WHERE status = 'RUNNING' AND id IN
@@ -139,15 +140,22 @@ export function createSweepStatements(db: Db, runs: RunStatements) {
     trials: (sweepId: string, metricKey: string) => s.trials.all(metricKey, row(sweepId).id).map(toTrial),
     startTrial: db.transaction((n: NewTrial): TrialRow | TrialRefusal => {
       const sweep = row(n.sweepId);
+      // A retried request gets its trial back, even if the sweep was paused since.
+      const replay = n.requestId === null ? undefined : s.trialOfRequest.get(n.metricKey, sweep.id, n.requestId);
+      if (replay) return toTrial(replay);
       if (sweep.status !== 'RUNNING') return 'not_running';
       if (n.runCap !== null && s.counted.get(sweep.id)!.n >= n.runCap) return 'run_cap_reached';
       if (n.gridIndex !== null && s.gridTaken.get(sweep.id, n.gridIndex)!.n > 0) return 'grid_point_taken';
       if (s.nextNumber.get(sweep.id)!.n !== n.number) return 'number_taken';
       const info = runs.create(n.run);
       runs.logBatch(info.runId, { params: n.runParams, tags: [], metrics: [] });
-      s.insertTrial.run(sweep.id, n.number, runs.row(info.runId).id, n.params, n.gridIndex, n.worker, n.now, n.now);
+      s.insertTrial.run(sweep.id, n.number, runs.row(info.runId).id, n.params, n.gridIndex, n.worker, n.requestId, n.now, n.now);
       return trialOfRun(n.sweepId, info.runId, n.metricKey);
     }),
+    byRequest(sweepId: string, requestId: string, metricKey: string): TrialRow | null {
+      const t = s.trialOfRequest.get(metricKey, row(sweepId).id, requestId);
+      return t ? toTrial(t) : null;
+    },
     refresh: db.transaction((sweepId: string, now: number, deadline: number) => {
       const key = row(sweepId).id;
       s.followRuns.run(key);
