@@ -111,8 +111,8 @@ def mlflow_api(method, route, body=None, query=None, headers=None):
 
 
 def sweep_api(sweep_id, route, body=None, retry=True):
-    """A sweep endpoint. A retried `next` whose first answer was lost leaves a trial nobody runs: the
-    server fails it after its heartbeat timeout and hands its point out again."""
+    """A sweep endpoint, retried on transient failures (a `next` carries its request_id on every retry,
+    so a lost answer gives the same trial back)."""
     path = f"/api/2.0/lablog/sweeps/{urllib.parse.quote(sweep_id, safe='')}/{route}"
     return call("POST", path, body if body is not None else {}, retry=retry)
 
@@ -421,7 +421,9 @@ def main():
     done = {"completed": 0, "stopped": 0, "failed": 0}
     ran = failures_in_row = 0
     while args.count is None or ran < args.count:
-        answer = sweep_api(sweep["sweep_id"], "next", {"worker": worker})
+        # One request id per ask, the same on its retries: a lost answer gives the same trial back.
+        ask = {"worker": worker, "request_id": uuid.uuid4().hex, "user": os.environ.get("USER", "")}
+        answer = sweep_api(sweep["sweep_id"], "next", ask)
         sweep = answer["sweep"]
         trial = answer.get("trial")
         if trial is None:
