@@ -4,6 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Lablog, LR_RANGE_TAGS, lrRangeTest, type LrRangeTestResult } from 'lablog-client';
 import { screenshotPath, skipReason, startEnv, type Env } from './browser.js';
+import { countColour } from './sweep-seed.js';
 import { prng } from '../support/prng.js';
 
 const SCREENSHOT = screenshotPath('lr-range');
@@ -29,6 +30,8 @@ describe('LR range test in the compare view', { skip: skipReason() }, () => {
   let runId: string;
   let plainId: string;
   let r: LrRangeTestResult;
+  /** Runs whose range test went wrong: NaN from the first step, a dive to -1.7e308, a loss that only rises. */
+  const odd: Record<'nan' | 'dive' | 'rising', string> = { nan: '', dive: '', rising: '' };
   const errors: string[] = [];
 
   before(async () => {
@@ -43,6 +46,17 @@ describe('LR range test in the compare view', { skip: skipReason() }, () => {
     other.log({ loss: 1 }, { step: 0 });
     await other.end();
     plainId = other.id;
+    const steps: Record<keyof typeof odd, (lr: number) => number> = {
+      nan: () => NaN,
+      dive: (lr) => (lr > 0.5 ? -1.7e308 : loss(12)(lr)),
+      rising: (lr) => 1 + 10 * lr,
+    };
+    for (const k of Object.keys(odd) as (keyof typeof odd)[]) {
+      const run = await lab.startRun({ experiment: 'lr-find', name: `odd-${k}` });
+      await lrRangeTest({ minLr: 1e-6, maxLr: 10, steps: 100, step: steps[k], run });
+      await run.end();
+      odd[k] = run.id;
+    }
   });
   after(async () => env?.close());
 
@@ -99,5 +113,47 @@ describe('LR range test in the compare view', { skip: skipReason() }, () => {
     await env.page.goto(`${env.url}/compare?runs=${plainId}`);
     await env.page.locator('.mchart[data-metric="loss"][data-loaded="1"]').waitFor();
     assert.equal(await env.page.locator('.lr-range').count(), 0);
+  });
+
+  it('charts a range test that has no suggestion, and says why', async () => {
+    const tags = (await env.api('GET', 'runs/get', { run_id: odd.nan })).run.data.tags as { key: string }[];
+    assert.equal(tags.some((t) => t.key === LR_RANGE_TAGS.steepest), false);
+    await env.page.goto(`${env.url}/compare?runs=${odd.nan},${plainId}`);
+    const chart = env.page.locator(`.lr-range[data-run-id="${odd.nan}"]`);
+    await chart.locator('.mchart-empty').waitFor();
+    assert.equal(await env.page.locator('.lr-range').count(), 1);
+    assert.equal(await chart.getAttribute('data-suggestion'), 'none');
+    assert.equal(await chart.locator('.mchart-empty').textContent(), 'the loss was never finite (NaN or infinite from the first step)');
+    assert.match((await chart.locator('[data-testid=lr-no-suggestion]').textContent()) ?? '', /^no suggestion recorded/);
+    assert.deepEqual(errors, []);
+  });
+
+  it('keeps a readable y scale when the loss dives to -1.7e308', async () => {
+    await env.page.goto(`${env.url}/compare?runs=${odd.dive}`);
+    const chart = env.page.locator(`.lr-range[data-run-id="${odd.dive}"]`);
+    await chart.locator('canvas').waitFor();
+    await env.page.locator(`.lr-range[data-run-id="${odd.dive}"][data-x-distr="3"]`).waitFor();
+    const [lo, hi] = (await chart.getAttribute('data-y-range'))!.split(',').map(Number);
+    assert.ok(lo > 0 && lo < 0.5 && hi > 2 && hi < 3, `y from ${lo} to ${hi}`);
+    // The y axis has its tick labels (on the broken scale it had a stray one or none: about 20 such pixels, 70 here).
+    assert.ok((await countColour(env.page, `.lr-range[data-run-id="${odd.dive}"]`, [107, 115, 133], 'left-of-plot')) > 45);
+    assert.deepEqual(errors, []);
+  });
+
+  it('paints no marker over the axes when a marker lies outside the tested lr range', async () => {
+    await env.page.goto(`${env.url}/compare?runs=${odd.rising}`);
+    const chart = env.page.locator(`.lr-range[data-run-id="${odd.rising}"]`);
+    await env.page.locator(`.lr-range[data-run-id="${odd.rising}"][data-x-distr="3"]`).waitFor();
+    // The lowest loss is at the first lr, so min loss / 10 is below the tested range.
+    assert.equal(Number(await chart.getAttribute('data-min-loss')), 1e-6);
+    const sel = `.lr-range[data-run-id="${odd.rising}"]`;
+    // The suggested band (from min loss / 10) stops at the plot's left edge instead of tinting the y axis.
+    const bandTint: [number, number, number] = [227, 244, 238];
+    assert.ok((await countColour(env.page, sel, bandTint, 'all', 12)) > 1000, 'the band is painted');
+    assert.equal(await countColour(env.page, sel, bandTint, 'left-of-plot', 12), 0, 'no band left of the plot');
+    // The marker's label is pinned inside the plot, at the edge it is past.
+    assert.equal(await countColour(env.page, sel, [155, 89, 182], 'left-of-plot', 60), 0, 'no purple left of the plot');
+    assert.ok((await countColour(env.page, sel, [155, 89, 182], 'all', 60)) > 20, 'the pinned label is painted inside');
+    assert.deepEqual(errors, []);
   });
 });

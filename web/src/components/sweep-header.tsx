@@ -5,8 +5,12 @@ import { fmtNum } from './chart-colors.js';
 import { sweepAction, type Sweep } from './sweep-api.js';
 import { trialValue } from './sweep-model.js';
 
-/** Name, method, status, objective, counts, and the pause / resume / stop buttons. */
-export function SweepHeader(props: { sweep: Sweep; total: number; live: boolean; onChange(s: Sweep): void }) {
+/**
+ * Name, method, status, objective, counts, and the pause / resume / stop buttons. A refused action (the
+ * sweep changed meanwhile, e.g. it finished or was stopped elsewhere) shows the server's message and
+ * re-reads the sweep, so the buttons match its real status again.
+ */
+export function SweepHeader(props: { sweep: Sweep; total: number; live: boolean; onChange(s: Sweep): void; onRefresh(): void }) {
   const { sweep, total, live } = props;
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -26,6 +30,7 @@ export function SweepHeader(props: { sweep: Sweep; total: number; live: boolean;
       setError(null);
     } catch (e) {
       setError((e as Error).message);
+      props.onRefresh();
     } finally {
       setBusy(false);
     }
@@ -43,7 +48,7 @@ export function SweepHeader(props: { sweep: Sweep; total: number; live: boolean;
       <h1>
         <span data-testid="sweep-name">{sweep.name}</span>
         <span class={`sweep-badge sweep-st-${sweep.status}`} data-testid="sweep-status">{sweep.status}</span>
-        {live && <span class="live-dot" title="refreshing while the sweep runs" />}
+        {live && <span class="live-dot" title="refreshing while the sweep can still change" />}
       </h1>
       <div class="toolbar sweep-facts">
         <span class="pill" data-testid="sweep-method">{c.method}</span>
@@ -69,7 +74,7 @@ export function SweepHeader(props: { sweep: Sweep; total: number; live: boolean;
           {sweep.parent_run_id && <a href={`/run/${encodeURIComponent(sweep.parent_run_id)}`} onClick={linkHandler}>parent run</a>}
         </span>
       </div>
-      {error && <div class="card error">{error}</div>}
+      {error && <div class="card error" data-testid="sweep-action-error">{error}</div>}
     </div>
   );
 }

@@ -1,13 +1,26 @@
 import { num } from '../api.js';
-import { fmtTick } from './chart-colors.js';
-import { makeAxis, type Axis, type CRun } from './compare-model.js';
-import type { ParamSpec, Scalar, SweepConfig, Trial, TrialStatus } from './sweep-api.js';
+import { fmtNum, fmtTick } from './chart-colors.js';
+import type { CRun } from './compare-model.js';
+import type { Scalar, SweepConfig, Trial, TrialStatus } from './sweep-api.js';
 
-/** A trial's objective as a finite number, or null (not logged yet, NaN, ±Infinity). */
+/** A trial's objective as logged: null when not logged yet, NaN when NaN was, ±Infinity for ±DBL_MAX. */
+export function rawValue(t: Trial): number | null {
+  return t.value === null || t.value === undefined ? null : num(t.value);
+}
+
+/**
+ * A trial's objective where it can be ranked, or null (not logged yet, or NaN). ±Infinity ranks, as in
+ * the server's choice of best_trial: a diverged loss is the worst value, not a missing one.
+ */
 export function trialValue(t: Trial): number | null {
-  if (t.value === null || t.value === undefined) return null;
-  const v = num(t.value);
-  return Number.isFinite(v) ? v : null;
+  const v = rawValue(t);
+  return v === null || Number.isNaN(v) ? null : v;
+}
+
+/** The objective as the table shows it: "–" not logged yet, "NaN", "Infinity", or the number. */
+export function fmtValue(t: Trial): string {
+  const v = rawValue(t);
+  return v !== null && Number.isNaN(v) ? 'NaN' : fmtNum(v);
 }
 
 /**
@@ -101,46 +114,4 @@ export function trialRuns(trials: Trial[], metric: string, goal: 'minimize' | 'm
       metrics: v === null ? new Map() : new Map([[metric, v]]),
     };
   });
-}
-
-/** An axis on the declared range of a log_uniform parameter, ticks at the powers of ten inside it. */
-function logAxis(key: string, spec: ParamSpec): Axis {
-  const lo = Math.log(spec.min!);
-  const hi = Math.log(spec.max!);
-  const at = (v: number) => (hi === lo ? 0.5 : Math.min(1, Math.max(0, (Math.log(v) - lo) / (hi - lo))));
-  const ticks = [];
-  for (let e = Math.ceil(lo / Math.LN10 - 1e-9); e <= Math.floor(hi / Math.LN10 + 1e-9); e++) ticks.push({ at: at(10 ** e), text: fmtTick(10 ** e) });
-  if (ticks.length < 2) ticks.push({ at: 0, text: fmtTick(spec.min!) }, { at: 1, text: fmtTick(spec.max!) });
-  const value = (r: CRun) => r.params.get(key);
-  return { key, label: `${key} (log)`, kind: 'param', value, ticks, pos: (r) => { const n = Number(value(r)); return value(r) === undefined || !(n > 0) ? null : at(n); } };
-}
-
-/** A categorical axis with the values in their declared order. */
-function choiceAxis(key: string, values: Scalar[]): Axis {
-  const cats = values.map(String);
-  const at = (i: number) => (cats.length === 1 ? 0.5 : i / (cats.length - 1));
-  const value = (r: CRun) => r.params.get(key);
-  return { key, label: key, kind: 'param', value, ticks: cats.map((c, i) => ({ at: at(i), text: c })), pos: (r) => { const i = cats.indexOf(value(r) ?? '\u0000'); return i < 0 ? null : at(i); } };
-}
-
-/** A linear axis over the declared bounds (the whole search range, not only what was sampled). */
-function rangeAxis(key: string, lo: number, hi: number): Axis {
-  const span = hi - lo || 1;
-  const at = (v: number) => Math.min(1, Math.max(0, (v - lo) / span));
-  const value = (r: CRun) => r.params.get(key);
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => ({ at: f, text: fmtTick(lo + f * span) }));
-  return { key, label: key, kind: 'param', value, ticks, pos: (r) => { const v = value(r); const n = Number(v); return v === undefined || !Number.isFinite(n) ? null : at(n); } };
-}
-
-/** Parallel-coordinate axes: one per searched parameter, shaped by its distribution, then the objective. */
-export function sweepAxes(config: SweepConfig, runs: CRun[]): Axis[] {
-  const axes = searchedParams(config).map((k) => {
-    const s = config.parameters[k];
-    if (s.values) return choiceAxis(k, s.values);
-    if (s.distribution === 'log_uniform' && s.min! > 0 && s.max! > s.min!) return logAxis(k, s);
-    if (s.distribution && s.distribution !== 'normal' && s.min !== undefined && s.max !== undefined) return rangeAxis(k, s.min, s.max);
-    return makeAxis(runs, k, 'param');
-  });
-  axes.push(makeAxis(runs, config.metric.name, 'metric'));
-  return axes;
 }

@@ -1,8 +1,7 @@
 import { useMemo } from 'preact/hooks';
 import { linkHandler, setQuery } from '../router.js';
-import { fmtNum } from './chart-colors.js';
 import type { Scalar, Trial } from './sweep-api.js';
-import { fmtParam, trialValue } from './sweep-model.js';
+import { fmtParam, fmtValue, trialValue } from './sweep-model.js';
 import { VirtualTable, type VColumn } from './virtual-table.js';
 
 type Key = Scalar | null | undefined;
@@ -27,16 +26,18 @@ const ROW = 30;
 /**
  * Every trial: number, status, its parameters, objective value and step, worker, and a link to its run.
  * Virtualized (a sweep may hand out thousands of trials); a click on a header sorts by that column, the
- * sort lives in the URL (`sort=value`, `sort=-value`).
+ * sort lives in the URL (`sort=value`, `sort=-value`). The first click on the value sorts the best first
+ * (highest first when maximizing), the next one reverses.
  */
-export function TrialsTable(props: { trials: Trial[]; params: string[]; sweepName: string; sort: string; bestRun?: string }) {
+export function TrialsTable(props: { trials: Trial[]; params: string[]; sweepName: string; sort: string; goal: 'minimize' | 'maximize'; bestRun?: string }) {
   const { trials, params, sort, sweepName } = props;
   const desc = sort.startsWith('-');
   const col = (desc ? sort.slice(1) : sort) || 'number';
   const rows = useMemo(() => [...trials].sort((a, b) => compare(sortKey(a, col), sortKey(b, col), desc) || a.number - b.number), [trials, col, desc]);
 
+  const bestFirst = (id: string) => (id === 'value' && props.goal === 'maximize' ? `-${id}` : id);
   const head = (id: string, label: string) => (
-    <span data-col={id} onClick={() => setQuery({ sort: col === id && !desc ? `-${id}` : id })}>
+    <span data-col={id} title={label} onClick={() => setQuery({ sort: col !== id ? bestFirst(id) : desc ? id : `-${id}` })}>
       {label}
       {col === id && <span class="sort-mark">{desc ? '▼' : '▲'}</span>}
     </span>
@@ -45,7 +46,7 @@ export function TrialsTable(props: { trials: Trial[]; params: string[]; sweepNam
     { id: 'number', width: 60, className: 'num', header: head('number', '#'), cell: (i) => rows[i].number },
     { id: 'status', width: 104, header: head('status', 'status'), cell: (i) => <span class={`trial-${rows[i].status}`} title={rows[i].stop_reason}>{rows[i].status}</span> },
     ...params.map((p) => ({ id: `params.${p}`, width: Math.min(180, Math.max(90, 48 + 8 * p.length)), className: 'num', header: head(`params.${p}`, p), cell: (i: number) => <span title={String(rows[i].params[p] ?? '')}>{fmtParam(rows[i].params[p])}</span> })),
-    { id: 'value', width: 110, className: 'num value', header: head('value', 'value'), cell: (i) => fmtNum(trialValue(rows[i])) },
+    { id: 'value', width: 110, className: 'num value', header: head('value', 'value'), cell: (i) => fmtValue(rows[i]) },
     { id: 'step', width: 70, className: 'num', header: head('step', 'step'), cell: (i) => rows[i].step ?? '–' },
     { id: 'worker', width: 130, header: head('worker', 'worker'), cell: (i) => rows[i].worker || <span class="muted">–</span> },
     {
