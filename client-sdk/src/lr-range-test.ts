@@ -93,6 +93,14 @@ function steepestIndex(xs: number[], ys: number[]): number {
 }
 
 /**
+ * A loss that is not finite, or so large in magnitude that it is float overflow in the making (a loss
+ * diving to -1e308 is as diverged as one rising to +Infinity, and must not count as the minimum).
+ */
+function blownUp(v: number): boolean {
+  return !Number.isFinite(v) || Math.abs(v) > 1e300;
+}
+
+/**
  * Runs the learning-rate range test. The lr grows from minLr to maxLr over `steps` calls of `step(lr)`;
  * the smoothed loss is the debiased EMA avg = β·avg + (1−β)·loss, smoothed = avg / (1 − β^(i+1)). The test
  * stops early once smoothed > divergeFactor × the best smoothed loss so far (checked while that best is
@@ -145,16 +153,16 @@ export async function lrRangeTest(opts: LrRangeTestOptions): Promise<LrRangeTest
     losses.push(loss);
     smoothed.push(s);
     run?.log({ lr, loss, loss_smoothed: s }, { step: i });
-    if (!Number.isFinite(loss) || !Number.isFinite(s) || (best > 0 && s > divergeFactor * best)) {
+    if (blownUp(loss) || blownUp(s) || (best > 0 && s > divergeFactor * best)) {
       divergedAt = i;
       break;
     }
     if (s < best) best = s;
   }
 
-  // The analysis covers the points up to the first non-finite smoothed loss (only the last one can be).
+  // The analysis covers the points up to the first blown-up smoothed loss (only the last one can be).
   let n = smoothed.length;
-  while (n > 0 && !Number.isFinite(smoothed[n - 1])) n--;
+  while (n > 0 && blownUp(smoothed[n - 1]!)) n--;
   let steepestLr = NaN;
   let minLossLr = NaN;
   if (n > 0) {

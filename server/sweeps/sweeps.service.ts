@@ -85,9 +85,11 @@ export function createSweepService(store: TrackingStore, clock: Clock) {
     await store.refreshTrials(sweepId, now, now - l.config.heartbeat_timeout_ms);
     const trials = await store.listTrials(sweepId, l.config.metric.name);
     const s = { record, loaded: l, trials };
-    if (record.status === 'RUNNING' && exhausted(s) && !trials.some((t) => t.status === 'RUNNING')) {
-      // Only a sweep still RUNNING finishes: a stop or pause that landed meanwhile wins.
-      record = (await store.setSweepStatus(sweepId, ['RUNNING'], 'FINISHED', now, 'FINISHED')) ?? (await store.getSweep(sweepId));
+    // A paused sweep whose every trial is done is over too: resuming it could hand out nothing.
+    const open = record.status === 'RUNNING' || record.status === 'PAUSED';
+    if (open && exhausted(s) && !trials.some((t) => t.status === 'RUNNING')) {
+      // Only a sweep still open finishes: a stop that landed meanwhile wins.
+      record = (await store.setSweepStatus(sweepId, ['RUNNING', 'PAUSED'], 'FINISHED', now, 'FINISHED')) ?? (await store.getSweep(sweepId));
     }
     return { ...s, record };
   }

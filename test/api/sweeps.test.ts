@@ -196,3 +196,19 @@ describe('sweeps: pause, resume, stop', () => {
     assert.equal(row.status, 'STOPPED');
   });
 });
+
+describe('sweeps: a paused sweep with nothing left to do', () => {
+  let t: TestApp;
+  before(async () => (t = await buildTestApp()));
+  after(() => t.close());
+
+  it('finishes once its last running trial ends', async () => {
+    const sweep = await createSweep(t, { method: 'grid', name: 'paused-done', parameters: { a: { values: [1] } } });
+    const trial = (await next(t, sweep.sweep_id)).trial;
+    assert.equal((await t.post(`${SWEEPS}/${sweep.sweep_id}/pause`, {})).json.sweep.status, 'PAUSED');
+    await finishTrial(t, trial.run_id, [0.5]);
+    const after = (await t.get(`${SWEEPS}/${sweep.sweep_id}`)).json.sweep;
+    assert.equal(after.status, 'FINISHED');
+    assert.equal((await t.get('runs/get', { run_id: sweep.parent_run_id })).json.run.info.status, 'FINISHED');
+  });
+});

@@ -83,14 +83,12 @@ describe('sweep page: live refresh and actions', { skip: skipReason() }, () => {
     await env.api('POST', `${SWEEPS}/${id}/pause`, {});
     await d.poll();
     await env.page.locator('[data-testid=sweep-status]', { hasText: 'PAUSED' }).waitFor();
-    // A trial handed out before the pause still finishes, and the page shows it.
+    // A trial handed out before the pause still finishes, and the page shows it. Every grid point is
+    // then done, so the paused sweep is finished, and the page stops asking.
     await env.api('POST', 'runs/update', { run_id: running.run_id, status: 'FINISHED', end_time: Date.now() });
     await d.poll();
     assert.deepEqual((await rowTexts(env.page)).map((r) => r[1]), ['COMPLETED', 'COMPLETED']);
     assert.equal(await env.page.locator('[data-testid=sweep-counts]').textContent(), '2 trials · 0 running · 2 completed · 0 stopped · 0 failed');
-    // Resumed elsewhere: every grid point is done, so the sweep is finished, and the page stops asking.
-    await env.api('POST', `${SWEEPS}/${id}/resume`, {});
-    await d.poll();
     assert.equal(await env.page.locator('[data-testid=sweep-status]').textContent(), 'FINISHED');
     assert.equal(await env.page.locator('.sweep-head .live-dot').count(), 0);
     const before = await d.reads(id);

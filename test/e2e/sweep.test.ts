@@ -200,6 +200,15 @@ describe('sweep page', { skip: skipReason() }, () => {
     await env.page.locator('[data-testid=sweep-name]', { hasText: 'mlp-search' }).waitFor();
   });
 
+  it('is linked from each trial’s run page', async () => {
+    await env.page.goto(`${env.url}/run/${seeded.trials[0].run_id}`);
+    const link = env.page.locator('[data-testid=run-sweep-link]');
+    assert.equal(await link.textContent(), `sweep ${id}`);
+    await link.click();
+    await env.page.waitForURL(new RegExp(`/sweeps/${id}$`));
+    await env.page.locator('[data-testid=sweep-name]', { hasText: 'mlp-search' }).waitFor();
+  });
+
   it('pauses, resumes and stops the sweep through the API', async () => {
     await open();
     const status = env.page.locator('[data-testid=sweep-status]');

@@ -115,6 +115,15 @@ describe('lrRangeTest', () => {
     assert.ok(Number.isNaN(first.steepestLr) && Number.isNaN(first.minLossLr));
   });
 
+  it('a loss diving to -1e308 (overflow in the making) is divergence, not the minimum', async () => {
+    const r = await lrRangeTest({ steps: 50, step: (lr) => (lr > 1e-2 ? -1.7e308 : 1 / (1 + lr * 1e3)) });
+    assert.equal(r.stoppedEarly, true);
+    assert.equal(r.divergedAt, r.lrs.length - 1);
+    assert.ok(r.lrs.at(-1)! > 1e-2);
+    assert.ok(r.minLossLr <= 1e-2, `the blown-up step was taken as the minimum: ${r.minLossLr}`);
+    assert.ok(r.suggestedRange[1] <= 1e-2, JSON.stringify(r.suggestedRange));
+  });
+
   it('validates its arguments (RangeError)', async () => {
     const step = () => 1;
     const bad: [string, Record<string, unknown>][] = [

@@ -111,7 +111,10 @@ export function ParallelCoords(props: { runs: CRun[]; axes: Axis[]; brushes: Bru
               {a.ticks.slice(0, 12).map((t) => (
                 <text x={x - 5} y={yAt(t.at) + 4} text-anchor="end" font-size="10" fill="#6b7385" stroke="#fff" stroke-width="3" paint-order="stroke">{t.text.length > 14 ? t.text.slice(0, 13) + '…' : t.text}</text>
               ))}
-              <text x={x} y={PAD.top - 10} text-anchor="middle" font-size="12" font-weight="600" fill={a.kind === 'metric' ? '#2f6fdb' : '#1d2330'}>{a.label}</text>
+              <text x={x} y={PAD.top - 10} text-anchor="middle" font-size="12" font-weight="600" fill={a.kind === 'metric' ? '#2f6fdb' : '#1d2330'}>
+                <title>{a.key}</title>
+                {a.label}
+              </text>
               {b && <rect x={x - 8} y={yAt(b[1])} width={16} height={Math.max(1, (b[1] - b[0]) * innerH)} fill="rgba(47,111,219,.18)" stroke="#2f6fdb" class="pc-brush" />}
               <rect x={x - 14} y={PAD.top} width={28} height={innerH} fill="transparent" style={{ cursor: 'ns-resize' }} class="pc-hit" onPointerDown={(e) => start(a.key + '|' + a.kind, e as unknown as PointerEvent)} />
             </g>

@@ -105,6 +105,15 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
           {experiment?.name ?? run.info.experiment_id}
         </a>{' '}
         /
+        {tags.get('lablog.sweep_id') && (
+          <>
+            {' '}
+            <a href={`/sweeps/${encodeURIComponent(tags.get('lablog.sweep_id')!)}`} onClick={linkHandler} data-testid="run-sweep-link">
+              sweep {tags.get('lablog.sweep_id')}
+            </a>{' '}
+            /
+          </>
+        )}
       </div>
       <h1 data-testid="run-name">
         {name} <span class={`status-badge status-${run.info.status}`}>{run.info.status}</span>
