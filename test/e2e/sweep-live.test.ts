@@ -222,7 +222,11 @@ describe('sweep page with 2,000 trials', { skip: skipReason() }, () => {
     const d = driver(env);
     await d.open(id, '?sort=-number');
     await env.page.locator('.sweep-best canvas').waitFor();
+    // Importance is read once on load, apart from the polls: its answer (and the layout it changes) must
+    // be in before counting; one quiet poll then lets every effect of the load settle.
+    await env.page.locator('.sweep-importance[data-rows]').waitFor();
     await d.tick(200);
+    await d.poll();
     await env.page.evaluate(() => {
       const w = window as unknown as { __mutations: number };
       w.__mutations = 0;
