@@ -21,9 +21,15 @@ async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown, que
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
-  const json = text ? JSON.parse(text) : {};
-  if (!res.ok) throw new ApiError(res.status, json.error_code ?? 'HTTP_ERROR', json.message ?? `HTTP ${res.status}`);
-  return json as T;
+  if (!res.ok) {
+    // A proxy's error page is not JSON: the status still says what went wrong.
+    let json: { error_code?: string; message?: string } = {};
+    try {
+      json = JSON.parse(text);
+    } catch {}
+    throw new ApiError(res.status, json.error_code ?? 'HTTP_ERROR', json.message ?? `HTTP ${res.status}`);
+  }
+  return (text ? JSON.parse(text) : {}) as T;
 }
 
 export const mlflow = <T>(method: 'GET' | 'POST', endpoint: string, body?: unknown, query?: Record<string, string | string[] | number | undefined>) =>
@@ -31,6 +37,8 @@ export const mlflow = <T>(method: 'GET' | 'POST', endpoint: string, body?: unkno
 
 export const lablog = <T>(endpoint: string, query: Record<string, string | string[] | number | undefined>) =>
   call<T>('GET', `/api/2.0/lablog/${endpoint}`, undefined, query);
+
+export const lablogPost = <T>(endpoint: string, body: unknown) => call<T>('POST', `/api/2.0/lablog/${endpoint}`, body);
 
 export interface KeyValue {
   key: string;
@@ -83,16 +91,4 @@ export interface SampledSeries {
 export function num(v: number | string): number {
   if (typeof v === 'number') return Math.abs(v) >= 1.7976931348623157e308 ? Math.sign(v) * Infinity : v;
   return v === 'NaN' ? NaN : Number(v);
-}
-
-/** Every page of runs/search. */
-export async function searchAllRuns(body: { experiment_ids: string[]; filter?: string; order_by?: string[]; run_view_type?: string }, cap = 50_000): Promise<Run[]> {
-  const out: Run[] = [];
-  let token: string | undefined;
-  do {
-    const page = await mlflow<{ runs?: Run[]; next_page_token?: string }>('POST', 'runs/search', { ...body, max_results: 5000, page_token: token });
-    out.push(...(page.runs ?? []));
-    token = page.next_page_token;
-  } while (token && out.length < cap);
-  return out;
 }

@@ -1,4 +1,4 @@
-import { ApiError, lablog } from '../api.js';
+import { lablog, lablogPost } from '../api.js';
 
 /** The sweeps wire contract (docs/sweeps.md), as far as the UI reads it. */
 export type Scalar = string | number | boolean;
@@ -65,9 +65,4 @@ export const getImportance = (id: string) => lablog<{ importance?: Importance[] 
 export const listSweeps = (experimentId: string) => lablog<{ sweeps?: Sweep[] }>('sweeps/list', { experiment_id: experimentId, max_results: 100 }).then((r) => r.sweeps ?? []);
 
 /** pause / resume / stop: the only writes the UI makes to a sweep. */
-export async function sweepAction(id: string, action: 'pause' | 'resume' | 'stop'): Promise<Sweep> {
-  const res = await fetch(`/api/2.0/lablog/${base(id)}/${action}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-  const json = await res.json().catch(() => ({}));
-  if (!res.ok) throw new ApiError(res.status, json.error_code ?? 'HTTP_ERROR', json.message ?? `HTTP ${res.status}`);
-  return json.sweep as Sweep;
-}
+export const sweepAction = (id: string, action: 'pause' | 'resume' | 'stop') => lablogPost<{ sweep: Sweep }>(`${base(id)}/${action}`, {}).then((r) => r.sweep);
