@@ -237,14 +237,23 @@ export function MetricChart(props: MetricChartProps): JSX.Element {
           const v = hover ? hover.values[i] : lastVal(s);
           return (
             <span key={r.runId} class={`item${hidden.has(r.runId) ? ' off' : ''}`} onClick={() => toggle(r.runId)} data-run-id={r.runId} title="click to show or hide">
-              <span class="sw" style={{ background: colorOf(i, r.color) }} />
-              {r.label}
-              <span class="val">{fmtNum(v)}</span>
+              <LegendEntry run={r} i={i} value={v} />
             </span>
           );
         })}
       </div>
     </div>
+  );
+}
+
+/** A legend entry's swatch, label and value: the same in a chart and in its skeleton. */
+function LegendEntry({ run, i, value }: { run: ChartRun; i: number; value: number | null }) {
+  return (
+    <>
+      <span class="sw" style={{ background: colorOf(i, run.color) }} />
+      {run.label}
+      <span class="val">{fmtNum(value)}</span>
+    </>
   );
 }
 
@@ -263,9 +272,7 @@ export function ChartSkeleton({ runs, title, height = 240 }: { runs: ChartRun[];
       <div class="mchart-legend">
         {runs.map((r, i) => (
           <span key={r.runId} class="item">
-            <span class="sw" style={{ background: colorOf(i, r.color) }} />
-            {r.label}
-            <span class="val">{fmtNum(null)}</span>
+            <LegendEntry run={r} i={i} value={null} />
           </span>
         ))}
       </div>
