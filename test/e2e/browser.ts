@@ -64,6 +64,13 @@ export async function startEnv(): Promise<Env> {
   };
 }
 
+/** Uploads one artifact of a run (its artifact_uri as runs/create answered) through the proxied artifact API. */
+export async function putArtifact(env: Env, artifactUri: string, p: string, body: Buffer | string): Promise<void> {
+  const root = artifactUri.replace(/^mlflow-artifacts:\//, '');
+  const res = await fetch(new URL(`/api/2.0/mlflow-artifacts/artifacts/${root}/${p}`, env.url), { method: 'PUT', body: typeof body === 'string' ? body : new Uint8Array(body) });
+  if (res.status !== 200) throw new Error(`PUT ${p}: ${res.status} ${await res.text()}`);
+}
+
 /**
  * Where a test saves its page screenshot: docs/screenshots/<name>.png when LABLOG_SCREENSHOTS=1
  * (to refresh the committed pictures), otherwise a temp file, so a test run never dirties the tree.

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { skipReason, startEnv, type Env, screenshotPath } from './browser.js';
-import { encodePng } from './png.js';
+import { putArtifact, screenshotPath, skipReason, startEnv, type Env } from './browser.js';
+import { centrePixel, encodePng } from './png.js';
 
 const SCREENSHOT = screenshotPath('compare');
 
@@ -208,12 +208,7 @@ describe('compare page', { skip: skipReason() }, () => {
       const id = run.info.run_id as string;
       imgIds.push(id);
       await env.api('POST', 'runs/set-tag', { run_id: id, key: 'lablog.images', value: JSON.stringify(['predictions']) });
-      const root = String(run.info.artifact_uri).replace(/^mlflow-artifacts:\//, '');
-      for (const [step, rgb] of Object.entries(byStep)) {
-        const p = `images/predictions/step_${String(step).padStart(9, '0')}.png`;
-        const res = await fetch(new URL(`/api/2.0/mlflow-artifacts/artifacts/${root}/${p}`, env.url), { method: 'PUT', body: new Uint8Array(solidPng(16, 16, rgb)) });
-        assert.equal(res.status, 200, `PUT ${p}`);
-      }
+      for (const [step, rgb] of Object.entries(byStep)) await putArtifact(env, run.info.artifact_uri, `images/predictions/step_${String(step).padStart(9, '0')}.png`, solidPng(16, 16, rgb));
       await env.api('POST', 'runs/update', { run_id: id, status: 'FINISHED', end_time: Date.now() });
     }
     const { page } = env;
@@ -221,22 +216,12 @@ describe('compare page', { skip: skipReason() }, () => {
     const gallery = page.locator('[data-testid=compare-images] [data-testid=image-gallery][data-key=predictions]');
     await gallery.scrollIntoViewIfNeeded();
     const cell = (id: string) => gallery.locator(`figure[data-run-id="${id}"] [data-testid=gallery-image]`);
-    const pixel = (id: string) =>
-      cell(id).evaluate(async (img: HTMLImageElement) => {
-        if (!img.complete || img.naturalWidth === 0) await new Promise((r) => img.addEventListener('load', r, { once: true }));
-        const c = document.createElement('canvas');
-        c.width = img.naturalWidth;
-        c.height = img.naturalHeight;
-        const ctx = c.getContext('2d')!;
-        ctx.drawImage(img, 0, 0);
-        return [...ctx.getImageData(c.width >> 1, c.height >> 1, 1, 1).data.slice(0, 3)];
-      });
     const check = async (step: number) => {
       await gallery.locator('[data-testid=gallery-step]', { hasText: `step ${step}` }).waitFor();
       for (const [i, id] of imgIds.entries()) {
         await page.waitForFunction(([sel, s]) => document.querySelector(sel)?.getAttribute('data-step') === s, [`figure[data-run-id="${id}"] [data-testid=gallery-image]`, String(step)] as const);
         assert.match(String(await cell(id).getAttribute('src')), new RegExp(`step_${String(step).padStart(9, '0')}\\.png`));
-        assert.deepEqual(await pixel(id), colours[Object.keys(colours)[i]][step], `run ${i} at step ${step}`);
+        assert.deepEqual(await centrePixel(cell(id)), colours[Object.keys(colours)[i]][step], `run ${i} at step ${step}`);
       }
     };
     // Both runs, side by side (same row, left to right), at the latest step.

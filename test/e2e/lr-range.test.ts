@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Lablog, LR_RANGE_TAGS, lrRangeTest, type LrRangeTestResult } from 'lablog-client';
 import { screenshotPath, skipReason, startEnv, type Env } from './browser.js';
-import { countColour } from './sweep-seed.js';
+import { countColour, fmtNum } from './sweep-seed.js';
 import { prng } from '../support/prng.js';
 
 const SCREENSHOT = screenshotPath('lr-range');
@@ -16,13 +16,6 @@ function loss(seed: number): (lr: number) => number {
     const x = Math.log10(lr);
     return (2.3 - 2.0 / (1 + Math.exp(-4 * (x + 3))) + (x > -1 ? 0.6 * (x + 1) ** 2 : 0) + 0.1 * Math.exp(10 * x)) * (1 + 0.06 * (rand() - 0.5));
   };
-}
-
-/** The UI's number format (web/src/components/chart-colors.ts fmtNum): 5 significant digits, exponent below 1e-3. */
-function fmtNum(v: number): string {
-  const a = Math.abs(v);
-  if (a !== 0 && (a < 1e-3 || a >= 1e6)) return v.toExponential(3);
-  return String(Number(v.toPrecision(5)));
 }
 
 describe('LR range test in the compare view', { skip: skipReason() }, () => {

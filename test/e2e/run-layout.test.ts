@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { skipReason, startEnv, type Env } from './browser.js';
+import { putArtifact, skipReason, startEnv, type Env } from './browser.js';
 import { encodePng } from './png.js';
 
 /**
@@ -108,11 +108,7 @@ async function seedRun(env: Env): Promise<string> {
   };
   for (let i = 0; i < metrics.length; i += 900) await env.api('POST', 'runs/log-batch', { run_id: runId, metrics: metrics.slice(i, i + 900) });
   await env.api('POST', 'runs/log-batch', { run_id: runId, params: [{ key: 'lr', value: '0.001' }], tags: Object.entries(tags).map(([key, value]) => ({ key, value })) });
-  const root = String(run.info.artifact_uri).replace(/^mlflow-artifacts:\//, '');
-  const put = async (p: string, body: Buffer | string) => {
-    const res = await fetch(new URL(`/api/2.0/mlflow-artifacts/artifacts/${root}/${p}`, env.url), { method: 'PUT', body: typeof body === 'string' ? body : new Uint8Array(body) });
-    assert.equal(res.status, 200, `PUT ${p}`);
-  };
+  const put = (p: string, body: Buffer | string) => putArtifact(env, run.info.artifact_uri, p, body);
   await put('notes.txt', 'notes\n');
   await put('source/git.diff', 'diff --git a/train.js b/train.js\n');
   for (const [step, g] of [[10, 80], [20, 200]]) await put(`images/predictions/step_${String(step).padStart(9, '0')}.png`, encodePng(48, 48, () => [0, g, 0]));

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { skipReason, startEnv, type Env, screenshotPath } from './browser.js';
-import { encodePng } from './png.js';
+import { putArtifact, screenshotPath, skipReason, startEnv, type Env } from './browser.js';
+import { centrePixel, encodePng } from './png.js';
 
 const SCREENSHOT = screenshotPath('run');
 
@@ -59,11 +59,7 @@ async function seedRun(env: Env, exp: string, name: string, opts: { running?: bo
     tags: Object.entries(tags).map(([key, value]) => ({ key, value })),
   });
   if (metrics.length > 900) await env.api('POST', 'runs/log-batch', { run_id: runId, metrics: metrics.slice(900) });
-  const root = String(run.info.artifact_uri).replace(/^mlflow-artifacts:\//, '');
-  const put = async (p: string, body: Buffer | string) => {
-    const res = await fetch(new URL(`/api/2.0/mlflow-artifacts/artifacts/${root}/${p}`, env.url), { method: 'PUT', body: typeof body === 'string' ? body : new Uint8Array(body) });
-    assert.equal(res.status, 200, `PUT ${p}: ${res.status} ${await res.text()}`);
-  };
+  const put = (p: string, body: Buffer | string) => putArtifact(env, run.info.artifact_uri, p, body);
   await put('notes.txt', 'training notes\nline two <b>not bold</b>\n');
   await put('data/metrics.csv', CSV);
   await put('data/config.json', JSON_TEXT);
@@ -74,19 +70,6 @@ async function seedRun(env: Env, exp: string, name: string, opts: { running?: bo
   await put('images/predictions/step_000000020.png', png(48, 48, [0, 200, 0]));
   if (!opts.running) await env.api('POST', 'runs/update', { run_id: runId, status: 'FINISHED', end_time: t0 + steps * 60_000 });
   return { runId, experimentId };
-}
-
-/** The colour of an image's centre pixel, read through a canvas (same origin, so not tainted). */
-async function pixel(env: Env, selector: string): Promise<number[]> {
-  return env.page.locator(selector).first().evaluate(async (img: HTMLImageElement) => {
-    if (!img.complete || img.naturalWidth === 0) await new Promise((r) => img.addEventListener('load', r, { once: true }));
-    const c = document.createElement('canvas');
-    c.width = img.naturalWidth;
-    c.height = img.naturalHeight;
-    const ctx = c.getContext('2d')!;
-    ctx.drawImage(img, 0, 0);
-    return [...ctx.getImageData(c.width >> 1, c.height >> 1, 1, 1).data.slice(0, 3)];
-  });
 }
 
 describe('run page', { skip: skipReason() }, () => {
@@ -195,7 +178,7 @@ describe('run page', { skip: skipReason() }, () => {
 
     await tree.locator('.tree-row[data-path="plots"]').click();
     await tree.locator('.tree-row[data-path="plots/red.png"]').click();
-    assert.deepEqual(await pixel(env, '[data-testid=preview-image]'), [255, 0, 0]);
+    assert.deepEqual(await centrePixel(env.page.locator('[data-testid=preview-image]').first()), [255, 0, 0]);
 
     // A shared URL opens with the file selected and its folders open.
     await open('?artifact=data%2Fconfig.json');
@@ -237,11 +220,11 @@ describe('run page', { skip: skipReason() }, () => {
     const img = page.locator('[data-testid=image-gallery] [data-testid=gallery-image]');
     await img.waitFor();
     assert.match(String(await img.getAttribute('src')), /step_000000020\.png/);
-    assert.deepEqual(await pixel(env, '[data-testid=gallery-image]'), [0, 200, 0]);
+    assert.deepEqual(await centrePixel(env.page.locator('[data-testid=gallery-image]').first()), [0, 200, 0]);
     await page.locator('[data-testid=step-slider]').fill('0');
     await page.locator('[data-testid=gallery-step]', { hasText: 'step 10' }).waitFor();
     assert.match(String(await img.getAttribute('src')), /step_000000010\.png/);
-    assert.deepEqual(await pixel(env, '[data-testid=gallery-image]'), [0, 0, 255]);
+    assert.deepEqual(await centrePixel(env.page.locator('[data-testid=gallery-image]').first()), [0, 0, 255]);
   });
 
   it('updates a RUNNING run live until it finishes', async () => {

@@ -52,6 +52,12 @@ function driver(env: Env) {
     },
     /** Lets the page's timers run for ms (a poll, or the effects that follow a render). */
     tick: (ms: number) => page.clock.runFor(ms),
+    /** Twenty refresh periods pass without one read of the sweep: the page has stopped refreshing. */
+    async assertQuiet(id: string) {
+      const before = await reads(id);
+      await page.clock.runFor(20 * POLL_MS);
+      assert.equal(await reads(id), before, 'no read of the sweep once it is final or the page is left');
+    },
     /** One refresh period, and the read it starts answered and rendered. */
     async poll() {
       const n = await polls();
@@ -91,9 +97,7 @@ describe('sweep page: live refresh and actions', { skip: skipReason() }, () => {
     assert.equal(await env.page.locator('[data-testid=sweep-counts]').textContent(), '2 trials · 0 running · 2 completed · 0 stopped · 0 failed');
     assert.equal(await env.page.locator('[data-testid=sweep-status]').textContent(), 'FINISHED');
     assert.equal(await env.page.locator('.sweep-head .live-dot').count(), 0);
-    const before = await d.reads(id);
-    await d.tick(20 * POLL_MS);
-    assert.equal(await d.reads(id), before);
+    await d.assertQuiet(id);
     assert.deepEqual(errors, []);
   });
 
@@ -109,9 +113,7 @@ describe('sweep page: live refresh and actions', { skip: skipReason() }, () => {
     await env.api('POST', 'runs/update', { run_id: running.run_id, status: 'KILLED', end_time: Date.now() });
     await d.poll();
     assert.deepEqual((await rowTexts(env.page)).map((r) => r[1]), ['STOPPED', 'COMPLETED']);
-    const before = await d.reads(id);
-    await d.tick(20 * POLL_MS);
-    assert.equal(await d.reads(id), before);
+    await d.assertQuiet(id);
     assert.deepEqual(errors, []);
   });
 
@@ -122,9 +124,7 @@ describe('sweep page: live refresh and actions', { skip: skipReason() }, () => {
     await d.poll();
     await env.page.locator('.sweep-head .crumbs a[href="/"]').click();
     await env.page.waitForURL(`${env.url}/`);
-    const before = await d.reads(id);
-    await d.tick(20 * POLL_MS);
-    assert.equal(await d.reads(id), before);
+    await d.assertQuiet(id);
     assert.deepEqual(errors, []);
   });
 

@@ -4,9 +4,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { screenshotPath, skipReason, startEnv, type Env } from './browser.js';
 import { eventually } from './runs-seed.js';
+import { createSweep, fmtNum, getTrials, playTrial, rowTexts, SWEEPS, type Outcome } from './sweep-seed.js';
 
 const SCREENSHOT = screenshotPath('sweep');
-const SWEEPS = '/api/2.0/lablog/sweeps';
 
 type Params = { lr: number; optimizer: string; momentum?: number; layers: number };
 interface Trial {
@@ -17,7 +17,6 @@ interface Trial {
   worker: string;
   value?: number;
 }
-type Outcome = 'FINISHED' | 'FAILED' | 'STOPPED' | 'RUNNING';
 
 const CONFIG = {
   metric: { name: 'val_loss', goal: 'minimize' },
@@ -35,35 +34,21 @@ const CONFIG = {
 /** The objective a trial reaches: best near lr = 10^-2.5, adam a little better, fewer layers a little better. */
 const objective = (p: Params) => 0.2 + 0.1 * (Math.log10(p.lr) + 2.5) ** 2 + (p.optimizer === 'sgd' ? 0.05 + 0.1 * (0.9 - (p.momentum ?? 0)) ** 2 : 0) + 0.01 * p.layers;
 
-/** The UI's number format (web/src/components/chart-colors.ts fmtNum). */
-function fmtNum(v: number): string {
-  const a = Math.abs(v);
-  if (a !== 0 && (a < 1e-3 || a >= 1e6)) return v.toExponential(3);
-  return String(Number(v.toPrecision(5)));
-}
-
 /**
  * Runs a sweep as workers would, through the real API: next for each worker label in turn, val_loss
  * logged at steps 0..2 to the trial's run with MLflow log-batch, then the run ended by runs/update. A
  * STOPPED trial logs a poor value at step 1 and is pruned by should-stop (ASHA); a RUNNING one logs step 0.
  */
 async function seedSweep(env: Env, name: string, method: string, plan: [worker: string, outcome: Outcome][]) {
-  const { experiment_id } = await env.api('POST', 'experiments/create', { name: `${name}-exp` });
-  const { sweep } = await env.api('POST', `${SWEEPS}/create`, { ...CONFIG, experiment_id, name, method });
-  const t0 = Date.UTC(2026, 10, 20, 9, 0);
+  const { sweep, experimentId, id } = await createSweep(env, name, { ...CONFIG, method });
   for (const [worker, outcome] of plan) {
-    const { trial } = await env.api('POST', `${SWEEPS}/${sweep.sweep_id}/next`, { worker });
-    const f = objective(trial.params);
-    // A pruned trial is worse at step 1 than any other trial there (those are below 1.3).
-    const values = outcome === 'STOPPED' ? [1.5, 1.5] : outcome === 'RUNNING' ? [f + 0.5] : [f + 0.5, f + 0.2, f];
-    const metrics = values.map((value, step) => ({ key: 'val_loss', value, step, timestamp: t0 + step * 1000 }));
-    await env.api('POST', 'runs/log-batch', { run_id: trial.run_id, metrics });
-    if (outcome === 'STOPPED') assert.equal((await env.api('POST', `${SWEEPS}/${sweep.sweep_id}/should-stop`, { run_id: trial.run_id })).should_stop, true);
-    const end = outcome === 'STOPPED' ? 'KILLED' : outcome;
-    if (end !== 'RUNNING') await env.api('POST', 'runs/update', { run_id: trial.run_id, status: end, end_time: t0 + 5000 });
+    await playTrial(env, id, 'val_loss', (trial) => {
+      const f = objective(trial.params as unknown as Params);
+      // A pruned trial is worse at step 1 than any other trial there (those are below 1.3).
+      return { outcome, values: outcome === 'STOPPED' ? [1.5, 1.5] : outcome === 'RUNNING' ? [f + 0.5] : [f + 0.5, f + 0.2, f] };
+    }, worker);
   }
-  const trials = (await env.api('GET', `${SWEEPS}/${sweep.sweep_id}/trials`)).trials as Trial[];
-  return { sweep, experimentId: experiment_id as string, trials };
+  return { sweep, experimentId, trials: (await getTrials(env, id)) as unknown as Trial[] };
 }
 
 const W = ['gpu-a', 'gpu-b', 'gpu-c'];
@@ -79,7 +64,6 @@ describe('sweep page', { skip: skipReason() }, () => {
     await env.page.goto(`${env.url}/sweeps/${id}${query}`);
     await env.page.locator('.sweep-trials .vt-row').first().waitFor();
   };
-  const rowTexts = () => env.page.$$eval('.sweep-trials .vt-row', (els) => els.map((e) => [...e.querySelectorAll('.vt-cell')].map((c) => c.textContent ?? '')));
   const completed = () => seeded.trials.filter((t) => t.status === 'COMPLETED');
 
   before(async () => {
@@ -100,7 +84,7 @@ describe('sweep page', { skip: skipReason() }, () => {
     assert.equal(await env.page.locator('[data-testid=sweep-counts]').textContent(), '16 trials · 2 running · 12 completed · 1 stopped · 1 failed');
     const heads = await env.page.$$eval('.sweep-trials .vt-head [data-col]', (els) => els.map((e) => e.getAttribute('data-col')));
     assert.deepEqual(heads, ['number', 'status', 'params.lr', 'params.optimizer', 'params.momentum', 'params.layers', 'value', 'step', 'worker']);
-    const rows = await rowTexts();
+    const rows = await rowTexts(env.page);
     assert.equal(rows.length, 16);
     for (const [i, t] of seeded.trials.entries()) {
       const [num, status, lr, opt, mom, layers, value, step, worker, run] = rows[i];
@@ -173,20 +157,20 @@ describe('sweep page', { skip: skipReason() }, () => {
     await env.page.locator('.sweep-trials .vt-head [data-col=value]').click();
     await env.page.waitForURL(/sort=value/);
     const want = [...seeded.trials].sort((a, b) => a.value! - b.value!).map((t) => String(t.number));
-    assert.deepEqual(await eventually(async () => (await rowTexts()).map((r) => r[0]), want), want);
+    assert.deepEqual(await eventually(async () => (await rowTexts(env.page)).map((r) => r[0]), want), want);
     await env.page.locator('.sweep-trials .vt-head [data-col=value]').click();
     await env.page.waitForURL(/sort=-value/);
-    assert.deepEqual(await eventually(async () => (await rowTexts()).map((r) => r[0]), [...want].reverse()), [...want].reverse());
+    assert.deepEqual(await eventually(async () => (await rowTexts(env.page)).map((r) => r[0]), [...want].reverse()), [...want].reverse());
   });
 
   it('refreshes while the sweep runs: a trial that finishes shows up completed', async () => {
     await open();
     const t = seeded.trials[15];
-    assert.equal((await rowTexts())[15][1], 'RUNNING');
+    assert.equal((await rowTexts(env.page))[15][1], 'RUNNING');
     await env.api('POST', 'runs/log-batch', { run_id: t.run_id, metrics: [{ key: 'val_loss', value: 0.05, step: 3, timestamp: Date.now() }] });
     await env.api('POST', 'runs/update', { run_id: t.run_id, status: 'FINISHED', end_time: Date.now() });
     await env.page.locator('[data-testid=sweep-counts]', { hasText: '13 completed' }).waitFor();
-    const row = (await rowTexts())[15];
+    const row = (await rowTexts(env.page))[15];
     assert.deepEqual([row[1], row[6], row[7]], ['COMPLETED', '0.05', '3']);
     assert.equal(await env.page.locator('.sweep-best [data-testid=best-value]').textContent(), '0.05');
   });
