@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { seedRun, type TestApp } from '../helper.js';
+import { buildTestApp, seedRun, type TestApp } from '../helper.js';
 
 export const MiB = 1024 * 1024;
 
@@ -21,6 +21,15 @@ export async function newRun(t: TestApp) {
   const { experimentId, runId } = await seedRun(t);
   const rootRel = `${experimentId}/${runId}/artifacts`;
   return { experimentId, runId, rootRel, dir: path.join(t.artifactsDir, experimentId, runId, 'artifacts') };
+}
+
+export type Run = Awaited<ReturnType<typeof newRun>>;
+
+/** A fresh app on a real socket with one run: where most artifact tests start. */
+export async function servedRun(opts: Parameters<typeof buildTestApp>[0] = {}): Promise<{ t: TestApp; port: number; run: Run }> {
+  const t = await buildTestApp(opts);
+  const port = await listen(t);
+  return { t, port, run: await newRun(t) };
 }
 
 /** Percent-encodes each segment of a slash-separated path. */

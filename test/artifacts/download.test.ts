@@ -2,17 +2,15 @@
 // nosniff, scriptable types only as attachments, /get-artifact always an attachment, HEAD.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { buildTestApp, type TestApp } from '../helper.js';
-import { artUrl, assertError, inject, listen, newRun, putOk, request } from './artifacts.helpers.js';
+import type { TestApp } from '../helper.js';
+import { artUrl, assertError, inject, putOk, request, type Run, servedRun } from './artifacts.helpers.js';
 
 let t: TestApp;
 let port: number;
-let run: Awaited<ReturnType<typeof newRun>>;
+let run: Run;
 
 beforeEach(async () => {
-  t = await buildTestApp();
-  port = await listen(t);
-  run = await newRun(t);
+  ({ t, port, run } = await servedRun());
 });
 afterEach(() => t.close());
 
@@ -212,7 +210,11 @@ describe('GET /get-artifact (the UI download)', () => {
     await putOk(t, `${run.rootRel}/same.bin`, HUNDRED);
     const a = await inject(t, 'GET', `/get-artifact?run_id=${run.runId}&path=same.bin`);
     const b = await inject(t, 'GET', url('same.bin'));
-    assert.ok(a.body.equals(b.body));
+    assert.equal(a.status, 200, a.text);
+    assert.equal(b.status, 200, b.text);
+    assert.ok(a.body.equals(HUNDRED));
+    assert.ok(b.body.equals(HUNDRED));
+    assert.match(String(a.headers.etag), /^"[^"]+"$/);
     assert.equal(a.headers.etag, b.headers.etag);
   });
 });

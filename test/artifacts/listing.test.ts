@@ -175,7 +175,7 @@ describe('DELETE /mlflow-artifacts/artifacts/<path>', () => {
     assert.equal(del.status, 200, del.text);
     assert.deepEqual(del.json, {});
     assert.equal(existsSync(path.join(dir, 'a.txt')), false);
-    assert.equal((await inject(t, 'GET', artUrl(`${rootRel}/a.txt`))).status, 404);
+    assertError(await inject(t, 'GET', artUrl(`${rootRel}/a.txt`)), 404, 'RESOURCE_DOES_NOT_EXIST');
 
     const delDir = await inject(t, 'DELETE', artUrl(`${rootRel}/sub`));
     assert.equal(delDir.status, 200, delDir.text);

@@ -1,11 +1,12 @@
 // Issue 3, item 2 (multipart): mpu/create -> PUT each part to its credential URL -> mpu/complete
 // reassembles byte-exact; wrong etags, aborts and unknown uploads leave no file.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { buildTestApp, type TestApp } from '../helper.js';
-import { assertError, downloadSha256, listen, MiB, newRun, prngBytes, request, sha256, stagingDir, stagingLeftovers } from './artifacts.helpers.js';
+import type { TestApp } from '../helper.js';
+import { assertError, downloadSha256, MiB, prngBytes, request, type Run, servedRun, sha256, stagingDir, stagingLeftovers } from './artifacts.helpers.js';
 
 let t: TestApp;
 let port: number;
@@ -15,10 +16,10 @@ const JSON_HEADERS = { 'content-type': 'application/json' };
 const post = (url: string, body: unknown) => request(port, 'POST', url, { body: JSON.stringify(body), headers: JSON_HEADERS });
 const mpuDir = () => path.join(stagingDir(t), 'mpu');
 
-async function setup(opts: { maxArtifactBytes?: number } = {}) {
-  t = await buildTestApp(opts);
-  port = await listen(t);
-  return newRun(t);
+async function setup(opts: { maxArtifactBytes?: number } = {}): Promise<Run> {
+  let run: Run;
+  ({ t, port, run } = await servedRun(opts));
+  return run;
 }
 
 /** mpu/create for `rel` (artifact-root relative); asserts the answer's shape. */
@@ -38,14 +39,15 @@ async function create(rel: string, numParts: number, prefix = '/api/2.0/mlflow-a
   return { uploadId: upload_id as string, credentials: credentials as { url: string; part_number: number; headers?: Record<string, string> }[] };
 }
 
-/** PUT of one part's bytes to its credential URL; returns the ETag header. */
+/** PUT of one part's bytes to its credential URL; returns the ETag header (the part's quoted MD5, as S3 gives). */
 async function putPart(cred: { url: string; headers?: Record<string, string> }, body: Buffer): Promise<string> {
   const u = new URL(cred.url);
   const res = await request(port, 'PUT', u.pathname + u.search, { body, headers: { ...(cred.headers ?? {}) } });
   assert.equal(res.status, 200, res.text);
+  assert.deepEqual(res.json, {});
   const etag = res.headers.etag;
-  assert.ok(typeof etag === 'string' && etag.length > 2, `ETag header: ${etag}`);
-  return etag;
+  assert.equal(etag, `"${createHash('md5').update(body).digest('hex')}"`);
+  return etag!;
 }
 
 const PARTS = [prngBytes('part 1', MiB + 1), prngBytes('part 2', 777_777), prngBytes('part 3', 12_345)];
@@ -65,7 +67,7 @@ describe('multipart upload', () => {
     const up = await uploadAll(rel);
     assert.equal(new Set(up.etags).size, 3, 'each part has its own ETag');
     assert.equal(existsSync(path.join(dir, 'ckpt', 'model.safetensors')), false, 'nothing at the target before complete');
-    assert.equal((await request(port, 'GET', `/api/2.0/mlflow-artifacts/artifacts/${rel}`)).status, 404);
+    assertError(await request(port, 'GET', `/api/2.0/mlflow-artifacts/artifacts/${rel}`), 404, 'RESOURCE_DOES_NOT_EXIST');
 
     const done = await post(`/api/2.0/mlflow-artifacts/mpu/complete/${rel}`, { path: rel, upload_id: up.uploadId, parts: [up.parts[2], up.parts[0], up.parts[1]] });
     assert.equal(done.status, 200, done.text);

@@ -2,17 +2,15 @@
 // the first 1 MiB of text, CSV and JSON with the total size; binaries without content.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { buildTestApp, type TestApp } from '../helper.js';
-import { assertError, inject, listen, MiB, newRun, putOk, request } from './artifacts.helpers.js';
+import type { TestApp } from '../helper.js';
+import { assertError, inject, MiB, putOk, request, type Run, servedRun } from './artifacts.helpers.js';
 
 let t: TestApp;
 let port: number;
-let run: Awaited<ReturnType<typeof newRun>>;
+let run: Run;
 
 beforeEach(async () => {
-  t = await buildTestApp();
-  port = await listen(t);
-  run = await newRun(t);
+  ({ t, port, run } = await servedRun());
 });
 afterEach(() => t.close());
 

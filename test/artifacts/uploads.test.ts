@@ -7,18 +7,17 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { buildTestApp, type TestApp } from '../helper.js';
+import type { TestApp } from '../helper.js';
 import {
   artUrl,
   assertError,
   downloadSha256,
   type HttpResult,
-  listen,
-  newRun,
   prngBytes,
   putOk,
   request,
   result,
+  servedRun,
   sha256,
   stagingDir,
   stagingLeftovers,
@@ -27,6 +26,13 @@ import {
 
 let t: TestApp;
 afterEach(() => t.close());
+
+/** A served app with one run; the app is kept in `t` for afterEach. */
+async function setup(opts: Parameters<typeof servedRun>[0] = {}) {
+  const served = await servedRun(opts);
+  t = served.t;
+  return { port: served.port, ...served.run };
+}
 
 /** Sizes of the files the server is staging right now (its mpu folder aside). */
 const stagedSizes = () =>
@@ -77,9 +83,7 @@ function rawChunkedPut(port: number, rawPath: string, chunks: Buffer[]): Promise
 
 describe('the size limit (maxArtifactBytes 1000)', () => {
   it('accepts exactly the limit, and answers 413 in the MLflow error shape for 1001 bytes with a Content-Length', async () => {
-    t = await buildTestApp({ maxArtifactBytes: 1000 });
-    const port = await listen(t);
-    const { rootRel, dir } = await newRun(t);
+    const { port, rootRel, dir } = await setup({ maxArtifactBytes: 1000 });
     const ok = await request(port, 'PUT', artUrl(`${rootRel}/limit.bin`), { body: Buffer.alloc(1000, 1), headers: { 'content-length': 1000 } });
     assert.equal(ok.status, 200, ok.text);
     assert.equal(statSync(path.join(dir, 'limit.bin')).size, 1000);
@@ -88,15 +92,13 @@ describe('the size limit (maxArtifactBytes 1000)', () => {
     assertError(res, 413, 'REQUEST_LIMIT_EXCEEDED');
     assert.deepEqual(Object.keys(res.json).sort(), ['error_code', 'message']);
     assert.equal(existsSync(path.join(dir, 'over.bin')), false);
-    assert.equal((await request(port, 'GET', artUrl(`${rootRel}/over.bin`))).status, 404);
+    assertError(await request(port, 'GET', artUrl(`${rootRel}/over.bin`)), 404, 'RESOURCE_DOES_NOT_EXIST');
     assert.deepEqual(stagingLeftovers(t), []);
     assert.deepEqual(readdirSync(stagingDir(t)), ['mpu']);
   });
 
   it('answers 413 for a chunked upload (no Content-Length) of 1001 bytes, and of 5 MB, leaving nothing', async () => {
-    t = await buildTestApp({ maxArtifactBytes: 1000 });
-    const port = await listen(t);
-    const { rootRel, dir } = await newRun(t);
+    const { port, rootRel, dir } = await setup({ maxArtifactBytes: 1000 });
     const small = await rawChunkedPut(port, artUrl(`${rootRel}/chunked.bin`), [Buffer.alloc(500, 2), Buffer.alloc(501, 3)]);
     assertError(small, 413, 'REQUEST_LIMIT_EXCEEDED', 'chunked 1001');
     const big = await rawChunkedPut(port, artUrl(`${rootRel}/chunked-big.bin`), Array.from({ length: 80 }, () => Buffer.alloc(65536, 4)));
@@ -111,9 +113,7 @@ describe('the size limit (maxArtifactBytes 1000)', () => {
   });
 
   it('an oversize overwrite keeps the previous version whole', async () => {
-    t = await buildTestApp({ maxArtifactBytes: 1000 });
-    const port = await listen(t);
-    const { rootRel, dir } = await newRun(t);
+    const { port, rootRel, dir } = await setup({ maxArtifactBytes: 1000 });
     await putOk(t, `${rootRel}/keep.txt`, 'version one');
     assertError(await rawChunkedPut(port, artUrl(`${rootRel}/keep.txt`), [Buffer.alloc(2000, 7)]), 413, 'REQUEST_LIMIT_EXCEEDED');
     assertError(await request(port, 'PUT', artUrl(`${rootRel}/keep.txt`), { body: Buffer.alloc(1001) }), 413, 'REQUEST_LIMIT_EXCEEDED');
@@ -127,51 +127,49 @@ describe('aborted and in-progress uploads', () => {
   const TOTAL = 400_000;
   const HALF = TOTAL / 2;
 
-  it('an upload aborted mid-stream leaves no file at the target and nothing in the staging dir', async () => {
-    t = await buildTestApp();
-    const port = await listen(t);
-    const { rootRel, dir, runId } = await newRun(t);
-    await putOk(t, `${rootRel}/other.txt`, 'untouched');
-    const body = prngBytes('aborted', TOTAL);
-    const up = startUpload(port, artUrl(`${rootRel}/aborted.bin`), TOTAL);
-    const settled = up.response.then(
-      (r) => ({ ok: true as const, r }),
-      (err: Error) => ({ ok: false as const, err }),
+  /**
+   * A PUT of TOTAL bytes that the client drops once the server has staged HALF; resolves when the
+   * server has removed its staging file, with whether the client got any answer.
+   */
+  async function abortHalfway(port: number, rawPath: string, seed: string): Promise<{ answered: boolean }> {
+    const up = startUpload(port, rawPath, TOTAL);
+    const answered = up.response.then(
+      () => true,
+      () => false,
     );
-    up.req.write(body.subarray(0, HALF));
+    up.req.write(prngBytes(seed, HALF));
     await waitFor(() => stagedSizes().includes(HALF), 'the server staged the first half');
     up.req.destroy();
-    const outcome = await settled;
-    assert.equal(outcome.ok, false, 'the client saw no answer to an aborted request');
+    const outcome = { answered: await answered };
     await waitFor(() => stagingLeftovers(t).length === 0, 'the staging file of the aborted upload is removed');
+    return outcome;
+  }
+
+  it('an upload aborted mid-stream leaves no file at the target and nothing in the staging dir', async () => {
+    const { port, rootRel, dir, runId } = await setup();
+    await putOk(t, `${rootRel}/other.txt`, 'untouched');
+    const { answered } = await abortHalfway(port, artUrl(`${rootRel}/aborted.bin`), 'aborted');
+    assert.equal(answered, false, 'the client saw no answer to an aborted request');
 
     assert.equal(existsSync(path.join(dir, 'aborted.bin')), false);
-    assert.equal((await request(port, 'GET', artUrl(`${rootRel}/aborted.bin`))).status, 404);
+    assertError(await request(port, 'GET', artUrl(`${rootRel}/aborted.bin`)), 404, 'RESOURCE_DOES_NOT_EXIST');
     const list = await t.get('artifacts/list', { run_id: runId });
     assert.deepEqual(list.json.files, [{ path: 'other.txt', is_dir: false, file_size: 9 }]);
     assert.deepEqual(readdirSync(stagingDir(t)), ['mpu']);
   });
 
   it('an aborted overwrite keeps the previous version', async () => {
-    t = await buildTestApp();
-    const port = await listen(t);
-    const { rootRel, dir } = await newRun(t);
+    const { port, rootRel, dir } = await setup();
     const v1 = prngBytes('v1', 1234);
     await putOk(t, `${rootRel}/model.bin`, v1);
-    const up = startUpload(port, artUrl(`${rootRel}/model.bin`), TOTAL);
-    up.response.catch(() => undefined);
-    up.req.write(prngBytes('v2', HALF));
-    await waitFor(() => stagedSizes().includes(HALF), 'the server staged the first half');
-    up.req.destroy();
-    await waitFor(() => stagingLeftovers(t).length === 0, 'the staging file is removed');
+    const { answered } = await abortHalfway(port, artUrl(`${rootRel}/model.bin`), 'v2');
+    assert.equal(answered, false, 'the client saw no answer to an aborted request');
     assert.ok(readFileSync(path.join(dir, 'model.bin')).equals(v1));
     assert.ok((await request(port, 'GET', artUrl(`${rootRel}/model.bin`))).body.equals(v1));
   });
 
   it('a reader during a slow upload sees 404 (new path) or the whole previous version, never a partial file', async () => {
-    t = await buildTestApp();
-    const port = await listen(t);
-    const { rootRel, runId } = await newRun(t);
+    const { port, rootRel, runId } = await setup();
     const v1 = prngBytes('previous', 50_000);
     await putOk(t, `${rootRel}/existing.bin`, v1);
     const etag1 = (await request(port, 'HEAD', artUrl(`${rootRel}/existing.bin`))).headers.etag;
@@ -190,7 +188,7 @@ describe('aborted and in-progress uploads', () => {
     assert.equal(during.headers.etag, etag1);
     const viaUi = await request(port, 'GET', `/get-artifact?run_id=${runId}&path=existing.bin`);
     assert.ok(viaUi.body.equals(v1));
-    assert.equal((await request(port, 'GET', artUrl(`${rootRel}/fresh.bin`))).status, 404);
+    assertError(await request(port, 'GET', artUrl(`${rootRel}/fresh.bin`)), 404, 'RESOURCE_DOES_NOT_EXIST');
     assert.equal((await request(port, 'HEAD', artUrl(`${rootRel}/fresh.bin`))).status, 404);
     const list = await t.get('artifacts/list', { run_id: runId });
     assert.deepEqual(list.json.files, [{ path: 'existing.bin', is_dir: false, file_size: 50_000 }]);
@@ -207,9 +205,7 @@ describe('aborted and in-progress uploads', () => {
 
 describe('concurrent uploads to one run', () => {
   it('20 different files uploaded in parallel all arrive whole', async () => {
-    t = await buildTestApp();
-    const port = await listen(t);
-    const { rootRel, runId } = await newRun(t);
+    const { port, rootRel, runId } = await setup();
     const files = Array.from({ length: 20 }, (_, i) => ({
       name: `part-${String(i).padStart(2, '0')}.bin`,
       body: prngBytes(`parallel ${i}`, 10_000 + i * 37_000),
@@ -229,9 +225,7 @@ describe('concurrent uploads to one run', () => {
   });
 
   it('5 overlapping writes to the same path leave exactly one of the 5 bodies', async () => {
-    t = await buildTestApp();
-    const port = await listen(t);
-    const { rootRel, dir } = await newRun(t);
+    const { port, rootRel, dir } = await setup();
     const SIZE = 256 * 1024;
     const bodies = Array.from({ length: 5 }, (_, i) => prngBytes(`same path ${i}`, SIZE));
     const ups = bodies.map(() => startUpload(port, artUrl(`${rootRel}/shared.bin`), SIZE));
