@@ -89,6 +89,7 @@ describe('metric reads', () => {
       { key: 'loss', value: 1 / 3, timestamp: 1002, step: 2, run_id: a },
     ]);
     const none = await t.get('/ajax-api/2.0/mlflow/metrics/get-history-bulk', { run_id: a, metric_key: 'nope' });
+    assert.equal(none.status, 200);
     assert.deepEqual(none.json, {});
   });
 

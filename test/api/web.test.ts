@@ -42,6 +42,7 @@ describe('the UI is served at / from the same server', () => {
     }
     const post = await t.post('/runs', {});
     assert.equal(post.status, 404);
+    assert.equal(post.json.error_code, 'ENDPOINT_NOT_FOUND', 'a POST to a UI route is no page');
   });
 
   test('without a built UI the root is a plain JSON 404', async () => {
