@@ -83,9 +83,15 @@ export class Client {
     });
   }
 
-  async post<T = any>(endpoint: string, payload: unknown): Promise<T> {
-    const res = await this.raw('POST', `${API}/${endpoint}`, JSON.stringify(payload));
-    if (res.status !== 200) throw new HttpError(res.status, res.body.toString(), endpoint);
+  /** POST to an MLflow endpoint (`runs/log-batch`). */
+  post<T = any>(endpoint: string, payload: unknown): Promise<T> {
+    return this.postTo<T>(`${API}/${endpoint}`, payload);
+  }
+
+  /** POST to any path, e.g. our own endpoints outside the MLflow prefix. */
+  async postTo<T = any>(path: string, payload: unknown): Promise<T> {
+    const res = await this.raw('POST', path, JSON.stringify(payload));
+    if (res.status !== 200) throw new HttpError(res.status, res.body.toString(), path);
     return JSON.parse(res.body.toString()) as T;
   }
 
@@ -224,6 +230,13 @@ export function verdict(f: Figure): string {
 }
 
 /** A Markdown table with padded columns, readable in a terminal and pasteable into the README. */
+export function textTable(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+/** The figures as a textTable. */
 export function markdownTable(figures: Figure[]): string {
   const rows = figures.map((f) => [
     f.id,
@@ -233,10 +246,7 @@ export function markdownTable(figures: Figure[]): string {
     verdict(f),
     f.note ?? '',
   ]);
-  const head = ['#', 'figure', 'measured', 'target', 'result', 'notes'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+  return textTable(['#', 'figure', 'measured', 'target', 'result', 'notes'], rows);
 }
 
 export function machineInfo(): string {

@@ -2,7 +2,7 @@
 // many trials 8 workers get through a grid. `node dist/bench/sweeps-server.js [URL]`, or part of bench/all.ts.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, cpuMeter, createExperiment, HttpError, log, percentile, prng, QUICK, standalone, type CpuReading, type Ctx, type Figure, type Outcome } from './lib.js';
+import { Client, cpuMeter, createExperiment, fmt, log, percentile, prng, QUICK, standalone, type CpuReading, type Ctx, type Figure, type Outcome } from './lib.js';
 
 const SWEEPS = '/api/2.0/lablog/sweeps';
 const BAYES_TRIALS = QUICK ? 100 : 500;
@@ -25,11 +25,7 @@ interface NextJson {
   retry_after_ms?: number;
 }
 
-async function sweepPost<T>(c: Client, path: string, body: unknown): Promise<T> {
-  const res = await c.raw('POST', `${SWEEPS}/${path}`, JSON.stringify(body));
-  if (res.status !== 200) throw new HttpError(res.status, res.body.toString(), `sweeps/${path}`);
-  return JSON.parse(res.body.toString()) as T;
-}
+const sweepPost = <T>(c: Client, path: string, body: unknown): Promise<T> => c.postTo<T>(`${SWEEPS}/${path}`, body);
 
 async function createSweep(c: Client, prefix: string, config: Record<string, unknown>): Promise<string> {
   const experimentId = await createExperiment(c, prefix);
@@ -49,7 +45,7 @@ async function finish(c: Client, runId: string, metrics: unknown[]): Promise<voi
   await c.post('runs/update', { run_id: runId, status: 'FINISHED', end_time: Date.now() });
 }
 
-const ms = (v: number) => `${v.toFixed(v < 10 ? 2 : 1)} ms`;
+const ms = (v: number) => fmt(v, 'ms');
 
 // ---- T3: next on a growing bayes sweep ----
 

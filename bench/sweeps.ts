@@ -6,7 +6,7 @@ import { sampleRandom } from '../server/sweeps/random.js';
 import { createRng } from '../server/sweeps/rng.js';
 import { suggestTpe } from '../server/sweeps/tpe.js';
 import type { Assignment, Param, Space, TrialRecord } from '../server/sweeps/types.js';
-import { log, machineInfo, markdownTable, QUICK, type Ctx, type Figure, type Outcome } from './lib.js';
+import { log, machineInfo, markdownTable, QUICK, textTable, type Ctx, type Figure, type Outcome } from './lib.js';
 
 const TRIALS = QUICK ? 20 : 50;
 const SEEDS = QUICK ? 4 : 20;
@@ -117,14 +117,6 @@ function quantile(xs: number[], q: number): number {
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const g = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(1) : x.toPrecision(4));
 
-function table(rows: string[][]): string {
-  const head = ['problem', 'optimum', 'method', 'median best', 'IQR (q1 .. q3)', 'mean best', 'TPE beat random', 'ms / TPE suggestion'];
-  const all = [head, ...rows];
-  const widths = head.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
-}
-
 export async function run(_ctx?: Ctx): Promise<Outcome> {
   const rows: string[][] = [];
   let won = 0;
@@ -171,7 +163,7 @@ export async function run(_ctx?: Ctx): Promise<Outcome> {
   console.log('');
   console.log(`### Sweeps: TPE vs random search, ${TRIALS} trials x ${SEEDS} seeds per problem (lower is better)`);
   console.log('');
-  console.log(table(rows));
+  console.log(textTable(['problem', 'optimum', 'method', 'median best', 'IQR (q1 .. q3)', 'mean best', 'TPE beat random', 'ms / TPE suggestion'], rows));
   console.log('');
   console.log(
     'TPE: Optuna default settings (n_startup_trials 10, n_ei_candidates 24); trial i of seed s draws from the same rng stream in ' +

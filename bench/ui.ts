@@ -7,8 +7,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { skipReason, startEnv, type Env } from '../test/e2e/browser.js';
+import { QUICK } from './lib.js';
 
-const QUICK = process.env.BENCH_QUICK === '1';
 const RUNS = QUICK ? 500 : 10_000;
 const KEYS = 1000; // metric keys m0000..m0999 and as many param keys: 2,000 keys
 const METRICS_PER_RUN = 30;
