@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, lstatSync, mkdirSync, realpathSync, type Stats } from 'node:fs';
+import { createReadStream, createWriteStream, lstatSync, mkdirSync, realpathSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -32,7 +32,7 @@ export function createLocalArtifactStore(root: string): ArtifactStore {
         // ENOTDIR: the path runs through a file; it names nothing, like a missing path.
         if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
         // A dangling symlink is missing to realpath but may point anywhere once written through.
-        if (code === 'ENOENT' && lstatSyncOrNull(probe)?.isSymbolicLink()) throw invalid(`Invalid path '${rel}': it runs through a dangling symbolic link`);
+        if (code === 'ENOENT' && lstatSync(probe, { throwIfNoEntry: false })?.isSymbolicLink()) throw invalid(`Invalid path '${rel}': it runs through a dangling symbolic link`);
         probe = path.dirname(probe);
       }
     }
@@ -199,12 +199,4 @@ async function treeSize(abs: string): Promise<number | null> {
   let total = 0;
   for (const e of await readdir(abs)) total += (await treeSize(path.join(abs, e))) ?? 0;
   return total;
-}
-
-function lstatSyncOrNull(p: string): Stats | null {
-  try {
-    return lstatSync(p);
-  } catch {
-    return null;
-  }
 }
