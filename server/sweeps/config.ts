@@ -1,7 +1,8 @@
 import { randomInt } from 'node:crypto';
 import { invalid } from '../errors.js';
-import { enumerateGrid } from './grid.js';
+import { enumerateGrid, gridSize } from './grid.js';
 import { normalizeSpace, spaceToRaw } from './space.js';
+import { TPE_DEFAULTS } from './tpe.js';
 import type { Assignment, Goal, RawParam, Space } from './types.js';
 
 export type SweepMethod = 'grid' | 'random' | 'bayes';
@@ -34,24 +35,34 @@ export interface SweepConfig {
 export interface LoadedConfig {
   config: SweepConfig;
   space: Space;
-  /** Grid sweeps only: every point, in hand-out order. */
-  grid: Assignment[] | null;
+  /** Grid sweeps only: the number of points, counted without listing them. */
+  gridSize: number | null;
+  /**
+   * Grid sweeps only: every point, in hand-out order. Listed on first use and kept: reading or listing
+   * sweeps needs only the size, and a grid may hold 100,000 points.
+   */
+  grid(): Assignment[] | null;
 }
 
-export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 600_000;
+const DEFAULT_HEARTBEAT_TIMEOUT_MS = 600_000;
+
+function withGrid(config: SweepConfig, space: Space, size: number | null): LoadedConfig {
+  let points: Assignment[] | null = null;
+  return { config, space, gridSize: size, grid: () => (size === null ? null : (points ??= enumerateGrid(space))) };
+}
 
 export function normalizeConfig(input: SweepConfigInput): LoadedConfig {
   const space = normalizeSpace(input.parameters);
-  const grid = input.method === 'grid' ? enumerateGrid(space) : null;
-  if (grid !== null && input.run_cap !== undefined && input.run_cap > grid.length) {
-    throw invalid(`run_cap ${input.run_cap} is larger than the grid (${grid.length} points)`);
+  const size = input.method === 'grid' ? gridSize(space) : null;
+  if (size !== null && input.run_cap !== undefined && input.run_cap > size) {
+    throw invalid(`run_cap ${input.run_cap} is larger than the grid (${size} points)`);
   }
   const et = input.early_terminate;
   const config: SweepConfig = {
     method: input.method,
     metric: { name: input.metric.name, goal: input.metric.goal },
     parameters: spaceToRaw(space),
-    run_cap: input.run_cap ?? grid?.length ?? null,
+    run_cap: input.run_cap ?? size,
     early_terminate:
       et === undefined
         ? null
@@ -60,17 +71,20 @@ export function normalizeConfig(input: SweepConfigInput): LoadedConfig {
           : { type: 'median', min_iter: et.min_iter ?? 1, min_trials: et.min_trials ?? 5 },
     seed: input.seed ?? randomInt(0, 2 ** 31),
     heartbeat_timeout_ms: input.heartbeat_timeout_ms ?? DEFAULT_HEARTBEAT_TIMEOUT_MS,
-    tpe: { n_startup_trials: input.tpe?.n_startup_trials ?? 10, n_ei_candidates: input.tpe?.n_ei_candidates ?? 24 },
+    tpe: {
+      n_startup_trials: input.tpe?.n_startup_trials ?? TPE_DEFAULTS.nStartupTrials,
+      n_ei_candidates: input.tpe?.n_ei_candidates ?? TPE_DEFAULTS.nEiCandidates,
+    },
   };
   if (config.early_terminate?.type === 'asha' && config.early_terminate.eta < 2) throw invalid('early_terminate.eta must be at least 2');
-  return { config, space, grid };
+  return withGrid(config, space, size);
 }
 
 /** The stored config back into its precomputed form (it was validated when the sweep was created). */
 export function loadConfig(json: string): LoadedConfig {
   const config = JSON.parse(json) as SweepConfig;
   const space = normalizeSpace(config.parameters);
-  return { config, space, grid: config.method === 'grid' ? enumerateGrid(space) : null };
+  return withGrid(config, space, config.method === 'grid' ? gridSize(space) : null);
 }
 
 /**

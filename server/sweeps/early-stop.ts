@@ -13,7 +13,7 @@ import type { Goal } from './types.js';
  * value, anything that orders logs across runs (the store's insertion order is immune to worker clock
  * skew; MLflow's metric timestamps will do); with it ASHA freezes each rung's field as Optuna does.
  */
-export type Curve = { steps: number[]; values: number[]; times?: number[] };
+export type Curve = { steps: ArrayLike<number>; values: ArrayLike<number>; times?: ArrayLike<number> };
 
 export interface Decision {
   stop: boolean;
@@ -40,7 +40,7 @@ function byGoodness(goal: Goal): (a: number, b: number) => number {
 /** The curve's latest step, or null when nothing was logged. */
 function lastStep(curve: Curve): number | null {
   let last: number | null = null;
-  for (const s of curve.steps) if (last === null || s > last) last = s;
+  for (let i = 0; i < curve.steps.length; i++) if (last === null || curve.steps[i]! > last) last = curve.steps[i]!;
   return last;
 }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { alreadyExists, invalid } from '../errors.js';
-import type { SweepRecord, SweepStatus, TrialRow } from '../store/sweep-types.js';
+import type { SweepRecord, SweepStatus, TrialRow, TrialStatus } from '../store/sweep-types.js';
 import type { KeyValue, TrackingStore } from '../store/types.js';
 import type { Clock } from '../tracking/experiments.service.js';
 import { loadConfig, normalizeConfig, sameConfig, type LoadedConfig, type SweepConfig, type SweepConfigInput } from './config.js';
@@ -42,7 +42,7 @@ export function toTrial(t: TrialRow): Trial {
  * A number as Python's str() prints it once json.loads has read it: a Python worker that logs its trial
  * params with mlflow then writes the very strings the server logged (params are write-once).
  */
-export function pythonNumber(v: number): string {
+function pythonNumber(v: number): string {
   if (v === 0 || !Number.isFinite(v) || Math.abs(v) >= 1e-4) return String(v);
   const [mantissa, exponent] = v.toExponential().split('e');
   return `${mantissa}e-${String(-Number(exponent)).padStart(2, '0')}`;
@@ -56,20 +56,26 @@ function runParams(params: Assignment): KeyValue[] {
   }));
 }
 
+/** A trial's status in the words of the TPE history (Optuna's trial states). */
+const TPE_STATE: Record<TrialStatus, TrialRecord['state']> = { COMPLETED: 'complete', STOPPED: 'pruned', RUNNING: 'running', FAILED: 'failed' };
+
 function better(goal: 'minimize' | 'maximize', a: number, b: number): boolean {
   return goal === 'minimize' ? a < b : a > b;
 }
 
 export function createSweepService(store: TrackingStore, clock: Clock) {
-  const configs = new Map<string, LoadedConfig>();
-  const loaded = (r: SweepRecord): LoadedConfig => {
-    let l = configs.get(r.sweepId);
-    if (!l || JSON.stringify(l.config) !== r.config) {
-      l = loadConfig(r.config);
-      if (configs.size >= CONFIG_CACHE) configs.delete(configs.keys().next().value!);
-      configs.set(r.sweepId, l);
-    }
+  // Kept with the stored text they were parsed from: comparing it is cheap, where serializing the config
+  // again on every request is not (a space may list 100 parameters of 1000 values each).
+  const configs = new Map<string, { json: string; loaded: LoadedConfig }>();
+  const remember = (sweepId: string, json: string, l: LoadedConfig): LoadedConfig => {
+    configs.delete(sweepId);
+    if (configs.size >= CONFIG_CACHE) configs.delete(configs.keys().next().value!);
+    configs.set(sweepId, { json, loaded: l });
     return l;
+  };
+  const loaded = (r: SweepRecord): LoadedConfig => {
+    const hit = configs.get(r.sweepId);
+    return hit?.json === r.config ? hit.loaded : remember(r.sweepId, r.config, loadConfig(r.config));
   };
 
   function exhausted(s: SweepState): boolean {
@@ -103,14 +109,15 @@ export function createSweepService(store: TrackingStore, clock: Clock) {
       if (t.status === 'COMPLETED' && t.value !== null && !Number.isNaN(t.value) && (best === null || better(goal, t.value, best.value!))) best = t;
     }
     const { config: _c, ...record } = s.record;
-    return { ...record, config: s.loaded.config, gridSize: s.loaded.grid?.length ?? null, counts, bestTrial: best && toTrial(best) };
+    return { ...record, config: s.loaded.config, gridSize: s.loaded.gridSize, counts, bestTrial: best && toTrial(best) };
   }
 
   const retryAfter = (s: SweepState) => Math.min(5000, Math.max(50, Math.round(s.loaded.config.heartbeat_timeout_ms / 4)));
 
   /** What the next trial trains: a free grid point, a random draw, or TPE's suggestion. */
   function propose(s: SweepState, number: number): { params: Assignment; gridIndex: number | null } | null {
-    const { config, space, grid } = s.loaded;
+    const { config, space } = s.loaded;
+    const grid = s.loaded.grid();
     if (grid !== null) {
       const held = new Set(s.trials.filter((t) => !t.timedOut).map((t) => t.gridIndex));
       const free = grid.findIndex((_, i) => !held.has(i));
@@ -120,7 +127,7 @@ export function createSweepService(store: TrackingStore, clock: Clock) {
     if (config.method === 'random') return { params: sampleRandom(space, rng), gridIndex: null };
     const history: TrialRecord[] = s.trials.map((t) => ({
       params: JSON.parse(t.params) as Assignment,
-      state: t.status === 'COMPLETED' ? 'complete' : t.status === 'STOPPED' ? 'pruned' : t.status === 'RUNNING' ? 'running' : 'failed',
+      state: TPE_STATE[t.status],
       value: t.value,
       step: t.step,
     }));
@@ -165,7 +172,9 @@ export function createSweepService(store: TrackingStore, clock: Clock) {
           artifactUri: (location) => `${location.replace(/\/+$/, '')}/${parentUuid}/artifacts`,
         },
       });
-      if (!created && !sameConfig(loaded(sweep).config, l.config, input.seed)) {
+      // A new sweep's config was just parsed: the state read below finds it instead of parsing it again.
+      if (created) remember(sweep.sweepId, sweep.config, l);
+      else if (!sameConfig(loaded(sweep).config, l.config, input.seed)) {
         throw alreadyExists(`Sweep '${name}' already exists in experiment ${experimentId} with a different config`);
       }
       return { sweep: view(await state(sweep.sweepId)), created };

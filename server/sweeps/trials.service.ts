@@ -37,7 +37,8 @@ export function createTrialService(store: TrackingStore, sweeps: SweepService, c
     const series = await store.getMetricRange({ runIds: stale.map((t) => t.runId), key, startStep: null, endStep: null });
     for (const t of stale) {
       const s = series.get(t.runId)!;
-      const curve = { steps: Array.from(s.steps), values: Array.from(s.values), times: Array.from(s.timestamps) };
+      // The store's columns are the series' own arrays (no range was asked for), so they are kept as they are.
+      const curve: Curve = { steps: s.steps, values: s.values, times: s.timestamps };
       out.set(t.runId, curve);
       if (cachedPoints + curve.steps.length > CURVE_CACHE_POINTS) {
         cache.clear();

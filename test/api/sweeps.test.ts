@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createSweepService } from '../../server/sweeps/sweeps.service.js';
 import { buildTestApp, type TestApp } from '../helper.js';
 import { tableCounts } from './api.helpers.js';
 import { createSweep, finishTrial, next, SWEEPS, trials } from './sweeps.helpers.js';
@@ -32,6 +33,19 @@ describe('sweeps: create, attach and validate', () => {
     assert.equal(parent.info.run_name, 'grid-a');
     assert.equal(parent.info.status, 'RUNNING');
     assert.ok(parent.data.tags.some((x: { key: string; value: string }) => x.key === 'lablog.sweep_id' && x.value === sweep.sweep_id));
+  });
+
+  it('reads the same sweep back from storage, as another server process would', async () => {
+    const sweep = await createSweep(t, { ...GRID, name: 'reloaded', seed: 5 });
+    const other = createSweepService(t.store, { now: () => Date.now() });
+    const read = await other.get(sweep.sweep_id);
+    assert.equal(read.gridSize, 9);
+    assert.deepEqual(read.config, sweep.config);
+    const out = await other.next(sweep.sweep_id, { worker: 'w' });
+    assert.ok('trial' in out, JSON.stringify(out));
+    assert.equal(out.trial.number, 0);
+    assert.deepEqual(out.trial.params, { lr: 0.1, optimizer: 'sgd', momentum: 0, epochs: 3 });
+    assert.equal(out.sweep.counts.running, 1);
   });
 
   it('attaches when the same config is sent again, refuses a different one', async () => {
@@ -82,6 +96,8 @@ describe('sweeps: create, attach and validate', () => {
     assert.equal(res.json.error_code, 'INVALID_PARAMETER_VALUE');
     const notTrial = await t.post(`${SWEEPS}/${sweep.sweep_id}/heartbeat`, { run_id: sweep.parent_run_id });
     assert.equal(notTrial.status, 404);
+    assert.equal(notTrial.json.error_code, 'RESOURCE_DOES_NOT_EXIST');
+    assert.match(notTrial.json.message, /is not a trial of sweep/);
   });
 
   it('lists sweeps newest first, by experiment, in pages', async () => {
@@ -97,7 +113,10 @@ describe('sweeps: create, attach and validate', () => {
       token = res.json.next_page_token;
     } while (token);
     assert.deepEqual(seen, [...ids].reverse());
-    assert.equal((await t.get(`${SWEEPS}/list`, { max_results: '0' })).status, 400);
+    const zero = await t.get(`${SWEEPS}/list`, { max_results: '0' });
+    assert.equal(zero.status, 400);
+    assert.equal(zero.json.error_code, 'INVALID_PARAMETER_VALUE');
+    assert.match(zero.json.message, /max_results must be between 1 and 1000, got 0/);
   });
 });
 
@@ -177,7 +196,9 @@ describe('sweeps: pause, resume, stop', () => {
     const wait = await next(t, id);
     assert.equal(wait.trial, undefined);
     assert.ok(wait.retry_after_ms > 0);
-    assert.equal((await t.post(`${SWEEPS}/${id}/pause`, {})).status, 400);
+    const again = await t.post(`${SWEEPS}/${id}/pause`, {});
+    assert.equal(again.status, 400);
+    assert.equal(again.json.message, `Sweep ${id} is PAUSED; it cannot become PAUSED`);
     assert.equal((await t.post(`${SWEEPS}/${id}/resume`, {})).json.sweep.status, 'RUNNING');
     assert.equal((await next(t, id)).trial.number, 1);
 
@@ -189,7 +210,9 @@ describe('sweeps: pause, resume, stop', () => {
     const stop = await t.post(`${SWEEPS}/${id}/should-stop`, { run_id: running.run_id });
     assert.equal(stop.json.should_stop, true);
     assert.match(stop.json.reason, /stopped/);
-    assert.equal((await t.post(`${SWEEPS}/${id}/resume`, {})).status, 400);
+    const resumed = await t.post(`${SWEEPS}/${id}/resume`, {});
+    assert.equal(resumed.status, 400);
+    assert.equal(resumed.json.message, `Sweep ${id} is STOPPED; it cannot become RUNNING`);
     const parent = (await t.get('runs/get', { run_id: sweep.parent_run_id })).json.run;
     assert.equal(parent.info.status, 'KILLED');
     const row = t.db.prepare('SELECT status FROM sweeps WHERE id = ?').get(Number(id)) as { status: string };
