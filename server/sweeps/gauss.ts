@@ -36,7 +36,7 @@ function logErfcFraction(x: number): number {
 }
 
 /** log Φc(z) = log P(Z > z), accurate far into both tails. */
-export function logUpperTail(z: number): number {
+function logUpperTail(z: number): number {
   const x = z * SQRT1_2;
   if (x >= 2) return Math.log(0.5) + logErfcFraction(x);
   if (x > -2) return Math.log(0.5 * (1 - erfSeries(x)));

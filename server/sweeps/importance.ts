@@ -39,18 +39,6 @@ export function parameterImportance(
   return out.sort((a, b) => b.importance - a.importance);
 }
 
-/**
- * The running best of the objective, trial by trial (for the best-so-far curve). A trial without a value
- * (null) or with NaN keeps the best before it; the best is null until the first real number.
- */
-export function bestSoFar(values: (number | null)[], goal: Goal): (number | null)[] {
-  let best: number | null = null;
-  return values.map((v) => {
-    if (v !== null && !Number.isNaN(v) && (best === null || (goal === 'minimize' ? v < best : v > best))) best = v;
-    return best;
-  });
-}
-
 function mainEffect(param: Param, trials: { params: Assignment; value: number }[], goal: Goal): number {
   const numeric = param.kind !== 'categorical';
   const present = trials.filter((t) => {

@@ -8,8 +8,8 @@ import type { Condition, Param, ParamValue, RawParam, Space } from './types.js';
  * `Space`. Every rule is enforced here, once, so the samplers and the grid can trust their input.
  */
 
-export const MAX_PARAMETERS = LIMITS.batchParams;
-export const MAX_VALUES = 1000;
+const MAX_PARAMETERS = LIMITS.batchParams;
+const MAX_VALUES = 1000;
 
 const DISTRIBUTIONS = ['uniform', 'log_uniform', 'int_uniform', 'q_uniform', 'normal'] as const;
 type Distribution = (typeof DISTRIBUTIONS)[number];

@@ -31,8 +31,6 @@ export type Param = ParamBase &
     | { kind: 'normal'; mu: number; sigma: number }
   );
 
-export type ParamKind = Param['kind'];
-
 /** Parameters in dependency order: every parent comes before the parameters conditioned on it. */
 export type Space = Param[];
 

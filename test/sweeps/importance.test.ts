@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bestSoFar, parameterImportance } from '../../server/sweeps/importance.js';
+import { parameterImportance } from '../../server/sweeps/importance.js';
 import { sampleRandom } from '../../server/sweeps/random.js';
 import { createRng } from '../../server/sweeps/rng.js';
 import type { Assignment, Param, Space } from '../../server/sweeps/types.js';
@@ -197,15 +197,5 @@ describe('parameterImportance', () => {
       { name: 'v', importance: 1 },
       { name: 'u', importance: 0 },
     ]);
-  });
-});
-
-describe('bestSoFar', () => {
-  it('carries the running best over nulls and NaN, for both goals', () => {
-    const values = [null, 3, 5, null, 2, NaN, 4, 1];
-    assert.deepEqual(bestSoFar(values, 'minimize'), [null, 3, 3, 3, 2, 2, 2, 1]);
-    assert.deepEqual(bestSoFar(values, 'maximize'), [null, 3, 5, 5, 5, 5, 5, 5]);
-    assert.deepEqual(bestSoFar([NaN, null, -1], 'maximize'), [null, null, -1]);
-    assert.deepEqual(bestSoFar([], 'minimize'), []);
   });
 });
