@@ -54,8 +54,11 @@ describe('sweeps review: a status change is not lost to a request that read the 
     gate.release();
     const paused = await pausing;
     assert.equal(paused.status, 400, `a stopped sweep was paused: ${paused.body}`);
+    assert.equal(paused.json.message, `Sweep ${id} is STOPPED; it cannot become PAUSED`);
     assert.equal(await status(t, id), 'STOPPED');
-    assert.equal((await t.post(`${SWEEPS}/${id}/resume`, {})).status, 400);
+    const resumed = await t.post(`${SWEEPS}/${id}/resume`, {});
+    assert.equal(resumed.status, 400);
+    assert.equal(resumed.json.message, `Sweep ${id} is STOPPED; it cannot become RUNNING`);
     const over = await next(t, id);
     assert.equal(over.trial, undefined, 'a stopped sweep handed out a trial');
     assert.equal(await runStatus(t, sweep.parent_run_id), 'KILLED');
@@ -152,7 +155,9 @@ describe('sweeps review: lablog gc under the new foreign keys', () => {
     assert.equal(count(t, 'SELECT COUNT(*) AS n FROM sweeps WHERE id = ?', Number(sweep.sweep_id)), 0);
     assert.equal(count(t, 'SELECT COUNT(*) AS n FROM sweep_trials WHERE sweep_id = ?', Number(sweep.sweep_id)), 0);
     assert.equal(count(t, 'SELECT COUNT(*) AS n FROM runs WHERE experiment_id = ?', Number(sweep.experiment_id)), 0);
-    assert.equal((await t.get(`${SWEEPS}/${sweep.sweep_id}`)).status, 404);
+    const gone = await t.get(`${SWEEPS}/${sweep.sweep_id}`);
+    assert.equal(gone.status, 404);
+    assert.equal(gone.json.error_code, 'RESOURCE_DOES_NOT_EXIST');
     const kept = (await t.get(`${SWEEPS}/${keep.sweep_id}`)).json.sweep;
     assert.equal(kept.counts.running, 1);
     assert.equal(kept.parent_run_id, keep.parent_run_id);

@@ -204,7 +204,10 @@ describe('sweeps: a worker retrying its request, and what it is told', () => {
     const run = (await t.get('runs/get', { run_id: first.trial.run_id })).json.run;
     assert.equal(run.info.user_id, 'ada');
     assert.ok(run.data.tags.some((x: { key: string; value: string }) => x.key === 'mlflow.user' && x.value === 'ada'));
-    assert.equal((await t.post(`${SWEEPS}/${id}/next`, { request_id: '' })).status, 400);
+    const empty = await t.post(`${SWEEPS}/${id}/next`, { request_id: '' });
+    assert.equal(empty.status, 400);
+    assert.equal(empty.json.error_code, 'INVALID_PARAMETER_VALUE');
+    assert.match(empty.json.message, /request_id/);
   });
 
   it('heartbeat tells the sweep status; should-stop tells the trial status', async () => {
