@@ -1,6 +1,6 @@
 import type { LablogClient } from './client.js';
 import { isRetryable, LablogApiError } from './errors.js';
-import { backoff, sleep } from './util.js';
+import { retryTransient } from './util.js';
 
 type FsPromises = typeof import('node:fs/promises');
 
@@ -37,7 +37,7 @@ export function proxiedRoot(artifactUri: string | undefined): string {
   );
 }
 
-export function trimSlashes(p: string): string {
+function trimSlashes(p: string): string {
   return p.replace(/\\/g, '/').replace(/^\/+|\/+$/g, '');
 }
 
@@ -51,23 +51,20 @@ export function baseName(p: string): string {
 }
 
 /**
- * PUTs a body to a proxied path; transient failures (network, 408, 429, 5xx) are retried with backoff for
- * up to `retryForMs`. `body()` makes a fresh body for each attempt (a stream cannot be sent twice).
+ * PUTs a body to a proxied path; failures worth retrying (network, 408, 429, 5xx: a PUT of the same bytes
+ * is idempotent) are retried with backoff for up to `retryForMs`. `body()` makes a fresh body for each
+ * attempt (a stream cannot be sent twice).
  */
-async function putWithRetry(client: LablogClient, path: string, body: () => Promise<{ data: BodyInit; done(): Promise<void> }>, retryForMs: number): Promise<void> {
-  const started = Date.now();
-  for (let attempt = 0; ; attempt++) {
+function putWithRetry(client: LablogClient, path: string, body: () => Promise<{ data: BodyInit; done(): Promise<void> }>, retryForMs: number): Promise<void> {
+  const attempt = async () => {
     const b = await body();
     try {
       await client.artifacts.upload(path, b.data);
-      return;
-    } catch (err) {
-      if (!isRetryable(err) || Date.now() - started >= retryForMs) throw err;
     } finally {
       await b.done();
     }
-    await sleep(backoff(attempt));
-  }
+  };
+  return retryTransient(attempt, retryForMs, isRetryable);
 }
 
 export async function uploadBytes(client: LablogClient, path: string, bytes: Uint8Array, retryForMs: number): Promise<void> {
@@ -115,7 +112,7 @@ export async function uploadFile(client: LablogClient, path: string, localPath: 
 }
 
 /** Every file under `dir` (symlinks followed), as paths relative to it with '/' separators. */
-export async function listFiles(dir: string): Promise<string[]> {
+async function listFiles(dir: string): Promise<string[]> {
   const fs = await nodeFs();
   const out: string[] = [];
   const walk = async (rel: string): Promise<void> => {

@@ -18,7 +18,7 @@ export class LablogApiError extends Error {
 
   /** Worth retrying: 408, 429 and 5xx. */
   get retryable(): boolean {
-    return isRetryableStatus(this.status);
+    return this.status === 408 || this.status === 429 || this.status >= 500;
   }
 }
 
@@ -38,10 +38,6 @@ export class LablogTimeoutError extends Error {
     super(message);
     this.name = 'LablogTimeoutError';
   }
-}
-
-export function isRetryableStatus(status: number): boolean {
-  return status === 408 || status === 429 || status >= 500;
 }
 
 export function isRetryable(err: unknown): boolean {

@@ -48,7 +48,7 @@ function base64(text: string): string {
   return btoa(bin);
 }
 
-export function encodeQuery(query: Query | undefined): string {
+function encodeQuery(query: Query | undefined): string {
   if (!query) return '';
   const parts: string[] = [];
   for (const [k, v] of Object.entries(query)) {
@@ -150,7 +150,7 @@ export class Transport {
   }
 }
 
-export function apiError(status: number, text: string): LablogApiError {
+function apiError(status: number, text: string): LablogApiError {
   let body: unknown;
   try {
     body = JSON.parse(text);

@@ -140,6 +140,21 @@ export class Queues {
     if (message !== undefined) this.invalid(clientInvalid(message), false);
   }
 
+  /** A param's or tag's JSON, or null when the server would refuse it (bad key, value too long): dropped. */
+  private entryFragment(kind: typeof P | typeof T, key: string, value: string): string | null {
+    const [name, limit] = kind === P ? (['param', LIMITS.paramValue] as const) : (['tag', LIMITS.tagValue] as const);
+    if (!this.keyOk(name, key)) {
+      this.drop(kind);
+      return null;
+    }
+    if (value.length > limit) {
+      const label = kind === P ? 'Param' : 'Tag';
+      this.drop(kind, `${label} value '${value.slice(0, 250)}' had length ${value.length}, which exceeded length limit of ${limit}`);
+      return null;
+    }
+    return `{"key":"${key}","value":${JSON.stringify(value)}}`;
+  }
+
   private takeMetrics(): Batch | null {
     const parts: string[] = [];
     let bytes = this.prefix.length + '"metrics":[]}'.length;
@@ -190,17 +205,11 @@ export class Queues {
         this.drop(P); // the same key and value twice: once is enough (MLflow refuses repeats in a batch)
         continue;
       }
-      if (!this.keyOk('param', key)) {
+      const frag = this.entryFragment(P, key, value);
+      if (frag === null) {
         this.pHead++;
-        this.drop(P);
         continue;
       }
-      if (value.length > LIMITS.paramValue) {
-        this.pHead++;
-        this.drop(P, `Param value '${value.slice(0, 250)}' had length ${value.length}, which exceeded length limit of ${LIMITS.paramValue}`);
-        continue;
-      }
-      const frag = `{"key":"${key}","value":${JSON.stringify(value)}}`;
       const add = utf8Length(frag) + (params.length > 0 ? 1 : 0);
       if (bytes + add > LIMITS.bytes) {
         full = true;
@@ -214,17 +223,11 @@ export class Queues {
     while (!full && this.tHead < this.tKeys.length && tags.length < LIMITS.tags && params.length + tags.length < LIMITS.entities) {
       const key = this.tKeys[this.tHead];
       const value = this.tVals[this.tHead];
-      if (!this.keyOk('tag', key)) {
+      const frag = this.entryFragment(T, key, value);
+      if (frag === null) {
         this.tHead++;
-        this.drop(T);
         continue;
       }
-      if (value.length > LIMITS.tagValue) {
-        this.tHead++;
-        this.drop(T, `Tag value '${value.slice(0, 250)}' had length ${value.length}, which exceeded length limit of ${LIMITS.tagValue}`);
-        continue;
-      }
-      const frag = `{"key":"${key}","value":${JSON.stringify(value)}}`;
       const add = utf8Length(frag) + (tags.length > 0 ? 1 : 0);
       if (bytes + add > LIMITS.bytes) break;
       bytes += add;

@@ -35,11 +35,11 @@ export interface Spool {
 /** The files this process still has open: sync must not delete them under a live writer. */
 const openInThisProcess = new Set<string>();
 
-export const SPOOL_SUFFIX = '.jsonl';
+const SPOOL_SUFFIX = '.jsonl';
 export const END_MARKER = '{"end":true}';
 
 /** `<runId>.<pid>.<random>.jsonl`: the pid lets sync tell whether a writer may still be alive. */
-export function spoolFileName(runId: string, pid = process.pid): string {
+function spoolFileName(runId: string, pid = process.pid): string {
   const safe = runId.replace(/[^A-Za-z0-9_-]/g, '_');
   return `${safe}.${pid}.${randomBytes(6).toString('hex')}${SPOOL_SUFFIX}`;
 }

@@ -5,6 +5,7 @@
 import { appendFileSync, closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { END_MARKER, mayStillBeWritten, parseSpoolFileName, type SpoolEntry } from './spool.js';
+import { sleep } from './util.js';
 
 export interface SyncReport {
   /** Spool files looked at. */
@@ -103,8 +104,6 @@ function writeProgress(file: string, offset: number): void {
 }
 
 type Outcome = { kind: 'ok'; replayed: boolean } | { kind: 'rejected'; status: number; message: string };
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function post(entry: SpoolEntry, opts: SyncOptions, base: string): Promise<Outcome> {
   const endpoint = entry.endpoint ?? 'runs/log-batch';

@@ -86,18 +86,24 @@ export function userName(): string | undefined {
 }
 
 /**
- * Network errors and 429/502/503/504 retried with backoff until `giveUpAfterMs`, so a caller rides out
- * a server restart. Other 5xx are not retried: the request may have been applied (runs/create is not
- * idempotent).
+ * Network errors and 429/502/503/504: the request was not applied. Other 5xx are left out: the request
+ * may have been applied (runs/create is not idempotent).
  */
-export async function retryTransient<T>(fn: () => Promise<T>, giveUpAfterMs: number): Promise<T> {
+export function isTransient(err: unknown): boolean {
+  return err instanceof LablogNetworkError || (err instanceof LablogApiError && [429, 502, 503, 504].includes(err.status));
+}
+
+/**
+ * `fn` retried with backoff while it fails with an error `retryable` accepts (by default a transient
+ * one, safe for any request), until `giveUpAfterMs`, so a caller rides out a server restart.
+ */
+export async function retryTransient<T>(fn: () => Promise<T>, giveUpAfterMs: number, retryable: (err: unknown) => boolean = isTransient): Promise<T> {
   const started = Date.now();
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
-      const transient = err instanceof LablogNetworkError || (err instanceof LablogApiError && [429, 502, 503, 504].includes(err.status));
-      if (!transient || Date.now() - started >= giveUpAfterMs) throw err;
+      if (!retryable(err) || Date.now() - started >= giveUpAfterMs) throw err;
       await sleep(backoff(attempt));
     }
   }
