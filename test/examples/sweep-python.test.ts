@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { manualClock } from '../api/api.helpers.js';
-import { buildTestApp, type TestApp } from '../helper.js';
 import { startProxy } from '../sdk/counting-proxy.js';
-import { cleanup, startLablog, tempDir } from '../support/lablog-process.js';
+import { kv, lablogProcess, metricHistory, mlflowGet, servedApp } from '../sdk/sdk.helpers.js';
+import { tempDir } from '../support/lablog-process.js';
 
 // examples/sweep_agent.py, the stdlib-only Python worker, run with python3 against a real lablog: the
 // trials it ran and the metrics it logged, read back over HTTP.
@@ -19,16 +18,12 @@ const probe = (args: string[]) => spawnSync('python3', args, { encoding: 'utf8' 
 const PYTHON = probe(['--version']).status === 0;
 const MLFLOW = PYTHON && probe(['-c', 'import mlflow']).status === 0;
 
-let server: Awaited<ReturnType<typeof startLablog>>;
-before(async () => {
-  server = await startLablog(['--port', '0', '--data-dir', tempDir()]);
-});
-after(cleanup);
+const lablog = lablogProcess();
 
 type Outcome = { code: number | null; stdout: string; stderr: string };
 
 /** Runs the script to its end, with `url` (default the server) as MLFLOW_TRACKING_URI and no other MLflow/lablog settings. */
-function runScript(args: string[], url = server.url, extraEnv: Record<string, string> = {}): Promise<Outcome> {
+function runScript(args: string[], url = lablog.server.url, extraEnv: Record<string, string> = {}): Promise<Outcome> {
   return spawnPython([SCRIPT, ...args], url, extraEnv);
 }
 
@@ -51,22 +46,17 @@ function spawnPython(argv: string[], url: string, extraEnv: Record<string, strin
 }
 
 async function get(path: string, query: Record<string, string> = {}) {
-  const res = await fetch(`${server.url}${path}?${new URLSearchParams(query)}`);
+  const res = await fetch(`${lablog.server.url}${path}?${new URLSearchParams(query)}`);
   assert.equal(res.status, 200, await res.clone().text());
   return res.json() as Promise<any>;
 }
-const mlflow = (route: string, query: Record<string, string>) => get(`/api/2.0/mlflow/${route}`, query);
+const mlflow = (route: string, query: Record<string, string>) => mlflowGet(lablog.server.url, route, query);
 async function post(path: string, body: unknown) {
-  const res = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${lablog.server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   assert.equal(res.status, 200, await res.clone().text());
   return res.json() as Promise<any>;
 }
-const kv = (list: { key: string; value: string }[] | undefined) => Object.fromEntries((list ?? []).map((t) => [t.key, t.value]));
-
-async function history(runId: string, key: string): Promise<{ value: number; step: number }[]> {
-  const json = await mlflow('metrics/get-history', { run_id: runId, metric_key: key });
-  return ((json.metrics ?? []) as { value: number; step: number }[]).sort((x, y) => x.step - y.step);
-}
+const history = (runId: string, key: string) => metricHistory(lablog.server.url, runId, key);
 
 /** What the example uses of mlflow, with mlflow 2.x's signatures (mlflow/tracking/fluent.py), over MLflow's REST API. */
 const MLFLOW_STANDIN = `"""A stand-in for the mlflow package in tests: the fluent functions the example calls."""
@@ -212,7 +202,7 @@ describe('examples/sweep_agent.py', () => {
     const dir = tempDir();
     mkdirSync(path.join(dir, 'mlflow'));
     writeFileSync(path.join(dir, 'mlflow', '__init__.py'), MLFLOW_STANDIN);
-    const out = await runScript(['--sweep-name', 'py-mlflow-standin', '--steps', String(STEPS), '--check-every', String(CHECK_EVERY), '--count', '3'], server.url, {
+    const out = await runScript(['--sweep-name', 'py-mlflow-standin', '--steps', String(STEPS), '--check-every', String(CHECK_EVERY), '--count', '3'], lablog.server.url, {
       PYTHONPATH: dir,
       MLFLOW_STANDIN_LOG: path.join(dir, 'calls.jsonl'),
     });
@@ -229,7 +219,7 @@ describe('examples/sweep_agent.py', () => {
 
   it('is Python 3.8 syntax, and writes NaN and the infinities as MLflow does (a bare NaN is not JSON)', T, async (t) => {
     if (!PYTHON) return t.skip('python3 is not on PATH');
-    const syntax = await runModule(`import ast\nast.parse(open(sweep_agent.__file__).read(), feature_version=(3, 8))\nprint("3.8 ok")`, server.url);
+    const syntax = await runModule(`import ast\nast.parse(open(sweep_agent.__file__).read(), feature_version=(3, 8))\nprint("3.8 ok")`, lablog.server.url);
     assert.equal(syntax.stdout.trim(), '3.8 ok', syntax.stderr);
     const created = await post('/api/2.0/mlflow/runs/create', { experiment_id: '0' });
     const runId = created.run.info.run_id as string;
@@ -237,7 +227,7 @@ describe('examples/sweep_agent.py', () => {
       `logger = sweep_agent.RestLogger(${JSON.stringify(runId)})\n` +
         `logger.log_metrics({"loss": float("nan"), "up": float("inf"), "down": float("-inf"), "ok": 0.25}, 3)\n` +
         `logger.end("FINISHED")`,
-      server.url,
+      lablog.server.url,
     );
     assert.equal(out.code, 0, out.stderr);
     const values = Object.fromEntries(
@@ -249,7 +239,7 @@ describe('examples/sweep_agent.py', () => {
 
   it('rides out a 503 and a lost answer: no trial lost, no metric point written twice', T, async (t) => {
     if (!PYTHON) return t.skip('python3 is not on PATH');
-    const proxy = await startProxy(server.url);
+    const proxy = await startProxy(lablog.server.url);
     try {
       // The first `next` meets a restarting server (503); the first log-batch is written, but its answer
       // never arrives (the connection drops), so it is sent again under the same Idempotency-Key.
@@ -293,7 +283,7 @@ describe('examples/sweep_agent.py', () => {
         `print(sweep_agent.heartbeat_every(30.0, sweep))\n` +
         `hb = sweep_agent.Heartbeat(sweep["sweep_id"], ${JSON.stringify(trial.run_id)}, 0.01)\n` +
         `time.sleep(0.05)\nhb.stop()\nprint(hb.thread.is_alive(), hb.lost)`,
-      server.url,
+      lablog.server.url,
     );
     assert.equal(out.code, 0, out.stderr);
     assert.deepEqual(out.stdout.trim().split('\n'), ['2.0', 'False None']);
@@ -302,19 +292,12 @@ describe('examples/sweep_agent.py', () => {
 
 describe('examples/sweep_agent.py against a server whose clock the test moves', () => {
   const clock = manualClock();
-  let app: TestApp;
-  let url: string;
-  before(async () => {
-    app = await buildTestApp({ now: clock.now });
-    await app.app.listen({ port: 0, host: '127.0.0.1' });
-    url = `http://127.0.0.1:${(app.app.server.address() as AddressInfo).port}`;
-  });
-  after(() => app.close());
+  const served = servedApp({ now: clock.now });
 
   it('leaves the run of a trial the server timed out FAILED (no FINISHED over it) and reports it lost', T, async (t) => {
     if (!PYTHON) return t.skip('python3 is not on PATH');
     const sweeps = '/api/2.0/lablog/sweeps';
-    const created = await app.post(`${sweeps}/create`, {
+    const created = await served.app.post(`${sweeps}/create`, {
       experiment_id: '0',
       name: 'py-timed-out',
       method: 'random',
@@ -323,23 +306,23 @@ describe('examples/sweep_agent.py against a server whose clock the test moves', 
       heartbeat_timeout_ms: 60_000,
     });
     const id = created.json.sweep.sweep_id as string;
-    const { sweep, trial } = (await app.post(`${sweeps}/${id}/next`, { worker: 'py' })).json;
+    const { sweep, trial } = (await served.app.post(`${sweeps}/${id}/next`, { worker: 'py' })).json;
     // The worker was silent past the timeout (a laptop asleep): the next read fails the trial and its run.
     clock.advance(61_000);
-    assert.equal((await app.get(`${sweeps}/${id}`)).status, 200);
+    assert.equal((await served.app.get(`${sweeps}/${id}`)).status, 200);
     const out = await runModule(
       `import argparse, json\n` +
         `args = argparse.Namespace(steps=30, check_every=10, data_seed=7, heartbeat_s=30.0)\n` +
         `outcome = sweep_agent.run_trial(args, json.loads(${JSON.stringify(JSON.stringify(sweep))}), json.loads(${JSON.stringify(JSON.stringify(trial))}), sweep_agent.RestLogger)\n` +
         `print("outcome", outcome)`,
-      url,
+      served.url,
     );
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stdout, /failed by the server \(no heartbeat/);
     assert.match(out.stdout, /^outcome lost$/m);
-    const run = (await app.get('runs/get', { run_id: trial.run_id })).json.run;
+    const run = (await served.app.get('runs/get', { run_id: trial.run_id })).json.run;
     assert.equal(run.info.status, 'FAILED');
-    const [after] = (await app.get(`${sweeps}/${id}/trials`)).json.trials;
+    const [after] = (await served.app.get(`${sweeps}/${id}/trials`)).json.trials;
     assert.equal(after.status, 'FAILED');
   });
 });

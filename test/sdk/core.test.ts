@@ -1,48 +1,24 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Lablog, LablogApiError, type LablogOptions, type Run } from 'lablog-client';
-import { cleanup, startLablog, tempDir } from '../support/lablog-process.js';
-import { type CountingProxy, limitViolations, startProxy } from './counting-proxy.js';
+import { tempDir } from '../support/lablog-process.js';
+import { limitViolations } from './counting-proxy.js';
+import { kv, lablogBehindProxy, metricHistory, mlflowGet, testLablog } from './sdk.helpers.js';
 
 // The SDK against a real lablog process (through a recording proxy): what a training script logs is
 // what the API shows afterwards.
 
 const T = { timeout: 120_000 };
-let server: Awaited<ReturnType<typeof startLablog>>;
-let proxy: CountingProxy;
-
-before(async () => {
-  server = await startLablog(['--port', '0', '--data-dir', tempDir()]);
-  proxy = await startProxy(server.url);
-});
-after(async () => {
-  await proxy.close();
-  await cleanup();
-});
-
-function lab(opts: LablogOptions = {}): Lablog {
-  return new Lablog({ url: proxy.url, handleExit: false, captureSource: false, spoolDir: path.join(tempDir(), 'spool'), ...opts });
-}
-
-async function get(route: string, query: Record<string, string>) {
-  const res = await fetch(`${server.url}/api/2.0/mlflow/${route}?${new URLSearchParams(query)}`);
-  assert.equal(res.status, 200, await res.clone().text());
-  return res.json() as Promise<any>;
-}
-
-const kv = (list: { key: string; value: string }[] | undefined) => Object.fromEntries((list ?? []).map((t) => [t.key, t.value]));
-
-async function history(runId: string, key: string) {
-  const json = await get('metrics/get-history', { run_id: runId, metric_key: key });
-  const points = (json.metrics ?? []) as { key: string; value: number | string; timestamp: number; step: number }[];
-  return points.sort((x, y) => x.step - y.step || x.timestamp - y.timestamp);
-}
+const env = lablogBehindProxy();
+const lab = (opts: LablogOptions = {}): Lablog => testLablog(env.proxy.url, opts);
+const get = (route: string, query: Record<string, string>) => mlflowGet(env.server.url, route, query);
+const history = (runId: string, key: string) => metricHistory(env.server.url, runId, key);
 
 async function download(artifactUri: string, rel: string): Promise<Buffer> {
   const root = artifactUri.replace(/^mlflow-artifacts:\//, '');
-  const res = await fetch(`${server.url}/api/2.0/mlflow-artifacts/artifacts/${root}/${rel}`);
+  const res = await fetch(`${env.server.url}/api/2.0/mlflow-artifacts/artifacts/${root}/${rel}`);
   assert.equal(res.status, 200, `${rel}: ${res.status}`);
   return Buffer.from(await res.arrayBuffer());
 }
@@ -87,7 +63,7 @@ describe('lablog-client core', () => {
     assert.ok(ended.info.end_time >= ended.info.start_time);
     assert.equal(run.info.status, 'FINISHED');
     assert.deepEqual(l.activeRuns(), []);
-    assert.deepEqual(limitViolations(proxy.requests), []);
+    assert.deepEqual(limitViolations(env.proxy.requests), []);
   });
 
   it('the experiment is found by name, created once, and reused', T, async () => {
@@ -137,12 +113,12 @@ describe('lablog-client core', () => {
       await run.end();
       ids.add(run.id);
     }
-    const before = proxy.requests.filter((r) => r.url.endsWith('/runs/search')).length;
+    const before = env.proxy.requests.filter((r) => r.url.endsWith('/runs/search')).length;
     const seen: string[] = [];
     for await (const r of l.searchRuns({ experiments: ['sdk-search'], maxResults: 10, orderBy: ['metrics.score ASC'] })) seen.push(r.info.run_id);
     assert.equal(seen.length, 25);
     assert.deepEqual(new Set(seen), ids);
-    assert.equal(proxy.requests.filter((r) => r.url.endsWith('/runs/search')).length - before, 3, 'three pages of 10');
+    assert.equal(env.proxy.requests.filter((r) => r.url.endsWith('/runs/search')).length - before, 3, 'three pages of 10');
 
     const filtered: number[] = [];
     const expId = (await get('experiments/get-by-name', { experiment_name: 'sdk-search' })).experiment.experiment_id;
@@ -220,7 +196,7 @@ describe('lablog-client core', () => {
     const file = path.join(tempDir(), 'big.bin');
     writeFileSync(file, '');
     truncateSync(file, size); // sparse: zeros, written by nobody
-    const run = await new Lablog({ url: server.url, handleExit: false, captureSource: false }).startRun({ experiment: 'sdk-big' });
+    const run = await new Lablog({ url: env.server.url, handleExit: false, captureSource: false }).startRun({ experiment: 'sdk-big' });
     const base = process.memoryUsage().arrayBuffers;
     let peak = 0;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().arrayBuffers - base)), 5);
@@ -250,7 +226,7 @@ describe('lablog-client core', () => {
     assert.equal(errors.length, 1);
     assert.equal(errors[0].run, run);
     assert.equal((errors[0].err as LablogApiError).status, 400);
-    const sentLr2 = proxy.logBatches().filter((r) => r.batch!.run_id === run.id && r.batch!.params?.some((p) => p.key === 'lr' && p.value === '2'));
+    const sentLr2 = env.proxy.logBatches().filter((r) => r.batch!.run_id === run.id && r.batch!.params?.some((p) => p.key === 'lr' && p.value === '2'));
     assert.equal(sentLr2.length, 1, 'the refused batch went out once');
     assert.equal(sentLr2[0].status, 400);
     assert.deepEqual((await history(run.id, 'good')).map((m) => m.value), [1], 'points are not taken down by a refused param');
@@ -259,7 +235,7 @@ describe('lablog-client core', () => {
     run.log({ 'bad$key': 1, fine: 2 });
     await assert.rejects(run.flush(), (err) => err instanceof LablogApiError && err.errorCode === 'INVALID_PARAMETER_VALUE' && /bad\$key/.test(err.message));
     assert.equal(errors.length, 2);
-    assert.ok(!proxy.requests.some((r) => r.body.includes('bad$key')), 'never sent, so never retried');
+    assert.ok(!env.proxy.requests.some((r) => r.body.includes('bad$key')), 'never sent, so never retried');
     assert.deepEqual((await history(run.id, 'fine')).map((m) => m.value), [2]);
 
     // The error was reported: the next flush is clean, and logging goes on.
@@ -270,6 +246,28 @@ describe('lablog-client core', () => {
     assert.equal(errors.length, 2, 'the same bad key is emitted once');
     assert.equal((await get('runs/get', { run_id: run.id })).run.info.status, 'FINISHED', 'end() sets the status before rejecting');
     assert.deepEqual((await history(run.id, 'fine')).map((m) => m.value), [2, 3]);
+  });
+
+  it('params and tags the server would refuse (bad key, value too long) are dropped before sending; the rest arrive', T, async () => {
+    const l = lab();
+    const errors: string[] = [];
+    l.on('error', (err) => errors.push(err.message));
+    const run = await l.startRun({ experiment: 'sdk-invalid-params' });
+    run.logParams({ ok: 1, 'bad$p': 2, long: 'x'.repeat(6001) });
+    run.setTags({ kept: 'yes', 'bad$t': 'no', big: 'y'.repeat(5001) });
+    await assert.rejects(run.flush(), (err) => err instanceof LablogApiError && err.status === 0 && err.errorCode === 'INVALID_PARAMETER_VALUE');
+    assert.equal(errors.length, 4);
+    assert.match(errors[0], /^Invalid param name: 'bad\$p'/);
+    assert.match(errors[1], /^Param value 'x{250}' had length 6001, which exceeded length limit of 6000 \(checked by lablog-client; not sent\)$/);
+    assert.match(errors[2], /^Invalid tag name: 'bad\$t'/);
+    assert.match(errors[3], /^Tag value 'y{250}' had length 5001, which exceeded length limit of 5000 \(checked by lablog-client; not sent\)$/);
+    await run.end();
+    const { data } = (await get('runs/get', { run_id: run.id })).run;
+    assert.deepEqual(kv(data.params), { ok: '1' });
+    const tags = kv(data.tags);
+    assert.equal(tags.kept, 'yes');
+    for (const k of ['bad$t', 'big']) assert.equal(tags[k], undefined, k);
+    assert.ok(!env.proxy.requests.some((r) => r.body.includes('bad$') || r.body.includes('x'.repeat(6001))), 'never sent');
   });
 
   it('lab.client: typed calls for the endpoints, errors as LablogApiError with errorCode', T, async () => {
@@ -322,23 +320,23 @@ describe('lablog-client core', () => {
   it('URL and credentials come from the options or the environment', T, async () => {
     const saved = { ...process.env };
     try {
-      process.env.LABLOG_TRACKING_URI = `${proxy.url}/`;
+      process.env.LABLOG_TRACKING_URI = `${env.proxy.url}/`;
       process.env.MLFLOW_TRACKING_URI = 'http://127.0.0.1:1';
       process.env.LABLOG_TRACKING_TOKEN = 'sekrit';
       const l = new Lablog({ handleExit: false, captureSource: false });
-      assert.equal(l.url, proxy.url);
+      assert.equal(l.url, env.proxy.url);
       await l.client.experiments.search({ max_results: 1 });
-      assert.equal(proxy.requests.at(-1)!.headers.authorization, 'Bearer sekrit');
+      assert.equal(env.proxy.requests.at(-1)!.headers.authorization, 'Bearer sekrit');
 
       delete process.env.LABLOG_TRACKING_URI;
       delete process.env.LABLOG_TRACKING_TOKEN;
-      process.env.MLFLOW_TRACKING_URI = proxy.url;
+      process.env.MLFLOW_TRACKING_URI = env.proxy.url;
       process.env.MLFLOW_TRACKING_USERNAME = 'ada';
       process.env.MLFLOW_TRACKING_PASSWORD = 'pä55';
       const m = new Lablog({ handleExit: false, captureSource: false });
-      assert.equal(m.url, proxy.url);
+      assert.equal(m.url, env.proxy.url);
       await m.client.experiments.search({ max_results: 1 });
-      assert.equal(proxy.requests.at(-1)!.headers.authorization, `Basic ${Buffer.from('ada:pä55').toString('base64')}`);
+      assert.equal(env.proxy.requests.at(-1)!.headers.authorization, `Basic ${Buffer.from('ada:pä55').toString('base64')}`);
 
       delete process.env.MLFLOW_TRACKING_URI;
       assert.equal(new Lablog({ handleExit: false }).url, 'http://127.0.0.1:5000');

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Lablog, LablogApiError, LablogTimeoutError, type LablogOptions, type Run } from 'lablog-client';
-import { cleanup, startLablog, tempDir } from '../support/lablog-process.js';
+import { startLablog, tempDir } from '../support/lablog-process.js';
 import { type CountingProxy, limitViolations, startProxy } from './counting-proxy.js';
+import { kv, lablogBehindProxy, metricHistory, mlflowGet, runStatus, testLablog } from './sdk.helpers.js';
 
 // Delivery guarantees against a real lablog process: every point exactly once, through lost answers,
 // 5xx, a server killed with SIGKILL and restarted, and an outage long enough to spool; every request
@@ -12,21 +13,8 @@ import { type CountingProxy, limitViolations, startProxy } from './counting-prox
 // tests wait for events (requests seen by the proxy, the SDK's offline/online events) with generous bounds.
 
 const T = { timeout: 300_000 };
-let server: Awaited<ReturnType<typeof startLablog>>;
-let proxy: CountingProxy;
-
-before(async () => {
-  server = await startLablog(['--port', '0', '--data-dir', tempDir()]);
-  proxy = await startProxy(server.url);
-});
-after(async () => {
-  await proxy.close();
-  await cleanup();
-});
-
-function lab(p: CountingProxy, opts: LablogOptions = {}): Lablog {
-  return new Lablog({ url: p.url, handleExit: false, captureSource: false, spoolDir: path.join(tempDir(), 'spool'), ...opts });
-}
+const env = lablogBehindProxy();
+const lab = (p: CountingProxy, opts: LablogOptions = {}): Lablog => testLablog(p.url, opts);
 
 /** Polls `pred` every 20 ms; fails after a generous bound. */
 async function until(pred: () => boolean, what: string, timeoutMs = 120_000) {
@@ -40,16 +28,10 @@ async function until(pred: () => boolean, what: string, timeoutMs = 120_000) {
 const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
 const value = (key: number, step: number) => Math.sin(step * 0.001 + key) * 1000 + key;
 
-async function history(url: string, runId: string, key: string) {
-  const res = await fetch(`${url}/api/2.0/mlflow/metrics/get-history?run_id=${runId}&metric_key=${key}`);
-  assert.equal(res.status, 200);
-  return (((await res.json()) as any).metrics ?? []) as { value: number; step: number; timestamp: number }[];
-}
-
 /** Every key has each step in [0, steps) exactly once, with its value. */
 async function assertExactlyOnce(url: string, runId: string, keys: string[], steps: number) {
   for (const [k, key] of keys.entries()) {
-    const points = await history(url, runId, key);
+    const points = await metricHistory(url, runId, key);
     const bySteps = new Map<number, number>();
     for (const p of points) {
       assert.ok(!bySteps.has(p.step), `${key} step ${p.step} stored twice`);
@@ -92,19 +74,19 @@ async function logSteps(run: Run, keys: string[], from: number, to: number, ever
 describe('lablog-client delivery', () => {
   it('100,000 points arrive exactly once, in order, within the limits, one request in flight', T, async () => {
     const keys = ['loss', 'acc', 'lr', 'grad/norm'];
-    const run = await lab(proxy).startRun({ experiment: 'sdk-100k' });
+    const run = await lab(env.proxy).startRun({ experiment: 'sdk-100k' });
     await logSteps(run, keys, 0, 25_000);
     await run.end();
-    await assertExactlyOnce(server.url, run.id, keys, 25_000);
-    const batches = proxy.logBatches().filter((r) => r.batch!.run_id === run.id);
+    await assertExactlyOnce(env.server.url, run.id, keys, 25_000);
+    const batches = env.proxy.logBatches().filter((r) => r.batch!.run_id === run.id);
     assert.ok(batches.length >= 100, `${batches.length} requests for 100,000 points`);
-    assert.deepEqual(limitViolations(proxy.requests), []);
-    assert.equal(proxy.maxInFlightPerRun, 1);
-    assertFifo(proxy, run.id);
+    assert.deepEqual(limitViolations(env.proxy.requests), []);
+    assert.equal(env.proxy.maxInFlightPerRun, 1);
+    assertFifo(env.proxy, run.id);
   });
 
   it('lost answers and 5xx/429 are retried with the same Idempotency-Key: nothing is written twice', T, async () => {
-    const p = await startProxy(server.url);
+    const p = await startProxy(env.server.url);
     let n = 0;
     p.deliverAnswer = (r) => !(r.batch && ++n % 3 === 0); // the server writes, the client never hears it
     let m = 0;
@@ -114,7 +96,7 @@ describe('lablog-client delivery', () => {
       const run = await lab(p).startRun({ experiment: 'sdk-lost-acks' });
       await logSteps(run, keys, 0, 10_000);
       await run.end();
-      await assertExactlyOnce(server.url, run.id, keys, 10_000);
+      await assertExactlyOnce(env.server.url, run.id, keys, 10_000);
       const mine = p.logBatches().filter((r) => r.batch!.run_id === run.id);
       assert.ok(mine.some((r) => r.failure === 'dropped'), 'some answers were dropped');
       assert.ok(mine.some((r) => r.status === 503) && mine.some((r) => r.status === 429), '503 and 429 were answered');
@@ -135,7 +117,7 @@ describe('lablog-client delivery', () => {
   });
 
   it('refused credentials (401) are reported once and the batches kept, not dropped', T, async () => {
-    const p = await startProxy(server.url);
+    const p = await startProxy(env.server.url);
     try {
       let refused = 0;
       p.intercept = (r) => (r.batch && refused < 5 ? (refused++, 401) : undefined);
@@ -148,7 +130,7 @@ describe('lablog-client delivery', () => {
       assert.equal(refused, 5);
       assert.equal(errors.length, 1);
       assert.equal((errors[0] as LablogApiError).errorCode, 'UNAUTHENTICATED');
-      await assertExactlyOnce(server.url, run.id, ['w'], 3000);
+      await assertExactlyOnce(env.server.url, run.id, ['w'], 3000);
     } finally {
       await p.close();
     }
@@ -193,7 +175,7 @@ describe('lablog-client delivery', () => {
   });
 
   it('large params and tags are split by bytes as well as by count', T, async () => {
-    const run = await lab(proxy).startRun({ experiment: 'sdk-split' });
+    const run = await lab(env.proxy).startRun({ experiment: 'sdk-split' });
     const params: Record<string, string> = {};
     for (let i = 0; i < 250; i++) params[`p${i}`] = `${i}:` + 'é'.repeat(5990); // ~12 kB of UTF-8 each
     run.logParams(params);
@@ -204,23 +186,21 @@ describe('lablog-client delivery', () => {
     for (let s = 0; s < 600; s++) run.log({ [longKey(0)]: value(0, s), [longKey(1)]: value(1, s) }, { step: s });
     await run.end();
 
-    const res = await fetch(`${server.url}/api/2.0/mlflow/runs/get?run_id=${run.id}`);
-    const data = ((await res.json()) as any).run.data;
-    const got = (list: { key: string; value: string }[]) => Object.fromEntries(list.map((t) => [t.key, t.value]));
-    assert.deepEqual(got(data.params), params);
-    const storedTags = got(data.tags);
+    const { data } = (await mlflowGet(env.server.url, 'runs/get', { run_id: run.id })).run;
+    assert.deepEqual(kv(data.params), params);
+    const storedTags = kv(data.tags);
     for (const [k, v] of Object.entries(tags)) assert.equal(storedTags[k], v);
-    await assertExactlyOnce(server.url, run.id, [longKey(0), longKey(1)], 600);
+    await assertExactlyOnce(env.server.url, run.id, [longKey(0), longKey(1)], 600);
 
-    const mine = proxy.logBatches().filter((r) => r.batch!.run_id === run.id);
-    assert.deepEqual(limitViolations(proxy.requests), []);
+    const mine = env.proxy.logBatches().filter((r) => r.batch!.run_id === run.id);
+    assert.deepEqual(limitViolations(env.proxy.requests), []);
     const paramBatches = mine.filter((r) => (r.batch!.params?.length ?? 0) > 0);
     assert.ok(paramBatches.length >= 4, `250 params of 12 kB need at least 4 requests (got ${paramBatches.length})`);
     assert.ok(mine.some((r) => r.bytes > 900_000), 'requests are filled close to the byte limit');
   });
 
   it('an outage past offlineAfterMs goes to the spool; the run goes live again; sync delivers exactly once', T, async () => {
-    const p = await startProxy(server.url);
+    const p = await startProxy(env.server.url);
     const spoolDir = path.join(tempDir(), 'spool');
     try {
       const l = lab(p, { offlineAfterMs: 500, flushIntervalMs: 100, spoolDir });
@@ -246,22 +226,22 @@ describe('lablog-client delivery', () => {
       await logSteps(run, keys, 4000, 5000);
       await run.end();
       assert.deepEqual(states, ['offline', 'online']);
-      const live = (await history(server.url, run.id, 'x')).length;
+      const live = (await metricHistory(env.server.url, run.id, 'x')).length;
       assert.ok(live >= 2000 && live < 5000, `before sync: ${live} points (the live part)`);
 
       const report = await l.sync(spoolDir);
       assert.ok(report.batches > 0);
-      await assertExactlyOnce(server.url, run.id, keys, 5000);
+      await assertExactlyOnce(env.server.url, run.id, keys, 5000);
       const again = await l.sync(spoolDir);
       assert.equal(again.batches, 0);
-      await assertExactlyOnce(server.url, run.id, keys, 5000);
+      await assertExactlyOnce(env.server.url, run.id, keys, 5000);
     } finally {
       await p.close();
     }
   });
 
   it('end() while the server is down spools the final status too; sync finishes the run', T, async () => {
-    const p = await startProxy(server.url);
+    const p = await startProxy(env.server.url);
     const spoolDir = path.join(tempDir(), 'spool');
     try {
       const l = lab(p, { offlineAfterMs: 300, flushIntervalMs: 100, spoolDir });
@@ -269,19 +249,18 @@ describe('lablog-client delivery', () => {
       p.mode = 'down';
       await logSteps(run, ['y'], 0, 2000);
       await run.end('KILLED');
-      assert.equal((await history(server.url, run.id, 'y')).length, 0);
+      assert.equal((await metricHistory(env.server.url, run.id, 'y')).length, 0);
       p.mode = 'pass';
       await l.sync(spoolDir);
-      await assertExactlyOnce(server.url, run.id, ['y'], 2000);
-      const res = await fetch(`${server.url}/api/2.0/mlflow/runs/get?run_id=${run.id}`);
-      assert.equal(((await res.json()) as any).run.info.status, 'KILLED');
+      await assertExactlyOnce(env.server.url, run.id, ['y'], 2000);
+      assert.equal(await runStatus(env.server.url, run.id), 'KILLED');
     } finally {
       await p.close();
     }
   });
 
   it('end({ timeoutMs }) gives up waiting and spools what is left', T, async () => {
-    const p = await startProxy(server.url);
+    const p = await startProxy(env.server.url);
     const spoolDir = path.join(tempDir(), 'spool');
     try {
       const l = lab(p, { offlineAfterMs: 600_000, spoolDir });
@@ -292,9 +271,8 @@ describe('lablog-client delivery', () => {
       assert.equal(run.pendingPoints, 0);
       p.mode = 'pass';
       await l.sync(spoolDir);
-      await assertExactlyOnce(server.url, run.id, ['z'], 1500);
-      const res = await fetch(`${server.url}/api/2.0/mlflow/runs/get?run_id=${run.id}`);
-      assert.equal(((await res.json()) as any).run.info.status, 'KILLED');
+      await assertExactlyOnce(env.server.url, run.id, ['z'], 1500);
+      assert.equal(await runStatus(env.server.url, run.id), 'KILLED');
     } finally {
       await p.close();
     }

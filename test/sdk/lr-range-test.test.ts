@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Lablog, LR_RANGE_TAGS, lrRangeTest } from 'lablog-client';
-import { cleanup, startLablog, tempDir } from '../support/lablog-process.js';
 import { prng } from '../support/prng.js';
+import { kv, lablogProcess, metricHistory, mlflowGet } from './sdk.helpers.js';
 
 // lrRangeTest on a synthetic loss whose good range is known, and logged into a real lablog run.
 
@@ -156,23 +156,11 @@ describe('lrRangeTest', () => {
 });
 
 describe('lrRangeTest into a lablog run', () => {
-  let server: Awaited<ReturnType<typeof startLablog>>;
-  before(async () => {
-    server = await startLablog(['--port', '0', '--data-dir', tempDir()]);
-  });
-  after(async () => {
-    await cleanup();
-  });
-
-  async function get(route: string, query: Record<string, string>) {
-    const res = await fetch(`${server.url}/api/2.0/mlflow/${route}?${new URLSearchParams(query)}`);
-    assert.equal(res.status, 200, await res.clone().text());
-    return res.json() as Promise<any>;
-  }
-  const kv = (list: { key: string; value: string }[] | undefined) => Object.fromEntries((list ?? []).map((t) => [t.key, t.value]));
+  const env = lablogProcess();
+  const get = (route: string, query: Record<string, string>) => mlflowGet(env.server.url, route, query);
 
   it('logs lr, loss and loss_smoothed per step, and the suggestion as tags and params', { timeout: 120_000 }, async () => {
-    const lab = new Lablog({ url: server.url, handleExit: false, captureSource: false });
+    const lab = new Lablog({ url: env.server.url, handleExit: false, captureSource: false });
     const run = await lab.startRun({ experiment: 'lr-range', name: 'lr-find', params: { batch: 64 } });
     const { loss } = syntheticLoss(3);
     const r = await lrRangeTest({ step: async (lr) => loss(lr), run });
@@ -181,8 +169,7 @@ describe('lrRangeTest into a lablog run', () => {
     const taken = r.lrs.length;
 
     for (const [key, values] of [['lr', r.lrs], ['loss', r.losses], ['loss_smoothed', r.smoothed]] as const) {
-      const json = await get('metrics/get-history', { run_id: run.id, metric_key: key });
-      const points = ((json.metrics ?? []) as { step: number; value: number }[]).sort((a, b) => a.step - b.step);
+      const points = await metricHistory(env.server.url, run.id, key);
       assert.equal(points.length, taken, key);
       assert.deepEqual(points.map((p) => p.step), [...Array(taken).keys()], key);
       assert.deepEqual(points.map((p) => p.value), values, key);

@@ -1,22 +1,13 @@
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Lablog, sweepConfigToWire, type SweepConfig, type SweepParams, type SweepParamsOf } from 'lablog-client';
-import { buildTestApp, type TestApp } from '../helper.js';
+import { servedApp } from './sdk.helpers.js';
 
 // The camelCase config as the wire takes it, field by field, and the params' types inferred from the
 // search space (this file compiles only while they are right; the values are checked at run time).
 
-let t: TestApp;
-let url: string;
-before(async () => {
-  t = await buildTestApp();
-  await t.app.listen({ port: 0, host: '127.0.0.1' });
-  url = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
-});
-after(() => t.close());
-
-const lab = () => new Lablog({ url, handleExit: false, captureSource: false });
+const served = servedApp();
+const lab = () => new Lablog({ url: served.url, handleExit: false, captureSource: false });
 
 /** Compile-time equality of two types. */
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;

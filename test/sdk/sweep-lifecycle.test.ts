@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { Lablog, LablogApiError, TrialStoppedError, type LablogOptions, type Run } from 'lablog-client';
 import { manualClock } from '../api/api.helpers.js';
 import { SWEEPS } from '../api/sweeps.helpers.js';
-import { buildTestApp, type TestApp } from '../helper.js';
+import { cleanup } from '../support/lablog-process.js';
+import { servedApp, testLablog } from './sdk.helpers.js';
 
 // A trial's life as the agent runs it, against a real app over a real socket whose clock the test moves:
 // heartbeats that keep it alive, a server that gave the trial up, transient network failures, a stop
@@ -14,19 +12,9 @@ import { buildTestApp, type TestApp } from '../helper.js';
 
 const T = { timeout: 30_000 };
 const clock = manualClock();
-let t: TestApp;
-let url: string;
-
-before(async () => {
-  t = await buildTestApp({ now: clock.now });
-  await t.app.listen({ port: 0, host: '127.0.0.1' });
-  url = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
-});
-after(() => t.close());
-
-function lab(opts: LablogOptions = {}): Lablog {
-  return new Lablog({ url, handleExit: false, captureSource: false, spoolDir: path.join(os.tmpdir(), 'lablog-sweep-lifecycle-spool'), ...opts });
-}
+const served = servedApp({ now: clock.now });
+after(cleanup); // the spool dirs
+const lab = (opts: LablogOptions = {}): Lablog => testLablog(served.url, opts);
 
 /**
  * A fetch that can answer 503 in the server's place (a proxy in front of a restarting server; the
@@ -53,7 +41,7 @@ function testFetch(opts: { unavailable?: (url: string) => boolean; dropAnswer?: 
 }
 
 async function runInfo(runId: string) {
-  const res = await t.get('runs/get', { run_id: runId });
+  const res = await served.app.get('runs/get', { run_id: runId });
   assert.equal(res.status, 200, res.body);
   return res.json.run as { info: { status: string; end_time?: number }; data: { metrics?: { key: string }[] } };
 }
@@ -88,7 +76,7 @@ describe('sweep.agent: a trial from start to end', () => {
         if (trial.number < 4) {
           // The worker "slept" past the timeout; the next read of the sweep fails the trial and its run.
           clock.advance(timeout + 1000);
-          assert.equal((await t.get(`${SWEEPS}/${sweep.id}`)).status, 200);
+          assert.equal((await served.app.get(`${SWEEPS}/${sweep.id}`)).status, 200);
           assert.equal((await runInfo(run.id)).info.status, 'FAILED');
           // Trials 1 and 3 ask should-stop, which answers true; 0 and 2 return without asking.
           if (trial.number % 2 === 1) {
@@ -104,7 +92,7 @@ describe('sweep.agent: a trial from start to end', () => {
     // Four lost trials: failed, but not the code's fault, so the agent went on to the fifth.
     assert.deepEqual(summary, { trials: 5, stopped: 0, failed: 4 });
     assert.ok(stopped.every((r) => r?.includes('FAILED')), String(stopped));
-    const trials = (await t.get(`${SWEEPS}/${sweep.id}/trials`)).json.trials as { run_id: string; status: string; stop_reason?: string }[];
+    const trials = (await served.app.get(`${SWEEPS}/${sweep.id}/trials`)).json.trials as { run_id: string; status: string; stop_reason?: string }[];
     assert.deepEqual(trials.map((x) => x.status), ['FAILED', 'FAILED', 'FAILED', 'FAILED', 'COMPLETED']);
     for (const x of trials.slice(0, 4)) {
       assert.match(x.stop_reason ?? '', /heartbeat/);
@@ -122,7 +110,7 @@ describe('sweep.agent: a trial from start to end', () => {
     const seen: unknown[] = [];
     const summary = await sweep.agent(
       async (_params, run, trial) => {
-        assert.equal((await t.post('runs/update', { run_id: run.id, status: 'KILLED', end_time: clock.ms })).status, 200);
+        assert.equal((await served.app.post('runs/update', { run_id: run.id, status: 'KILLED', end_time: clock.ms })).status, 200);
         if (!trial.signal.aborted) await new Promise((resolve) => trial.signal.addEventListener('abort', resolve));
         seen.push(trial.signal.reason, trial.stopped, trial.failedByServer);
         trial.signal.throwIfAborted();
@@ -132,7 +120,7 @@ describe('sweep.agent: a trial from start to end', () => {
     assert.ok(seen[0] instanceof TrialStoppedError);
     assert.deepEqual(seen.slice(1), [true, true]);
     assert.deepEqual(summary, { trials: 1, stopped: 0, failed: 1 });
-    const [trial] = (await t.get(`${SWEEPS}/${sweep.id}/trials`)).json.trials;
+    const [trial] = (await served.app.get(`${SWEEPS}/${sweep.id}/trials`)).json.trials;
     assert.equal(trial.status, 'FAILED');
     assert.equal((await runInfo(trial.run_id)).info.status, 'KILLED');
   });
@@ -159,7 +147,7 @@ describe('sweep.agent: a trial from start to end', () => {
     const summary = await byConfig.agent((params) => params.x, { count: 2 });
     assert.deepEqual(summary, { trials: 2, stopped: 0, failed: 0 });
     assert.equal(runGets, 8, 'attach and objective of each trial: a 503, then the retry');
-    const trials = (await t.get(`${SWEEPS}/${control.id}/trials`)).json.trials as { status: string; value: number; params: { x: number } }[];
+    const trials = (await served.app.get(`${SWEEPS}/${control.id}/trials`)).json.trials as { status: string; value: number; params: { x: number } }[];
     assert.deepEqual(trials.map((x) => x.status), ['COMPLETED', 'COMPLETED']);
     for (const x of trials) assert.equal(x.value, x.params.x);
   });
@@ -170,8 +158,8 @@ describe('sweep.agent: a trial from start to end', () => {
     const [a, b] = await Promise.all([lab({ fetch: lossy.fetch }).sweep({ ...base, name: 'lost-create' }), lab({ fetch: lossy.fetch }).sweep({ ...base, name: 'lost-create' })]);
     assert.equal(dropped, 4, 'both workers lost their first answer and sent again');
     assert.equal(a.id, b.id);
-    const experimentId = (await t.get('experiments/get-by-name', { experiment_name: base.experiment })).json.experiment.experiment_id;
-    const { sweeps } = (await t.get(`${SWEEPS}/list`, { experiment_id: experimentId })).json;
+    const experimentId = (await served.app.get('experiments/get-by-name', { experiment_name: base.experiment })).json.experiment.experiment_id;
+    const { sweeps } = (await served.app.get(`${SWEEPS}/list`, { experiment_id: experimentId })).json;
     assert.equal(sweeps.filter((x: { name: string }) => x.name === 'lost-create').length, 1);
   });
 
@@ -188,7 +176,7 @@ describe('sweep.agent: a trial from start to end', () => {
       { count: 1 },
     );
     assert.deepEqual(summary, { trials: 1, stopped: 1, failed: 0 });
-    const [trial] = (await t.get(`${SWEEPS}/${control.id}/trials`)).json.trials;
+    const [trial] = (await served.app.get(`${SWEEPS}/${control.id}/trials`)).json.trials;
     assert.equal(trial.status, 'STOPPED');
     assert.equal((await runInfo(trial.run_id)).info.status, 'FINISHED');
 
@@ -221,7 +209,7 @@ describe('sweep.agent: a trial from start to end', () => {
 
 describe('lab.attachRun', () => {
   it('attaches to a RUNNING run; refuses an ended or deleted one and leaves it as it was', T, async () => {
-    const create = async () => (await t.post('runs/create', { experiment_id: '0', start_time: clock.ms })).json.run.info.run_id as string;
+    const create = async () => (await served.app.post('runs/create', { experiment_id: '0', start_time: clock.ms })).json.run.info.run_id as string;
     const running = await create();
     const run = await lab().attachRun(running);
     run.log({ a: 1 }, { step: 0 });
@@ -229,12 +217,12 @@ describe('lab.attachRun', () => {
     assert.equal((await runInfo(running)).info.status, 'FINISHED');
 
     const finished = await create();
-    assert.equal((await t.post('runs/update', { run_id: finished, status: 'FINISHED', end_time: 1234 })).status, 200);
+    assert.equal((await served.app.post('runs/update', { run_id: finished, status: 'FINISHED', end_time: 1234 })).status, 200);
     await assert.rejects(lab().attachRun(finished), (e: unknown) => e instanceof LablogApiError && e.errorCode === 'INVALID_PARAMETER_VALUE' && /FINISHED/.test(e.message));
     assert.deepEqual([(await runInfo(finished)).info.status, (await runInfo(finished)).info.end_time], ['FINISHED', 1234]);
 
     const deleted = await create();
-    assert.equal((await t.post('runs/delete', { run_id: deleted })).status, 200);
+    assert.equal((await served.app.post('runs/delete', { run_id: deleted })).status, 200);
     await assert.rejects(lab().attachRun(deleted), (e: unknown) => e instanceof LablogApiError && /deleted/.test(e.message));
   });
 });

@@ -1,37 +1,17 @@
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Lablog, LablogApiError, TrialStoppedError, type LablogOptions, type Run, type SweepConfig, type SweepJson, type SweepParams } from 'lablog-client';
-import { cleanup, startLablog, tempDir } from '../support/lablog-process.js';
+import { kv, lablogProcess, metricHistory, mlflowGet, testLablog } from './sdk.helpers.js';
 
 // lab.sweep() and sweep.agent() against a real lablog process: trials handed out, run, stopped early,
 // failed, waited for, exactly as the server records them.
 
 const T = { timeout: 120_000 };
-let server: Awaited<ReturnType<typeof startLablog>>;
-
-before(async () => {
-  server = await startLablog(['--port', '0', '--data-dir', tempDir()]);
-});
-after(cleanup);
-
-function lab(opts: LablogOptions = {}): Lablog {
-  return new Lablog({ url: server.url, handleExit: false, captureSource: false, spoolDir: path.join(tempDir(), 'spool'), ...opts });
-}
-
-async function get(route: string, query: Record<string, string>) {
-  const res = await fetch(`${server.url}/api/2.0/mlflow/${route}?${new URLSearchParams(query)}`);
-  assert.equal(res.status, 200, await res.clone().text());
-  return res.json() as Promise<any>;
-}
-
-const kv = (list: { key: string; value: string }[] | undefined) => Object.fromEntries((list ?? []).map((t) => [t.key, t.value]));
-
-async function history(runId: string, key: string): Promise<{ value: number; step: number }[]> {
-  const json = await get('metrics/get-history', { run_id: runId, metric_key: key });
-  return ((json.metrics ?? []) as { value: number; step: number }[]).sort((x, y) => x.step - y.step);
-}
+const env = lablogProcess();
+const lab = (opts: LablogOptions = {}): Lablog => testLablog(env.server.url, opts);
+const get = (route: string, query: Record<string, string>) => mlflowGet(env.server.url, route, query);
+const history = (runId: string, key: string) => metricHistory(env.server.url, runId, key);
 
 /** A fetch that reports the sweep answers (next, heartbeat, should-stop) it passes on, for tests to wait on. */
 function watchingFetch() {
