@@ -42,11 +42,9 @@ export async function metricRoutes(app: FastifyInstance, opts: { metrics: Metric
       const key = req.query.metric_key;
       const page = await svc.streamHistory(runIdOf(req.query), key, decodePageToken(req.query.page_token), limit);
       reply.type('application/json');
-      if (page.count <= STREAM_ABOVE) {
-        const lists = [...page.pieces].map((p) => metricListJson(key, p)).filter(Boolean);
-        return reply.send(metricsBody(lists.join(','), page.nextOffset));
-      }
-      return reply.send(Readable.from(metricsBodyPieces(key, page.pieces, page.nextOffset)));
+      const body = metricsBodyPieces(key, page.pieces, page.nextOffset);
+      // A short history goes out as one string (with a Content-Length); the same pieces either way.
+      return reply.send(page.count <= STREAM_ABOVE ? [...body].join('') : Readable.from(body));
     });
     r.get(`${p}/metrics/get-history-bulk-interval`, { schema: { querystring: bulkIntervalQuery } }, async (req) => {
       const points = await svc.bulkInterval({

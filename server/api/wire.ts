@@ -56,11 +56,12 @@ export function metricJson(m: MetricPoint) {
 }
 
 /**
- * Metric objects written straight to JSON text, comma-separated ('' for none): a 100k-point history
- * would otherwise build 100k objects and leave the heap grown long after the response.
+ * One run's metric objects, each with its run_id, written straight to JSON text, comma-separated
+ * ('' for none): a 100k-point history would otherwise build 100k objects and leave the heap grown
+ * long after the response.
  */
-export function metricListJson(key: string, s: Series, runId?: string): string {
-  const tail = runId === undefined ? CLOSE : Buffer.from(`,"run_id":${JSON.stringify(runId)}}`);
+export function metricListJson(key: string, s: Series, runId: string): string {
+  const tail = Buffer.from(`,"run_id":${JSON.stringify(runId)}}`);
   return metricPieceBuffer(metricHead(key), s, 0, s.values.length, tail).toString('utf8');
 }
 
@@ -135,13 +136,9 @@ function writeInt(buf: Buffer, at: number, x: number): number {
   return off + digits;
 }
 
-/** `{"metrics": [...], "next_page_token": ...}` as text, empty parts omitted. */
-export function metricsBody(list: string, nextOffset: number | null = null): string {
-  const fields: string[] = [];
-  if (list) fields.push(`"metrics":[${list}]`);
-  const token = encodePageToken(nextOffset);
-  if (token) fields.push(`"next_page_token":${JSON.stringify(token)}`);
-  return `{${fields.join(',')}}`;
+/** `{"metrics": [...]}` as text; `{}` for an empty list, as protobuf-JSON omits it. */
+export function metricsBody(list: string): string {
+  return list ? `{"metrics":[${list}]}` : '{}';
 }
 
 export function runJson(r: Run) {
