@@ -12,7 +12,7 @@ const MAX_LIST = 1000;
 /** Written as MLflow writes metric values: "NaN", and infinities as ±DBL_MAX. */
 const wireValue = (v: number | null) => (v === null ? undefined : wireDouble(v));
 
-export function trialJson(t: Trial) {
+function trialJson(t: Trial) {
   return {
     number: t.number,
     run_id: t.runId,
@@ -28,7 +28,7 @@ export function trialJson(t: Trial) {
   };
 }
 
-export function sweepJson(s: Sweep) {
+function sweepJson(s: Sweep) {
   return {
     sweep_id: s.sweepId,
     experiment_id: s.experimentId,

@@ -1,12 +1,14 @@
 import { z } from 'zod';
+import { LIMITS } from '../tracking/validation.js';
 import { experimentId, int64, queryInt } from './schemas.js';
 
 // The sweep config's shape; its meaning (bounds, conditions, grid limits) is checked by server/sweeps.
 
 const scalar = z.union([z.number(), z.string(), z.boolean()]);
-const positiveInt = (max: number) => int64.refine((n) => n >= 1 && n <= max, `must be between 1 and ${max}`);
+const intBetween = (min: number, max: number) => int64.refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`);
+const positiveInt = (max: number) => intBetween(1, max);
 
-export const paramSpec = z.object({
+const paramSpec = z.object({
   values: z.array(scalar).optional(),
   value: scalar.optional(),
   distribution: z.enum(['uniform', 'log_uniform', 'int_uniform', 'q_uniform', 'normal']).optional(),
@@ -22,7 +24,7 @@ export const createSweepBody = z.object({
   experiment_id: experimentId,
   name: z.string(),
   method: z.enum(['grid', 'random', 'bayes']),
-  metric: z.object({ name: z.string().min(1).max(250), goal: z.enum(['minimize', 'maximize']).default('minimize') }),
+  metric: z.object({ name: z.string().min(1).max(LIMITS.keyLength), goal: z.enum(['minimize', 'maximize']).default('minimize') }),
   parameters: z.record(z.string(), paramSpec),
   run_cap: positiveInt(1_000_000).optional(),
   early_terminate: z
@@ -37,7 +39,7 @@ export const createSweepBody = z.object({
   heartbeat_timeout_ms: positiveInt(7 * 24 * 3600 * 1000).optional(),
   tpe: z
     .object({
-      n_startup_trials: int64.refine((n) => n >= 0 && n <= 10_000, 'must be between 0 and 10000').optional(),
+      n_startup_trials: intBetween(0, 10_000).optional(),
       n_ei_candidates: positiveInt(10_000).optional(),
     })
     .optional(),
