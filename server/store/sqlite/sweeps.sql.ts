@@ -72,15 +72,10 @@ export function createSweepStatements(db: Db, runs: RunStatements) {
       'INSERT INTO sweep_trials (sweep_id, number, run_id, params, grid_index, worker, request_id, start_time, heartbeat_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     trialOfRequest: db.prepare<[string, number, string], TrialDbRow>(`${TRIAL_SELECT} WHERE t.sweep_id = ? AND t.request_id = ?`),
-    // A silent worker's trial fails and its run with it; the run is left alone if it already ended.
-    timeoutRuns: db.prepare<[number, number, number]>(
-      `UPDATE runs SET status = 'FAILED', end_time = ? WHERE status = 'RUNNING' AND id IN
-       (SELECT run_id FROM sweep_trials WHERE sweep_id = ? AND status = 'RUNNING' AND heartbeat_time < ?)`,
-    ),
-    // A trial told to stop whose worker then went silent: its run is ended for it.
-    abandonedStopped: db.prepare<[number, number, number]>(
-      `UPDATE runs SET status = 'KILLED', end_time = ? WHERE status = 'RUNNING' AND id IN
-       (SELECT run_id FROM sweep_trials WHERE sweep_id = ? AND status = 'STOPPED' AND heartbeat_time < ?)`,
+    // Ends the still-running runs of the sweep's trials in one status whose worker went silent.
+    endSilentRuns: db.prepare<[RunStatus, number, number, TrialStatus, number]>(
+      `UPDATE runs SET status = ?, end_time = ? WHERE status = 'RUNNING' AND id IN
+       (SELECT run_id FROM sweep_trials WHERE sweep_id = ? AND status = ? AND heartbeat_time < ?)`,
     ),
     timeoutTrials: db.prepare<[number, string, number, number]>(
       `UPDATE sweep_trials SET status = 'FAILED', timed_out = 1, end_time = ?, stop_reason = ?
@@ -159,8 +154,10 @@ export function createSweepStatements(db: Db, runs: RunStatements) {
     refresh: db.transaction((sweepId: string, now: number, deadline: number) => {
       const key = row(sweepId).id;
       s.followRuns.run(key);
-      s.timeoutRuns.run(now, key, deadline);
-      s.abandonedStopped.run(now, key, deadline);
+      // A silent worker's trial fails and its run with it; the run is left alone if it already ended.
+      s.endSilentRuns.run('FAILED', now, key, 'RUNNING', deadline);
+      // A trial told to stop whose worker then went silent: its run is ended for it.
+      s.endSilentRuns.run('KILLED', now, key, 'STOPPED', deadline);
       s.timeoutTrials.run(now, 'no heartbeat from its worker before the timeout', key, deadline);
     }),
     touch: db.transaction((sweepId: string, runUuid: string, metricKey: string, now: number) => {
