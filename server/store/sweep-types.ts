@@ -87,6 +87,6 @@ export interface SweepStore {
    */
   refreshTrials(sweepId: string, now: number, deadline: number): Promise<void>;
   /** Records a sign of life; the trial of `runUuid` must belong to the sweep. */
-  touchTrial(sweepId: string, runUuid: string, metricKey: string, now: number): Promise<TrialRow>;
+  touchTrial(sweepId: string, runUuid: string, now: number): Promise<void>;
   stopTrial(sweepId: string, runUuid: string, reason: string, now: number): Promise<void>;
 }

@@ -181,8 +181,6 @@ export function createSweepService(store: TrackingStore, clock: Clock) {
     },
 
     get: async (sweepId: string) => view(await state(sweepId)),
-    /** The config alone, without applying timeouts (a late heartbeat must count before they are). */
-    config: async (sweepId: string) => loaded(await store.getSweep(sweepId)).config,
     state,
     view,
 

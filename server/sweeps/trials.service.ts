@@ -54,17 +54,16 @@ export function createTrialService(store: TrackingStore, sweeps: SweepService, c
   return {
     /** Records a sign of life; answers the trial and the sweep's status (a stopped sweep is news to a worker). */
     async heartbeat(sweepId: string, runId: string): Promise<{ trial: Trial; sweepStatus: string }> {
-      const { metric } = await sweeps.config(sweepId);
-      await store.touchTrial(sweepId, runId, metric.name, clock.now());
+      await store.touchTrial(sweepId, runId, clock.now());
       const s = await sweeps.state(sweepId);
       return { trial: toTrial(s.trials.find((t) => t.runId === runId)!), sweepStatus: s.record.status };
     },
 
     async shouldStop(sweepId: string, runId: string): Promise<StopAnswer> {
-      const { metric } = await sweeps.config(sweepId);
       // The question is a sign of life too, so it is recorded before timeouts are applied.
-      await store.touchTrial(sweepId, runId, metric.name, clock.now());
+      await store.touchTrial(sweepId, runId, clock.now());
       const s = await sweeps.state(sweepId);
+      const { metric } = s.loaded.config;
       const trial = s.trials.find((t) => t.runId === runId)!;
       if (trial.status !== 'RUNNING') {
         const why = trial.stopReason ? `: ${trial.stopReason}` : '';

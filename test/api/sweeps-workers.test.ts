@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { buildTestApp, type TestApp } from '../helper.js';
+import { buildTestApp, listen, type TestApp } from '../helper.js';
 import { manualClock } from './api.helpers.js';
 import { createSweep, finishTrial, logSteps, next, SWEEPS, trials } from './sweeps.helpers.js';
 
@@ -12,8 +11,7 @@ describe('sweeps: concurrent workers over a real socket', () => {
   let base: string;
   before(async () => {
     t = await buildTestApp();
-    await t.app.listen({ port: 0, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
+    base = `http://127.0.0.1:${await listen(t)}`;
   });
   after(() => t.close());
 
@@ -72,6 +70,21 @@ describe('sweeps: a silent worker', () => {
     const end = await next(t, id);
     assert.equal(end.sweep.status, 'FINISHED');
     assert.deepEqual(end.sweep.counts, { running: 0, completed: 3, failed: 1, stopped: 0 });
+  });
+
+  it('a stopped trial whose worker then goes silent has its run ended KILLED; a silent running one FAILED', async () => {
+    const sweep = await createSweep(t, { method: 'random', name: 'silent-stopped', heartbeat_timeout_ms: 1000, early_terminate: { type: 'asha', min_iter: 1, eta: 2 }, parameters: { x: { values: [1, 2] } } });
+    const id = sweep.sweep_id;
+    const running = (await next(t, id)).trial;
+    const stopped = (await next(t, id)).trial;
+    await logSteps(t, running.run_id, [[0, 1], [1, 0.1]]);
+    await logSteps(t, stopped.run_id, [[0, 1], [1, 0.9]]);
+    assert.equal((await t.post(`${SWEEPS}/${id}/should-stop`, { run_id: stopped.run_id })).json.should_stop, true);
+    clock.advance(1500);
+    assert.deepEqual((await trials(t, id)).map((x) => x.status), ['FAILED', 'STOPPED']);
+    const status = async (runId: string) => (await t.get('runs/get', { run_id: runId })).json.run.info.status;
+    assert.equal(await status(running.run_id), 'FAILED');
+    assert.equal(await status(stopped.run_id), 'KILLED');
   });
 });
 

@@ -107,7 +107,7 @@ export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
     startTrial: async (n) => sweeps.startTrial(n),
     trialByRequest: async (id, requestId, metricKey) => sweeps.byRequest(id, requestId, metricKey),
     refreshTrials: async (id, now, deadline) => sweeps.refresh(id, now, deadline),
-    touchTrial: async (id, runUuid, metricKey, now) => sweeps.touch(id, runUuid, metricKey, now),
+    touchTrial: async (id, runUuid, now) => sweeps.touch(id, runUuid, now),
     stopTrial: async (id, runUuid, reason, now) => sweeps.stop(id, runUuid, reason, now),
 
     close: async () => {

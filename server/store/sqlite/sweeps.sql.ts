@@ -160,11 +160,9 @@ export function createSweepStatements(db: Db, runs: RunStatements) {
       s.endSilentRuns.run('KILLED', now, key, 'STOPPED', deadline);
       s.timeoutTrials.run(now, 'no heartbeat from its worker before the timeout', key, deadline);
     }),
-    touch: db.transaction((sweepId: string, runUuid: string, metricKey: string, now: number) => {
-      const trial = trialOfRun(sweepId, runUuid, metricKey);
-      s.touch.run(now, sweepKey(sweepId), runUuid);
-      return { ...trial, heartbeatTime: Math.max(trial.heartbeatTime, now) };
-    }),
+    touch: (sweepId: string, runUuid: string, now: number) => {
+      if (s.touch.run(now, row(sweepId).id, runUuid).changes === 0) throw notFound(`Run with id=${runUuid} is not a trial of sweep ${sweepId}`);
+    },
     stop: (sweepId: string, runUuid: string, reason: string, now: number) => {
       s.stop.run(reason, now, sweepKey(sweepId), runUuid);
     },
