@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance, InjectOptions } from 'fastify';
@@ -45,6 +46,12 @@ export async function buildTestApp(opts: { now?: () => number; maxArtifactBytes?
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Serves the app on a free loopback port (for tests over a real socket); returns the port. */
+export async function listen(t: TestApp): Promise<number> {
+  await t.app.listen({ port: 0, host: '127.0.0.1' });
+  return (t.app.server.address() as AddressInfo).port;
 }
 
 /** Creates an experiment and a run in it; returns their ids. */

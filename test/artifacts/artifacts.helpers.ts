@@ -2,19 +2,14 @@ import assert from 'node:assert/strict';
 import { createCipheriv, createHash } from 'node:crypto';
 import { createReadStream, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import http, { type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { buildTestApp, seedRun, type TestApp } from '../helper.js';
+import { buildTestApp, listen, seedRun, type TestApp } from '../helper.js';
 
 export const MiB = 1024 * 1024;
 
-/** Starts the app on a real socket (127.0.0.1, free port) and returns the port. */
-export async function listen(t: TestApp): Promise<number> {
-  await t.app.listen({ port: 0, host: '127.0.0.1' });
-  return (t.app.server.address() as AddressInfo).port;
-}
+export { listen };
 
 /** A run in the Default experiment, with its artifact directory relative to the artifact root. */
 export async function newRun(t: TestApp) {

@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before } from 'node:test';
 import { Lablog, type LablogOptions } from 'lablog-client';
-import { listen } from '../artifacts/artifacts.helpers.js';
-import { buildTestApp, type TestApp } from '../helper.js';
+import { buildTestApp, listen, type TestApp } from '../helper.js';
 import { cleanup, startLablog, tempDir } from '../support/lablog-process.js';
 import { type CountingProxy, startProxy } from './counting-proxy.js';
 
