@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { putArtifact, screenshotPath, skipReason, startEnv, type Env } from './browser.js';
+import { recordLiveReads } from './live-reads.js';
 import { centrePixel, encodePng } from './png.js';
 
 const SCREENSHOT = screenshotPath('compare');
@@ -185,15 +186,28 @@ describe('compare page', { skip: skipReason() }, () => {
     await env.page.locator('.pcoords[data-matching="1"]').waitFor();
   });
 
-  it("grows a RUNNING run's chart as points arrive", async () => {
-    await env.page.goto(`${env.url}/compare?runs=${ids[2]}`);
+  it("grows a RUNNING run's chart as points arrive, following the page's poll", async () => {
+    // The finished runs alongside are compared too: the page polls all three, the chart re-reads for the running one.
+    await env.page.goto(`${env.url}/compare?runs=${ids.join(',')}&keys=loss`);
     await env.page.locator('.mchart[data-metric="loss"][data-loaded="1"]').waitFor();
-    assert.equal(await attr('loss', 'data-points'), '200');
+    assert.equal(await attr('loss', 'data-points'), '800');
+    const reads = recordLiveReads(env.page, ids[2], 'loss');
+    const points = (n: number) => env.page.waitForFunction((want) => Number(document.querySelector('.mchart[data-metric="loss"]')?.getAttribute('data-points')) === want, n);
     const t0 = Date.now() - 2 * 3600_000;
     await logSteps(env, ids[2], specs[2], 200, 260, t0);
-    await env.page.waitForFunction(() => Number(document.querySelector('.mchart[data-metric="loss"]')?.getAttribute('data-points')) === 260);
+    await points(860);
     await logSteps(env, ids[2], specs[2], 260, 300, t0);
-    await env.page.waitForFunction(() => Number(document.querySelector('.mchart[data-metric="loss"]')?.getAttribute('data-points')) === 300);
+    await points(900);
+    // Points logged right before the end are read once more when the page sees the run finish.
+    await logSteps(env, ids[2], specs[2], 300, 310, t0);
+    await env.api('POST', 'runs/update', { run_id: ids[2], status: 'FINISHED', end_time: t0 + 310 * 1000 });
+    await env.page.locator('h1:not(:has(.cmp-live))', { hasText: 'Compare 3 runs' }).waitFor();
+    await points(910);
+    const seen = reads.stop();
+    assert.ok(seen.gets >= 2, `the page polled the run: ${JSON.stringify(seen)}`);
+    assert.equal(seen.unfollowed, 0, `every runs/get is the page's poll, followed by the chart's re-read: ${JSON.stringify(seen)}`);
+    // One re-read per poll (the last for the finish), plus one when recording began between a poll and its re-read.
+    assert.ok(seen.reads === seen.gets || seen.reads === seen.gets + 1, `one re-read per poll: ${JSON.stringify(seen)}`);
   });
 
   it('shows logged images side by side with one shared step slider', async () => {

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { putArtifact, screenshotPath, skipReason, startEnv, type Env } from './browser.js';
+import { recordLiveReads } from './live-reads.js';
 import { centrePixel, encodePng } from './png.js';
 
 const SCREENSHOT = screenshotPath('run');
@@ -236,14 +237,24 @@ describe('run page', { skip: skipReason() }, () => {
     await page.locator('[data-key="train/loss"]').scrollIntoViewIfNeeded();
     await loss.waitFor();
     assert.equal(await loss.getAttribute('data-points'), '5');
-    const more = [5, 6, 7].map((s) => ({ key: 'train/loss', value: 0.5 / s, timestamp: Date.now(), step: s }));
-    await env.api('POST', 'runs/log-batch', { run_id: live.runId, metrics: more });
+    const reads = recordLiveReads(page, live.runId, 'train/loss');
+    const point = (s: number) => ({ key: 'train/loss', value: 0.5 / s, timestamp: Date.now(), step: s });
+    await env.api('POST', 'runs/log-batch', { run_id: live.runId, metrics: [5, 6, 7].map(point) });
+    // The chart re-reads on the page's own poll of the run: the new points show without the chart asking runs/get.
     await page.locator('[data-key="train/loss"] .mchart[data-points="8"]').waitFor();
     await env.api('POST', 'runs/log-batch', { run_id: live.runId, metrics: [{ key: 'grad_norm', value: 1.5, timestamp: Date.now(), step: 1 }], tags: [{ key: 'phase', value: 'eval' }] });
     await page.locator('[data-testid=metric-chart][data-key=grad_norm]').waitFor({ state: 'attached' });
     await page.locator('[data-testid=user-tags]', { hasText: 'eval' }).waitFor();
+    // Points logged right before the end are read once more when the page sees the run finish.
+    await env.api('POST', 'runs/log-batch', { run_id: live.runId, metrics: [8, 9].map(point) });
     await env.api('POST', 'runs/update', { run_id: live.runId, status: 'FINISHED', end_time: Date.now() });
     await page.locator('[data-testid=run-status]', { hasText: 'FINISHED' }).waitFor();
+    await page.locator('[data-key="train/loss"] .mchart[data-points="10"]').waitFor();
+    const seen = reads.stop();
+    assert.ok(seen.gets >= 2, `the page polled the run: ${JSON.stringify(seen)}`);
+    assert.equal(seen.unfollowed, 0, `every runs/get is the page's poll, followed by the chart's re-read: ${JSON.stringify(seen)}`);
+    // One re-read per poll (the last for the finish), plus one when recording began between a poll and its re-read.
+    assert.ok(seen.reads === seen.gets || seen.reads === seen.gets + 1, `one re-read per poll: ${JSON.stringify(seen)}`);
   });
 
   it('saves a screenshot of the run page', async () => {

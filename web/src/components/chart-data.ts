@@ -1,5 +1,5 @@
 import type uPlot from 'uplot';
-import { lablog, mlflow, num, type Run, type SampledSeries } from '../api.js';
+import { lablog, num, type SampledSeries } from '../api.js';
 
 export type ChartX = 'step' | 'time' | 'relative' | { metric: string };
 /** One run's points in x order: the bucket's last value, its min and max, and the step it came from. */
@@ -130,17 +130,4 @@ export function nearest(col: ArrayLike<number | null | undefined>, i: number, re
     if (i - d < 0 && i + d >= col.length) break;
   }
   return null;
-}
-
-const statusCache = new Map<string, { at: number; p: Promise<string> }>();
-/** A run's status, shared by every chart on the page and refreshed at most once a second. */
-export function runStatus(runId: string): Promise<string> {
-  const hit = statusCache.get(runId);
-  if (hit && Date.now() - hit.at < 1000) return hit.p;
-  const p = mlflow<{ run: Run }>('GET', 'runs/get', undefined, { run_id: runId }).then(
-    (r) => r.run.info.status,
-    () => 'UNKNOWN',
-  );
-  statusCache.set(runId, { at: Date.now(), p });
-  return p;
 }

@@ -4,7 +4,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import './chart-style.css';
 import { ema } from '../smoothing.js';
-import { align, loadChart, nearest, runStatus, sortByX, xKeyOf, type ChartX, type RunSeries, type Zoom } from './chart-data.js';
+import { align, loadChart, nearest, sortByX, xKeyOf, type ChartX, type RunSeries, type Zoom } from './chart-data.js';
 import { alpha, colorOf, fmtDuration, fmtNum, fmtTick } from './chart-colors.js';
 import { useWidth } from './use-width.js';
 
@@ -13,7 +13,7 @@ export interface ChartRun {
   runId: string;
   label: string;
   color?: string;
-  /** When known: a run that is not RUNNING is never polled. */
+  /** The status the page last read: while a run is RUNNING the chart follows the page's reloadKey. */
   status?: string;
 }
 export interface MetricChartProps {
@@ -25,12 +25,14 @@ export interface MetricChartProps {
   /** TensorBoard's debiased EMA weight, 0..0.999. */
   smoothing?: number;
   height?: number;
-  /** Poll every 2 s while any run is RUNNING; the chart grows as points arrive. */
-  live?: boolean;
+  /**
+   * Changes on each of the page's polls: while any run is RUNNING the chart re-reads its data on each
+   * change (it grows as points arrive), and once more when none is, for the last points.
+   */
+  reloadKey?: number;
   title?: string;
 }
 
-const POLL_MS = 2000;
 const MAX_CELLS = 30_000;
 
 /**
@@ -39,7 +41,7 @@ const MAX_CELLS = 30_000;
  * range at full resolution), double-click to zoom out, click a legend entry to hide a run.
  */
 export function MetricChart(props: MetricChartProps): JSX.Element {
-  const { runs, metricKey, x = 'step', logX = false, logY = false, smoothing = 0, height = 240, live = false, title } = props;
+  const { runs, metricKey, x = 'step', logX = false, logY = false, smoothing = 0, height = 240, reloadKey, title } = props;
   const xKey = xKeyOf(x);
   const runKey = runs.map((r) => `${r.runId}:${r.color ?? ''}:${r.label}`).join(',');
   const plotEl = useRef<HTMLDivElement>(null);
@@ -51,7 +53,6 @@ export function MetricChart(props: MetricChartProps): JSX.Element {
   const [zoom, setZoom] = useState<Zoom | null>(null);
   const [hidden, setHidden] = useState<Set<string>>(new Set());
   const [hover, setHover] = useState<{ x: number; values: (number | null)[] } | null>(null);
-  const [tick, setTick] = useState(0);
   const rawRef = useRef(raw);
   rawRef.current = raw;
   // One bucket per pixel at most; with many runs fewer, so the aligned table stays small (runs' x differ).
@@ -59,6 +60,10 @@ export function MetricChart(props: MetricChartProps): JSX.Element {
 
   // A new axis or run set starts unzoomed.
   useEffect(() => setZoom(null), [xKey, runKey, metricKey]);
+
+  // The page already re-reads its runs on a poll; the chart follows it instead of asking for their status itself.
+  // Leaving RUNNING also changes liveKey, so the points logged just before the end are read too.
+  const liveKey = runs.some((r) => r.status === 'RUNNING') ? reloadKey : undefined;
 
   useEffect(() => {
     if (!width) return;
@@ -72,26 +77,7 @@ export function MetricChart(props: MetricChartProps): JSX.Element {
       (e: Error) => !cancelled && setError(e.message),
     );
     return () => void (cancelled = true);
-  }, [runKey, metricKey, xKey, buckets, zoom?.min, zoom?.max, tick, width > 0]);
-
-  // Live: every 2 s, refetch while any run is RUNNING (runs known to be finished are not asked).
-  useEffect(() => {
-    if (!live) return;
-    const ids = runs.filter((r) => !r.status || r.status === 'RUNNING').map((r) => r.runId);
-    if (ids.length === 0) return;
-    let busy = false;
-    const t = setInterval(async () => {
-      if (busy) return;
-      busy = true;
-      try {
-        const st = await Promise.all(ids.map(runStatus));
-        if (st.some((s) => s === 'RUNNING' || s === 'UNKNOWN')) setTick((n) => n + 1);
-      } finally {
-        busy = false;
-      }
-    }, POLL_MS);
-    return () => clearInterval(t);
-  }, [live, runKey]);
+  }, [runKey, metricKey, xKey, buckets, zoom?.min, zoom?.max, liveKey, width > 0]);
 
   // Per run, in the order of `runs` (null where the run has no points for this key).
   const drawn = useMemo(() => {

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { ChartSkeleton, MetricChart } from './chart.js';
+import { ChartSkeleton, MetricChart, type ChartRun } from './chart.js';
 
 const CHART_HEIGHT = 220;
 
@@ -7,9 +7,10 @@ const CHART_HEIGHT = 220;
  * One chart per metric key, each mounted only once it scrolls near the viewport (a run can have
  * thousands of keys; charts nobody looks at never fetch anything).
  */
-export function RunCharts({ runId, label, keys, live }: { runId: string; label: string; keys: string[]; live: boolean }) {
+export function RunCharts(props: { runId: string; label: string; status: string; keys: string[]; reloadKey: number }) {
+  const { runId, label, status, keys, reloadKey } = props;
   const [filter, setFilter] = useState('');
-  const runs = useMemo(() => [{ runId, label }], [runId, label]);
+  const runs = useMemo(() => [{ runId, label, status }], [runId, label, status]);
   const shown = useMemo(() => {
     const f = filter.trim().toLowerCase();
     return [...keys].sort((a, b) => a.localeCompare(b)).filter((k) => !f || k.toLowerCase().includes(f));
@@ -25,14 +26,14 @@ export function RunCharts({ runId, label, keys, live }: { runId: string; label: 
       )}
       <div class="chart-grid" data-testid="run-charts">
         {shown.map((k) => (
-          <LazyChart key={k} metricKey={k} runs={runs} live={live} />
+          <LazyChart key={k} metricKey={k} runs={runs} reloadKey={reloadKey} />
         ))}
       </div>
     </div>
   );
 }
 
-function LazyChart({ metricKey, runs, live }: { metricKey: string; runs: { runId: string; label: string }[]; live: boolean }) {
+function LazyChart({ metricKey, runs, reloadKey }: { metricKey: string; runs: ChartRun[]; reloadKey: number }) {
   const ref = useRef<HTMLDivElement>(null);
   const [visible, setVisible] = useState(false);
   useEffect(() => {
@@ -57,7 +58,7 @@ function LazyChart({ metricKey, runs, live }: { metricKey: string; runs: { runId
   // The card is as tall before it mounts as after its data arrives: the skeleton has the chart's frame.
   return (
     <div ref={ref} class="chart-card" data-testid="metric-chart" data-key={metricKey} data-mounted={visible ? 'true' : 'false'}>
-      {visible ? <MetricChart runs={runs} metricKey={metricKey} height={CHART_HEIGHT} live={live} /> : <ChartSkeleton runs={runs} title={metricKey} height={CHART_HEIGHT} />}
+      {visible ? <MetricChart runs={runs} metricKey={metricKey} height={CHART_HEIGHT} reloadKey={reloadKey} /> : <ChartSkeleton runs={runs} title={metricKey} height={CHART_HEIGHT} />}
     </div>
   );
 }

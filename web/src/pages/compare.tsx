@@ -171,7 +171,7 @@ export function ComparePage({ query }: { query: URLSearchParams }) {
       <LrRangeCharts runs={raw} />
       <div class="compare-charts">
         {shownKeys.map((k) => (
-          <MetricChart key={k} runs={chartSet} metricKey={k} x={x} logX={logX} logY={logY} smoothing={smooth} live={anyRunning} height={220} />
+          <MetricChart key={k} runs={chartSet} metricKey={k} x={x} logX={logX} logY={logY} smoothing={smooth} reloadKey={loads} height={220} />
         ))}
         {shownKeys.length === 0 && <div class="muted">No metrics{keyFilter ? ` match “${keyFilter}”` : ''}.</div>}
       </div>

@@ -138,7 +138,7 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
       </div>
       <section>
         <h2>Metrics ({metricKeys.length})</h2>
-        <RunCharts runId={runId} label={name} keys={stableKeys} live={running} />
+        <RunCharts runId={runId} label={name} status={run.info.status} keys={stableKeys} reloadKey={reloadKey} />
       </section>
       <RunImages runId={runId} label={name} imagesTag={tags.get('lablog.images')} reloadKey={reloadKey} />
       <section ref={artifactsRef} data-testid="artifacts">
