@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { BACKUP_USAGE, backupCommand } from './commands/backup.js';
+import { RESTORE_USAGE, restoreCommand } from './commands/restore.js';
 import { GC_USAGE, gcCommand } from './gc-command.js';
 import { serverCommand } from './main.js';
 import { SYNC_USAGE, syncCommand } from './sync-command.js';
@@ -9,7 +11,7 @@ commands:
   server [--host H] [--port P] [--data-dir D] [--log-level L]
          run the tracking server (defaults: 127.0.0.1, 5000, ./lablog-data;
          env LABLOG_HOST, LABLOG_PORT, LABLOG_DATA_DIR, LABLOG_LOG_LEVEL; flags win)
-${GC_USAGE}${SYNC_USAGE}`;
+${GC_USAGE}${SYNC_USAGE}${BACKUP_USAGE}${RESTORE_USAGE}`;
 
 const [command, ...rest] = process.argv.slice(2);
 switch (command) {
@@ -22,6 +24,12 @@ switch (command) {
     break;
   case 'sync':
     process.exitCode = await syncCommand(rest);
+    break;
+  case 'backup':
+    process.exitCode = await backupCommand(rest);
+    break;
+  case 'restore':
+    process.exitCode = await restoreCommand(rest);
     break;
   case undefined:
   case '-h':
