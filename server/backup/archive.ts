@@ -19,8 +19,6 @@ export class TarWriter {
   private readonly head: Writable;
   private readonly done: Promise<void>;
   private failure: Error | null = null;
-  /** Bytes of entry bodies written so far (before compression). */
-  bytesIn = 0;
   /** Over every file added with addFile, in order: see contentDigest. */
   private readonly digest = createHash('sha256');
 
@@ -105,7 +103,6 @@ export class TarWriter {
         pos += bytesRead;
         onBytes?.(bytesRead);
       }
-      this.bytesIn += size;
       await this.pad(size);
       return size;
     } finally {
@@ -115,7 +112,6 @@ export class TarWriter {
 
   private async body(buf: Buffer): Promise<void> {
     if (buf.length > 0) await this.write(buf);
-    this.bytesIn += buf.length;
     await this.pad(buf.length);
   }
 
