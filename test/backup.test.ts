@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { Header } from 'tar';
 import { BackupError, restoreBackup } from '../server/backup/backup.service.js';
 import { parseBackupArgs } from '../server/commands/backup.js';
 import { parseRestoreArgs } from '../server/commands/restore.js';
@@ -78,6 +79,13 @@ async function seeded() {
   };
   for (const [rel, body] of Object.entries(files)) await putArtifact(s.url, rel, body);
   return { dir, server: s, runId, exp, files };
+}
+
+/** One tar entry (header and padded body), as a hostile archive would carry it. */
+function tarEntry(name: string, body: Buffer): Buffer {
+  const h = new Header({ path: name, type: 'File', size: body.length, mode: 0o644, mtime: new Date(0) });
+  h.encode();
+  return Buffer.concat([h.block!, body, Buffer.alloc((512 - (body.length % 512)) % 512)]);
 }
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -265,6 +273,8 @@ describe('lablog backup / restore', () => {
       [variant(archives.tar, 'flipped.tar', flip(Math.floor(tarSize / 2))), /is corrupt: its contents do not match the sha256 in its manifest/],
       [variant(archives.tar, 'header.tar', flip(10)), /is not a readable backup archive/],
       [variant(archives.tar, 'junk.tar', () => createHash('sha512').update('junk').digest()), /is not a readable backup archive/],
+      // A path that climbs out of the staging folder (into the target): never written, and the restore fails.
+      [variant(archives.tar, 'climb.tar', (b) => Buffer.concat([tarEntry('../escaped.txt', Buffer.from('x')), b])), /unsafe path '\.\.\/escaped\.txt'/],
     ];
     // In-process for each case (fast); the command's exit code and wording for two of them below.
     for (const [file, message] of cases) {

@@ -145,7 +145,7 @@ function digestHead(h: Hash, name: string, size: number): void {
 }
 
 export interface ExtractOptions {
-  /** Called for every entry; false skips it. Only entries with a safe relative path are offered. */
+  /** Called for every entry; false skips it. An absolute path or one with '..' fails the extraction. */
   accept: (entry: ReadEntry) => boolean;
   onProgress?: (read: number, total: number) => void;
   /** Whether a file entry counts in the returned contentDigest (as TarWriter.addFile entries do). */
@@ -178,9 +178,12 @@ export async function extractTar(file: string, dir: string, opts: ExtractOptions
     current?.destroy();
     parser.abort(err);
   };
+  // Errors reach us through the pipeline; an abort after the pipeline settled must not go unheard.
+  parser.on('error', () => {});
   let chain = Promise.resolve();
   parser.on('entry', (entry: ReadEntry) => {
-    if (failure || !isSafe(entry.path) || !opts.accept(entry)) {
+    if (!failure && !isSafe(entry.path)) fail(new Error(`unsafe path '${entry.path}' (absolute, or with '..')`));
+    if (failure || !opts.accept(entry)) {
       entry.resume();
       return;
     }
