@@ -34,9 +34,9 @@ function App() {
     const load = (): void => void loadMe().catch(() => setTimeout(load, 2000));
     load();
   }, []);
-  if (session.state === 'loading') return <p class="muted boot">Loading…</p>;
   if (session.state === 'anonymous') return <LoginPage oidc={session.oidc} />;
-  const me = session.me;
+  // While `me` is on its way the header is already in place (nothing below it moves when it answers).
+  const me = session.state === 'in' ? session.me : null;
   return (
     <div class="app">
       <header class="top">
@@ -48,11 +48,9 @@ function App() {
             Experiments
           </a>
         </nav>
-        <UserMenu me={me} />
+        {me && <UserMenu me={me} />}
       </header>
-      <main>
-        <Page me={me} />
-      </main>
+      <main>{me && <Page me={me} />}</main>
     </div>
   );
 }
