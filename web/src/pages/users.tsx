@@ -31,36 +31,38 @@ function UserRow({ user, self, act }: { user: User; self: boolean; act(work: () 
       </td>
       <td class="muted">{user.auth_source ?? ''}</td>
       <td class="muted">{when(user.created_at)}</td>
-      <td class="row-actions">
-        {resetting ? (
-          <form
-            class="inline"
-            onSubmit={(e) => {
-              e.preventDefault();
-              void reset();
-            }}
+      <td>
+        <div class="row-actions">
+          {resetting ? (
+            <form
+              class="inline"
+              onSubmit={(e) => {
+                e.preventDefault();
+                void reset();
+              }}
+            >
+              <input name="new-password" type="password" placeholder="new password" autoFocus value={password} onInput={(e) => setPassword((e.target as HTMLInputElement).value)} />
+              <button type="submit" disabled={!password}>
+                Save
+              </button>
+              <button type="button" onClick={() => setResetting(false)}>
+                Cancel
+              </button>
+            </form>
+          ) : (
+            user.auth_source !== 'oidc' && user.auth_source !== 'proxy' && <button onClick={() => setResetting(true)}>Reset password</button>
+          )}
+          <a href={`/settings/tokens?user=${encodeURIComponent(user.username)}`} onClick={linkHandler}>
+            tokens
+          </a>
+          <button
+            disabled={self}
+            title={self ? 'you cannot delete yourself' : undefined}
+            onClick={() => confirm(`Delete user “${user.username}”? Their tokens and sessions end.`) && void act(() => deleteUser(user.username), `User ${user.username} deleted.`)}
           >
-            <input name="new-password" type="password" placeholder="new password" autoFocus value={password} onInput={(e) => setPassword((e.target as HTMLInputElement).value)} />
-            <button type="submit" disabled={!password}>
-              Save
-            </button>
-            <button type="button" onClick={() => setResetting(false)}>
-              Cancel
-            </button>
-          </form>
-        ) : (
-          user.auth_source !== 'oidc' && user.auth_source !== 'proxy' && <button onClick={() => setResetting(true)}>Reset password</button>
-        )}
-        <a href={`/settings/tokens?user=${encodeURIComponent(user.username)}`} onClick={linkHandler}>
-          tokens
-        </a>
-        <button
-          disabled={self}
-          title={self ? 'you cannot delete yourself' : undefined}
-          onClick={() => confirm(`Delete user “${user.username}”? Their tokens and sessions end.`) && void act(() => deleteUser(user.username), `User ${user.username} deleted.`)}
-        >
-          Delete
-        </button>
+            Delete
+          </button>
+        </div>
       </td>
     </tr>
   );
