@@ -16,13 +16,13 @@ describe('login (auth on)', { skip: skipReason() }, () => {
     const page = await newPage(env.browser);
     await page.goto(`${env.url}/runs?experiments=${experimentId}`);
     await page.waitForSelector('[data-testid=login-form]');
-    await page.setViewportSize({ width: 1000, height: 560 });
-    await page.screenshot({ path: screenshotPath('login') });
     await page.fill('input[name=username]', ADMIN.username);
     await page.fill('input[name=password]', 'not-the-password');
     await page.click('button:text-is("Sign in")');
     const error = await page.waitForSelector('[data-testid=login-error]');
     assert.ok((await error.innerText()).length > 0);
+    await page.setViewportSize({ width: 1000, height: 560 });
+    await page.screenshot({ path: screenshotPath('login') });
     assert.equal(await page.$('[data-testid=user-menu]'), null);
 
     await page.fill('input[name=password]', ADMIN.password);

@@ -29,8 +29,10 @@ describe('tokens page', { skip: skipReason() }, () => {
     await page.waitForSelector('table.tokens td.name:text-is("laptop")');
     await page.waitForSelector('button:text-is("Copy")');
 
-    // The token works as a Bearer credential (and as Basic user:token).
-    assert.equal((await http(env, 'POST', 'experiments/search', { max_results: 10 }, bearer(value))).status, 200);
+    // The token works as a Bearer credential.
+    const me = await http(env, 'GET', '/api/2.0/lablog/me', undefined, bearer(value));
+    assert.equal(me.status, 200);
+    assert.equal(me.json.user.username, 'grace');
     await page.setViewportSize({ width: 1280, height: 520 });
     await page.screenshot({ path: screenshotPath('tokens') });
 
@@ -43,7 +45,7 @@ describe('tokens page', { skip: skipReason() }, () => {
 
     await page.click('tr:has(td.name:text-is("laptop")) button:text-is("Revoke")');
     await page.waitForSelector('text=No tokens.');
-    const after = await http(env, 'POST', 'experiments/search', { max_results: 10 }, bearer(value));
+    const after = await http(env, 'GET', '/api/2.0/lablog/me', undefined, bearer(value));
     assert.equal(after.status, 401);
     assert.equal(after.json.error_code, 'UNAUTHENTICATED');
     await page.context().close();
