@@ -34,7 +34,7 @@ function App() {
     const load = (): void => void loadMe().catch(() => setTimeout(load, 2000));
     load();
   }, []);
-  if (session.state === 'anonymous') return <LoginPage oidc={session.oidc} />;
+  if (session.state === 'anonymous') return <LoginPage />;
   // While `me` is on its way the header is already in place (nothing below it moves when it answers).
   const me = session.state === 'in' ? session.me : null;
   return (

@@ -21,12 +21,10 @@ export interface Me {
   default_permission: Permission;
   csrf_token?: string;
   permissions: { experiment_id: string; permission: Permission }[];
-  /** Offered by a server with single sign-on configured (not in the contract yet). */
-  oidc_enabled?: boolean;
 }
 
 /** loading: the first `me` is on its way; anonymous: the server wants credentials (the login page). */
-export type Session = { state: 'loading' } | { state: 'anonymous'; oidc: boolean } | { state: 'in'; me: Me };
+export type Session = { state: 'loading' } | { state: 'anonymous' } | { state: 'in'; me: Me };
 
 /** A server without the auth endpoints (or with auth off) lets everyone do everything, as before. */
 const OPEN: Me = { user: { username: 'local', role: 'admin' }, auth_enabled: false, default_permission: 'MANAGE', permissions: [] };
@@ -44,7 +42,7 @@ function publish(s: Session): void {
 // the URL is left alone, so logging in again lands where the user was.
 setUnauthenticatedHandler(() => {
   if (session.state === 'in' && !session.me.auth_enabled) return;
-  if (session.state !== 'anonymous') publish({ state: 'anonymous', oidc: session.state === 'in' ? !!session.me.oidc_enabled : false });
+  if (session.state !== 'anonymous') publish({ state: 'anonymous' });
 });
 
 /** Reads `me`: who is logged in, their role and explicit permissions. */
@@ -52,7 +50,7 @@ export async function loadMe(): Promise<void> {
   try {
     publish({ state: 'in', me: await lablogQuiet<Me>('GET', 'me') });
   } catch (e) {
-    if (e instanceof ApiError && e.status === 401) publish({ state: 'anonymous', oidc: false });
+    if (e instanceof ApiError && e.status === 401) publish({ state: 'anonymous' });
     else if (e instanceof ApiError && e.status === 404) publish({ state: 'in', me: OPEN });
     else throw e;
   }
@@ -68,7 +66,7 @@ export async function logout(): Promise<void> {
   try {
     await lablogQuiet('POST', 'auth/logout', {});
   } finally {
-    publish({ state: 'anonymous', oidc: session.state === 'in' ? !!session.me.oidc_enabled : false });
+    publish({ state: 'anonymous' });
   }
 }
 

@@ -7,7 +7,7 @@ import '../auth.css';
  * Shown instead of any page while the server wants credentials. The URL is left as it is, so after
  * logging in the user is on the page they asked for (or were on when the session expired).
  */
-export function LoginPage({ oidc }: { oidc: boolean }) {
+export function LoginPage() {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -26,7 +26,6 @@ export function LoginPage({ oidc }: { oidc: boolean }) {
     }
   };
 
-  const next = encodeURIComponent(location.pathname + location.search);
   return (
     <div class="login-wrap">
       <form class="card login" onSubmit={submit} data-testid="login-form">
@@ -47,11 +46,6 @@ export function LoginPage({ oidc }: { oidc: boolean }) {
         <button class="primary" type="submit" disabled={busy || !username.trim() || !password}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
-        {oidc && (
-          <a class="sso" href={`/api/2.0/lablog/auth/oidc/start?next=${next}`} data-testid="sso">
-            Sign in with SSO
-          </a>
-        )}
       </form>
     </div>
   );
