@@ -24,6 +24,7 @@ describe('login (auth on)', { skip: skipReason() }, () => {
     await page.setViewportSize({ width: 1000, height: 560 });
     await page.screenshot({ path: screenshotPath('login') });
     assert.equal(await page.$('[data-testid=user-menu]'), null);
+    assert.equal(await page.$('[data-testid=sso]'), null, 'no SSO button without OIDC');
 
     await page.fill('input[name=password]', ADMIN.password);
     await page.click('button:text-is("Sign in")');
@@ -101,6 +102,28 @@ describe('login rate limit', { skip: skipReason() }, () => {
     const error = await page.waitForSelector('[data-testid=login-error]');
     assert.match(await error.innerText(), /too many attempts, retry in \d+ s/i);
     assert.equal(await page.$('[data-testid=user-menu]'), null);
+  });
+});
+
+describe('single sign-on on the login page', { skip: skipReason() }, () => {
+  let env: Env;
+  before(async () => {
+    // The issuer is only reached when someone starts an SSO login, so a dead one is enough here.
+    env = await startAuthEnv({ LABLOG_PUBLIC_URL: 'http://127.0.0.1:1', LABLOG_OIDC_ISSUER: 'http://127.0.0.1:9', LABLOG_OIDC_CLIENT_ID: 'lablog', LABLOG_OIDC_CLIENT_SECRET: 'secret' });
+  });
+  after(async () => env?.close());
+
+  test('"Sign in with SSO" starts at the server\'s OIDC login and comes back to the page asked for', async () => {
+    const page = await newPage(env.browser);
+    await page.goto(`${env.url}/runs?experiments=0`);
+    const sso = await page.waitForSelector('[data-testid=sso]');
+    assert.equal(await sso.innerText(), 'Sign in with SSO');
+    const href = new URL((await sso.getAttribute('href'))!, env.url);
+    assert.equal(href.pathname, '/api/2.0/lablog/auth/oidc/login');
+    assert.equal(href.searchParams.get('next'), '/runs?experiments=0');
+    // The password form is still there for local accounts.
+    await loginAs(page, env.url, ADMIN.username, ADMIN.password);
+    await page.context().close();
   });
 });
 

@@ -1,5 +1,5 @@
-import { useState } from 'preact/hooks';
-import { ApiError } from '../api.js';
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, lablogQuiet } from '../api.js';
 import { login } from '../session.js';
 import '../auth.css';
 
@@ -12,6 +12,14 @@ export function LoginPage() {
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [sso, setSso] = useState<string | null>(null);
+  useEffect(() => {
+    // auth/config (public) says whether single sign-on is configured, and where it starts.
+    lablogQuiet<{ oidc_enabled?: boolean; oidc_login_url?: string }>('GET', 'auth/config').then(
+      (c) => setSso(c.oidc_enabled && c.oidc_login_url ? c.oidc_login_url : null),
+      () => setSso(null),
+    );
+  }, []);
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -46,6 +54,12 @@ export function LoginPage() {
         <button class="primary" type="submit" disabled={busy || !username.trim() || !password}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
+        {sso && (
+          // `next`: back to the page asked for once the provider sends the browser back.
+          <a class="sso" href={`${sso}?next=${encodeURIComponent(location.pathname + location.search)}`} data-testid="sso">
+            Sign in with SSO
+          </a>
+        )}
       </form>
     </div>
   );
