@@ -36,8 +36,12 @@ export interface Env {
   close(): Promise<void>;
 }
 
-export async function startEnv(): Promise<Env> {
-  const server = await startLablog(['--port', '0', '--data-dir', tempDir(), '--log-level', 'info']);
+/**
+ * `args` / `env`: extra server flags and LABLOG_* settings (e.g. `--auth on`); `headers`: sent by
+ * `api` on every request (credentials, when auth is on).
+ */
+export async function startEnv(opts: { args?: string[]; env?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Env> {
+  const server = await startLablog(['--port', '0', '--data-dir', tempDir(), '--log-level', 'info', ...(opts.args ?? [])], { env: opts.env });
   const browser = await chromium.launch({
     executablePath: chromiumPath()!,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'],
@@ -47,7 +51,7 @@ export async function startEnv(): Promise<Env> {
   const api = async (method: 'GET' | 'POST', endpoint: string, body?: unknown) => {
     const url = new URL(endpoint.startsWith('/') ? endpoint : `/api/2.0/mlflow/${endpoint}`, server.url);
     if (method === 'GET' && body) for (const [k, v] of Object.entries(body as Record<string, string | string[]>)) for (const x of [v].flat()) url.searchParams.append(k, x);
-    const res = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: method === 'POST' ? JSON.stringify(body ?? {}) : undefined });
+    const res = await fetch(url, { method, headers: { 'content-type': 'application/json', ...opts.headers }, body: method === 'POST' ? JSON.stringify(body ?? {}) : undefined });
     const json = await res.json();
     if (!res.ok) throw new Error(`${endpoint}: ${res.status} ${JSON.stringify(json)}`);
     return json;

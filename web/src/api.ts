@@ -4,20 +4,50 @@ export class ApiError extends Error {
     readonly status: number,
     readonly errorCode: string,
     message: string,
+    /** Seconds the server asked to wait (Retry-After of a 429). */
+    readonly retryAfter?: number,
   ) {
     super(message);
   }
 }
 
-async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown, query?: Record<string, string | string[] | number | undefined>): Promise<T> {
+type Query = Record<string, string | string[] | number | undefined>;
+
+/**
+ * Credentials: the browser sends the session cookie by itself; writes echo the session's CSRF token
+ * (answered by `me` and `auth/login`, also readable in the `lablog_csrf` cookie) in `X-CSRF-Token`.
+ */
+let csrfToken: string | null = null;
+export function setCsrfToken(token: string | null | undefined): void {
+  csrfToken = token || null;
+}
+function csrf(): string | null {
+  const cookie = document.cookie.split('; ').find((c) => c.startsWith('lablog_csrf='));
+  // The cookie is the freshest (another tab may have logged in again); the answered token covers a
+  // browser that hides cookies from scripts.
+  return cookie ? decodeURIComponent(cookie.slice('lablog_csrf='.length)) : csrfToken;
+}
+
+/** Called when a request answers 401 (no session, or it expired): the app shows the login page. */
+let onUnauthenticated: (() => void) | null = null;
+export function setUnauthenticatedHandler(f: (() => void) | null): void {
+  onUnauthenticated = f;
+}
+
+/** The one fetch path of the UI. `quiet401`: the caller handles a 401 itself (login, the first `me`). */
+async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown, query?: Query, opts: { quiet401?: boolean } = {}): Promise<T> {
   const url = new URL(path, window.location.origin);
   for (const [k, v] of Object.entries(query ?? {})) {
     if (v === undefined) continue;
     for (const item of Array.isArray(v) ? v : [v]) url.searchParams.append(k, String(item));
   }
+  const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
+  const token = method === 'GET' ? null : csrf();
+  if (token) headers['x-csrf-token'] = token;
   const res = await fetch(url, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers,
+    credentials: 'same-origin',
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
@@ -27,18 +57,23 @@ async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown, que
     try {
       json = JSON.parse(text);
     } catch {}
-    throw new ApiError(res.status, json.error_code ?? 'HTTP_ERROR', json.message ?? `HTTP ${res.status}`);
+    const retry = Number(res.headers.get('retry-after'));
+    if (res.status === 401 && !opts.quiet401) onUnauthenticated?.();
+    throw new ApiError(res.status, json.error_code ?? 'HTTP_ERROR', json.message ?? `HTTP ${res.status}`, Number.isFinite(retry) && retry > 0 ? retry : undefined);
   }
   return (text ? JSON.parse(text) : {}) as T;
 }
 
-export const mlflow = <T>(method: 'GET' | 'POST', endpoint: string, body?: unknown, query?: Record<string, string | string[] | number | undefined>) =>
+export const mlflow = <T>(method: 'GET' | 'POST', endpoint: string, body?: unknown, query?: Query) =>
   call<T>(method, `/api/2.0/mlflow/${endpoint}`, body, query);
 
-export const lablog = <T>(endpoint: string, query: Record<string, string | string[] | number | undefined>) =>
+export const lablog = <T>(endpoint: string, query: Query) =>
   call<T>('GET', `/api/2.0/lablog/${endpoint}`, undefined, query);
 
 export const lablogPost = <T>(endpoint: string, body: unknown) => call<T>('POST', `/api/2.0/lablog/${endpoint}`, body);
+
+/** The session's own calls (login, the first `me`): a 401 there is an answer, not an expiry. */
+export const lablogQuiet = <T>(method: 'GET' | 'POST', endpoint: string, body?: unknown) => call<T>(method, `/api/2.0/lablog/${endpoint}`, body, undefined, { quiet401: true });
 
 export interface KeyValue {
   key: string;

@@ -4,8 +4,8 @@ import { Markdown } from './markdown.js';
 
 export const NOTE_TAG = 'mlflow.note.content';
 
-/** The run's markdown note (tag `mlflow.note.content`, as MLflow's UI stores it), editable in place. */
-export function RunNote({ runId, note, onSaved }: { runId: string; note: string; onSaved: (text: string) => void }) {
+/** The run's markdown note (tag `mlflow.note.content`, as MLflow's UI stores it), editable in place by who may write. */
+export function RunNote({ runId, note, canEdit, onSaved }: { runId: string; note: string; canEdit: boolean; onSaved: (text: string) => void }) {
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState(note);
   const [saving, setSaving] = useState(false);
@@ -29,7 +29,7 @@ export function RunNote({ runId, note, onSaved }: { runId: string; note: string;
     <div class="card note" data-testid="note">
       <div class="toolbar">
         <h2 style="margin:0">Note</h2>
-        {!editing && (
+        {!editing && canEdit && (
           <button
             data-testid="note-edit"
             onClick={() => {

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { mlflow, type Experiment } from '../api.js';
 import { linkHandler } from '../router.js';
+import { useAccess } from '../session.js';
 import { fmtNum } from './chart-colors.js';
 import { sweepAction, type Sweep } from './sweep-api.js';
 import { trialValue } from './sweep-model.js';
@@ -15,6 +16,7 @@ export function SweepHeader(props: { sweep: Sweep; total: number; live: boolean;
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [experiment, setExperiment] = useState<string | null>(null);
+  const canEdit = useAccess().canEdit(sweep.experiment_id);
   useEffect(() => {
     mlflow<{ experiment: Experiment }>('GET', 'experiments/get', undefined, { experiment_id: sweep.experiment_id }).then(
       (r) => setExperiment(r.experiment.name),
@@ -35,7 +37,8 @@ export function SweepHeader(props: { sweep: Sweep; total: number; live: boolean;
       setBusy(false);
     }
   };
-  const open = sweep.status === 'RUNNING' || sweep.status === 'PAUSED';
+  // Pause / resume / stop only for who may write to the sweep's experiment.
+  const open = canEdit && (sweep.status === 'RUNNING' || sweep.status === 'PAUSED');
   const cap = sweep.grid_size !== undefined && c.method === 'grid' ? `${sweep.grid_size} grid points` : c.run_cap ? `cap ${c.run_cap}` : 'no cap';
   const best = sweep.best_trial;
   const bestValue = best ? trialValue(best) : null;
@@ -68,8 +71,8 @@ export function SweepHeader(props: { sweep: Sweep; total: number; live: boolean;
           </span>
         )}
         <span class="sweep-actions">
-          {sweep.status === 'RUNNING' && <button name="pause" disabled={busy} onClick={() => act('pause')}>Pause</button>}
-          {sweep.status === 'PAUSED' && <button name="resume" class="primary" disabled={busy} onClick={() => act('resume')}>Resume</button>}
+          {canEdit && sweep.status === 'RUNNING' && <button name="pause" disabled={busy} onClick={() => act('pause')}>Pause</button>}
+          {canEdit && sweep.status === 'PAUSED' && <button name="resume" class="primary" disabled={busy} onClick={() => act('resume')}>Resume</button>}
           {open && <button name="stop" disabled={busy} onClick={() => act('stop')}>Stop</button>}
           {sweep.parent_run_id && <a href={`/run/${encodeURIComponent(sweep.parent_run_id)}`} onClick={linkHandler}>parent run</a>}
         </span>

@@ -1,6 +1,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, mlflow, type Experiment, type Run } from '../api.js';
 import { linkHandler, navigate, setQuery } from '../router.js';
+import { loadMe, useAccess } from '../session.js';
+import { PermissionsDialog } from '../components/permissions-dialog.js';
 import '../runs.css';
 
 const COUNT_PAGE = 1000; // small pages: a count never holds the server long (the page being opened next waits behind it)
@@ -50,6 +52,8 @@ export function ExperimentsPage({ query }: { query: URLSearchParams }) {
   const [newName, setNewName] = useState('');
   const [renaming, setRenaming] = useState<{ id: string; name: string } | null>(null);
   const [picked, setPicked] = useState<Set<string>>(new Set());
+  const [sharing, setSharing] = useState<Experiment | null>(null);
+  const access = useAccess();
 
   useEffect(() => {
     let live = true;
@@ -82,7 +86,15 @@ export function ExperimentsPage({ query }: { query: URLSearchParams }) {
       setError(e instanceof ApiError ? e.message : String(e));
     }
   };
-  const create = () => newName.trim() && run(mlflow('POST', 'experiments/create', { name: newName.trim() }).then(() => setNewName('')));
+  // The creator gets MANAGE on the new experiment: re-read `me` so its controls show.
+  const create = () =>
+    newName.trim() &&
+    run(
+      mlflow('POST', 'experiments/create', { name: newName.trim() }).then(async () => {
+        setNewName('');
+        if (access.me.auth_enabled) await loadMe();
+      }),
+    );
   const rename = () => renaming && run(mlflow('POST', 'experiments/update', { experiment_id: renaming.id, new_name: renaming.name.trim() }).then(() => setRenaming(null)));
   const toggle = (id: string) => {
     const next = new Set(picked);
@@ -113,10 +125,14 @@ export function ExperimentsPage({ query }: { query: URLSearchParams }) {
           Open runs of {picked.size} selected
         </button>
         <span style={{ marginLeft: 'auto' }} />
-        <input name="new-name" placeholder="new experiment name" value={newName} onInput={(e) => setNewName((e.target as HTMLInputElement).value)} onKeyDown={(e) => e.key === 'Enter' && create()} />
-        <button onClick={create} disabled={!newName.trim()}>
-          Create
-        </button>
+        {access.canCreate && (
+          <>
+            <input name="new-name" placeholder="new experiment name" value={newName} onInput={(e) => setNewName((e.target as HTMLInputElement).value)} onKeyDown={(e) => e.key === 'Enter' && create()} />
+            <button onClick={create} disabled={!newName.trim()}>
+              Create
+            </button>
+          </>
+        )}
       </div>
       {error && <p class="error" role="alert">{error}</p>}
       {list === null ? (
@@ -163,16 +179,19 @@ export function ExperimentsPage({ query }: { query: URLSearchParams }) {
                 <td>{when(e.last_update_time)}</td>
                 <td class="muted">{when(e.creation_time)}</td>
                 <td class="exp-actions">
-                  {renaming?.id === e.experiment_id ? (
-                    <button onClick={rename}>Save</button>
-                  ) : (
-                    <button onClick={() => setRenaming({ id: e.experiment_id, name: e.name })}>Rename</button>
-                  )}
-                  {e.lifecycle_stage === 'deleted' ? (
-                    <button onClick={() => run(mlflow('POST', 'experiments/restore', { experiment_id: e.experiment_id }))}>Restore</button>
-                  ) : (
-                    <button onClick={() => confirm(`Delete experiment "${e.name}"?`) && run(mlflow('POST', 'experiments/delete', { experiment_id: e.experiment_id }))}>Delete</button>
-                  )}
+                  {access.canEdit(e.experiment_id) &&
+                    (renaming?.id === e.experiment_id ? (
+                      <button onClick={rename}>Save</button>
+                    ) : (
+                      <button onClick={() => setRenaming({ id: e.experiment_id, name: e.name })}>Rename</button>
+                    ))}
+                  {access.canManage(e.experiment_id) &&
+                    (e.lifecycle_stage === 'deleted' ? (
+                      <button onClick={() => run(mlflow('POST', 'experiments/restore', { experiment_id: e.experiment_id }))}>Restore</button>
+                    ) : (
+                      <button onClick={() => confirm(`Delete experiment "${e.name}"?`) && run(mlflow('POST', 'experiments/delete', { experiment_id: e.experiment_id }))}>Delete</button>
+                    ))}
+                  {access.me.auth_enabled && access.canManage(e.experiment_id) && <button onClick={() => setSharing(e)}>Permissions</button>}
                 </td>
               </tr>
             ))}
@@ -180,6 +199,7 @@ export function ExperimentsPage({ query }: { query: URLSearchParams }) {
         </table>
       )}
       {list?.length === 0 && <p class="muted">No experiments{q ? ` matching "${q}"` : ''}.</p>}
+      {sharing && <PermissionsDialog me={access.me} experimentId={sharing.experiment_id} experimentName={sharing.name} onClose={() => setSharing(null)} />}
     </div>
   );
 }

@@ -7,6 +7,7 @@ import { RunImages } from '../components/image-gallery.js';
 import { RunCharts } from '../components/run-charts.js';
 import { KeyValueTable, ReproCard, RunInfoCard, runName, TagTables, tagMap } from '../components/run-info.js';
 import { NOTE_TAG, RunNote } from '../components/run-note.js';
+import { useAccess } from '../session.js';
 import '../components/run-page.css';
 
 const POLL_MS = 2000;
@@ -56,6 +57,7 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
   const selected = query.get('artifact');
   const [selectedSize, setSelectedSize] = useState<number | undefined>(undefined);
   const experimentId = run?.info.experiment_id;
+  const access = useAccess();
 
   useEffect(() => {
     if (!experimentId) return;
@@ -124,7 +126,7 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
         <RunInfoCard run={run} experimentName={experiment?.name} />
         <div class="run-top-right">
           <ReproCard run={run} hasDiff={hasDiff} onShowDiff={showDiff} />
-          <RunNote runId={runId} note={note} onSaved={saveNote} />
+          <RunNote runId={runId} note={note} canEdit={access.canEdit(run.info.experiment_id)} onSaved={saveNote} />
         </div>
       </div>
       <div class="run-tables">

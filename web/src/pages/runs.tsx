@@ -4,6 +4,8 @@ import { linkHandler, navigate, setQuery } from '../router.js';
 import { ColumnChooser } from '../components/column-chooser.js';
 import { FilterBox } from '../components/filter-box.js';
 import { SweepLinks } from '../components/sweep-links.js';
+import { PermissionsDialog } from '../components/permissions-dialog.js';
+import { useAccess } from '../session.js';
 import { VirtualTable, type VColumn } from '../components/virtual-table.js';
 import { BASE_COLUMNS, BASE_LABELS, cellValue, collectKeys, defaultColumns, foldRows, formatCell, hasNewKeys, serverOrder, sortRows, toCsv, toRow, type Row } from '../components/runs-model.js';
 import '../runs.css';
@@ -151,6 +153,8 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
   const [reload, setReload] = useState(0);
   const [open, setOpen] = useState<Set<string>>(new Set());
   const [busy, setBusy] = useState(false);
+  const [sharing, setSharing] = useState(false);
+  const access = useAccess();
   const { rows, done, error, keysRev, running } = useRuns(experiments, filter, order, view, reload);
   const names = useExperimentNames(experiments);
 
@@ -246,6 +250,11 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
   };
   const title = experiments.map((id) => names[id] ?? id).join(', ');
   const sel = [...selected];
+  // Delete / restore only where the caller may write: shown if any experiment in view allows it,
+  // enabled when every selected run's experiment does.
+  const writable = experiments.length ? experiments.some(access.canEdit) : rows.some((r) => access.canEdit(r.run.info.experiment_id));
+  const selWritable = rows.every((r) => !selected.has(r.id) || access.canEdit(r.run.info.experiment_id));
+  const single = experiments.length === 1 ? experiments[0] : null;
   return (
     <div class="runs-page">
       <h1>
@@ -253,7 +262,13 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
           Experiments
         </a>{' '}
         / <span class="exp-title">{title || 'all experiments'}</span>
+        {single && access.me.auth_enabled && access.canManage(single) && (
+          <button class="head-action" onClick={() => setSharing(true)}>
+            Permissions
+          </button>
+        )}
       </h1>
+      {sharing && single && <PermissionsDialog me={access.me} experimentId={single} experimentName={names[single]} onClose={() => setSharing(false)} />}
       <SweepLinks experiments={experiments} />
       <div class="toolbar top-row">
         <FilterBox value={filter} error={error} onApply={(v) => setQuery({ filter: v || null })} />
@@ -271,12 +286,16 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
         <button class="primary" disabled={sel.length < 1 || sel.length > 100} onClick={() => navigate(`/compare?runs=${sel.map(encodeURIComponent).join(',')}`)}>
           Compare ({sel.length})
         </button>
-        <button disabled={!sel.length || busy || view === 'deleted'} onClick={() => act('runs/delete')}>
-          Delete
-        </button>
-        <button disabled={!sel.length || busy || view === 'active'} onClick={() => act('runs/restore')}>
-          Restore
-        </button>
+        {writable && (
+          <>
+            <button disabled={!sel.length || busy || !selWritable || view === 'deleted'} onClick={() => act('runs/delete')}>
+              Delete
+            </button>
+            <button disabled={!sel.length || busy || !selWritable || view === 'active'} onClick={() => act('runs/restore')}>
+              Restore
+            </button>
+          </>
+        )}
         {sel.length > 0 && <button onClick={() => setSel(new Set())}>Clear selection</button>}
         <span class="runs-meta" data-testid="run-count">
           {rows.length} runs{done ? '' : ' (loading…)'} · {keys.params.length} params · {keys.metrics.length} metrics
