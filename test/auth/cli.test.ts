@@ -224,3 +224,21 @@ describe('the first admin of a server with LABLOG_AUTH=on', () => {
     assert.ok(!s.lines.map((l) => JSON.stringify(l)).join('\n').includes('chosen-admin-password'));
   });
 });
+
+describe('auth settings the server refuses', () => {
+  it('a bad LABLOG_AUTH or LABLOG_DEFAULT_PERMISSION: exit 2, a message naming it, never listening', T, async () => {
+    for (const [env, message] of [
+      [{ LABLOG_AUTH: 'maybe' }, /auth: auth must be 'on' or 'off'/],
+      [{ LABLOG_AUTH: 'on', LABLOG_DEFAULT_PERMISSION: 'WRITE' }, /defaultPermission: /],
+    ] as const) {
+      const r = await runToExit(['server', '--port', '0', '--data-dir', tempDir()], { script: CLI_JS, env });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /^lablog: invalid configuration:/);
+      assert.match(r.stderr, message);
+      assert.ok(!r.lines.some((l) => l.msg === 'lablog listening'));
+    }
+    const flag = await runToExit(['server', '--port', '0', '--data-dir', tempDir(), '--auth', 'yes'], { script: CLI_JS });
+    assert.equal(flag.code, 2);
+    assert.match(flag.stderr, /auth must be 'on' or 'off'/);
+  });
+});
