@@ -8,7 +8,7 @@ import { CLI_JS, cleanup, runToExit, startLablog, stop, tempDir } from '../suppo
 // `lablog users ...` and `lablog tokens ...` as a user types them, and the server started with
 // LABLOG_AUTH=on on the same data dir: real child processes, real SQLite file.
 
-const T = { timeout: 120_000 };
+const T = { timeout: 240_000 };
 after(cleanup);
 
 const lablog = async (args: string[], env: Record<string, string> = {}) => {
