@@ -149,3 +149,58 @@ describe('parseFlags', () => {
     assert.ok(!existsSync(path.join(cwd, '--log-level=debug')));
   });
 });
+
+describe('team hosting settings (docs/auth.md)', () => {
+  it('auth is off by default; LABLOG_AUTH and --auth take on/off (and true/false, 1/0); the flag wins', () => {
+    assert.equal(loadConfig([], {}).auth, false);
+    for (const [v, want] of [['on', true], ['off', false], ['true', true], ['false', false], ['1', true], ['0', false]] as const) {
+      assert.equal(loadConfig([], { LABLOG_AUTH: v }).auth, want, `LABLOG_AUTH=${v}`);
+      assert.equal(loadConfig([`--auth=${v}`], {}).auth, want, `--auth=${v}`);
+    }
+    assert.equal(loadConfig(['--auth', 'off'], { LABLOG_AUTH: 'on' }).auth, false);
+    assert.equal(loadConfig(['--auth', 'on'], { LABLOG_AUTH: 'off' }).auth, true);
+  });
+
+  for (const bad of ['yes', 'ON', 'enabled', '2']) {
+    it(`LABLOG_AUTH=${bad} is a ConfigError naming the setting`, () => {
+      for (const fn of [() => loadConfig([], { LABLOG_AUTH: bad }), () => loadConfig(['--auth', bad], {})]) {
+        const err = configError(fn);
+        assert.match(err.message, /^invalid configuration:/);
+        assert.match(err.message, /\bauth: auth must be 'on' or 'off'/);
+      }
+    });
+  }
+
+  it('LABLOG_DEFAULT_PERMISSION: READ by default, MLflow names accepted, anything else a ConfigError', () => {
+    assert.equal(loadConfig([], {}).defaultPermission, 'READ');
+    for (const p of ['NO_PERMISSIONS', 'READ', 'EDIT', 'MANAGE']) assert.equal(loadConfig([], { LABLOG_DEFAULT_PERMISSION: p }).defaultPermission, p);
+    for (const bad of ['read', 'WRITE', 'NONE', 'ALL']) {
+      const err = configError(() => loadConfig([], { LABLOG_DEFAULT_PERMISSION: bad }));
+      assert.match(err.message, /\bdefaultPermission: /, bad);
+      assert.match(err.message, /NO_PERMISSIONS/, `${bad}: the message lists the valid values`);
+    }
+  });
+
+  it('LABLOG_CORS_ORIGINS and LABLOG_TRUSTED_PROXIES are comma-separated lists, trimmed, empties dropped', () => {
+    assert.deepEqual(loadConfig([], {}).corsOrigins, []);
+    assert.deepEqual(loadConfig([], { LABLOG_CORS_ORIGINS: 'https://a.example' }).corsOrigins, ['https://a.example']);
+    assert.deepEqual(loadConfig([], { LABLOG_CORS_ORIGINS: ' https://a.example , http://b.example:8080,,' }).corsOrigins, [
+      'https://a.example',
+      'http://b.example:8080',
+    ]);
+    assert.deepEqual(loadConfig([], { LABLOG_CORS_ORIGINS: '*' }).corsOrigins, ['*']);
+    assert.deepEqual(loadConfig([], { LABLOG_CORS_ORIGINS: ' , ' }).corsOrigins, []);
+    assert.deepEqual(loadConfig([], { LABLOG_TRUSTED_PROXIES: '127.0.0.1, ::1' }).trustedProxies, ['127.0.0.1', '::1']);
+  });
+
+  it('the numeric auth settings: defaults, parsing and bounds', () => {
+    const c = loadConfig([], {});
+    assert.deepEqual([c.rateLimit, c.loginMaxFailures, c.sessionTtlHours], [120_000, 10, 168]);
+    const d = loadConfig([], { LABLOG_RATE_LIMIT: '0', LABLOG_LOGIN_MAX_FAILURES: '3', LABLOG_SESSION_TTL_HOURS: '0.5' });
+    assert.deepEqual([d.rateLimit, d.loginMaxFailures, d.sessionTtlHours], [0, 3, 0.5]);
+    assert.match(configError(() => loadConfig([], { LABLOG_RATE_LIMIT: '-1' })).message, /\brateLimit: /);
+    assert.match(configError(() => loadConfig([], { LABLOG_LOGIN_MAX_FAILURES: '0' })).message, /\bloginMaxFailures: /);
+    assert.match(configError(() => loadConfig([], { LABLOG_SESSION_TTL_HOURS: 'abc' })).message, /\bsessionTtlHours: /);
+    assert.match(configError(() => loadConfig([], { LABLOG_ADMIN_PASSWORD: 'short' })).message, /adminPassword: the admin password must be at least 8 characters/);
+  });
+});

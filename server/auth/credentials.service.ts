@@ -94,11 +94,13 @@ export function createCredentialService(store: TrackingStore, opts: CredentialOp
   }
 
   async function byPassword(username: string, password: string, address: string): Promise<Caller | null> {
+    // The limits first: a locked username or address is refused even for a password still in the
+    // cache, else guesses from a locked address would keep being answered (200 for the right one).
+    const limits = [`u:${username}`, `a:${address}`];
+    checkFailures(limits);
     const key = `p:${sha256(`${username}\0${password}`)}`;
     const hit = cached(key);
     if (hit) return hit;
-    const limits = [`u:${username}`, `a:${address}`];
-    checkFailures(limits);
     const user = await store.getUser(username);
     if (!(await verifyPassword(password, user?.passwordHash ?? null)) || !user) {
       recordFailure(limits);

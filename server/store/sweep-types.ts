@@ -71,7 +71,7 @@ export interface SweepStore {
   /** Creates the sweep and its parent run; an existing sweep of that name is returned instead. */
   createSweep(n: NewSweep): Promise<{ sweep: SweepRecord; created: boolean }>;
   getSweep(sweepId: string): Promise<SweepRecord>;
-  listSweeps(q: { experimentId: string | null; offset: number; limit: number }): Promise<{ items: SweepRecord[]; nextOffset: number | null }>;
+  listSweeps(q: { experimentId: string | null; offset: number; limit: number; readableBy?: { userId: number; defaultReadable: boolean } }): Promise<{ items: SweepRecord[]; nextOffset: number | null }>;
   /**
    * Sets the status if it is still one of `from` (null otherwise: another request changed it);
    * `parentRunStatus` also ends the parent run (when it is still running).

@@ -53,8 +53,12 @@ export function createSweepStatements(db: Db, runs: RunStatements) {
   const s = {
     byId: db.prepare<[number], SweepDbRow>(`SELECT ${SWEEP_COLUMNS} FROM ${SWEEP_FROM} WHERE s.id = ?`),
     byName: db.prepare<[number, string], SweepDbRow>(`SELECT ${SWEEP_COLUMNS} FROM ${SWEEP_FROM} WHERE s.experiment_id = ? AND s.name = ?`),
-    page: db.prepare<[number | null, number | null, number, number], SweepDbRow>(
-      `SELECT ${SWEEP_COLUMNS} FROM ${SWEEP_FROM} WHERE (? IS NULL OR s.experiment_id = ?) ORDER BY s.id DESC LIMIT ? OFFSET ?`,
+    // Only sweeps of experiments the user may read (user NULL: all), so that a page is a whole page.
+    page: db.prepare<[{ exp: number | null; user: number | null; dflt: number; limit: number; offset: number }], SweepDbRow>(
+      `SELECT ${SWEEP_COLUMNS} FROM ${SWEEP_FROM} WHERE (@exp IS NULL OR s.experiment_id = @exp) AND (@user IS NULL` +
+        ` OR (@dflt = 1 AND s.experiment_id NOT IN (SELECT experiment_id FROM experiment_permissions WHERE user_id = @user AND permission = 'NO_PERMISSIONS'))` +
+        ` OR (@dflt = 0 AND s.experiment_id IN (SELECT experiment_id FROM experiment_permissions WHERE user_id = @user AND permission <> 'NO_PERMISSIONS')))` +
+        ` ORDER BY s.id DESC LIMIT @limit OFFSET @offset`,
     ),
     insert: db.prepare<[number, string, string, string, number, number, number]>(
       "INSERT INTO sweeps (experiment_id, name, method, config, status, parent_run_id, creation_time, last_update_time) VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?)",
@@ -121,9 +125,9 @@ export function createSweepStatements(db: Db, runs: RunStatements) {
       return { sweep: toSweep(s.byId.get(id)!), created: true };
     }),
     get: (sweepId: string) => toSweep(row(sweepId)),
-    list(q: { experimentId: string | null; offset: number; limit: number }) {
+    list(q: { experimentId: string | null; offset: number; limit: number; readableBy?: { userId: number; defaultReadable: boolean } }) {
       const exp = q.experimentId === null ? null : (experimentKey(q.experimentId) ?? -1);
-      const rows = s.page.all(exp, exp, q.limit + 1, q.offset);
+      const rows = s.page.all({ exp, user: q.readableBy?.userId ?? null, dflt: q.readableBy?.defaultReadable ? 1 : 0, limit: q.limit + 1, offset: q.offset });
       return { items: rows.slice(0, q.limit).map(toSweep), nextOffset: rows.length > q.limit ? q.offset + q.limit : null };
     },
     setStatus: db.transaction((sweepId: string, from: SweepStatus[], status: SweepStatus, now: number, parentRunStatus?: RunStatus): SweepRecord | null => {
