@@ -10,6 +10,7 @@ import { sweepRoutes } from './api/sweeps.routes.js';
 import type { ArtifactStore } from './artifacts/types.js';
 import type { Config } from './config.js';
 import { registerErrorHandlers, sendError } from './http/errors.js';
+import { registerSdkRoutes } from './http/sdk.js';
 import { registerWebUi } from './http/web.js';
 import type { TrackingStore } from './store/types.js';
 import { createArtifactService } from './tracking/artifacts.service.js';
@@ -69,6 +70,7 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date,
 
   app.get('/health', (_req, reply) => reply.type('text/plain').send('OK'));
   app.get('/version', (_req, reply) => reply.type('text/plain').send(VERSION));
+  registerSdkRoutes(app);
 
   await app.register(experimentRoutes, { experiments: createExperimentService(store, clock) });
   await app.register(runRoutes, { runs: createRunService(store, clock) });
