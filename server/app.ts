@@ -11,6 +11,7 @@ import type { ArtifactStore } from './artifacts/types.js';
 import type { Config } from './config.js';
 import { registerErrorHandlers, sendError } from './http/errors.js';
 import { registerSdkRoutes } from './http/sdk.js';
+import { registerSecurity } from './http/security.js';
 import { registerWebUi } from './http/web.js';
 import type { TrackingStore } from './store/types.js';
 import { createArtifactService } from './tracking/artifacts.service.js';
@@ -22,7 +23,7 @@ import { createTrialService } from './sweeps/trials.service.js';
 import { VERSION } from './version.js';
 
 export interface AppDeps {
-  config: Pick<Config, 'bodyLimit' | 'maxArtifactBytes'> & { artifactListPageSize?: number };
+  config: Pick<Config, 'bodyLimit' | 'maxArtifactBytes'> & Partial<Pick<Config, 'corsOrigins'>> & { artifactListPageSize?: number };
   store: TrackingStore;
   artifacts: ArtifactStore;
   logger: Logger | false;
@@ -49,6 +50,7 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date,
   app.setSerializerCompiler(serializerCompiler);
   // MLflow accepts only JSON bodies; text/plain would otherwise reach handlers as a string.
   app.removeContentTypeParser('text/plain');
+  await registerSecurity(app, { corsOrigins: config.corsOrigins ?? [] });
   registerErrorHandlers(app, (await registerWebUi(app, webRoot)) ?? undefined);
 
   // One log line per request, with its duration.

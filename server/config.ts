@@ -22,6 +22,10 @@ export const configSchema = z.object({
   maxArtifactBytes: z.coerce.number().int().min(1).default(10 * 1024 ** 3),
   /** Cap for request bodies other than artifact uploads (log-batch has its own 1,000,000-byte cap). */
   bodyLimit: z.coerce.number().int().min(1024).default(8 * 1024 * 1024),
+  /** Origins allowed by CORS (comma-separated in LABLOG_CORS_ORIGINS; `*` for any); none: CORS off. */
+  corsOrigins: z
+    .preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v), z.array(z.string()))
+    .default([]),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -40,6 +44,7 @@ const ENV: Record<string, keyof Config> = {
   LABLOG_LOG_LEVEL: 'logLevel',
   LABLOG_BODY_LIMIT: 'bodyLimit',
   LABLOG_MAX_ARTIFACT_BYTES: 'maxArtifactBytes',
+  LABLOG_CORS_ORIGINS: 'corsOrigins',
 };
 
 export class ConfigError extends Error {}

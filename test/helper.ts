@@ -10,12 +10,12 @@ import { openSqliteStore } from '../server/store/sqlite/index.js';
 export type TestApp = Awaited<ReturnType<typeof buildTestApp>>;
 
 /** A fresh app over a fresh SQLite file in its own temp dir; `close()` removes everything. */
-export async function buildTestApp(opts: { now?: () => number; maxArtifactBytes?: number; artifactListPageSize?: number; webRoot?: string } = {}) {
+export async function buildTestApp(opts: { now?: () => number; maxArtifactBytes?: number; artifactListPageSize?: number; webRoot?: string; corsOrigins?: string[] } = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'lablog-test-'));
   const store = openSqliteStore(dir);
   const artifacts = createLocalArtifactStore(path.join(dir, 'artifacts'));
   const clock = { now: opts.now ?? (() => Date.now()) };
-  const config = { bodyLimit: 8 * 1024 * 1024, maxArtifactBytes: opts.maxArtifactBytes ?? 10 * 1024 ** 3, artifactListPageSize: opts.artifactListPageSize };
+  const config = { bodyLimit: 8 * 1024 * 1024, maxArtifactBytes: opts.maxArtifactBytes ?? 10 * 1024 ** 3, artifactListPageSize: opts.artifactListPageSize, corsOrigins: opts.corsOrigins };
   const app: FastifyInstance = await buildApp({ config, store, artifacts, logger: false, clock, webRoot: opts.webRoot });
   const call = async (method: 'GET' | 'POST', url: string, payload?: unknown, headers?: Record<string, string>) => {
     const opts: InjectOptions = { method, url: url.startsWith('/') ? url : `/api/2.0/mlflow/${url}`, headers };
