@@ -114,7 +114,7 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date,
 
   app.get('/health', (_req, reply) => reply.type('text/plain').send('OK'));
   app.get('/version', (_req, reply) => reply.type('text/plain').send(VERSION));
-  registerSdkRoutes(app);
+  registerSdkRoutes(app, { publicUrl: config.publicUrl });
 
   await app.register(experimentRoutes, { experiments: createExperimentService(store, clock, access) });
   await app.register(runRoutes, { runs: createRunService(store, clock, access) });

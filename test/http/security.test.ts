@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../server/config.js';
-import { buildTestApp, seedRun, type TestApp } from '../helper.js';
+import { basic, bearer } from '../auth/auth.helpers.js';
+import { ADMIN, buildTestApp, seedRun, type TestApp } from '../helper.js';
 
 /** A stand-in for the built UI, so these tests do not depend on `npm run build -w web`. */
 function fakeWebRoot(): string {
@@ -152,6 +153,34 @@ describe('CORS with LABLOG_CORS_ORIGINS', () => {
       assert.equal(ok.headers['cross-origin-resource-policy'], 'cross-origin');
       const other = await t.app.inject({ method: 'GET', url: '/api/2.0/mlflow/experiments/search?max_results=10', headers: { origin: 'https://evil.example' } });
       assert.equal(other.headers['access-control-allow-origin'], undefined);
+    });
+  });
+
+  describe('with auth on', () => {
+    let t: TestApp;
+    let token: string;
+    before(async () => {
+      t = await buildTestApp({ auth: {}, corsOrigins: ['https://notebook.example'] });
+      const made = await t.call('POST', '/api/2.0/lablog/tokens/create', { name: 'notebook' }, basic(ADMIN.username, ADMIN.password));
+      assert.equal(made.status, 200, made.body);
+      token = made.json.token.value;
+    });
+    after(async () => t?.close());
+
+    test('a preflight needs no credentials (a browser never sends them on one); the request itself does', async () => {
+      const pre = await preflight(t, 'https://notebook.example');
+      assert.equal(pre.statusCode, 204);
+      assert.equal(pre.headers['access-control-allow-origin'], 'https://notebook.example');
+      const other = await preflight(t, 'https://evil.example');
+      assert.equal(other.headers['access-control-allow-origin'], undefined);
+
+      const url = '/api/2.0/mlflow/experiments/search?max_results=10';
+      const refused = await t.app.inject({ method: 'GET', url, headers: { origin: 'https://notebook.example' } });
+      assert.equal(refused.statusCode, 401);
+      assert.equal(refused.headers['access-control-allow-origin'], 'https://notebook.example', 'the page can read why it was refused');
+      const ok = await t.app.inject({ method: 'GET', url, headers: { origin: 'https://notebook.example', ...bearer(token) } });
+      assert.equal(ok.statusCode, 200);
+      assert.equal(ok.headers['access-control-allow-origin'], 'https://notebook.example');
     });
   });
 

@@ -8,7 +8,8 @@ import Fastify from 'fastify';
 import { after, before, describe, test } from 'node:test';
 import { registerErrorHandlers } from '../../server/http/errors.js';
 import { registerSdkRoutes, SDK_DIR } from '../../server/http/sdk.js';
-import { buildTestApp, listen, type TestApp } from '../helper.js';
+import { basic, bearer } from '../auth/auth.helpers.js';
+import { ADMIN, buildTestApp, listen, type TestApp } from '../helper.js';
 
 const run = promisify(execFile);
 const CLIENT_PKG = JSON.parse(readFileSync(new URL('../../../client-sdk/package.json', import.meta.url), 'utf8')) as { name: string; version: string };
@@ -122,6 +123,17 @@ describe('GET /sdk/', () => {
     assert.equal(Number(head.headers['content-length']), built.length);
   });
 
+  test('with LABLOG_PUBLIC_URL the install line names the public URL, whatever Host the request came with', async () => {
+    const app = Fastify();
+    registerSdkRoutes(app, { publicUrl: 'https://lablog.example.org/' });
+    try {
+      const res = await app.inject({ method: 'GET', url: '/sdk/', headers: { host: '10.0.0.5:5000' } });
+      assert.equal(res.json().install, 'npm install https://lablog.example.org/sdk/lablog-client.tgz');
+    } finally {
+      await app.close();
+    }
+  });
+
   test('an unknown path under /sdk/ is a JSON 404, not the UI', async () => {
     const res = await t.app.inject({ method: 'GET', url: '/sdk/other.tgz' });
     assert.equal(res.statusCode, 404);
@@ -160,5 +172,46 @@ describe('npm install <server>/sdk/lablog-client.tgz on another machine', () => 
     const out = await installAndLog(url, {});
     assert.equal(out.version, CLIENT_PKG.version);
     assertLogged(await storedRun(t, out.runId));
+  });
+});
+
+describe('with auth on (LABLOG_AUTH=on)', () => {
+  let t: TestApp;
+  let url: string;
+  let token: string;
+  before(async () => {
+    t = await buildTestApp({ auth: {} });
+    url = `http://127.0.0.1:${await listen(t)}`;
+    const made = await t.call('POST', '/api/2.0/lablog/tokens/create', { name: 'training-box' }, basic(ADMIN.username, ADMIN.password));
+    assert.equal(made.status, 200, made.body);
+    token = made.json.token.value;
+  });
+  after(async () => t?.close());
+
+  test('the SDK is served without credentials, while the API refuses a request without them', async () => {
+    for (const path of ['/sdk/', '/sdk/lablog-client.tgz']) {
+      const res = await t.app.inject({ method: 'GET', url: path });
+      assert.equal(res.statusCode, 200, path);
+    }
+    assert.equal((await t.get('experiments/search')).status, 401);
+  });
+
+  test('npm install from the server, then LABLOG_TRACKING_TOKEN is all a training script needs', { timeout: 180_000 }, async () => {
+    const out = await installAndLog(url, { LABLOG_TRACKING_TOKEN: token });
+    assertLogged(await storedRun(t, out.runId, bearer(token)));
+    // Logged as the token's user: the run is the admin's, and the API refuses to show it without credentials.
+    assert.equal((await t.get('runs/get', { run_id: out.runId })).status, 401);
+  });
+
+  test('without the token the script is refused (401), and nothing is logged', { timeout: 180_000 }, async () => {
+    const runs = async () => {
+      const experiments = (await t.call('GET', 'experiments/search', { max_results: '1000' }, bearer(token))).json.experiments as { experiment_id: string }[];
+      const found = await t.call('POST', 'runs/search', { experiment_ids: experiments.map((e) => e.experiment_id), max_results: 1000 }, bearer(token));
+      assert.equal(found.status, 200, found.body);
+      return (found.json.runs ?? []).length as number;
+    };
+    const before = await runs();
+    await assert.rejects(installAndLog(url, {}), /UNAUTHENTICATED|401/);
+    assert.equal(await runs(), before);
   });
 });
