@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     await attempt('sweeps', ['T1', 'T2'], ctx, sweeps, figures);
     await attempt('sweeps-server', ['T3', 'T4', 'T5'], ctx, sweepsServer, figures);
     // On two servers of its own (auth off, auth on), whatever server the suite runs against.
-    await attempt('auth', ['H1', 'H2', 'H3', 'H4'], ctx, auth, figures);
+    await attempt('auth', ['H1', 'H2', 'H3', 'H3b', 'H4'], ctx, auth, figures);
     info.push(
       'Auth (H1-H4): bench/auth.ts starts two fresh servers, LABLOG_AUTH=off and =on, and alternates rounds of log-batch ingest ' +
         '(the batch of figure 1, one client) between them, with credentials on every request for the auth-on server.',
@@ -136,7 +136,7 @@ async function main(): Promise<void> {
     }
   }
 
-  const order = ['1', '2', '3', '3b', '4', '5', '6', '7', 'S1', 'S2', 'A1', 'A2', 'A3', 'B', '8', '9', 'T1', 'T2', 'T3', 'T4', 'T5', 'H1', 'H2', 'H3', 'H4'];
+  const order = ['1', '2', '3', '3b', '4', '5', '6', '7', 'S1', 'S2', 'A1', 'A2', 'A3', 'B', '8', '9', 'T1', 'T2', 'T3', 'T4', 'T5', 'H1', 'H2', 'H3', 'H3b', 'H4'];
   figures.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
   console.log('');
   console.log(`## Results (${new Date().toISOString().slice(0, 10)}, suite took ${((performance.now() - started) / 60000).toFixed(1)} min)`);
