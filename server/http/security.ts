@@ -13,7 +13,9 @@ export interface SecurityOptions {
  * through CSSOM (Preact's style props, uPlot), which `style-src 'self'` allows. Images of artifacts come
  * from the same origin (/get-artifact); data: and blob: are allowed for images a page might build itself.
  * No upgrade-insecure-requests: the server is often reached over plain http on a LAN, and upgrading
- * the UI's own requests to https would break it there.
+ * the UI's own requests to https would break it there. No form-action: Chromium applies it to the
+ * redirects after a form submission, which a single sign-on button posting to the server (and
+ * redirected on to the identity provider) would trip over.
  */
 export const CSP_DIRECTIVES = {
   'default-src': ["'self'"],
@@ -25,7 +27,6 @@ export const CSP_DIRECTIVES = {
   'connect-src': ["'self'"],
   'object-src': ["'none'"],
   'base-uri': ["'self'"],
-  'form-action': ["'self'"],
   'frame-ancestors': ["'self'"],
 };
 
