@@ -3,6 +3,7 @@
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import * as artifacts from './artifacts.js';
+import * as auth from './auth.js';
 import * as history from './history.js';
 import * as ingest from './ingest.js';
 import { log, machineInfo, markdownTable, QUICK, verdict, type Ctx, type Figure, type Outcome } from './lib.js';
@@ -101,6 +102,12 @@ async function main(): Promise<void> {
     // Pure computation (the sweep samplers), no server involved.
     await attempt('sweeps', ['T1', 'T2'], ctx, sweeps, figures);
     await attempt('sweeps-server', ['T3', 'T4', 'T5'], ctx, sweepsServer, figures);
+    // On two servers of its own (auth off, auth on), whatever server the suite runs against.
+    await attempt('auth', ['H1', 'H2', 'H3', 'H3b', 'H4'], ctx, auth, figures);
+    info.push(
+      'Auth (H1-H4): bench/auth.ts starts two fresh servers, LABLOG_AUTH=off and =on, and alternates rounds of log-batch ingest ' +
+        '(the batch of figure 1, one client) between them, with credentials on every request for the auth-on server.',
+    );
 
     const rss: Figure = { id: '8', name: 'server RSS after all of the above', value: null, unit: 'MiB', target: { op: '<', value: 200 } };
     const mem = server ? serverMemory(server.pid) : null;
@@ -129,7 +136,7 @@ async function main(): Promise<void> {
     }
   }
 
-  const order = ['1', '2', '3', '3b', '4', '5', '6', '7', 'S1', 'S2', 'A1', 'A2', 'A3', 'B', '8', '9', 'T1', 'T2', 'T3', 'T4', 'T5'];
+  const order = ['1', '2', '3', '3b', '4', '5', '6', '7', 'S1', 'S2', 'A1', 'A2', 'A3', 'B', '8', '9', 'T1', 'T2', 'T3', 'T4', 'T5', 'H1', 'H2', 'H3', 'H3b', 'H4'];
   figures.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
   console.log('');
   console.log(`## Results (${new Date().toISOString().slice(0, 10)}, suite took ${((performance.now() - started) / 60000).toFixed(1)} min)`);

@@ -4,14 +4,14 @@ import { Client, cpuMeter, createExperiment, createRun, log, QUICK, standalone, 
 
 const KEYS = 10;
 const STEPS_PER_REQUEST = 100;
-const POINTS_PER_REQUEST = KEYS * STEPS_PER_REQUEST;
+export const POINTS_PER_REQUEST = KEYS * STEPS_PER_REQUEST;
 const WARMUP_REQUESTS = QUICK ? 5 : 30;
 const MAX_REQUESTS = QUICK ? 50 : 3000;
 const SECONDS = QUICK ? 2 : 10;
 const TARGET = 150_000;
 
 /** One training process: its own connection and run, logging successive steps of 10 keys. */
-class Logger {
+export class Logger {
   private step = 0;
   private readonly t0 = Date.now();
   private constructor(
@@ -19,8 +19,9 @@ class Logger {
     private readonly runId: string,
   ) {}
 
-  static async open(url: string, experimentId: string, name: string): Promise<Logger> {
-    const client = new Client(url);
+  /** `headers`: sent with every request (bench/auth.ts: credentials). */
+  static async open(url: string, experimentId: string, name: string, headers: Record<string, string> = {}): Promise<Logger> {
+    const client = new Client(url, headers);
     return new Logger(client, await createRun(client, experimentId, name));
   }
 

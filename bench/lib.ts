@@ -58,7 +58,11 @@ export class Client {
   private readonly host: string;
   private readonly port: number;
 
-  constructor(base: string) {
+  /** `headers` go with every request (e.g. `authorization` for a server with auth on). */
+  constructor(
+    base: string,
+    private readonly headers: http.OutgoingHttpHeaders = {},
+  ) {
     const u = new URL(base);
     this.host = u.hostname;
     this.port = Number(u.port || 80);
@@ -67,7 +71,7 @@ export class Client {
   /** Resolves with the raw body once the last byte arrived: timing excludes the client's JSON parse. */
   raw(method: 'GET' | 'POST', path: string, body?: string): Promise<{ status: number; body: Buffer }> {
     return new Promise((resolve, reject) => {
-      const headers: http.OutgoingHttpHeaders = {};
+      const headers: http.OutgoingHttpHeaders = { ...this.headers };
       if (body !== undefined) {
         headers['content-type'] = 'application/json';
         headers['content-length'] = Buffer.byteLength(body);

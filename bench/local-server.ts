@@ -32,11 +32,13 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startLocalServer(): Promise<LocalServer> {
+/** `env`: extra environment for the server (e.g. LABLOG_AUTH=on); the suite's own environment is kept. */
+export async function startLocalServer(opts: { env?: Record<string, string> } = {}): Promise<LocalServer> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'lablog-bench-'));
   const port = await freePort();
   const child = spawn(process.execPath, [...START_FLAGS, ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), MAIN, '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], {
     stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, ...opts.env },
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let gone = false;

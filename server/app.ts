@@ -17,6 +17,8 @@ import { createOidcService } from './auth/oidc.service.js';
 import type { Config } from './config.js';
 import { registerAuth } from './http/auth.js';
 import { registerErrorHandlers, sendError } from './http/errors.js';
+import { registerSdkRoutes } from './http/sdk.js';
+import { registerSecurity } from './http/security.js';
 import { registerWebUi } from './http/web.js';
 import type { TrackingStore } from './store/types.js';
 import { createArtifactService } from './tracking/artifacts.service.js';
@@ -68,6 +70,7 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date,
   app.setSerializerCompiler(serializerCompiler);
   // MLflow accepts only JSON bodies; text/plain would otherwise reach handlers as a string.
   app.removeContentTypeParser('text/plain');
+  await registerSecurity(app, { corsOrigins: config.corsOrigins ?? [] });
   registerErrorHandlers(app, (await registerWebUi(app, webRoot)) ?? undefined);
 
   // One log line per request, with its duration.
@@ -115,6 +118,7 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date,
 
   app.get('/health', (_req, reply) => reply.type('text/plain').send('OK'));
   app.get('/version', (_req, reply) => reply.type('text/plain').send(VERSION));
+  registerSdkRoutes(app, { publicUrl: config.publicUrl });
 
   await app.register(experimentRoutes, { experiments: createExperimentService(store, clock, access) });
   await app.register(runRoutes, { runs: createRunService(store, clock, access) });

@@ -17,7 +17,7 @@ export type TestAuth = Partial<Omit<NonNullable<AppDeps['config']>, 'bodyLimit' 
 
 /** A fresh app over a fresh SQLite file in its own temp dir; `close()` removes everything. */
 export async function buildTestApp(
-  opts: { now?: () => number; maxArtifactBytes?: number; artifactListPageSize?: number; webRoot?: string; auth?: TestAuth } = {},
+  opts: { now?: () => number; maxArtifactBytes?: number; artifactListPageSize?: number; webRoot?: string; auth?: TestAuth; corsOrigins?: string[] } = {},
 ) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'lablog-test-'));
   const store = openSqliteStore(dir);
@@ -27,6 +27,7 @@ export async function buildTestApp(
     bodyLimit: 8 * 1024 * 1024,
     maxArtifactBytes: opts.maxArtifactBytes ?? 10 * 1024 ** 3,
     artifactListPageSize: opts.artifactListPageSize,
+    corsOrigins: opts.corsOrigins,
     ...(opts.auth ? { auth: true, ...opts.auth } : {}),
   };
   if (opts.auth) await ensureFirstAdmin(store, ADMIN.username, ADMIN.password, clock.now());
