@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
+import { accountRoutes } from './api/accounts.routes.js';
 import { artifactRoutes } from './api/artifacts.routes.js';
 import { experimentRoutes } from './api/experiments.routes.js';
 import { metricRoutes } from './api/metrics.routes.js';
@@ -8,7 +9,11 @@ import { runArtifactRoutes } from './api/run-artifacts.routes.js';
 import { runRoutes } from './api/runs.routes.js';
 import { sweepRoutes } from './api/sweeps.routes.js';
 import type { ArtifactStore } from './artifacts/types.js';
+import { createAccess } from './auth/access.js';
+import { createAccountService } from './auth/accounts.service.js';
+import { createCredentialService } from './auth/credentials.service.js';
 import type { Config } from './config.js';
+import { registerAuth } from './http/auth.js';
 import { registerErrorHandlers, sendError } from './http/errors.js';
 import { registerWebUi } from './http/web.js';
 import type { TrackingStore } from './store/types.js';
@@ -20,8 +25,15 @@ import { createSweepService } from './sweeps/sweeps.service.js';
 import { createTrialService } from './sweeps/trials.service.js';
 import { VERSION } from './version.js';
 
+/** The settings of team hosting; all optional, so a test or a one-person server needs none. */
+type AuthSettings = Pick<
+  Config,
+  'auth' | 'defaultPermission' | 'rateLimit' | 'loginMaxFailures' | 'sessionTtlHours' | 'trustedProxies' | 'oidcDefaultRole' | 'corsOrigins'
+> &
+  Pick<Config, 'trustedProxyHeader' | 'publicUrl'>;
+
 export interface AppDeps {
-  config: Pick<Config, 'bodyLimit' | 'maxArtifactBytes'> & { artifactListPageSize?: number };
+  config: Pick<Config, 'bodyLimit' | 'maxArtifactBytes'> & Partial<AuthSettings> & { artifactListPageSize?: number };
   store: TrackingStore;
   artifacts: ArtifactStore;
   logger: Logger | false;
@@ -43,6 +55,12 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date,
     frameworkErrors: (err, _req, reply) => {
       sendError(reply, err.code === 'FST_ERR_BAD_URL' ? 'INVALID_PARAMETER_VALUE' : 'BAD_REQUEST', err.message);
     },
+  });
+  // The route table, so a test can walk every route a change adds (none may skip authentication).
+  const routes: { method: string; url: string; public: boolean }[] = [];
+  app.decorate('routeTable', routes);
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url, public: r.config?.public === true });
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -67,19 +85,43 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date,
     done();
   });
 
+  const auth = {
+    enabled: config.auth ?? false,
+    defaultPermission: config.defaultPermission ?? 'READ',
+  };
+  const now = () => clock.now();
+  const access = createAccess(store, { defaultPermission: auth.defaultPermission, now });
+  const credentials = createCredentialService(store, {
+    sessionTtlMs: (config.sessionTtlHours ?? 168) * 3_600_000,
+    loginMaxFailures: config.loginMaxFailures ?? 10,
+    now,
+  });
+  const accounts = createAccountService(store, access, credentials, { ...auth, now });
+  await registerAuth(app, {
+    enabled: auth.enabled,
+    credentials,
+    accounts,
+    rateLimit: config.rateLimit ?? 120_000,
+    trustedProxyHeader: config.trustedProxyHeader,
+    trustedProxies: config.trustedProxies ?? [],
+    proxyRole: config.oidcDefaultRole ?? 'viewer',
+    clock,
+  });
+  await app.register(accountRoutes, { accounts, credentials, secureCookies: config.publicUrl?.startsWith('https:') ?? false });
+
   app.get('/health', (_req, reply) => reply.type('text/plain').send('OK'));
   app.get('/version', (_req, reply) => reply.type('text/plain').send(VERSION));
 
-  await app.register(experimentRoutes, { experiments: createExperimentService(store, clock) });
-  await app.register(runRoutes, { runs: createRunService(store, clock) });
-  await app.register(metricRoutes, { metrics: createMetricService(store) });
-  const artifactService = createArtifactService(store, artifacts, {
+  await app.register(experimentRoutes, { experiments: createExperimentService(store, clock, access) });
+  await app.register(runRoutes, { runs: createRunService(store, clock, access) });
+  await app.register(metricRoutes, { metrics: createMetricService(store, access) });
+  const artifactService = createArtifactService(store, artifacts, access, {
     maxBytes: config.maxArtifactBytes,
     listPageSize: config.artifactListPageSize ?? 1000,
   });
   await app.register(artifactRoutes, { artifacts: artifactService });
   await app.register(runArtifactRoutes, { artifacts: artifactService });
-  const sweeps = createSweepService(store, clock);
+  const sweeps = createSweepService(store, clock, access);
   await app.register(sweepRoutes, { sweeps, trials: createTrialService(store, sweeps, clock) });
   return app;
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { ACCOUNTS_USAGE, accountsCommand } from './commands/accounts.js';
 import { GC_USAGE, gcCommand } from './gc-command.js';
 import { serverCommand } from './main.js';
 import { SYNC_USAGE, syncCommand } from './sync-command.js';
@@ -9,7 +10,8 @@ commands:
   server [--host H] [--port P] [--data-dir D] [--log-level L]
          run the tracking server (defaults: 127.0.0.1, 5000, ./lablog-data;
          env LABLOG_HOST, LABLOG_PORT, LABLOG_DATA_DIR, LABLOG_LOG_LEVEL; flags win)
-${GC_USAGE}${SYNC_USAGE}`;
+         [--auth on] requires credentials (env LABLOG_AUTH; docs/auth.md has every setting)
+${GC_USAGE}${SYNC_USAGE}${ACCOUNTS_USAGE}`;
 
 const [command, ...rest] = process.argv.slice(2);
 switch (command) {
@@ -19,6 +21,10 @@ switch (command) {
   case 'gc':
     // exitCode, not exit(): the report on stdout must be flushed when it is a pipe.
     process.exitCode = await gcCommand(rest);
+    break;
+  case 'users':
+  case 'tokens':
+    process.exitCode = await accountsCommand(command, rest);
     break;
   case 'sync':
     process.exitCode = await syncCommand(rest);

@@ -2,6 +2,12 @@ import { accessSync, constants, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 
+/** A comma-separated list in one setting. */
+const list = z
+  .string()
+  .default('')
+  .transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean));
+
 /** Every setting lablog reads. Sources, strongest first: CLI flags, LABLOG_* env vars, defaults. */
 export const configSchema = z.object({
   host: z.string().min(1, 'host must not be empty').default('127.0.0.1'),
@@ -22,6 +28,29 @@ export const configSchema = z.object({
   maxArtifactBytes: z.coerce.number().int().min(1).default(10 * 1024 ** 3),
   /** Cap for request bodies other than artifact uploads (log-batch has its own 1,000,000-byte cap). */
   bodyLimit: z.coerce.number().int().min(1024).default(8 * 1024 * 1024),
+
+  // Team hosting (docs/auth.md).
+  auth: z
+    .enum(['on', 'off', 'true', 'false', '1', '0'], { message: "auth must be 'on' or 'off'" })
+    .default('off')
+    .transform((v) => v === 'on' || v === 'true' || v === '1'),
+  adminUsername: z.string().regex(/^[\w.@+-]{1,255}$/, 'admin username: 1 to 255 letters, digits or . _ @ + -').default('admin'),
+  adminPassword: z.string().min(8, 'the admin password must be at least 8 characters').optional(),
+  defaultPermission: z.enum(['NO_PERMISSIONS', 'READ', 'EDIT', 'MANAGE']).default('READ'),
+  /** Requests per minute per credential (0: no limit). */
+  rateLimit: z.coerce.number().int().min(0).default(120_000),
+  loginMaxFailures: z.coerce.number().int().min(1).default(10),
+  corsOrigins: list,
+  sessionTtlHours: z.coerce.number().positive().default(168),
+  publicUrl: z.url({ message: 'public URL must be a URL' }).optional(),
+  oidcIssuer: z.url({ message: 'OIDC issuer must be a URL' }).optional(),
+  oidcClientId: z.string().min(1).optional(),
+  oidcClientSecret: z.string().min(1).optional(),
+  oidcDefaultRole: z.enum(['admin', 'editor', 'viewer']).default('viewer'),
+  /** `claim=value`: users whose claim holds the value (or a list containing it) are admins. */
+  oidcAdminClaim: z.string().regex(/^[^=]+=.+$/, "OIDC admin claim must look like 'claim=value'").optional(),
+  trustedProxyHeader: z.string().regex(/^[A-Za-z0-9-]+$/, 'trusted proxy header must be a header name').optional(),
+  trustedProxies: list,
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -32,6 +61,7 @@ const FLAGS: Record<string, keyof Config> = {
   '--data-dir': 'dataDir',
   '--log-level': 'logLevel',
   '--max-artifact-bytes': 'maxArtifactBytes',
+  '--auth': 'auth',
 };
 const ENV: Record<string, keyof Config> = {
   LABLOG_HOST: 'host',
@@ -40,6 +70,22 @@ const ENV: Record<string, keyof Config> = {
   LABLOG_LOG_LEVEL: 'logLevel',
   LABLOG_BODY_LIMIT: 'bodyLimit',
   LABLOG_MAX_ARTIFACT_BYTES: 'maxArtifactBytes',
+  LABLOG_AUTH: 'auth',
+  LABLOG_ADMIN_USERNAME: 'adminUsername',
+  LABLOG_ADMIN_PASSWORD: 'adminPassword',
+  LABLOG_DEFAULT_PERMISSION: 'defaultPermission',
+  LABLOG_RATE_LIMIT: 'rateLimit',
+  LABLOG_LOGIN_MAX_FAILURES: 'loginMaxFailures',
+  LABLOG_CORS_ORIGINS: 'corsOrigins',
+  LABLOG_SESSION_TTL_HOURS: 'sessionTtlHours',
+  LABLOG_PUBLIC_URL: 'publicUrl',
+  LABLOG_OIDC_ISSUER: 'oidcIssuer',
+  LABLOG_OIDC_CLIENT_ID: 'oidcClientId',
+  LABLOG_OIDC_CLIENT_SECRET: 'oidcClientSecret',
+  LABLOG_OIDC_DEFAULT_ROLE: 'oidcDefaultRole',
+  LABLOG_OIDC_ADMIN_CLAIM: 'oidcAdminClaim',
+  LABLOG_TRUSTED_PROXY_HEADER: 'trustedProxyHeader',
+  LABLOG_TRUSTED_PROXIES: 'trustedProxies',
 };
 
 export class ConfigError extends Error {}

@@ -21,6 +21,8 @@ export class LablogError extends Error {
     message: string,
     /** HTTP status when MLflow's mapping for the code does not fit (e.g. 413 for an oversize upload). */
     readonly status?: number,
+    /** Seconds a client should wait before trying again (sent as Retry-After). */
+    readonly retryAfter?: number,
   ) {
     super(message);
     this.name = 'LablogError';
@@ -31,3 +33,6 @@ export const invalid = (message: string) => new LablogError('INVALID_PARAMETER_V
 export const notFound = (message: string) => new LablogError('RESOURCE_DOES_NOT_EXIST', message);
 export const alreadyExists = (message: string) => new LablogError('RESOURCE_ALREADY_EXISTS', message);
 export const tooLarge = (message: string) => new LablogError('REQUEST_LIMIT_EXCEEDED', message, 413);
+export const denied = (message: string) => new LablogError('PERMISSION_DENIED', message);
+export const unauthenticated = (message: string) => new LablogError('UNAUTHENTICATED', message);
+export const rateLimited = (message: string, retryAfter: number) => new LablogError('REQUEST_LIMIT_EXCEEDED', message, undefined, retryAfter);

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { createLocalArtifactStore } from './artifacts/local.js';
 import { buildApp } from './app.js';
+import { ensureFirstAdmin } from './auth/bootstrap.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 
@@ -10,6 +11,12 @@ export async function startServer(config: Config) {
   const logger = pino({ level: config.logLevel });
   const store = openSqliteStore(config.dataDir);
   const artifacts = createLocalArtifactStore(path.join(config.dataDir, 'artifacts'));
+  if (config.auth) {
+    const admin = await ensureFirstAdmin(store, config.adminUsername, config.adminPassword, Date.now());
+    if (admin.created) logger.info({ username: config.adminUsername }, 'created the first admin');
+    // Shown once, on the terminal only: the log never holds a secret.
+    if (admin.generated) process.stderr.write(`\nlablog: first admin '${config.adminUsername}' created with password: ${admin.generated}\n        (shown once; change it with 'lablog users update ${config.adminUsername} --password ...')\n\n`);
+  }
   const app = await buildApp({ config, store, artifacts, logger });
   let closing = false;
   const stop = async (signal: string) => {
@@ -29,7 +36,7 @@ export async function startServer(config: Config) {
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
   const address = await app.listen({ host: config.host, port: config.port });
-  logger.info({ address, dataDir: config.dataDir }, 'lablog listening');
+  logger.info({ address, dataDir: config.dataDir, auth: config.auth ? 'on' : 'off' }, 'lablog listening');
   return { app, store, address };
 }
 

@@ -3,21 +3,35 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import { buildApp } from '../server/app.js';
+import { buildApp, type AppDeps } from '../server/app.js';
+import { ensureFirstAdmin } from '../server/auth/bootstrap.js';
 import { createLocalArtifactStore } from '../server/artifacts/local.js';
 import { openSqliteStore } from '../server/store/sqlite/index.js';
 
 export type TestApp = Awaited<ReturnType<typeof buildTestApp>>;
 
+export const ADMIN = { username: 'admin', password: 'admin-password-1' };
+
+/** Auth settings for a test app; `auth: {}` turns auth on with the first admin ADMIN. */
+export type TestAuth = Partial<Omit<NonNullable<AppDeps['config']>, 'bodyLimit' | 'maxArtifactBytes' | 'auth'>>;
+
 /** A fresh app over a fresh SQLite file in its own temp dir; `close()` removes everything. */
-export async function buildTestApp(opts: { now?: () => number; maxArtifactBytes?: number; artifactListPageSize?: number; webRoot?: string } = {}) {
+export async function buildTestApp(
+  opts: { now?: () => number; maxArtifactBytes?: number; artifactListPageSize?: number; webRoot?: string; auth?: TestAuth } = {},
+) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'lablog-test-'));
   const store = openSqliteStore(dir);
   const artifacts = createLocalArtifactStore(path.join(dir, 'artifacts'));
   const clock = { now: opts.now ?? (() => Date.now()) };
-  const config = { bodyLimit: 8 * 1024 * 1024, maxArtifactBytes: opts.maxArtifactBytes ?? 10 * 1024 ** 3, artifactListPageSize: opts.artifactListPageSize };
+  const config = {
+    bodyLimit: 8 * 1024 * 1024,
+    maxArtifactBytes: opts.maxArtifactBytes ?? 10 * 1024 ** 3,
+    artifactListPageSize: opts.artifactListPageSize,
+    ...(opts.auth ? { auth: true, ...opts.auth } : {}),
+  };
+  if (opts.auth) await ensureFirstAdmin(store, ADMIN.username, ADMIN.password, clock.now());
   const app: FastifyInstance = await buildApp({ config, store, artifacts, logger: false, clock, webRoot: opts.webRoot });
-  const call = async (method: 'GET' | 'POST', url: string, payload?: unknown, headers?: Record<string, string>) => {
+  const call = async (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown, headers?: Record<string, string>) => {
     const opts: InjectOptions = { method, url: url.startsWith('/') ? url : `/api/2.0/mlflow/${url}`, headers };
     if (payload !== undefined) {
       if (method === 'GET') opts.query = payload as Record<string, string>;
@@ -40,6 +54,8 @@ export async function buildTestApp(opts: { now?: () => number; maxArtifactBytes?
     dir,
     get: (url: string, query?: Record<string, string | string[]>) => call('GET', url, query),
     post: (url: string, body?: unknown, headers?: Record<string, string>) => call('POST', url, body, headers),
+    /** Any method, with headers (credentials); GET payloads go to the query string. */
+    call,
     async close() {
       await app.close();
       await store.close();

@@ -42,16 +42,16 @@ export async function artifactRoutes(app: FastifyInstance, opts: { artifacts: Ar
   const r = app.withTypeProvider<ZodTypeProvider>();
   for (const p of ARTIFACT_PREFIXES) {
     r.get(`${p}/artifacts`, { schema: { querystring: listQuery } }, async (req) =>
-      nonEmpty({ files: (await svc.listProxied(req.query.path)).map(fileInfoJson) }),
+      nonEmpty({ files: (await svc.listProxied(req.caller!, req.query.path)).map(fileInfoJson) }),
     );
-    r.get(`${p}/artifacts/*`, async (req, reply) => sendArtifact(req, reply, await svc.file(wildcard(req)), { attachment: false }));
+    r.get(`${p}/artifacts/*`, async (req, reply) => sendArtifact(req, reply, await svc.file(req.caller!, wildcard(req)), { attachment: false }));
     r.delete(`${p}/artifacts/*`, async (req) => {
-      await svc.delete(wildcard(req));
+      await svc.delete(req.caller!, wildcard(req));
       return {};
     });
     r.post(`${p}/mpu/create/*`, { schema: { body: createBody } }, async (req) => {
       const target = wildcard(req);
-      const uploadId = await svc.createUpload(target);
+      const uploadId = await svc.createUpload(req.caller!, target);
       const base = `${req.protocol}://${req.host}${p}/mpu/upload/${uploadId}`;
       return {
         upload_id: uploadId,
@@ -60,6 +60,7 @@ export async function artifactRoutes(app: FastifyInstance, opts: { artifacts: Ar
     });
     r.post(`${p}/mpu/complete/*`, { schema: { body: completeBody } }, async (req) => {
       await svc.completeUpload(
+        req.caller!,
         req.body.upload_id,
         wildcard(req),
         req.body.parts.map((x) => ({ partNumber: x.part_number, etag: x.etag })),
@@ -67,7 +68,7 @@ export async function artifactRoutes(app: FastifyInstance, opts: { artifacts: Ar
       return {};
     });
     r.post(`${p}/mpu/abort/*`, { schema: { body: abortBody } }, async (req) => {
-      await svc.abortUpload(req.body.upload_id);
+      await svc.abortUpload(req.caller!, req.body.upload_id, wildcard(req));
       return {};
     });
   }
@@ -78,12 +79,12 @@ export async function artifactRoutes(app: FastifyInstance, opts: { artifacts: Ar
     raw.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
     for (const p of ARTIFACT_PREFIXES) {
       raw.put(`${p}/artifacts/*`, async (req, reply) => {
-        await svc.put(wildcard(req), bodyStream(req, svc.maxBytes));
+        await svc.put(req.caller!, wildcard(req), bodyStream(req, svc.maxBytes));
         return reply.send({});
       });
       raw.put<{ Params: { uploadId: string; part: string } }>(`${p}/mpu/upload/:uploadId/:part`, async (req, reply) => {
         const part = Number(req.params.part);
-        const { etag } = await svc.putPart(req.params.uploadId, part, bodyStream(req, svc.maxBytes));
+        const { etag } = await svc.putPart(req.caller!, req.params.uploadId, part, bodyStream(req, svc.maxBytes));
         return reply.header('ETag', `"${etag}"`).send({});
       });
     }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { Caller } from '../auth/permissions.js';
 import type { ExperimentService } from '../tracking/experiments.service.js';
 import { checkMaxResults, MLFLOW_PREFIXES } from './prefixes.js';
 import { experimentId, keyValues, queryInt, stringList, viewType, int64 } from './schemas.js';
@@ -31,8 +32,8 @@ export async function experimentRoutes(app: FastifyInstance, opts: { experiments
   const r = app.withTypeProvider<ZodTypeProvider>();
   const svc = opts.experiments;
 
-  async function search(q: z.infer<typeof searchExperimentsBody>) {
-    const page = await svc.search({
+  async function search(caller: Caller, q: z.infer<typeof searchExperimentsBody>) {
+    const page = await svc.search(caller, {
       filter: q.filter,
       orderBy: q.order_by,
       viewType: q.view_type,
@@ -44,38 +45,38 @@ export async function experimentRoutes(app: FastifyInstance, opts: { experiments
 
   for (const p of MLFLOW_PREFIXES) {
     r.post(`${p}/experiments/create`, { schema: { body: createExperimentBody } }, async (req) => ({
-      experiment_id: await svc.create(req.body.name, req.body.artifact_location, req.body.tags),
+      experiment_id: await svc.create(req.caller!, req.body.name, req.body.artifact_location, req.body.tags),
     }));
     r.get(`${p}/experiments/get`, { schema: { querystring: idQuery } }, async (req) => ({
-      experiment: experimentJson(await svc.get(req.query.experiment_id)),
+      experiment: experimentJson(await svc.get(req.caller!, req.query.experiment_id)),
     }));
     r.get(`${p}/experiments/get-by-name`, { schema: { querystring: byNameQuery } }, async (req) => ({
-      experiment: experimentJson(await svc.getByName(req.query.experiment_name)),
+      experiment: experimentJson(await svc.getByName(req.caller!, req.query.experiment_name)),
     }));
-    r.post(`${p}/experiments/search`, { schema: { body: searchExperimentsBody } }, (req) => search(req.body));
-    r.get(`${p}/experiments/search`, { schema: { querystring: searchExperimentsQuery } }, (req) => search(req.query));
+    r.post(`${p}/experiments/search`, { schema: { body: searchExperimentsBody } }, (req) => search(req.caller!, req.body));
+    r.get(`${p}/experiments/search`, { schema: { querystring: searchExperimentsQuery } }, (req) => search(req.caller!, req.query));
     // Removed in MLflow 2.0, still called by older clients.
     r.get(`${p}/experiments/list`, { schema: { querystring: listQuery } }, (req) =>
-      search({ view_type: req.query.view_type, max_results: req.query.max_results ?? 50_000, page_token: req.query.page_token, order_by: [] }),
+      search(req.caller!, { view_type: req.query.view_type, max_results: req.query.max_results ?? 50_000, page_token: req.query.page_token, order_by: [] }),
     );
     r.post(`${p}/experiments/update`, { schema: { body: updateBody } }, async (req) => {
-      await svc.rename(req.body.experiment_id, req.body.new_name);
+      await svc.rename(req.caller!, req.body.experiment_id, req.body.new_name);
       return {};
     });
     r.post(`${p}/experiments/delete`, { schema: { body: idBody } }, async (req) => {
-      await svc.delete(req.body.experiment_id);
+      await svc.delete(req.caller!, req.body.experiment_id);
       return {};
     });
     r.post(`${p}/experiments/restore`, { schema: { body: idBody } }, async (req) => {
-      await svc.restore(req.body.experiment_id);
+      await svc.restore(req.caller!, req.body.experiment_id);
       return {};
     });
     r.post(`${p}/experiments/set-experiment-tag`, { schema: { body: setTagBody } }, async (req) => {
-      await svc.setTag(req.body.experiment_id, { key: req.body.key, value: req.body.value });
+      await svc.setTag(req.caller!, req.body.experiment_id, { key: req.body.key, value: req.body.value });
       return {};
     });
     r.post(`${p}/experiments/delete-experiment-tag`, { schema: { body: deleteTagBody } }, async (req) => {
-      await svc.deleteTag(req.body.experiment_id, req.body.key);
+      await svc.deleteTag(req.caller!, req.body.experiment_id, req.body.key);
       return {};
     });
   }

@@ -40,14 +40,14 @@ export async function metricRoutes(app: FastifyInstance, opts: { metrics: Metric
       const limit = req.query.max_results ?? null;
       if (limit !== null && limit < 1) throw invalid(`Invalid value for request parameter max_results: ${limit}; it must be positive.`);
       const key = req.query.metric_key;
-      const page = await svc.streamHistory(runIdOf(req.query), key, decodePageToken(req.query.page_token), limit);
+      const page = await svc.streamHistory(req.caller!, runIdOf(req.query), key, decodePageToken(req.query.page_token), limit);
       reply.type('application/json');
       const body = metricsBodyPieces(key, page.pieces, page.nextOffset);
       // A short history goes out as one string (with a Content-Length); the same pieces either way.
       return reply.send(page.count <= STREAM_ABOVE ? [...body].join('') : Readable.from(body));
     });
     r.get(`${p}/metrics/get-history-bulk-interval`, { schema: { querystring: bulkIntervalQuery } }, async (req) => {
-      const points = await svc.bulkInterval({
+      const points = await svc.bulkInterval(req.caller!, {
         runIds: req.query.run_ids,
         key: req.query.metric_key,
         startStep: req.query.start_step,
@@ -64,7 +64,7 @@ export async function metricRoutes(app: FastifyInstance, opts: { metrics: Metric
       if (req.query.run_id.length > 100) throw invalid('GetMetricHistoryBulk request must specify at most 100 run_ids.');
       const lists: string[] = [];
       for (const runId of req.query.run_id) {
-        const { points } = await svc.history(runId, req.query.metric_key, 0, null);
+        const { points } = await svc.history(req.caller!, runId, req.query.metric_key, 0, null);
         const list = metricListJson(req.query.metric_key, sortByTime(points, limit), runId);
         if (list) lists.push(list);
       }
@@ -75,7 +75,7 @@ export async function metricRoutes(app: FastifyInstance, opts: { metrics: Metric
   // lablog's sampled read: per bucket min, max and last with their x, columnar to keep the payload small.
   r.get(`${LABLOG_PREFIX}/metrics/sampled`, { schema: { querystring: sampledQuery } }, async (req) => {
     const q = req.query;
-    const series = await svc.sampled({ runIds: q.run_ids, keys: q.keys, x: q.x, start: q.start ?? null, end: q.end ?? null, buckets: q.buckets });
+    const series = await svc.sampled(req.caller!, { runIds: q.run_ids, keys: q.keys, x: q.x, start: q.start ?? null, end: q.end ?? null, buckets: q.buckets });
     return {
       x: q.x,
       series: series.map((s) => ({

@@ -20,20 +20,20 @@ export async function runArtifactRoutes(app: FastifyInstance, opts: { artifacts:
 
   for (const p of MLFLOW_PREFIXES) {
     r.get(`${p}/artifacts/list`, { schema: { querystring: listQuery } }, async (req) => {
-      const page = await svc.listRun(runIdOf(req.query), req.query.path, decodePageToken(req.query.page_token));
+      const page = await svc.listRun(req.caller!, runIdOf(req.query), req.query.path, decodePageToken(req.query.page_token));
       return withToken({ root_uri: page.rootUri, files: page.files.map(fileInfoJson) }, page.nextOffset);
     });
   }
 
   // MLflow's UI download route: always an attachment, never rendered from our origin.
   r.get('/get-artifact', { schema: { querystring: fileQuery } }, async (req, reply) =>
-    sendArtifact(req, reply, await svc.runFile(runIdOf(req.query), req.query.path), { attachment: true }),
+    sendArtifact(req, reply, await svc.runFile(req.caller!, runIdOf(req.query), req.query.path), { attachment: true }),
   );
 
   // Images come back as themselves (safe raster types only); anything else as JSON with the start of
   // its text, so the UI can show logs, CSV and JSON without downloading them whole.
   r.get(`${LABLOG_PREFIX}/artifacts/preview`, { schema: { querystring: fileQuery } }, async (req, reply) => {
-    const file = await svc.runFile(runIdOf(req.query), req.query.path);
+    const file = await svc.runFile(req.caller!, runIdOf(req.query), req.query.path);
     const type = contentTypeOf(file.path);
     if (IMAGE_TYPES.has(type)) return sendArtifact(req, reply, file, { attachment: false });
     const size = file.stat.size;

@@ -60,7 +60,7 @@ export async function runRoutes(app: FastifyInstance, opts: { runs: RunService }
   for (const p of MLFLOW_PREFIXES) {
     r.post(`${p}/runs/create`, { schema: { body: createRunBody } }, async (req) => ({
       run: runJson(
-        await svc.create({
+        await svc.create(req.caller!, {
           experimentId: req.body.experiment_id,
           userId: req.body.user_id,
           runName: req.body.run_name,
@@ -69,32 +69,33 @@ export async function runRoutes(app: FastifyInstance, opts: { runs: RunService }
         }),
       ),
     }));
-    r.get(`${p}/runs/get`, { schema: { querystring: runQuery } }, async (req) => ({ run: runJson(await svc.get(runIdOf(req.query))) }));
+    r.get(`${p}/runs/get`, { schema: { querystring: runQuery } }, async (req) => ({ run: runJson(await svc.get(req.caller!, runIdOf(req.query))) }));
     r.post(`${p}/runs/update`, { schema: { body: updateBody } }, async (req) => ({
       run_info: runInfoJson(
-        await svc.update(runIdOf(req.body), { status: req.body.status, endTime: req.body.end_time, runName: req.body.run_name }),
+        await svc.update(req.caller!, runIdOf(req.body), { status: req.body.status, endTime: req.body.end_time, runName: req.body.run_name }),
       ),
     }));
-    r.post(`${p}/runs/delete`, { schema: { body: runBody } }, (req) => done(svc.delete(runIdOf(req.body))));
-    r.post(`${p}/runs/restore`, { schema: { body: runBody } }, (req) => done(svc.restore(runIdOf(req.body))));
+    r.post(`${p}/runs/delete`, { schema: { body: runBody } }, (req) => done(svc.delete(req.caller!, runIdOf(req.body))));
+    r.post(`${p}/runs/restore`, { schema: { body: runBody } }, (req) => done(svc.restore(req.caller!, runIdOf(req.body))));
     r.post(`${p}/runs/log-metric`, { schema: { body: logMetricBody } }, async (req) => {
       const { key, value, timestamp, step } = req.body;
-      await svc.logBatch(runIdOf(req.body), { metrics: [{ key, value, timestamp, step }], params: [], tags: [] });
+      await svc.logBatch(req.caller!, runIdOf(req.body), { metrics: [{ key, value, timestamp, step }], params: [], tags: [] });
       return {};
     });
     r.post(`${p}/runs/log-parameter`, { schema: { body: logParamBody } }, async (req) => {
-      await svc.logBatch(runIdOf(req.body), { metrics: [], params: [{ key: req.body.key, value: req.body.value }], tags: [] });
+      await svc.logBatch(req.caller!, runIdOf(req.body), { metrics: [], params: [{ key: req.body.key, value: req.body.value }], tags: [] });
       return {};
     });
     r.post(`${p}/runs/set-tag`, { schema: { body: setTagBody } }, async (req) => {
-      await svc.logBatch(runIdOf(req.body), { metrics: [], params: [], tags: [{ key: req.body.key, value: req.body.value }] });
+      await svc.logBatch(req.caller!, runIdOf(req.body), { metrics: [], params: [], tags: [{ key: req.body.key, value: req.body.value }] });
       return {};
     });
-    r.post(`${p}/runs/delete-tag`, { schema: { body: deleteTagBody } }, (req) => done(svc.deleteTag(runIdOf(req.body), req.body.key)));
+    r.post(`${p}/runs/delete-tag`, { schema: { body: deleteTagBody } }, (req) => done(svc.deleteTag(req.caller!, runIdOf(req.body), req.body.key)));
     // lablog extension: an Idempotency-Key header makes retries safe (a repeat is answered, not written).
     r.post(`${p}/runs/log-batch`, { schema: { body: logBatchBody }, bodyLimit: LIMITS.batchBytes }, async (req, reply) => {
       const key = req.headers['idempotency-key'];
       const { replayed } = await svc.logBatch(
+        req.caller!,
         runIdOf(req.body),
         { metrics: req.body.metrics, params: req.body.params, tags: req.body.tags },
         Array.isArray(key) ? key[0] : key,
@@ -104,6 +105,7 @@ export async function runRoutes(app: FastifyInstance, opts: { runs: RunService }
     });
     r.post(`${p}/runs/log-inputs`, { schema: { body: logInputsBody } }, async (req) => {
       await svc.logInputs(
+        req.caller!,
         runIdOf(req.body),
         req.body.datasets.map((d) => ({
           tags: d.tags,
@@ -120,7 +122,7 @@ export async function runRoutes(app: FastifyInstance, opts: { runs: RunService }
       return {};
     });
     r.post(`${p}/runs/search`, { schema: { body: searchRunsBody } }, async (req) => {
-      const page = await svc.search({
+      const page = await svc.search(req.caller!, {
         experimentIds: req.body.experiment_ids,
         filter: req.body.filter,
         orderBy: req.body.order_by,

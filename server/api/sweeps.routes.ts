@@ -52,26 +52,26 @@ export async function sweepRoutes(app: FastifyInstance, opts: { sweeps: SweepSer
 
   r.post(`${base}/create`, { schema: { body: createSweepBody } }, async (req) => {
     const { experiment_id, name, ...config } = req.body;
-    return { sweep: sweepJson((await sweeps.create(experiment_id, name, config)).sweep) };
+    return { sweep: sweepJson((await sweeps.create(req.caller!, experiment_id, name, config)).sweep) };
   });
   r.get(`${base}/list`, { schema: { querystring: listSweepsQuery } }, async (req) => {
     const limit = req.query.max_results ?? 100;
     if (limit < 1 || limit > MAX_LIST) throw invalid(`max_results must be between 1 and ${MAX_LIST}, got ${limit}`);
-    const page = await sweeps.list(req.query.experiment_id ?? null, decodePageToken(req.query.page_token), limit);
+    const page = await sweeps.list(req.caller!, req.query.experiment_id ?? null, decodePageToken(req.query.page_token), limit);
     return withToken({ sweeps: page.items.map(sweepJson) }, page.nextOffset);
   });
-  r.get(`${base}/:sweep_id`, { schema: byId }, async (req) => ({ sweep: sweepJson(await sweeps.get(req.params.sweep_id)) }));
-  r.get(`${base}/:sweep_id/trials`, { schema: byId }, async (req) => ({ trials: (await sweeps.trials(req.params.sweep_id)).map(trialJson) }));
+  r.get(`${base}/:sweep_id`, { schema: byId }, async (req) => ({ sweep: sweepJson(await sweeps.get(req.caller!, req.params.sweep_id)) }));
+  r.get(`${base}/:sweep_id/trials`, { schema: byId }, async (req) => ({ trials: (await sweeps.trials(req.caller!, req.params.sweep_id)).map(trialJson) }));
   r.get(`${base}/:sweep_id/importance`, { schema: byId }, async (req) => {
-    const out = await trials.importance(req.params.sweep_id);
+    const out = await trials.importance(req.caller!, req.params.sweep_id);
     return { importance: out.importance, method: 'rank correlation ratio (epsilon squared)', trials: out.trials };
   });
   for (const action of ['pause', 'resume', 'stop'] as const) {
-    r.post(`${base}/:sweep_id/${action}`, { schema: byId }, async (req) => ({ sweep: sweepJson(await sweeps[action](req.params.sweep_id)) }));
+    r.post(`${base}/:sweep_id/${action}`, { schema: byId }, async (req) => ({ sweep: sweepJson(await sweeps[action](req.caller!, req.params.sweep_id)) }));
   }
   r.post(`${base}/:sweep_id/next`, { schema: { params: sweepIdParams, body: nextBody.optional() } }, async (req) => {
     const body = req.body;
-    const out = await sweeps.next(req.params.sweep_id, { worker: body?.worker ?? '', requestId: body?.request_id, user: body?.user || undefined });
+    const out = await sweeps.next(req.caller!, req.params.sweep_id, { worker: body?.worker ?? '', requestId: body?.request_id, user: body?.user || undefined });
     return {
       sweep: sweepJson(out.sweep),
       trial: 'trial' in out ? trialJson(out.trial) : undefined,
@@ -79,11 +79,11 @@ export async function sweepRoutes(app: FastifyInstance, opts: { sweeps: SweepSer
     };
   });
   r.post(`${base}/:sweep_id/heartbeat`, { schema: { params: sweepIdParams, body: trialBody } }, async (req) => {
-    const out = await trials.heartbeat(req.params.sweep_id, req.body.run_id);
+    const out = await trials.heartbeat(req.caller!, req.params.sweep_id, req.body.run_id);
     return { trial: trialJson(out.trial), sweep_status: out.sweepStatus };
   });
   r.post(`${base}/:sweep_id/should-stop`, { schema: { params: sweepIdParams, body: trialBody } }, async (req) => {
-    const a = await trials.shouldStop(req.params.sweep_id, req.body.run_id);
+    const a = await trials.shouldStop(req.caller!, req.params.sweep_id, req.body.run_id);
     return { should_stop: a.shouldStop, trial_status: a.trialStatus, reason: a.reason, step: a.step ?? undefined };
   });
 }

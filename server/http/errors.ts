@@ -47,7 +47,10 @@ export function sendError(reply: FastifyReply, code: ErrorCode, message: string,
 /** The one place where thrown errors become HTTP answers; nothing unexpected leaks its internals. */
 export function registerErrorHandlers(app: FastifyInstance, fallback?: (req: FastifyRequest, reply: FastifyReply) => boolean): void {
   app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
-    if (err instanceof LablogError) return sendError(reply, err.errorCode, err.message, err.status);
+    if (err instanceof LablogError) {
+      if (err.retryAfter !== undefined) void reply.header('Retry-After', String(err.retryAfter));
+      return sendError(reply, err.errorCode, err.message, err.status);
+    }
     if (hasZodFastifySchemaValidationErrors(err)) {
       return sendError(reply, 'INVALID_PARAMETER_VALUE', describeValidation(
           err.validation as unknown as ValidationIssue[],

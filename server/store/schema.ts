@@ -219,3 +219,70 @@ export const sweepTrials = sqliteTable(
     uniqueIndex('sweep_trials_request').on(t.sweepId, t.requestId).where(sql`request_id IS NOT NULL`),
   ],
 );
+
+// Team hosting (auth). Users log in with a password (scrypt), a token (stored as its SHA-256) or a
+// browser session (stored as its SHA-256 too), so a stolen database file holds no usable secret.
+
+export const users = sqliteTable('users', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  username: text('username').notNull().unique(),
+  /** scrypt$N$r$p$salt$hash; null for users who only sign in through OIDC or a trusted proxy. */
+  passwordHash: text('password_hash'),
+  role: text('role').notNull(),
+  authSource: text('auth_source').notNull().default('local'),
+  createdAt: integer('created_at').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});
+
+export const apiTokens = sqliteTable(
+  'api_tokens',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    userId: integer('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    tokenHash: text('token_hash').notNull().unique(),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at'),
+    lastUsedAt: integer('last_used_at'),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [index('api_tokens_user').on(t.userId)],
+);
+
+export const sessions = sqliteTable(
+  'sessions',
+  {
+    idHash: text('id_hash').primaryKey(),
+    userId: integer('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    csrfToken: text('csrf_token').notNull(),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+  },
+  (t) => [index('sessions_user').on(t.userId)],
+);
+
+export const experimentPermissions = sqliteTable(
+  'experiment_permissions',
+  {
+    experimentId: integer('experiment_id').notNull().references(() => experiments.experimentId, { onDelete: 'cascade' }),
+    userId: integer('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    permission: text('permission').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.experimentId, t.userId] }), index('experiment_permissions_user').on(t.userId, t.experimentId)],
+);
+
+/** Who wrote what: one row per write request (kept when the user is deleted, by name). */
+export const auditLog = sqliteTable(
+  'audit_log',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    time: integer('time').notNull(),
+    username: text('username').notNull(),
+    method: text('method').notNull(),
+    route: text('route').notNull(),
+    status: integer('status').notNull(),
+    experimentId: text('experiment_id'),
+    runId: text('run_id'),
+  },
+  (t) => [index('audit_log_time').on(t.time), index('audit_log_user_time').on(t.username, t.time), index('audit_log_experiment_time').on(t.experimentId, t.time)],
+);

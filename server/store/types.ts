@@ -1,3 +1,4 @@
+import type { AuthStore } from './auth-types.js';
 import type { SweepStore } from './sweep-types.js';
 import type { Expr, OrderKey } from '../search/ast.js';
 
@@ -116,6 +117,8 @@ export interface RunSearch {
 
 export interface ExperimentSearch {
   filter: Expr | null;
+  /** Only experiments this user may read (absent: all). */
+  readableBy?: { userId: number; defaultReadable: boolean };
   orderBy: OrderKey[];
   viewType: ViewType;
   offset: number;
@@ -183,7 +186,7 @@ export interface GcExperiment {
  * Everything the tracking services need from storage. Async so that a PostgreSQL implementation can
  * sit beside the SQLite one. Methods that name a run or experiment throw RESOURCE_DOES_NOT_EXIST.
  */
-export interface TrackingStore extends SweepStore {
+export interface TrackingStore extends SweepStore, AuthStore {
   createExperiment(e: NewExperiment): Promise<string>;
   getExperiment(id: string): Promise<Experiment>;
   getExperimentByName(name: string): Promise<Experiment | null>;

@@ -1,5 +1,8 @@
+import type { Access } from '../auth/access.js';
+import type { Caller } from '../auth/permissions.js';
 import { randomUUID } from 'node:crypto';
 import { alreadyExists, invalid } from '../errors.js';
+import type { Permission } from '../store/auth-types.js';
 import type { SweepRecord, SweepStatus, TrialRow, TrialStatus } from '../store/sweep-types.js';
 import type { KeyValue, TrackingStore } from '../store/types.js';
 import type { Clock } from '../tracking/experiments.service.js';
@@ -63,7 +66,7 @@ function better(goal: 'minimize' | 'maximize', a: number, b: number): boolean {
   return goal === 'minimize' ? a < b : a > b;
 }
 
-export function createSweepService(store: TrackingStore, clock: Clock) {
+export function createSweepService(store: TrackingStore, clock: Clock, access: Access) {
   // Kept with the stored text they were parsed from: comparing it is cheap, where serializing the config
   // again on every request is not (a space may list 100 parameters of 1000 values each).
   const configs = new Map<string, { json: string; loaded: LoadedConfig }>();
@@ -150,8 +153,16 @@ export function createSweepService(store: TrackingStore, clock: Clock) {
     return view({ ...s, record });
   }
 
+  /** A sweep's permissions are its experiment's. */
+  async function check(caller: Caller, sweepId: string, need: Permission): Promise<void> {
+    if (caller.role === 'admin') return;
+    await access.experiment(caller, (await store.getSweep(sweepId)).experimentId, need);
+  }
+
   return {
-    async create(experimentId: string, name: string, input: SweepConfigInput): Promise<{ sweep: Sweep; created: boolean }> {
+    check,
+    async create(caller: Caller, experimentId: string, name: string, input: SweepConfigInput): Promise<{ sweep: Sweep; created: boolean }> {
+      await access.experiment(caller, experimentId, 'EDIT');
       if (name.length === 0 || name.length > 500) throw invalid('Sweep name must be 1 to 500 characters');
       const l = normalizeConfig(input);
       const now = clock.now();
@@ -180,26 +191,41 @@ export function createSweepService(store: TrackingStore, clock: Clock) {
       return { sweep: view(await state(sweep.sweepId)), created };
     },
 
-    get: async (sweepId: string) => view(await state(sweepId)),
+    async get(caller: Caller, sweepId: string) {
+      await check(caller, sweepId, 'READ');
+      return view(await state(sweepId));
+    },
     state,
     view,
 
-    async list(experimentId: string | null, offset: number, limit: number) {
+    async list(caller: Caller, experimentId: string | null, offset: number, limit: number) {
       const page = await store.listSweeps({ experimentId, offset, limit });
       const items: Sweep[] = [];
-      for (const r of page.items) items.push(view(await state(r.sweepId)));
+      const shown = new Set(await access.readable(caller, [...new Set(page.items.map((r) => r.experimentId))]));
+      for (const r of page.items) if (shown.has(r.experimentId)) items.push(view(await state(r.sweepId)));
       return { items, nextOffset: page.nextOffset };
     },
 
-    async trials(sweepId: string): Promise<Trial[]> {
+    async trials(caller: Caller, sweepId: string): Promise<Trial[]> {
+      await check(caller, sweepId, 'READ');
       return (await state(sweepId)).trials.map(toTrial);
     },
 
-    pause: (sweepId: string) => transition(sweepId, ['RUNNING'], 'PAUSED'),
-    resume: (sweepId: string) => transition(sweepId, ['PAUSED'], 'RUNNING'),
-    stop: (sweepId: string) => transition(sweepId, ['RUNNING', 'PAUSED'], 'STOPPED', 'KILLED'),
+    async pause(caller: Caller, sweepId: string) {
+      await check(caller, sweepId, 'EDIT');
+      return transition(sweepId, ['RUNNING'], 'PAUSED');
+    },
+    async resume(caller: Caller, sweepId: string) {
+      await check(caller, sweepId, 'EDIT');
+      return transition(sweepId, ['PAUSED'], 'RUNNING');
+    },
+    async stop(caller: Caller, sweepId: string) {
+      await check(caller, sweepId, 'EDIT');
+      return transition(sweepId, ['RUNNING', 'PAUSED'], 'STOPPED', 'KILLED');
+    },
 
-    async next(sweepId: string, ask: { worker: string; requestId?: string; user?: string }): Promise<NextTrial> {
+    async next(caller: Caller, sweepId: string, ask: { worker: string; requestId?: string; user?: string }): Promise<NextTrial> {
+      await check(caller, sweepId, 'EDIT');
       const requestId = ask.requestId ?? null;
       for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
         const s = await state(sweepId);

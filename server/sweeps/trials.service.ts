@@ -1,3 +1,4 @@
+import type { Caller } from '../auth/permissions.js';
 import type { TrialRow } from '../store/sweep-types.js';
 import type { TrackingStore } from '../store/types.js';
 import type { Clock } from '../tracking/experiments.service.js';
@@ -53,13 +54,15 @@ export function createTrialService(store: TrackingStore, sweeps: SweepService, c
 
   return {
     /** Records a sign of life; answers the trial and the sweep's status (a stopped sweep is news to a worker). */
-    async heartbeat(sweepId: string, runId: string): Promise<{ trial: Trial; sweepStatus: string }> {
+    async heartbeat(caller: Caller, sweepId: string, runId: string): Promise<{ trial: Trial; sweepStatus: string }> {
+      await sweeps.check(caller, sweepId, 'EDIT');
       await store.touchTrial(sweepId, runId, clock.now());
       const s = await sweeps.state(sweepId);
       return { trial: toTrial(s.trials.find((t) => t.runId === runId)!), sweepStatus: s.record.status };
     },
 
-    async shouldStop(sweepId: string, runId: string): Promise<StopAnswer> {
+    async shouldStop(caller: Caller, sweepId: string, runId: string): Promise<StopAnswer> {
+      await sweeps.check(caller, sweepId, 'EDIT');
       // The question is a sign of life too, so it is recorded before timeouts are applied.
       await store.touchTrial(sweepId, runId, clock.now());
       const s = await sweeps.state(sweepId);
@@ -89,7 +92,8 @@ export function createTrialService(store: TrackingStore, sweeps: SweepService, c
       return { shouldStop: decision.stop, trialStatus: decision.stop ? 'STOPPED' : 'RUNNING', reason: decision.reason, step: trial.step };
     },
 
-    async importance(sweepId: string) {
+    async importance(caller: Caller, sweepId: string) {
+      await sweeps.check(caller, sweepId, 'READ');
       const s = await sweeps.state(sweepId);
       const done = s.trials
         .filter((t) => t.status === 'COMPLETED' && t.value !== null && Number.isFinite(t.value))

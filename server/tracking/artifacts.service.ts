@@ -1,4 +1,6 @@
 import type { Readable } from 'node:stream';
+import type { Access } from '../auth/access.js';
+import type { Caller } from '../auth/permissions.js';
 import { invalid, notFound } from '../errors.js';
 import { joinPath, proxiedRoot, safeRelativePath } from '../artifacts/paths.js';
 import type { ArtifactStore, Range } from '../artifacts/types.js';
@@ -11,9 +13,10 @@ export interface FileInfo {
 }
 
 /** Artifact operations in MLflow's terms: proxied paths under the root, and run-relative paths. */
-export function createArtifactService(store: TrackingStore, artifacts: ArtifactStore, opts: { maxBytes: number; listPageSize: number }) {
-  async function runRoot(runId: string): Promise<{ uri: string; root: string }> {
+export function createArtifactService(store: TrackingStore, artifacts: ArtifactStore, access: Access, opts: { maxBytes: number; listPageSize: number }) {
+  async function runRoot(caller: Caller, runId: string): Promise<{ uri: string; root: string }> {
     const info = await store.getRunInfo(runId);
+    await access.experiment(caller, info.experimentId, 'READ');
     const root = proxiedRoot(info.artifactUri);
     if (root === null) throw invalid(`The artifacts of run ${runId} live at '${info.artifactUri}', which this server does not serve`);
     return { uri: info.artifactUri, root };
@@ -27,20 +30,31 @@ export function createArtifactService(store: TrackingStore, artifacts: ArtifactS
 
   return {
     maxBytes: opts.maxBytes,
-    put: (rawPath: string, body: Readable) => artifacts.put(safeRelativePath(rawPath), body, opts.maxBytes),
-    file: (rawPath: string) => file(safeRelativePath(rawPath)),
-    async delete(rawPath: string) {
+    async put(caller: Caller, rawPath: string, body: Readable) {
       const rel = safeRelativePath(rawPath);
+      await access.artifactPath(caller, rel, 'EDIT');
+      return artifacts.put(rel, body, opts.maxBytes);
+    },
+    async file(caller: Caller, rawPath: string) {
+      const rel = safeRelativePath(rawPath);
+      await access.artifactPath(caller, rel, 'READ');
+      return file(rel);
+    },
+    async delete(caller: Caller, rawPath: string) {
+      const rel = safeRelativePath(rawPath);
+      await access.artifactPath(caller, rel, 'EDIT');
       if (!(await artifacts.delete(rel))) throw notFound(`No artifact at '${rel}'`);
     },
     /** MLflow's proxied listing: entries directly under `dir`, named by basename. */
-    async listProxied(rawDir: string | undefined): Promise<FileInfo[]> {
-      const entries = await artifacts.list(safeRelativePath(rawDir ?? ''));
+    async listProxied(caller: Caller, rawDir: string | undefined): Promise<FileInfo[]> {
+      const rel = safeRelativePath(rawDir ?? '');
+      await access.artifactPath(caller, rel, 'READ');
+      const entries = await artifacts.list(rel);
       return (entries ?? []).map((e) => ({ path: e.name, isDir: e.isDir, size: e.size }));
     },
     /** A run's listing with paths relative to its artifact root, paged. */
-    async listRun(runId: string, rawDir: string | undefined, offset: number) {
-      const { uri, root } = await runRoot(runId);
+    async listRun(caller: Caller, runId: string, rawDir: string | undefined, offset: number) {
+      const { uri, root } = await runRoot(caller, runId);
       const dir = safeRelativePath(rawDir ?? '');
       const entries = (await artifacts.list(joinPath(root, dir))) ?? [];
       const page = entries.slice(offset, offset + opts.listPageSize);
@@ -48,17 +62,32 @@ export function createArtifactService(store: TrackingStore, artifacts: ArtifactS
       return { rootUri: uri, files: page.map((e) => ({ path: joinPath(dir, e.name), isDir: e.isDir, size: e.size })), nextOffset: next };
     },
     /** A file of a run, by its run-relative path (the UI's get-artifact and preview). */
-    async runFile(runId: string, rawPath: string) {
-      const { root } = await runRoot(runId);
+    async runFile(caller: Caller, runId: string, rawPath: string) {
+      const { root } = await runRoot(caller, runId);
       const rel = safeRelativePath(rawPath);
       if (rel === '') throw invalid("Missing value for required parameter 'path'.");
       return file(joinPath(root, rel));
     },
-    createUpload: (rawPath: string) => artifacts.createUpload(safeRelativePath(rawPath)),
-    putPart: (uploadId: string, partNumber: number, body: Readable) => artifacts.putPart(uploadId, partNumber, body, opts.maxBytes),
-    completeUpload: (uploadId: string, rawPath: string, parts: { partNumber: number; etag: string }[]) =>
-      artifacts.completeUpload(uploadId, safeRelativePath(rawPath), parts, opts.maxBytes),
-    abortUpload: (uploadId: string) => artifacts.abortUpload(uploadId),
+    async createUpload(caller: Caller, rawPath: string) {
+      const rel = safeRelativePath(rawPath);
+      await access.artifactPath(caller, rel, 'EDIT');
+      return artifacts.createUpload(rel);
+    },
+    // A part is addressed by its upload id alone, which only a caller allowed to create the upload
+    // was given; the path is checked again when the upload completes.
+    putPart(caller: Caller, uploadId: string, partNumber: number, body: Readable) {
+      access.mayWrite(caller);
+      return artifacts.putPart(uploadId, partNumber, body, opts.maxBytes);
+    },
+    async completeUpload(caller: Caller, uploadId: string, rawPath: string, parts: { partNumber: number; etag: string }[]) {
+      const rel = safeRelativePath(rawPath);
+      await access.artifactPath(caller, rel, 'EDIT');
+      return artifacts.completeUpload(uploadId, rel, parts, opts.maxBytes);
+    },
+    async abortUpload(caller: Caller, uploadId: string, rawPath: string) {
+      await access.artifactPath(caller, safeRelativePath(rawPath), 'EDIT');
+      return artifacts.abortUpload(uploadId);
+    },
   };
 }
 

@@ -1,3 +1,5 @@
+import type { Access } from '../auth/access.js';
+import type { Caller } from '../auth/permissions.js';
 import { notFound } from '../errors.js';
 import { parseExperimentFilter, parseExperimentOrderBy } from '../search/parser.js';
 import type { KeyValue, TrackingStore, ViewType } from '../store/types.js';
@@ -7,40 +9,60 @@ export interface Clock {
   now(): number;
 }
 
-export function createExperimentService(store: TrackingStore, clock: Clock) {
+export function createExperimentService(store: TrackingStore, clock: Clock, access: Access) {
   return {
-    async create(name: string, artifactLocation: string | undefined, tags: KeyValue[]) {
+    async create(caller: Caller, name: string, artifactLocation: string | undefined, tags: KeyValue[]) {
+      access.mayCreate(caller);
       validateExperimentName(name);
       if (artifactLocation) validateArtifactLocation(artifactLocation);
       tags.forEach(validateExperimentTag);
-      return store.createExperiment({ name, artifactLocation: artifactLocation || null, tags, now: clock.now() });
+      const id = await store.createExperiment({ name, artifactLocation: artifactLocation || null, tags, now: clock.now() });
+      await access.created(caller, id);
+      return id;
     },
-    get: (id: string) => store.getExperiment(id),
-    async getByName(name: string) {
-      const e = await store.getExperimentByName(name);
-      if (!e) throw notFound(`Could not find experiment with name '${name}'`);
+    async get(caller: Caller, id: string) {
+      const e = await store.getExperiment(id);
+      await access.experiment(caller, id, 'READ');
       return e;
     },
-    search(q: { filter?: string; orderBy?: string[]; viewType: ViewType; offset: number; limit: number }) {
+    async getByName(caller: Caller, name: string) {
+      const e = await store.getExperimentByName(name);
+      if (!e) throw notFound(`Could not find experiment with name '${name}'`);
+      await access.experiment(caller, e.experimentId, 'READ');
+      return e;
+    },
+    search(caller: Caller, q: { filter?: string; orderBy?: string[]; viewType: ViewType; offset: number; limit: number }) {
       return store.searchExperiments({
         filter: parseExperimentFilter(q.filter),
         orderBy: parseExperimentOrderBy(q.orderBy),
         viewType: q.viewType,
         offset: q.offset,
         limit: q.limit,
+        readableBy: access.readFilter(caller),
       });
     },
-    rename(id: string, name: string) {
+    async rename(caller: Caller, id: string, name: string) {
       validateExperimentName(name);
+      await access.experiment(caller, id, 'EDIT');
       return store.renameExperiment(id, name, clock.now());
     },
-    delete: (id: string) => store.setExperimentLifecycle(id, 'deleted', clock.now()),
-    restore: (id: string) => store.setExperimentLifecycle(id, 'active', clock.now()),
-    setTag(id: string, tag: KeyValue) {
+    async delete(caller: Caller, id: string) {
+      await access.experiment(caller, id, 'MANAGE');
+      return store.setExperimentLifecycle(id, 'deleted', clock.now());
+    },
+    async restore(caller: Caller, id: string) {
+      await access.experiment(caller, id, 'MANAGE');
+      return store.setExperimentLifecycle(id, 'active', clock.now());
+    },
+    async setTag(caller: Caller, id: string, tag: KeyValue) {
       validateExperimentTag(tag);
+      await access.experiment(caller, id, 'EDIT');
       return store.setExperimentTag(id, tag, clock.now());
     },
-    deleteTag: (id: string, key: string) => store.deleteExperimentTag(id, key),
+    async deleteTag(caller: Caller, id: string, key: string) {
+      await access.experiment(caller, id, 'EDIT');
+      return store.deleteExperimentTag(id, key);
+    },
   };
 }
 

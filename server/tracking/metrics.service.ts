@@ -1,3 +1,5 @@
+import type { Access } from '../auth/access.js';
+import type { Caller } from '../auth/permissions.js';
 import { invalid } from '../errors.js';
 import type { MetricPoint, SampledQuery, TrackingStore } from '../store/types.js';
 import { validateKey } from './validation.js';
@@ -33,17 +35,22 @@ function lowerBound(xs: number[], x: number): number {
   return a;
 }
 
-export function createMetricService(store: TrackingStore) {
+export function createMetricService(store: TrackingStore, access: Access) {
+  const readable = async (caller: Caller, runIds: string[]) => {
+    for (const id of runIds) await access.run(caller, id, 'READ');
+  };
   return {
-    history(runId: string, key: string, offset: number, limit: number | null) {
+    async history(caller: Caller, runId: string, key: string, offset: number, limit: number | null) {
+      await access.run(caller, runId, 'READ');
       return store.getMetricHistory({ runId, key, offset, limit });
     },
-    streamHistory(runId: string, key: string, offset: number, limit: number | null) {
+    async streamHistory(caller: Caller, runId: string, key: string, offset: number, limit: number | null) {
+      await access.run(caller, runId, 'READ');
       return store.streamMetricHistory({ runId, key, offset, limit });
     },
 
     /** MLflow's get-history-bulk-interval: the same sampled steps for every run, each run's min and max step kept. */
-    async bulkInterval(q: { runIds: string[]; key: string; startStep?: number; endStep?: number; maxResults?: number }) {
+    async bulkInterval(caller: Caller, q: { runIds: string[]; key: string; startStep?: number; endStep?: number; maxResults?: number }) {
       if (q.runIds.length === 0) throw invalid("Missing value for required parameter 'run_ids'.");
       if (q.runIds.length > BULK_MAX_RUNS) throw invalid(`'run_ids' may contain at most ${BULK_MAX_RUNS} run ids. Got ${q.runIds.length}.`);
       if ((q.startStep === undefined) !== (q.endStep === undefined)) {
@@ -56,6 +63,7 @@ export function createMetricService(store: TrackingStore) {
       if (maxResults < 1 || maxResults > BULK_MAX_RESULTS) {
         throw invalid(`'max_results' must be between 1 and ${BULK_MAX_RESULTS}. Got ${maxResults}.`);
       }
+      await readable(caller, q.runIds);
       const byRun = await store.getMetricRange({ runIds: q.runIds, key: q.key, startStep: null, endStep: null });
       const stepSet = new Set<number>();
       const edges = new Set<number>();
@@ -84,11 +92,12 @@ export function createMetricService(store: TrackingStore) {
       return out;
     },
 
-    sampled(q: SampledQuery) {
+    async sampled(caller: Caller, q: SampledQuery) {
       if (q.runIds.length === 0 || q.keys.length === 0) throw invalid("Parameters 'run_ids' and 'keys' need at least one value each.");
       if (q.runIds.length > BULK_MAX_RUNS) throw invalid(`'run_ids' may contain at most ${BULK_MAX_RUNS} run ids. Got ${q.runIds.length}.`);
       q.keys.forEach((k) => validateKey('metric', k));
       if (q.start !== null && q.end !== null && q.start > q.end) throw invalid("'start' must not be greater than 'end'.");
+      await readable(caller, q.runIds);
       return store.sampleMetrics(q);
     },
   };

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import type { Access } from '../auth/access.js';
+import type { Caller } from '../auth/permissions.js';
 import { invalid } from '../errors.js';
 import { parseRunFilter, parseRunOrderBy } from '../search/parser.js';
 import type { Batch, DatasetInput, KeyValue, RunStatus, TrackingStore, ViewType } from '../store/types.js';
@@ -19,9 +21,10 @@ export interface CreateRun {
   tags: KeyValue[];
 }
 
-export function createRunService(store: TrackingStore, clock: Clock) {
+export function createRunService(store: TrackingStore, clock: Clock, access: Access) {
   return {
-    async create(r: CreateRun) {
+    async create(caller: Caller, r: CreateRun) {
+      await access.experiment(caller, r.experimentId, 'EDIT');
       r.tags.forEach(validateTag);
       const tagName = r.tags.findLast((t) => t.key === RUN_NAME_TAG)?.value;
       if (r.runName && tagName && r.runName !== tagName) {
@@ -43,35 +46,49 @@ export function createRunService(store: TrackingStore, clock: Clock) {
       });
       return store.getRun(info.runId);
     },
-    get: (runId: string) => store.getRun(runId),
-    update(runId: string, u: { status?: RunStatus; endTime?: number; runName?: string }) {
+    async get(caller: Caller, runId: string) {
+      await access.run(caller, runId, 'READ');
+      return store.getRun(runId);
+    },
+    async update(caller: Caller, runId: string, u: { status?: RunStatus; endTime?: number; runName?: string }) {
+      await access.run(caller, runId, 'EDIT');
       return store.updateRun(runId, u);
     },
-    delete: (runId: string) => store.setRunLifecycle(runId, 'deleted', clock.now()),
-    restore: (runId: string) => store.setRunLifecycle(runId, 'active', clock.now()),
-    logBatch(runId: string, batch: Batch, idempotencyKey?: string) {
+    async delete(caller: Caller, runId: string) {
+      await access.run(caller, runId, 'EDIT');
+      return store.setRunLifecycle(runId, 'deleted', clock.now());
+    },
+    async restore(caller: Caller, runId: string) {
+      await access.run(caller, runId, 'EDIT');
+      return store.setRunLifecycle(runId, 'active', clock.now());
+    },
+    async logBatch(caller: Caller, runId: string, batch: Batch, idempotencyKey?: string) {
       validateBatch(batch);
+      await access.run(caller, runId, 'EDIT');
       if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,255}$/.test(idempotencyKey)) {
         throw invalid('Idempotency-Key must be 1 to 255 visible ASCII characters');
       }
       return store.logBatch(runId, batch, idempotencyKey === undefined ? undefined : { key: idempotencyKey, now: clock.now() });
     },
-    deleteTag(runId: string, key: string) {
+    async deleteTag(caller: Caller, runId: string, key: string) {
       validateKey('tag', key);
+      await access.run(caller, runId, 'EDIT');
       return store.deleteTag(runId, key);
     },
-    logInputs(runId: string, inputs: DatasetInput[]) {
+    async logInputs(caller: Caller, runId: string, inputs: DatasetInput[]) {
       for (const i of inputs) {
         for (const t of i.tags) {
           if (t.key.length > MAX_INPUT_TAG_KEY) throw invalid(`Input tag key '${t.key.slice(0, 50)}' had length ${t.key.length}, which exceeded length limit of ${MAX_INPUT_TAG_KEY}`);
           if (t.value.length > MAX_INPUT_TAG_VALUE) throw invalid(`Input tag value '${t.value.slice(0, 50)}' had length ${t.value.length}, which exceeded length limit of ${MAX_INPUT_TAG_VALUE}`);
         }
       }
+      await access.run(caller, runId, 'EDIT');
       return store.logInputs(runId, inputs);
     },
-    search(q: { experimentIds: string[]; filter?: string; orderBy?: string[]; viewType: ViewType; offset: number; limit: number }) {
+    /** Runs of the requested experiments the caller may read; the others are left out, as from a list. */
+    async search(caller: Caller, q: { experimentIds: string[]; filter?: string; orderBy?: string[]; viewType: ViewType; offset: number; limit: number }) {
       return store.searchRuns({
-        experimentIds: q.experimentIds,
+        experimentIds: await access.readable(caller, q.experimentIds),
         filter: parseRunFilter(q.filter),
         orderBy: parseRunOrderBy(q.orderBy),
         viewType: q.viewType,

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createAccess } from '../../server/auth/access.js';
+import { LOCAL_ADMIN } from '../../server/auth/permissions.js';
 import { createSweepService } from '../../server/sweeps/sweeps.service.js';
 import { buildTestApp, type TestApp } from '../helper.js';
 import { tableCounts } from './api.helpers.js';
@@ -37,11 +39,11 @@ describe('sweeps: create, attach and validate', () => {
 
   it('reads the same sweep back from storage, as another server process would', async () => {
     const sweep = await createSweep(t, { ...GRID, name: 'reloaded', seed: 5 });
-    const other = createSweepService(t.store, { now: () => Date.now() });
-    const read = await other.get(sweep.sweep_id);
+    const other = createSweepService(t.store, { now: () => Date.now() }, createAccess(t.store, { defaultPermission: 'READ' }));
+    const read = await other.get(LOCAL_ADMIN, sweep.sweep_id);
     assert.equal(read.gridSize, 9);
     assert.deepEqual(read.config, sweep.config);
-    const out = await other.next(sweep.sweep_id, { worker: 'w' });
+    const out = await other.next(LOCAL_ADMIN, sweep.sweep_id, { worker: 'w' });
     assert.ok('trial' in out, JSON.stringify(out));
     assert.equal(out.trial.number, 0);
     assert.deepEqual(out.trial.params, { lr: 0.1, optimizer: 'sgd', momentum: 0, epochs: 3 });

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { openDatabase, type Db } from '../db.js';
 import type { SampledSeries, Series, TrackingStore } from '../types.js';
+import { createAuthStatements } from './auth.sql.js';
 import { createExperimentStatements } from './experiments.sql.js';
 import { createGcStatements } from './gc.sql.js';
 import { createMetricStatements } from './metrics.sql.js';
@@ -28,6 +29,7 @@ export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
 
   return {
     db,
+    ...createAuthStatements(db),
     createExperiment: async (e) => experiments.create(e),
     getExperiment: async (id) => experiments.get(id),
     getExperimentByName: async (name) => experiments.getByName(name),

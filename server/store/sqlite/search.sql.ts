@@ -395,12 +395,20 @@ export function searchRunIds(db: Database, q: RunSearch, opts: SearchOptions = {
   return { ids: more ? ids.slice(0, w.limit) : ids, nextOffset: more ? w.offset + w.limit : null };
 }
 
+/** Experiments the user may read: their explicit permission, else the default one. */
+function readableTest(r: NonNullable<ExperimentSearch['readableBy']>, b: Binder): string {
+  const denied = `SELECT experiment_id FROM experiment_permissions WHERE user_id = ${b.bind(r.userId)} AND permission = 'NO_PERMISSIONS'`;
+  const granted = `SELECT experiment_id FROM experiment_permissions WHERE user_id = ${b.bind(r.userId)} AND permission <> 'NO_PERMISSIONS'`;
+  return r.defaultReadable ? `e.experiment_id NOT IN (${denied})` : `e.experiment_id IN (${granted})`;
+}
+
 export function searchExperimentIds(db: Database, q: ExperimentSearch): IdPage {
   const b = new Binder();
   const where: string[] = [];
   const stage = lifecycleTest('e.lifecycle_stage', q.viewType, b);
   if (stage) where.push(stage);
   if (q.filter) where.push(compileExpr(q.filter, b, experimentCondition));
+  if (q.readableBy) where.push(readableTest(q.readableBy, b));
   const terms: string[] = [];
   if (q.orderBy.length === 0) {
     // MLflow's SqlAlchemyStore default; with an explicit order_by the tie-break is experiment_id DESC.

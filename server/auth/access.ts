@@ -1,0 +1,100 @@
+import { denied } from '../errors.js';
+import type { Permission } from '../store/auth-types.js';
+import type { TrackingStore } from '../store/types.js';
+import { atLeast, capByRole, isAdmin, type Caller } from './permissions.js';
+
+// A user's explicit permissions are read once per few seconds, not on every call of a training
+// script; a change made through this process drops them at once.
+const PERMISSION_TTL_MS = 5_000;
+// A run never moves to another experiment, so its experiment can be remembered.
+const RUN_CACHE_SIZE = 20_000;
+
+/**
+ * "May this caller do X to experiment E": the one question every tracking service asks before it acts.
+ * Admins (and everyone when auth is off) are let through without a lookup.
+ */
+export function createAccess(store: TrackingStore, opts: { defaultPermission: Permission; now?: () => number }) {
+  const now = opts.now ?? Date.now;
+  const explicit = new Map<number, { at: number; map: Map<string, Permission> }>();
+  const runExperiment = new Map<string, string>();
+
+  async function explicitOf(userId: number): Promise<Map<string, Permission>> {
+    const hit = explicit.get(userId);
+    if (hit && now() - hit.at < PERMISSION_TTL_MS) return hit.map;
+    const map = await store.permissionsOf(userId);
+    explicit.set(userId, { at: now(), map });
+    return map;
+  }
+
+  async function permissionOn(caller: Caller, experimentId: string): Promise<Permission> {
+    if (isAdmin(caller)) return 'MANAGE';
+    const map = await explicitOf(caller.userId!);
+    return capByRole(caller.role, map.get(experimentId) ?? opts.defaultPermission);
+  }
+
+  async function experiment(caller: Caller, experimentId: string, need: Permission): Promise<void> {
+    if (isAdmin(caller)) return;
+    if (!atLeast(await permissionOn(caller, experimentId), need)) {
+      throw denied(`Permission denied: user '${caller.username}' needs ${need} on experiment ${experimentId}.`);
+    }
+  }
+
+  async function experimentOfRun(runId: string): Promise<string> {
+    let id = runExperiment.get(runId);
+    if (id === undefined) {
+      id = (await store.getRunInfo(runId)).experimentId;
+      if (runExperiment.size >= RUN_CACHE_SIZE) runExperiment.clear();
+      runExperiment.set(runId, id);
+    }
+    return id;
+  }
+
+  return {
+    permissionOn,
+    experiment,
+    async run(caller: Caller, runId: string, need: Permission): Promise<void> {
+      if (isAdmin(caller)) return;
+      await experiment(caller, await experimentOfRun(runId), need);
+    },
+    /** The experiment of a proxied artifact path (`<experiment_id>/<run_id>/artifacts/...`). */
+    async artifactPath(caller: Caller, relPath: string, need: Permission): Promise<void> {
+      if (isAdmin(caller)) return;
+      const first = relPath.split('/')[0];
+      if (!/^\d+$/.test(first)) throw denied(`Permission denied: only admins may reach artifacts outside an experiment ('${relPath}').`);
+      await experiment(caller, first, need);
+    },
+    /** Those of the ids the caller may read, in their order. */
+    async readable(caller: Caller, experimentIds: string[]): Promise<string[]> {
+      if (isAdmin(caller)) return experimentIds;
+      const out: string[] = [];
+      for (const id of experimentIds) if (atLeast(await permissionOn(caller, id), 'READ')) out.push(id);
+      return out;
+    },
+    /** For searches the store runs: only experiments this caller may read (undefined: all). */
+    readFilter(caller: Caller) {
+      if (isAdmin(caller)) return undefined;
+      return { userId: caller.userId!, defaultReadable: atLeast(opts.defaultPermission, 'READ') };
+    },
+    /** Anyone but a viewer may create experiments. */
+    mayCreate(caller: Caller): void {
+      if (caller.role === 'viewer') throw denied(`Permission denied: user '${caller.username}' is a viewer and may not create experiments.`);
+    },
+    /** A caller that may write somewhere (multipart parts are addressed by an upload id only). */
+    mayWrite(caller: Caller): void {
+      if (caller.role === 'viewer') throw denied(`Permission denied: user '${caller.username}' is a viewer and may not write.`);
+    },
+    /** The creator of an experiment manages it. */
+    async created(caller: Caller, experimentId: string): Promise<void> {
+      if (caller.userId === null) return;
+      await store.setPermission(experimentId, caller.userId, 'MANAGE');
+      explicit.delete(caller.userId);
+    },
+    /** After a permission change: the next check reads the store again. */
+    forget(userId?: number): void {
+      if (userId === undefined) explicit.clear();
+      else explicit.delete(userId);
+    },
+  };
+}
+
+export type Access = ReturnType<typeof createAccess>;
