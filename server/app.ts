@@ -5,6 +5,7 @@ import { accountRoutes } from './api/accounts.routes.js';
 import { artifactRoutes } from './api/artifacts.routes.js';
 import { experimentRoutes } from './api/experiments.routes.js';
 import { metricRoutes } from './api/metrics.routes.js';
+import { OIDC_CALLBACK_PATH, oidcRoutes } from './api/oidc.routes.js';
 import { runArtifactRoutes } from './api/run-artifacts.routes.js';
 import { runRoutes } from './api/runs.routes.js';
 import { sweepRoutes } from './api/sweeps.routes.js';
@@ -12,6 +13,7 @@ import type { ArtifactStore } from './artifacts/types.js';
 import { createAccess } from './auth/access.js';
 import { createAccountService } from './auth/accounts.service.js';
 import { createCredentialService } from './auth/credentials.service.js';
+import { createOidcService } from './auth/oidc.service.js';
 import type { Config } from './config.js';
 import { registerAuth } from './http/auth.js';
 import { registerErrorHandlers, sendError } from './http/errors.js';
@@ -30,7 +32,7 @@ type AuthSettings = Pick<
   Config,
   'auth' | 'defaultPermission' | 'rateLimit' | 'loginMaxFailures' | 'sessionTtlHours' | 'trustedProxies' | 'oidcDefaultRole' | 'corsOrigins'
 > &
-  Pick<Config, 'trustedProxyHeader' | 'publicUrl'>;
+  Pick<Config, 'trustedProxyHeader' | 'publicUrl' | 'oidcIssuer' | 'oidcClientId' | 'oidcClientSecret' | 'oidcAdminClaim'>;
 
 export interface AppDeps {
   config: Pick<Config, 'bodyLimit' | 'maxArtifactBytes'> & Partial<AuthSettings> & { artifactListPageSize?: number };
@@ -107,7 +109,9 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date,
     proxyRole: config.oidcDefaultRole ?? 'viewer',
     clock,
   });
-  await app.register(accountRoutes, { accounts, credentials, secureCookies: config.publicUrl?.startsWith('https:') ?? false });
+  const secureCookies = config.publicUrl?.startsWith('https:') ?? false;
+  await app.register(accountRoutes, { accounts, credentials, secureCookies });
+  await app.register(oidcRoutes, { authEnabled: auth.enabled, oidc: oidcOf(config, { store, credentials, access, now }), credentials, secureCookies });
 
   app.get('/health', (_req, reply) => reply.type('text/plain').send('OK'));
   app.get('/version', (_req, reply) => reply.type('text/plain').send(VERSION));
@@ -124,4 +128,23 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date,
   const sweeps = createSweepService(store, clock, access);
   await app.register(sweepRoutes, { sweeps, trials: createTrialService(store, sweeps, clock) });
   return app;
+}
+
+/** The single sign-on service when auth is on and OpenID Connect is configured (config.ts checks the set). */
+function oidcOf(
+  config: AppDeps['config'],
+  deps: { store: TrackingStore; credentials: ReturnType<typeof createCredentialService>; access: ReturnType<typeof createAccess>; now: () => number },
+) {
+  const { oidcIssuer: issuer, oidcClientId: clientId, oidcClientSecret: clientSecret, publicUrl } = config;
+  if (!config.auth || !issuer || !clientId || !clientSecret) return null;
+  if (!publicUrl) throw new Error('OpenID Connect needs the public URL (LABLOG_PUBLIC_URL) to build its redirect URI');
+  return createOidcService(deps.store, deps.credentials, deps.access, {
+    issuer,
+    clientId,
+    clientSecret,
+    redirectUri: `${publicUrl.replace(/\/+$/, '')}${OIDC_CALLBACK_PATH}`,
+    defaultRole: config.oidcDefaultRole ?? 'viewer',
+    adminClaim: config.oidcAdminClaim,
+    now: deps.now,
+  });
 }

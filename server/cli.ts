@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { ACCOUNTS_USAGE, accountsCommand } from './commands/accounts.js';
+import { BACKUP_USAGE, backupCommand } from './commands/backup.js';
+import { RESTORE_USAGE, restoreCommand } from './commands/restore.js';
 import { GC_USAGE, gcCommand } from './gc-command.js';
-import { serverCommand } from './main.js';
 import { SYNC_USAGE, syncCommand } from './sync-command.js';
 
 const USAGE = `usage: lablog <command> [options]
@@ -11,12 +12,13 @@ commands:
          run the tracking server (defaults: 127.0.0.1, 5000, ./lablog-data;
          env LABLOG_HOST, LABLOG_PORT, LABLOG_DATA_DIR, LABLOG_LOG_LEVEL; flags win)
          [--auth on] requires credentials (env LABLOG_AUTH; docs/auth.md has every setting)
-${GC_USAGE}${SYNC_USAGE}${ACCOUNTS_USAGE}`;
+${GC_USAGE}${SYNC_USAGE}${ACCOUNTS_USAGE}${BACKUP_USAGE}${RESTORE_USAGE}`;
 
 const [command, ...rest] = process.argv.slice(2);
 switch (command) {
   case 'server':
-    await serverCommand(rest);
+    // Loaded only here: the other commands start without fastify and the whole server.
+    await (await import('./main.js')).serverCommand(rest);
     break;
   case 'gc':
     // exitCode, not exit(): the report on stdout must be flushed when it is a pipe.
@@ -28,6 +30,12 @@ switch (command) {
     break;
   case 'sync':
     process.exitCode = await syncCommand(rest);
+    break;
+  case 'backup':
+    process.exitCode = await backupCommand(rest);
+    break;
+  case 'restore':
+    process.exitCode = await restoreCommand(rest);
     break;
   case undefined:
   case '-h':

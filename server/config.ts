@@ -51,7 +51,19 @@ export const configSchema = z.object({
   oidcAdminClaim: z.string().regex(/^[^=]+=.+$/, "OIDC admin claim must look like 'claim=value'").optional(),
   trustedProxyHeader: z.string().regex(/^[A-Za-z0-9-]+$/, 'trusted proxy header must be a header name').optional(),
   trustedProxies: list,
-});
+})
+  // Single sign-on needs all three of its settings, and a public URL to build the redirect URI from.
+  .superRefine((c, ctx) => {
+    const oidc = { LABLOG_OIDC_ISSUER: c.oidcIssuer, LABLOG_OIDC_CLIENT_ID: c.oidcClientId, LABLOG_OIDC_CLIENT_SECRET: c.oidcClientSecret };
+    const missing = Object.entries(oidc).filter(([, v]) => v === undefined).map(([k]) => k);
+    if (missing.length === 0 || missing.length === 3) {
+      if (missing.length === 0 && c.publicUrl === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['publicUrl'], message: 'OpenID Connect needs LABLOG_PUBLIC_URL (the redirect URI is <public_url>/api/2.0/lablog/auth/oidc/callback)' });
+      }
+      return;
+    }
+    ctx.addIssue({ code: 'custom', path: ['oidc'], message: `OpenID Connect needs LABLOG_OIDC_ISSUER, _CLIENT_ID and _CLIENT_SECRET together; missing: ${missing.join(', ')}` });
+  });
 
 export type Config = z.infer<typeof configSchema>;
 

@@ -81,6 +81,7 @@ export async function registerAuth(app: FastifyInstance, opts: AuthHttpOptions):
     });
     return;
   }
+  const created = new WeakMap<FastifyRequest, { experimentId?: unknown; runId?: unknown }>();
   const proxies = new Set(opts.trustedProxies.map((a) => a.replace(/^::ffff:/, '')));
   const proxyHeader = opts.trustedProxyHeader?.toLowerCase();
 
@@ -126,10 +127,26 @@ export async function registerAuth(app: FastifyInstance, opts: AuthHttpOptions):
     });
   }
 
+  // A create names its new experiment or run only in its answer (small: read only when short).
+  app.addHook('onSend', async (req, _reply, payload) => {
+    if (!SAFE_METHODS.has(req.method) && req.caller && typeof payload === 'string' && payload.length > 2 && payload.length < 4096) {
+      try {
+        const body = JSON.parse(payload) as { experiment_id?: unknown; run?: { info?: { run_id?: unknown; experiment_id?: unknown } } };
+        created.set(req, { experimentId: body.experiment_id ?? body.run?.info?.experiment_id, runId: body.run?.info?.run_id });
+      } catch {
+        // not JSON: nothing to learn
+      }
+    }
+    return payload;
+  });
+
   // Who wrote what. Reads are not recorded; refused writes are, with their status.
   app.addHook('onResponse', async (req: FastifyRequest, reply: FastifyReply) => {
     if (SAFE_METHODS.has(req.method) || !req.caller || !req.routeOptions.url) return;
-    const { experimentId, runId } = subjectOf(req);
+    let { experimentId, runId } = subjectOf(req);
+    const answer = created.get(req);
+    if (typeof answer?.experimentId === 'string') experimentId ??= answer.experimentId;
+    if (typeof answer?.runId === 'string') runId ??= answer.runId;
     await opts.accounts.record({
       time: opts.clock.now(),
       username: req.caller.username,

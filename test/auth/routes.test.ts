@@ -52,6 +52,13 @@ describe('with auth on, no route but the public ones answers without credentials
         publicSeen.push(where);
         continue;
       }
+      if (r.url === '/api/2.0/lablog/auth/config') {
+        // What the login page needs (is single sign-on on?): settings, no stored data.
+        assert.equal(res.statusCode, 200, where);
+        if (r.method !== 'HEAD') assert.deepEqual(res.json(), { auth_enabled: true, oidc_enabled: false });
+        publicSeen.push(where);
+        continue;
+      }
       if (r.public) {
         // The login route: the wrong password is refused, nothing is answered.
         assert.equal(res.statusCode, 401, `${where}: ${res.body}`);

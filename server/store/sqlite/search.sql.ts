@@ -397,9 +397,10 @@ export function searchRunIds(db: Database, q: RunSearch, opts: SearchOptions = {
 
 /** Experiments the user may read: their explicit permission, else the default one. */
 function readableTest(r: NonNullable<ExperimentSearch['readableBy']>, b: Binder): string {
-  const denied = `SELECT experiment_id FROM experiment_permissions WHERE user_id = ${b.bind(r.userId)} AND permission = 'NO_PERMISSIONS'`;
-  const granted = `SELECT experiment_id FROM experiment_permissions WHERE user_id = ${b.bind(r.userId)} AND permission <> 'NO_PERMISSIONS'`;
-  return r.defaultReadable ? `e.experiment_id NOT IN (${denied})` : `e.experiment_id IN (${granted})`;
+  // Bind the user once, for the one subquery used (an unused bound value makes SQLite refuse the statement).
+  const user = b.bind(r.userId);
+  if (r.defaultReadable) return `e.experiment_id NOT IN (SELECT experiment_id FROM experiment_permissions WHERE user_id = ${user} AND permission = 'NO_PERMISSIONS')`;
+  return `e.experiment_id IN (SELECT experiment_id FROM experiment_permissions WHERE user_id = ${user} AND permission <> 'NO_PERMISSIONS')`;
 }
 
 export function searchExperimentIds(db: Database, q: ExperimentSearch): IdPage {
