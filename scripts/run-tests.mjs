@@ -16,7 +16,8 @@ function walk(dir) {
 }
 
 const files = walk(root)
-  .filter((f) => filter.length === 0 || filter.some((s) => f.includes(s)))
+  // Matched against the path under dist/ (test/...), so a checkout folder's own name (say wt-docker) never matches.
+  .filter((f) => filter.length === 0 || filter.some((s) => path.relative(path.dirname(root), f).includes(s)))
   .sort();
 if (files.length === 0) {
   console.error('no test files found under dist/test (did the build run?)');
