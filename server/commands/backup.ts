@@ -2,6 +2,7 @@ import path from 'node:path';
 import { createBackup, BackupError, type BackupProgress } from '../backup/backup.service.js';
 import { ConfigError, resolveDataDir } from '../config.js';
 import { formatBytes } from '../gc-command.js';
+import { scanArgs, usageFailure } from './args.js';
 import { progressLine, renderBar } from './progress.js';
 
 export const BACKUP_USAGE = `  backup <file> [--data-dir D] [--no-artifacts]
@@ -21,22 +22,16 @@ export function parseBackupArgs(argv: string[]): BackupArgs {
   let dataDir: string | undefined;
   let artifacts = true;
   let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const eq = arg.indexOf('=');
-    const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
+  scanArgs(argv, ({ flag, raw: arg, inline, value }) => {
     if (flag === '-h' || flag === '--help') help = true;
     else if (flag === '--no-artifacts') {
-      if (flag !== arg) throw new ConfigError(`option '--no-artifacts' takes no value`);
+      if (inline) throw new ConfigError(`option '--no-artifacts' takes no value`);
       artifacts = false;
-    } else if (flag === '--data-dir') {
-      const value = flag !== arg ? arg.slice(eq + 1) : argv[++i];
-      if (value === undefined || value === '' || (flag === arg && value.startsWith('--'))) throw new ConfigError(`option '--data-dir' needs a value`);
-      dataDir = value;
-    } else if (arg.startsWith('-')) throw new ConfigError(`unknown option '${flag}' (known: --data-dir, --no-artifacts)`);
+    } else if (flag === '--data-dir') dataDir = value();
+    else if (arg.startsWith('-')) throw new ConfigError(`unknown option '${flag}' (known: --data-dir, --no-artifacts)`);
     else if (file === undefined) file = arg;
     else throw new ConfigError(`one backup file only (got '${file}' and '${arg}')`);
-  }
+  });
   if (file === undefined && !help) throw new ConfigError('name the backup file, e.g. lablog backup lablog-2025-01-31.tar.gz');
   return { file: file ?? '', dataDir, artifacts, help };
 }
@@ -55,9 +50,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
     }
     dataDir = resolveDataDir(args.dataDir);
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`lablog backup: ${err.message}\n\nusage:\n${BACKUP_USAGE}`);
-    return 2;
+    return usageFailure('backup', BACKUP_USAGE, err);
   }
   const bar = progressLine();
   const started = performance.now();

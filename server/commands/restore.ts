@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { BackupError, restoreBackup } from '../backup/backup.service.js';
 import { ConfigError } from '../config.js';
+import { scanArgs, usageFailure } from './args.js';
 import { progressLine, renderBar } from './progress.js';
 
 export const RESTORE_USAGE = `  restore <file> --data-dir D
@@ -18,19 +19,13 @@ export function parseRestoreArgs(argv: string[], env: NodeJS.ProcessEnv = proces
   let file: string | undefined;
   let dataDir: string | undefined;
   let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const eq = arg.indexOf('=');
-    const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
+  scanArgs(argv, ({ flag, raw: arg, value }) => {
     if (flag === '-h' || flag === '--help') help = true;
-    else if (flag === '--data-dir') {
-      const value = flag !== arg ? arg.slice(eq + 1) : argv[++i];
-      if (value === undefined || value === '' || (flag === arg && value.startsWith('--'))) throw new ConfigError(`option '--data-dir' needs a value`);
-      dataDir = value;
-    } else if (arg.startsWith('-')) throw new ConfigError(`unknown option '${flag}' (known: --data-dir)`);
+    else if (flag === '--data-dir') dataDir = value();
+    else if (arg.startsWith('-')) throw new ConfigError(`unknown option '${flag}' (known: --data-dir)`);
     else if (file === undefined) file = arg;
     else throw new ConfigError(`one backup file only (got '${file}' and '${arg}')`);
-  }
+  });
   if (help) return { file: file ?? '', dataDir: dataDir ?? '', help };
   if (file === undefined) throw new ConfigError('name the backup file to restore');
   // No silent default (./lablog-data): the target is named on purpose.
@@ -49,9 +44,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
       return 0;
     }
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`lablog restore: ${err.message}\n\nusage:\n${RESTORE_USAGE}`);
-    return 2;
+    return usageFailure('restore', RESTORE_USAGE, err);
   }
   const bar = progressLine();
   const started = performance.now();
