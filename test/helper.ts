@@ -7,6 +7,7 @@ import { buildApp, type AppDeps } from '../server/app.js';
 import { ensureFirstAdmin } from '../server/auth/bootstrap.js';
 import { createLocalArtifactStore } from '../server/artifacts/local.js';
 import { openSqliteStore } from '../server/store/sqlite/index.js';
+import { parseJsonOr } from './support/json.js';
 
 export type TestApp = Awaited<ReturnType<typeof buildTestApp>>;
 
@@ -38,14 +39,7 @@ export async function buildTestApp(
       if (method === 'GET') opts.query = payload as Record<string, string>;
       else opts.payload = payload as InjectOptions['payload'];
     }
-    const res = await app.inject(opts);
-    let json: any;
-    try {
-      json = JSON.parse(res.body);
-    } catch {
-      json = undefined;
-    }
-    return { status: res.statusCode, json, body: res.body, headers: res.headers };
+    return injectJson(app, opts);
   };
   return {
     app,
@@ -63,6 +57,12 @@ export async function buildTestApp(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** One inject, its body parsed as JSON when it is JSON (else json is undefined); never throws on an error status. */
+export async function injectJson(app: FastifyInstance, opts: InjectOptions) {
+  const res = await app.inject(opts);
+  return { status: res.statusCode, json: parseJsonOr(res.body, undefined), body: res.body, headers: res.headers };
 }
 
 /** Serves the app on a free loopback port (for tests over a real socket); returns the port. */

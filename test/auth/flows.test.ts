@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN, buildTestApp, listen, type TestApp } from '../helper.js';
+import { parseJsonOr } from '../support/json.js';
 import { basic, bearer, createToken, createUser } from './auth.helpers.js';
 
 // What a stock MLflow client does, over a real socket with fetch, with each kind of credential it can
@@ -20,13 +21,7 @@ async function http(port: number, method: 'GET' | 'POST', route: string, body: u
   }
   const res = await fetch(url, init);
   const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text, headers: res.headers };
+  return { status: res.status, json: parseJsonOr(text, undefined), text, headers: res.headers };
 }
 
 describe('the MLflow client flow over a real socket, with every kind of credential', () => {
@@ -149,12 +144,13 @@ async function allPages(fetchPage: (token?: string) => Promise<{ items: string[]
 }
 
 describe('searches and lists hold only what the caller may read', () => {
+  const admin = basic(ADMIN.username, ADMIN.password);
+  const alice = basic('alice', 'alice-password');
+  const bob = basic('bob', 'bob-password');
+
   describe('LABLOG_DEFAULT_PERMISSION=NO_PERMISSIONS', () => {
     let t: TestApp;
     let port: number;
-    const admin = basic(ADMIN.username, ADMIN.password);
-    const alice = basic('alice', 'alice-password');
-    const bob = basic('bob', 'bob-password');
     const ids: Record<string, string> = {};
     const runs: Record<string, string> = {};
 
@@ -256,9 +252,6 @@ describe('searches and lists hold only what the caller may read', () => {
   describe('LABLOG_DEFAULT_PERMISSION=READ: an explicit NO_PERMISSIONS hides that experiment', () => {
     let t: TestApp;
     let port: number;
-    const admin = basic(ADMIN.username, ADMIN.password);
-    const alice = basic('alice', 'alice-password');
-    const bob = basic('bob', 'bob-password');
     const ids: Record<string, string> = {};
 
     before(async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { InjectOptions } from 'fastify';
-import { ADMIN, buildTestApp, type TestApp } from '../helper.js';
+import { ADMIN, buildTestApp, injectJson, type TestApp } from '../helper.js';
 import { assertError, basic, bearer, createToken, createUser, dump, manualClock, rowCounts } from './auth.helpers.js';
 
 // Browser sessions and CSRF, failed-login and request limits, the verified-credential cache, what is
@@ -38,14 +38,7 @@ async function inject(t: TestApp, o: { method: 'GET' | 'POST'; url: string; body
     if (o.method === 'GET') opts.query = o.body as Record<string, string>;
     else opts.payload = o.body as object;
   }
-  const res = await t.app.inject(opts);
-  let json: any;
-  try {
-    json = JSON.parse(res.body);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.statusCode, json, body: res.body, headers: res.headers };
+  return injectJson(t.app, opts);
 }
 
 async function login(t: TestApp, username: string, password: string, remoteAddress?: string) {

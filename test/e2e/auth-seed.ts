@@ -1,4 +1,5 @@
 import type { Browser, Page } from 'playwright-core';
+import { parseJsonOr } from '../support/json.js';
 import { startEnv, type Env } from './browser.js';
 
 /** The first admin of an auth-on test server (LABLOG_ADMIN_PASSWORD). */
@@ -23,13 +24,7 @@ export async function http(env: Env, method: 'GET' | 'POST', endpoint: string, b
   if (method === 'GET' && body) for (const [k, v] of Object.entries(body as Record<string, string>)) url.searchParams.append(k, v);
   const res = await fetch(url, { method, headers: { 'content-type': 'application/json', ...headers }, body: method === 'POST' ? JSON.stringify(body ?? {}) : undefined });
   const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
-  return { status: res.status, json };
+  return { status: res.status, json: parseJsonOr(text, text) };
 }
 
 /** Creates a user through the management API (as the admin). */

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { parseJsonOr } from './json.js';
 
 /** The compiled entry points, as a user (or the `lablog` bin) starts them. */
 export const MAIN_JS = fileURLToPath(new URL('../../server/main.js', import.meta.url));
@@ -125,11 +126,5 @@ export async function stop(p: LablogProcess): Promise<Exit> {
 export async function api(url: string, route: string, body?: unknown): Promise<{ status: number; json: any; text: string }> {
   const res = await fetch(`${url}/api/2.0/mlflow/${route}`, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text };
+  return { status: res.status, json: parseJsonOr(text, undefined), text };
 }
