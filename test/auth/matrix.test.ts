@@ -159,6 +159,10 @@ describe('auth matrix: every route family, every kind of caller', () => {
     op.absent?.(t);
   }
 
+  /** A POST write the caller may not make: 403 PERMISSION_DENIED and nothing written. */
+  const deniedWrite = (url: string, body: unknown, headers: Headers, message: RegExp, who: string) =>
+    refused({ family: 'x', method: 'POST', url, body, kind: 'write' }, headers, 403, 'PERMISSION_DENIED', message, who);
+
   const unauthenticatedCases: [string, () => Headers, RegExp][] = [
     ['no credentials', () => ({}), /^Authentication required/],
     ['a wrong password', () => basic('alice', 'not-her-password'), /^Invalid credentials\.$/],
@@ -257,46 +261,18 @@ describe('auth matrix: every route family, every kind of caller', () => {
       assert.ok(existsSync(path.join(t.artifactsDir, E, R, 'artifacts', 'bob.txt')));
       assert.equal(one(t, 'SELECT status FROM sweeps WHERE id = ?', Number(S)), 'PAUSED');
       // EDIT is not MANAGE: no deleting the experiment, no granting.
-      await refused(
-        { family: 'x', method: 'POST', url: 'experiments/delete', body: { experiment_id: E }, kind: 'write' },
-        bob,
-        403,
-        'PERMISSION_DENIED',
-        /needs MANAGE/,
-        'EDIT grantee',
-      );
-      await refused(
-        { family: 'x', method: 'POST', url: `${LABLOG}/permissions/set`, body: { experiment_id: E, username: 'carol', permission: 'READ' }, kind: 'write' },
-        bob,
-        403,
-        'PERMISSION_DENIED',
-        /needs MANAGE/,
-        'EDIT grantee',
-      );
+      await deniedWrite('experiments/delete', { experiment_id: E }, bob, /needs MANAGE/, 'EDIT grantee');
+      await deniedWrite(`${LABLOG}/permissions/set`, { experiment_id: E, username: 'carol', permission: 'READ' }, bob, /needs MANAGE/, 'EDIT grantee');
 
       // Revoked: the very next write is refused (no cache keeps the old grant alive).
       const del = await t.call('POST', `${LABLOG}/permissions/delete`, { experiment_id: E, username: 'bob' }, alice);
       assert.equal(del.status, 200, del.body);
-      await refused(
-        { family: 'x', method: 'POST', url: 'runs/set-tag', body: { run_id: R, key: 'bob-after', value: 'v' }, kind: 'write' },
-        bob,
-        403,
-        'PERMISSION_DENIED',
-        /needs EDIT/,
-        'after revoke',
-      );
+      await deniedWrite('runs/set-tag', { run_id: R, key: 'bob-after', value: 'v' }, bob, /needs EDIT/, 'after revoke');
       // Downgraded to READ explicitly: the same.
       assert.equal((await t.call('POST', `${LABLOG}/permissions/set`, { experiment_id: E, username: 'bob', permission: 'EDIT' }, alice)).status, 200);
       assert.equal((await t.call('POST', 'runs/set-tag', { run_id: R, key: 'bob-again', value: 'v' }, bob)).status, 200);
       assert.equal((await t.call('POST', `${LABLOG}/permissions/set`, { experiment_id: E, username: 'bob', permission: 'READ' }, alice)).status, 200);
-      await refused(
-        { family: 'x', method: 'POST', url: 'runs/set-tag', body: { run_id: R, key: 'bob-after', value: 'v' }, kind: 'write' },
-        bob,
-        403,
-        'PERMISSION_DENIED',
-        /needs EDIT/,
-        'after downgrade',
-      );
+      await deniedWrite('runs/set-tag', { run_id: R, key: 'bob-after', value: 'v' }, bob, /needs EDIT/, 'after downgrade');
       assert.equal((await t.call('POST', `${LABLOG}/sweeps/${S}/resume`, {}, alice)).status, 200);
     });
 
@@ -316,32 +292,11 @@ describe('auth matrix: every route family, every kind of caller', () => {
       ]);
       // A viewer with MANAGE on paper still never writes (its role caps it at READ), nor grants.
       assert.equal((await t.call('POST', `${LABLOG}/permissions/set`, { experiment_id: E, username: 'vic', permission: 'MANAGE' }, carol)).status, 200);
-      await refused(
-        { family: 'x', method: 'POST', url: 'runs/set-tag', body: { run_id: R, key: 'vic-t', value: 'v' }, kind: 'write' },
-        vic,
-        403,
-        'PERMISSION_DENIED',
-        /user 'vic' needs EDIT/,
-        'viewer with MANAGE',
-      );
-      await refused(
-        { family: 'x', method: 'POST', url: `${LABLOG}/permissions/set`, body: { experiment_id: E, username: 'vic', permission: 'READ' }, kind: 'write' },
-        vic,
-        403,
-        'PERMISSION_DENIED',
-        /user 'vic' needs MANAGE/,
-        'viewer with MANAGE',
-      );
+      await deniedWrite('runs/set-tag', { run_id: R, key: 'vic-t', value: 'v' }, vic, /user 'vic' needs EDIT/, 'viewer with MANAGE');
+      await deniedWrite(`${LABLOG}/permissions/set`, { experiment_id: E, username: 'vic', permission: 'READ' }, vic, /user 'vic' needs MANAGE/, 'viewer with MANAGE');
       // carol's MANAGE revoked by alice: carol can no longer grant, at once.
       assert.equal((await t.call('POST', `${LABLOG}/permissions/delete`, { experiment_id: E, username: 'carol' }, alice)).status, 200);
-      await refused(
-        { family: 'x', method: 'POST', url: `${LABLOG}/permissions/set`, body: { experiment_id: E, username: 'bob', permission: 'MANAGE' }, kind: 'write' },
-        carol,
-        403,
-        'PERMISSION_DENIED',
-        /user 'carol' needs MANAGE/,
-        'after MANAGE revoked',
-      );
+      await deniedWrite(`${LABLOG}/permissions/set`, { experiment_id: E, username: 'bob', permission: 'MANAGE' }, carol, /user 'carol' needs MANAGE/, 'after MANAGE revoked');
     });
   });
 });
