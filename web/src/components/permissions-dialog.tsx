@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { loadMe, PERMISSIONS, type Me, type Permission } from '../session.js';
 import { deletePermission, errorText, listPermissions, listUsers, setPermission, type ExperimentPermission } from './account-api.js';
+import { Loaded, StatusLine } from './status-line.js';
 import '../auth.css';
 
 /**
@@ -64,47 +65,41 @@ export function PermissionsDialog({ me, experimentId, experimentName, onClose }:
         <p class="muted" data-testid="default-permission">
           Everyone else: <b>{me.default_permission}</b> (the server's default). Admins may do everything; viewers never write.
         </p>
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
-        {list === null ? (
-          <p class="muted">Loading…</p>
-        ) : list.length === 0 ? (
-          <p class="muted">No explicit permissions.</p>
-        ) : (
-          <table class="plain permissions">
-            <thead>
-              <tr>
-                <th>User</th>
-                <th>Permission</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((p) => (
-                <tr key={p.username} data-username={p.username}>
-                  <td class="name">{p.username}</td>
-                  <td>
-                    <select
-                      aria-label={`permission of ${p.username}`}
-                      value={p.permission}
-                      onChange={(e) => void act(() => setPermission({ ...p, permission: (e.target as HTMLSelectElement).value as Permission }), p.username)}
-                    >
-                      {PERMISSIONS.map((x) => (
-                        <option key={x}>{x}</option>
-                      ))}
-                    </select>
-                  </td>
-                  <td>
-                    <button onClick={() => void act(() => deletePermission(experimentId, p.username), p.username)}>Remove</button>
-                  </td>
+        <StatusLine error={error} />
+        <Loaded items={list} empty="No explicit permissions.">
+          {(list) => (
+            <table class="plain permissions">
+              <thead>
+                <tr>
+                  <th>User</th>
+                  <th>Permission</th>
+                  <th />
                 </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+              </thead>
+              <tbody>
+                {list.map((p) => (
+                  <tr key={p.username} data-username={p.username}>
+                    <td class="name">{p.username}</td>
+                    <td>
+                      <select
+                        aria-label={`permission of ${p.username}`}
+                        value={p.permission}
+                        onChange={(e) => void act(() => setPermission({ ...p, permission: (e.target as HTMLSelectElement).value as Permission }), p.username)}
+                      >
+                        {PERMISSIONS.map((x) => (
+                          <option key={x}>{x}</option>
+                        ))}
+                      </select>
+                    </td>
+                    <td>
+                      <button onClick={() => void act(() => deletePermission(experimentId, p.username), p.username)}>Remove</button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </Loaded>
         <form class="toolbar perm-form" onSubmit={set}>
           <input name="perm-username" list="perm-users" placeholder="username" autoComplete="off" value={username} onInput={(e) => setUsername((e.target as HTMLInputElement).value)} />
           <datalist id="perm-users">

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { linkHandler, setQuery } from '../router.js';
 import { errorText, listAudit, when, type AuditEntry, type AuditFilter } from '../components/account-api.js';
+import { Loaded, StatusLine } from '../components/status-line.js';
 import '../auth.css';
 
 const PAGE = 50;
@@ -85,53 +86,49 @@ export function AuditPage({ query }: { query: URLSearchParams }) {
           last hour
         </button>
       </form>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
-      {entries === null ? (
-        <p class="muted">Loading…</p>
-      ) : (
-        <table class="plain audit">
-          <thead>
-            <tr>
-              <th>Time</th>
-              <th>User</th>
-              <th>Method</th>
-              <th>Route</th>
-              <th>Status</th>
-              <th>Experiment</th>
-              <th>Run</th>
-            </tr>
-          </thead>
-          <tbody>
-            {entries.map((e) => (
-              <tr key={e.id} data-id={e.id}>
-                <td>{when(e.time)}</td>
-                <td class="user">{e.username}</td>
-                <td class="method">{e.method}</td>
-                <td class="route mono">{e.route}</td>
-                <td class={e.status >= 400 ? 'error' : ''}>{e.status}</td>
-                <td>
-                  {e.experiment_id && (
-                    <a href={`/runs?experiments=${encodeURIComponent(e.experiment_id)}`} onClick={linkHandler}>
-                      {e.experiment_id}
-                    </a>
-                  )}
-                </td>
-                <td class="mono">
-                  {e.run_id && (
-                    <a href={`/run/${encodeURIComponent(e.run_id)}`} onClick={linkHandler}>
-                      {e.run_id.slice(0, 12)}
-                    </a>
-                  )}
-                </td>
+      <StatusLine error={error} />
+      <Loaded items={entries}>
+        {(entries) => (
+          <table class="plain audit">
+            <thead>
+              <tr>
+                <th>Time</th>
+                <th>User</th>
+                <th>Method</th>
+                <th>Route</th>
+                <th>Status</th>
+                <th>Experiment</th>
+                <th>Run</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+            </thead>
+            <tbody>
+              {entries.map((e) => (
+                <tr key={e.id} data-id={e.id}>
+                  <td>{when(e.time)}</td>
+                  <td class="user">{e.username}</td>
+                  <td class="method">{e.method}</td>
+                  <td class="route mono">{e.route}</td>
+                  <td class={e.status >= 400 ? 'error' : ''}>{e.status}</td>
+                  <td>
+                    {e.experiment_id && (
+                      <a href={`/runs?experiments=${encodeURIComponent(e.experiment_id)}`} onClick={linkHandler}>
+                        {e.experiment_id}
+                      </a>
+                    )}
+                  </td>
+                  <td class="mono">
+                    {e.run_id && (
+                      <a href={`/run/${encodeURIComponent(e.run_id)}`} onClick={linkHandler}>
+                        {e.run_id.slice(0, 12)}
+                      </a>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Loaded>
       {entries?.length === 0 && <p class="muted">No entries.</p>}
       <div class="toolbar pager">
         <button disabled={pages.length < 2} onClick={() => setPages(pages.slice(0, -1))}>

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { setQuery } from '../router.js';
 import type { Me, User } from '../session.js';
 import { createToken, errorText, listTokens, listUsers, revokeToken, when, type Token } from '../components/account-api.js';
+import { Loaded, StatusLine } from '../components/status-line.js';
 import '../auth.css';
 
 /** A just-created token: its value is answered this once, so it is shown here with a Copy button. */
@@ -109,41 +110,35 @@ export function TokensPage({ me, query }: { me: Me; query: URLSearchParams }) {
           Create token
         </button>
       </form>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
-      {tokens === null ? (
-        <p class="muted">Loading…</p>
-      ) : tokens.length === 0 ? (
-        <p class="muted">No tokens.</p>
-      ) : (
-        <table class="plain tokens">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Created</th>
-              <th>Expires</th>
-              <th>Last used</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {tokens.map((t) => (
-              <tr key={t.id} data-id={t.id}>
-                <td class="name">{t.name}</td>
-                <td>{when(t.created_at)}</td>
-                <td>{t.expires_at ? when(t.expires_at) : <span class="muted">never</span>}</td>
-                <td>{t.last_used_at ? when(t.last_used_at) : <span class="muted">never</span>}</td>
-                <td>
-                  <button onClick={() => void revoke(t)}>Revoke</button>
-                </td>
+      <StatusLine error={error} />
+      <Loaded items={tokens} empty="No tokens.">
+        {(tokens) => (
+          <table class="plain tokens">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Created</th>
+                <th>Expires</th>
+                <th>Last used</th>
+                <th />
               </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+            </thead>
+            <tbody>
+              {tokens.map((t) => (
+                <tr key={t.id} data-id={t.id}>
+                  <td class="name">{t.name}</td>
+                  <td>{when(t.created_at)}</td>
+                  <td>{t.expires_at ? when(t.expires_at) : <span class="muted">never</span>}</td>
+                  <td>{t.last_used_at ? when(t.last_used_at) : <span class="muted">never</span>}</td>
+                  <td>
+                    <button onClick={() => void revoke(t)}>Revoke</button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Loaded>
     </div>
   );
 }

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { linkHandler } from '../router.js';
 import { ROLES, type Me, type Role, type User } from '../session.js';
 import { createUser, deleteUser, errorText, listUsers, updateUser, when } from '../components/account-api.js';
+import { Loaded, StatusLine } from '../components/status-line.js';
 import '../auth.css';
 
 /** One user's row: role picker, password reset in place, tokens link, delete (never oneself). */
@@ -128,36 +129,27 @@ export function UsersPage({ me }: { me: Me }) {
           Create user
         </button>
       </form>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
-      {notice && (
-        <p class="notice" role="status">
-          {notice}
-        </p>
-      )}
-      {users === null ? (
-        <p class="muted">Loading…</p>
-      ) : (
-        <table class="plain users">
-          <thead>
-            <tr>
-              <th>Username</th>
-              <th>Role</th>
-              <th>Source</th>
-              <th>Created</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {users.map((u) => (
-              <UserRow key={u.username} user={u} self={u.username === me.user.username} act={act} />
-            ))}
-          </tbody>
-        </table>
-      )}
+      <StatusLine error={error} notice={notice} />
+      <Loaded items={users}>
+        {(users) => (
+          <table class="plain users">
+            <thead>
+              <tr>
+                <th>Username</th>
+                <th>Role</th>
+                <th>Source</th>
+                <th>Created</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {users.map((u) => (
+                <UserRow key={u.username} user={u} self={u.username === me.user.username} act={act} />
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Loaded>
     </div>
   );
 }
