@@ -25,8 +25,9 @@ export const double = z.union([
   z
     .string()
     .transform((s, ctx) => {
-      const special = SPECIAL_DOUBLES[s.trim().toLowerCase()];
-      if (special !== undefined) return special;
+      // Own keys only: "__proto__" or "constructor" must not find Object.prototype's members.
+      const name = s.trim().toLowerCase();
+      if (Object.hasOwn(SPECIAL_DOUBLES, name)) return SPECIAL_DOUBLES[name];
       const n = s.trim() === '' ? NaN : Number(s);
       if (Number.isNaN(n)) {
         ctx.addIssue({ code: 'custom', message: `'${s.slice(0, 50)}' is not a number` });
