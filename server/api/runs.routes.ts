@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { invalid } from '../errors.js';
 import type { RunService } from '../tracking/runs.service.js';
 import { LIMITS } from '../tracking/validation.js';
 import { checkMaxResults, MLFLOW_PREFIXES, runIdOf } from './prefixes.js';
@@ -21,6 +22,7 @@ export const metricBody = z.object({ key: z.string(), value: double, timestamp: 
 const logMetricBody = metricBody.extend(runRef);
 const logParamBody = z.object({ ...runRef, key: z.string(), value: z.string().default('') });
 const setTagBody = z.object({ ...runRef, key: z.string(), value: z.string().default('') });
+const logModelBody = z.object({ run_id: z.string().optional(), model_json: z.string().optional() });
 const deleteTagBody = z.object({ ...runRef, key: z.string() });
 export const logBatchBody = z.object({
   ...runRef,
@@ -48,6 +50,11 @@ export const searchRunsBody = z.object({
   order_by: z.array(z.string()).default([]),
   page_token: z.string().optional(),
 });
+
+function required(value: string | undefined, name: string): string {
+  if (!value) throw invalid(`Missing value for required parameter '${name}'. See the API docs for more information about request parameters.`);
+  return value;
+}
 
 export async function runRoutes(app: FastifyInstance, opts: { runs: RunService }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -103,6 +110,9 @@ export async function runRoutes(app: FastifyInstance, opts: { runs: RunService }
       if (replayed) reply.header('Idempotent-Replayed', 'true');
       return {};
     });
+    r.post(`${p}/runs/log-model`, { schema: { body: logModelBody } }, (req) =>
+      done(svc.logModel(req.caller!, required(req.body.run_id, 'run_id'), required(req.body.model_json, 'model_json'))),
+    );
     r.post(`${p}/runs/log-inputs`, { schema: { body: logInputsBody } }, async (req) => {
       await svc.logInputs(
         req.caller!,

@@ -208,6 +208,12 @@ export interface TrackingStore extends SweepStore, AuthStore {
    */
   logBatch(runId: string, batch: Batch, idempotency?: { key: string; now: number }): Promise<{ replayed: boolean }>;
   deleteTag(runId: string, key: string): Promise<void>;
+  /**
+   * Read-modify-write of one tag of an active run in one transaction: `rewrite` gets the current value
+   * (undefined when unset) and returns the new one; when it throws, nothing is written. Concurrent
+   * rewrites of the same tag never lose an update.
+   */
+  rewriteRunTag(runId: string, key: string, rewrite: (previous: string | undefined) => string): Promise<void>;
   logInputs(runId: string, inputs: DatasetInput[]): Promise<void>;
   searchRuns(q: RunSearch): Promise<Page<Run>>;
 

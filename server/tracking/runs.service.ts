@@ -12,6 +12,8 @@ const RUN_NAME_TAG = 'mlflow.runName';
 const USER_TAG = 'mlflow.user';
 const MAX_INPUT_TAG_KEY = 255;
 const MAX_INPUT_TAG_VALUE = 500;
+export const LOGGED_MODELS_TAG = 'mlflow.log-model.history';
+const MODEL_FIELDS = ['artifact_path', 'flavors', 'utc_time_created', 'run_id'] as const;
 
 export interface CreateRun {
   experimentId: string;
@@ -75,6 +77,40 @@ export function createRunService(store: TrackingStore, clock: Clock, access: Acc
       await access.run(caller, runId, 'EDIT');
       return store.deleteTag(runId, key);
     },
+    /**
+     * MLflow's log-model: the model's dict is appended to the run's `mlflow.log-model.history` tag
+     * (a JSON list, written as Python's json.dumps does), read and rewritten in one store transaction.
+     */
+    async logModel(caller: Caller, runId: string, modelJson: string) {
+      let model: unknown;
+      try {
+        model = JSON.parse(modelJson);
+      } catch {
+        model = undefined;
+      }
+      if (typeof model !== 'object' || model === null || Array.isArray(model)) {
+        throw invalid(`Malformed model info. \n ${modelJson} \n is not a valid JSON.`);
+      }
+      const missing = MODEL_FIELDS.filter((f) => !Object.hasOwn(model as object, f));
+      if (missing.length > 0) throw invalid(`Model json is missing mandatory fields: {${missing.map((f) => `'${f}'`).join(', ')}}`);
+      await access.run(caller, runId, 'EDIT');
+      await store.rewriteRunTag(runId, LOGGED_MODELS_TAG, (previous) => {
+        let history: unknown[] = [];
+        if (previous !== undefined) {
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(previous);
+          } catch {
+            parsed = undefined;
+          }
+          if (!Array.isArray(parsed)) throw invalid(`The tag '${LOGGED_MODELS_TAG}' of run ${runId} is not a JSON list`);
+          history = parsed;
+        }
+        const value = pythonJsonDumps([...history, model]);
+        validateTag({ key: LOGGED_MODELS_TAG, value });
+        return value;
+      });
+    },
     async logInputs(caller: Caller, runId: string, inputs: DatasetInput[]) {
       for (const i of inputs) {
         for (const t of i.tags) {
@@ -97,6 +133,18 @@ export function createRunService(store: TrackingStore, clock: Clock, access: Acc
       });
     },
   };
+}
+
+/** Python's json.dumps with its defaults (", " and ": " separators, non-ASCII escaped), as MLflow writes tags. */
+export function pythonJsonDumps(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(pythonJsonDumps).join(', ')}]`;
+  if (typeof value === 'object' && value !== null) {
+    return `{${Object.entries(value).map(([k, v]) => `${pythonJsonDumps(k)}: ${pythonJsonDumps(v)}`).join(', ')}}`;
+  }
+  if (typeof value === 'string') {
+    return JSON.stringify(value).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  }
+  return JSON.stringify(value);
 }
 
 export type RunService = ReturnType<typeof createRunService>;

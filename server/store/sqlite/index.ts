@@ -49,6 +49,7 @@ export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
     setRunLifecycle: async (id, stage, now) => runs.setLifecycle(id, stage, now),
     logBatch: async (id, batch, idempotency) => ({ replayed: runs.logBatch(id, batch, idempotency) }),
     deleteTag: async (id, key) => runs.deleteTag(id, key),
+    rewriteRunTag: async (id, key, rewrite) => runs.rewriteTag(id, key, rewrite),
     logInputs: async (id, inputs) => runs.logInputs(id, inputs),
     searchRuns: async (q) => {
       const page = searchRunIds(db, q);

@@ -37,6 +37,7 @@ export function createRunStatements(db: Db, experiments: ExperimentStatements, m
     paramsOf: db.prepare<[string], { run_id: number; key: string; value: string }>(
       'SELECT run_id, key, value FROM params WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY key',
     ),
+    tag: db.prepare<[number, string], { value: string }>('SELECT value FROM tags WHERE run_id = ? AND key = ?'),
     tagsOf: db.prepare<[string], { run_id: number; key: string; value: string }>(
       'SELECT run_id, key, value FROM tags WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY key',
     ),
@@ -172,6 +173,10 @@ export function createRunStatements(db: Db, experiments: ExperimentStatements, m
     deleteTag: db.transaction((runUuid: string, key: string) => {
       const r = activeRow(runUuid);
       if (s.deleteTag.run(r.id, key).changes === 0) throw notFound(`No tag with name: ${key} in run with id ${runUuid}`);
+    }),
+    rewriteTag: db.transaction((runUuid: string, key: string, rewrite: (previous: string | undefined) => string) => {
+      const r = activeRow(runUuid);
+      writeTags(r, [{ key, value: rewrite(s.tag.get(r.id, key)?.value) }]);
     }),
     logInputs: db.transaction((runUuid: string, list: DatasetInput[]) => {
       const r = activeRow(runUuid);
