@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { Readable } from 'node:stream';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ArtifactService } from '../tracking/artifacts.service.js';
@@ -25,6 +26,22 @@ export async function runArtifactRoutes(app: FastifyInstance, opts: { artifacts:
     });
   }
 
+  // MLflow's UI upload (ajax-api only, as in MLflow): query run_uuid and path, the raw body is the file,
+  // whatever its content type.
+  await app.register(async (raw) => {
+    raw.removeAllContentTypeParsers();
+    raw.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+    raw.post<{ Querystring: Record<string, string | string[] | undefined> }>('/ajax-api/2.0/mlflow/upload-artifact', async (req) => {
+      const declared = Number(req.headers['content-length']);
+      await svc.uploadToRun(
+        req.caller!,
+        { runId: firstOf(req.query.run_uuid), path: firstOf(req.query.path), declaredBytes: Number.isFinite(declared) ? declared : undefined },
+        req.body instanceof Readable ? req.body : undefined,
+      );
+      return {};
+    });
+  });
+
   // MLflow's UI download route: always an attachment, never rendered from our origin.
   r.get('/get-artifact', { schema: { querystring: fileQuery } }, async (req, reply) =>
     sendArtifact(req, reply, await svc.runFile(req.caller!, runIdOf(req.query), req.query.path), { attachment: true }),
@@ -49,6 +66,11 @@ export async function runArtifactRoutes(app: FastifyInstance, opts: { artifacts:
       ...(binary ? {} : { content: decodeUtf8Prefix(head, size > PREVIEW_BYTES) }),
     };
   });
+}
+
+/** Flask's request.args.get: the first of repeated values. */
+function firstOf(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
 }
 
 async function readHead(stream: NodeJS.ReadableStream, size: number): Promise<Buffer> {

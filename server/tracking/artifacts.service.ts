@@ -1,10 +1,15 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Access } from '../auth/access.js';
 import type { Caller } from '../auth/permissions.js';
 import { invalid, notFound } from '../errors.js';
 import { joinPath, proxiedRoot, safeRelativePath } from '../artifacts/paths.js';
 import type { ArtifactStore, Range } from '../artifacts/types.js';
+import type { Permission } from '../store/auth-types.js';
 import type { TrackingStore } from '../store/types.js';
+
+/** The MLflow UI's upload-artifact takes at most 10 MB (handlers.upload_artifact_handler). */
+export const UI_UPLOAD_MAX_BYTES = 10 * 1024 * 1024;
+const UI_UPLOAD_TOO_LARGE = 'Artifact size is too large. Max size is 10MB.';
 
 export interface FileInfo {
   path: string;
@@ -14,9 +19,9 @@ export interface FileInfo {
 
 /** Artifact operations in MLflow's terms: proxied paths under the root, and run-relative paths. */
 export function createArtifactService(store: TrackingStore, artifacts: ArtifactStore, access: Access, opts: { maxBytes: number; listPageSize: number }) {
-  async function runRoot(caller: Caller, runId: string): Promise<{ uri: string; root: string }> {
+  async function runRoot(caller: Caller, runId: string, need: Permission = 'READ'): Promise<{ uri: string; root: string }> {
     const info = await store.getRunInfo(runId);
-    await access.experiment(caller, info.experimentId, 'READ');
+    await access.experiment(caller, info.experimentId, need);
     const root = proxiedRoot(info.artifactUri);
     if (root === null) throw invalid(`The artifacts of run ${runId} live at '${info.artifactUri}', which this server does not serve`);
     return { uri: info.artifactUri, root };
@@ -68,6 +73,28 @@ export function createArtifactService(store: TrackingStore, artifacts: ArtifactS
       if (rel === '') throw invalid("Missing value for required parameter 'path'.");
       return file(joinPath(root, rel));
     },
+    /**
+     * The MLflow UI's upload-artifact: a file of at most 10 MB at `path` under the run's artifact
+     * root, checked in MLflow's order (run, path, path safety, size, data). The body is read whole
+     * (it is small) only once the caller may write to the run.
+     */
+    async uploadToRun(caller: Caller, q: { runId?: string; path?: string; declaredBytes?: number }, body: Readable | undefined) {
+      if (!q.runId) throw invalid('Request must specify run_uuid.');
+      if (!q.path) throw invalid('Request must specify path.');
+      let rel: string;
+      try {
+        rel = q.path.includes('#') ? '' : safeRelativePath(q.path);
+      } catch {
+        rel = '';
+      }
+      if (rel === '') throw invalid('Invalid path');
+      if (q.declaredBytes !== undefined && q.declaredBytes > UI_UPLOAD_MAX_BYTES) throw invalid(UI_UPLOAD_TOO_LARGE);
+      const { root } = await runRoot(caller, q.runId, 'EDIT');
+      const data = await readAtMost(body, UI_UPLOAD_MAX_BYTES);
+      if (data === null) throw invalid(UI_UPLOAD_TOO_LARGE);
+      if (data.length === 0) throw invalid('Request must specify data.');
+      await artifacts.put(joinPath(root, rel), Readable.from([data]), opts.maxBytes);
+    },
     async createUpload(caller: Caller, rawPath: string) {
       const rel = safeRelativePath(rawPath);
       await access.artifactPath(caller, rel, 'EDIT');
@@ -89,6 +116,23 @@ export function createArtifactService(store: TrackingStore, artifacts: ArtifactS
       return artifacts.abortUpload(uploadId);
     },
   };
+}
+
+/** The whole stream, or null as soon as it passes `max` bytes (the rest is left unread). */
+async function readAtMost(body: Readable | undefined, max: number): Promise<Buffer | null> {
+  if (!body) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    size += buf.length;
+    if (size > max) {
+      body.destroy();
+      return null;
+    }
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks);
 }
 
 export type ArtifactService = ReturnType<typeof createArtifactService>;
