@@ -5,6 +5,7 @@ import type { Caller } from '../auth/permissions.js';
 import type { ExperimentService } from '../tracking/experiments.service.js';
 import { checkMaxResults, MLFLOW_PREFIXES } from './prefixes.js';
 import { experimentId, keyValues, queryInt, stringList, viewType, int64 } from './schemas.js';
+import { invalid } from '../errors.js';
 import { decodePageToken, experimentJson, withToken } from './wire.js';
 
 export const createExperimentBody = z.object({
@@ -26,6 +27,7 @@ export const searchExperimentsBody = z.object({
   view_type: viewType,
 });
 const searchExperimentsQuery = searchExperimentsBody.extend({ max_results: queryInt, order_by: stringList });
+const searchDatasetsBody = z.object({ experiment_ids: z.array(experimentId).default([]) });
 const listQuery = z.object({ view_type: viewType, max_results: queryInt, page_token: z.string().optional() });
 
 export async function experimentRoutes(app: FastifyInstance, opts: { experiments: ExperimentService }) {
@@ -42,6 +44,26 @@ export async function experimentRoutes(app: FastifyInstance, opts: { experiments
     });
     return withToken({ experiments: page.items.map(experimentJson) }, page.nextOffset);
   }
+
+  // A Flask route of MLflow's UI, served under /ajax-api only (MLflow has no /api/2.0 twin of it).
+  r.post(
+    '/ajax-api/2.0/mlflow/experiments/search-datasets',
+    {
+      schema: { body: searchDatasetsBody },
+      // MLflow's _validate_content_type: a body-less POST is refused before its fields are looked at.
+      preValidation: async (req) => {
+        if (req.headers['content-type'] === undefined) throw invalid('Bad Request. Content-Type header is missing.');
+      },
+    },
+    async (req) => ({
+      dataset_summaries: (await svc.searchDatasets(req.caller!, req.body.experiment_ids)).map((d) => ({
+        experiment_id: d.experimentId,
+        name: d.name,
+        digest: d.digest,
+        ...(d.context === null ? {} : { context: d.context }),
+      })),
+    }),
+  );
 
   for (const p of MLFLOW_PREFIXES) {
     r.post(`${p}/experiments/create`, { schema: { body: createExperimentBody } }, async (req) => ({

@@ -62,6 +62,14 @@ export interface DatasetInput {
   dataset: Dataset;
 }
 
+/** One distinct (experiment, dataset, context) of the runs' dataset inputs; context null when untagged. */
+export interface DatasetSummary {
+  experimentId: string;
+  name: string;
+  digest: string;
+  context: string | null;
+}
+
 export interface Run {
   info: RunInfo;
   data: { metrics: MetricPoint[]; params: KeyValue[]; tags: KeyValue[] };
@@ -215,6 +223,8 @@ export interface TrackingStore extends SweepStore, AuthStore {
    */
   rewriteRunTag(runId: string, key: string, rewrite: (previous: string | undefined) => string): Promise<void>;
   logInputs(runId: string, inputs: DatasetInput[]): Promise<void>;
+  /** The distinct dataset summaries of these experiments (ids that do not exist match nothing), at most `limit`. */
+  searchDatasets(experimentIds: string[], limit: number): Promise<DatasetSummary[]>;
   searchRuns(q: RunSearch): Promise<Page<Run>>;
 
   /** One page of a series in (step, timestamp) order. */

@@ -1,9 +1,13 @@
 import type { Access } from '../auth/access.js';
 import type { Caller } from '../auth/permissions.js';
-import { notFound } from '../errors.js';
+import { invalid, notFound } from '../errors.js';
 import { parseExperimentFilter, parseExperimentOrderBy } from '../search/parser.js';
 import type { KeyValue, TrackingStore, ViewType } from '../store/types.js';
 import { validateArtifactLocation, validateExperimentName, validateExperimentTag } from './validation.js';
+
+/** MLflow's bounds for the UI's dataset search (handlers.py / sqlalchemy_store.py). */
+export const SEARCH_DATASETS_MAX_EXPERIMENTS = 20;
+export const SEARCH_DATASETS_MAX_RESULTS = 1000;
 
 export interface Clock {
   now(): number;
@@ -40,6 +44,18 @@ export function createExperimentService(store: TrackingStore, clock: Clock, acce
         limit: q.limit,
         readableBy: access.readFilter(caller),
       });
+    },
+    /** The datasets the runs of these experiments used; experiments the caller may not read are left out. */
+    async searchDatasets(caller: Caller, experimentIds: string[]) {
+      if (experimentIds.length === 0) throw invalid('SearchDatasets request must specify at least one experiment_id.');
+      if (experimentIds.length > SEARCH_DATASETS_MAX_EXPERIMENTS) {
+        throw invalid(
+          `SearchDatasets request cannot specify more than ${SEARCH_DATASETS_MAX_EXPERIMENTS} experiment_ids. Received ${experimentIds.length} experiment_ids.`,
+        );
+      }
+      const readable = await access.readable(caller, experimentIds);
+      if (readable.length === 0) return [];
+      return store.searchDatasets(readable, SEARCH_DATASETS_MAX_RESULTS);
     },
     async rename(caller: Caller, id: string, name: string) {
       validateExperimentName(name);

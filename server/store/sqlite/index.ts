@@ -2,6 +2,7 @@ import path from 'node:path';
 import { openDatabase, type Db } from '../db.js';
 import type { SampledSeries, Series, TrackingStore } from '../types.js';
 import { createAuthStatements } from './auth.sql.js';
+import { createDatasetStatements } from './datasets.sql.js';
 import { createExperimentStatements } from './experiments.sql.js';
 import { createGcStatements } from './gc.sql.js';
 import { createMetricStatements } from './metrics.sql.js';
@@ -24,6 +25,7 @@ export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
   const runs = createRunStatements(db, experiments, metrics);
   const gc = createGcStatements(db);
   const sweeps = createSweepStatements(db, runs);
+  const datasets = createDatasetStatements(db);
 
   const seriesOf = (runUuid: string, key: string) => metrics.seriesId(runs.row(runUuid).id, key);
 
@@ -51,6 +53,7 @@ export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
     deleteTag: async (id, key) => runs.deleteTag(id, key),
     rewriteRunTag: async (id, key, rewrite) => runs.rewriteTag(id, key, rewrite),
     logInputs: async (id, inputs) => runs.logInputs(id, inputs),
+    searchDatasets: async (ids, limit) => datasets.search(ids, limit),
     searchRuns: async (q) => {
       const page = searchRunIds(db, q);
       return { items: runs.load(page.ids), nextOffset: page.nextOffset };
