@@ -41,14 +41,16 @@ async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown, que
     if (v === undefined) continue;
     for (const item of Array.isArray(v) ? v : [v]) url.searchParams.append(k, String(item));
   }
-  const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
+  // A Blob (a File to upload) goes as itself, the raw body; anything else as JSON.
+  const raw = body instanceof Blob;
+  const headers: Record<string, string> = body === undefined ? {} : { 'content-type': raw ? 'application/octet-stream' : 'application/json' };
   const token = method === 'GET' ? null : csrf();
   if (token) headers['x-csrf-token'] = token;
   const res = await fetch(url, {
     method,
     headers,
     credentials: 'same-origin',
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
   });
   const text = await res.text();
   if (!res.ok) {
@@ -66,6 +68,19 @@ async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown, que
 
 export const mlflow = <T>(method: 'GET' | 'POST', endpoint: string, body?: unknown, query?: Query) =>
   call<T>(method, `/api/2.0/mlflow/${endpoint}`, body, query);
+
+/** The MLflow UI's own routes (`/ajax-api/2.0/mlflow/...`): upload-artifact, experiments/search-datasets. */
+export const mlflowAjax = <T>(endpoint: string, body: unknown, query?: Query) => call<T>('POST', `/ajax-api/2.0/mlflow/${endpoint}`, body, query);
+
+/** MLflow UI's upload-artifact: the file is the raw body (at most 10 MB, the server says so otherwise). */
+export const uploadArtifact = (runId: string, path: string, file: Blob) => mlflowAjax<Record<string, never>>('upload-artifact', file, { run_uuid: runId, path });
+
+export interface DatasetSummary {
+  experiment_id: string;
+  name: string;
+  digest: string;
+  context?: string;
+}
 
 export const lablog = <T>(endpoint: string, query: Query) =>
   call<T>('GET', `/api/2.0/lablog/${endpoint}`, undefined, query);

@@ -3,6 +3,7 @@ import { mlflow, type Experiment, type Run } from '../api.js';
 import { linkHandler, setQuery } from '../router.js';
 import { ArtifactPreview } from '../components/artifact-preview.js';
 import { ArtifactTree, listArtifacts } from '../components/artifact-tree.js';
+import { ArtifactUpload, folderOf } from '../components/artifact-upload.js';
 import { RunImages } from '../components/image-gallery.js';
 import { RunCharts } from '../components/run-charts.js';
 import { KeyValueTable, ReproCard, RunInfoCard, runName, TagTables, tagMap } from '../components/run-info.js';
@@ -58,6 +59,8 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
   const [selectedSize, setSelectedSize] = useState<number | undefined>(undefined);
   const experimentId = run?.info.experiment_id;
   const access = useAccess();
+  // Bumped after an upload so the tree reads its folders again.
+  const [uploads, setUploads] = useState(0);
 
   useEffect(() => {
     if (!experimentId) return;
@@ -86,7 +89,7 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
   const name = runName(run);
   const tags = tagMap(run);
   const note = tags.get(NOTE_TAG) ?? '';
-  const reloadKey = running ? polls : -1;
+  const reloadKey = running ? polls * 1000 + uploads : -1 - uploads;
 
   const select = (path: string | null) => setQuery({ artifact: path });
   const showDiff = () => {
@@ -145,6 +148,7 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
       <RunImages runId={runId} label={name} imagesTag={tags.get('lablog.images')} reloadKey={reloadKey} />
       <section ref={artifactsRef} data-testid="artifacts">
         <h2>Artifacts</h2>
+        {access.canEdit(run.info.experiment_id) && <ArtifactUpload runId={runId} folder={folderOf(selected)} onUploaded={() => setUploads((n) => n + 1)} />}
         <div class="artifact-browser card">
           <ArtifactTree
             runId={runId}
