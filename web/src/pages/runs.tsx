@@ -3,6 +3,7 @@ import { ApiError, mlflow, type Experiment, type Run } from '../api.js';
 import { linkHandler, navigate, setQuery } from '../router.js';
 import { ColumnChooser } from '../components/column-chooser.js';
 import { FilterBox } from '../components/filter-box.js';
+import { DatasetFilter, withDatasetFilter } from '../components/dataset-filter.js';
 import { SweepLinks } from '../components/sweep-links.js';
 import { PermissionsDialog } from '../components/permissions-dialog.js';
 import { useAccess } from '../session.js';
@@ -272,6 +273,7 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
       <SweepLinks experiments={experiments} />
       <div class="toolbar top-row">
         <FilterBox value={filter} error={error} onApply={(v) => setQuery({ filter: v || null })} />
+        <DatasetFilter experiments={experiments} onChoose={(d) => setQuery({ filter: withDatasetFilter(filter, d) })} />
         <ColumnChooser keys={keys} selected={picked} onChange={(cols) => setQuery({ cols: unlist(cols) })} onDefault={() => setQuery({ cols: null })} />
         <select value={view} onChange={(e) => setQuery({ view: (e.target as HTMLSelectElement).value, sel: null })} aria-label="lifecycle">
           <option value="active">active runs</option>
