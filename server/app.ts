@@ -17,6 +17,7 @@ import { createOidcService } from './auth/oidc.service.js';
 import type { Config } from './config.js';
 import { registerAuth } from './http/auth.js';
 import { registerErrorHandlers, sendError } from './http/errors.js';
+import { openApiRoutes, registerOpenApi } from './http/openapi.js';
 import { registerSdkRoutes } from './http/sdk.js';
 import { registerSecurity } from './http/security.js';
 import { registerWebUi } from './http/web.js';
@@ -71,6 +72,8 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date,
   // MLflow accepts only JSON bodies; text/plain would otherwise reach handlers as a string.
   app.removeContentTypeParser('text/plain');
   await registerSecurity(app, { corsOrigins: config.corsOrigins ?? [] });
+  // Before any route: @fastify/swagger collects the routes as they are added.
+  await registerOpenApi(app);
   registerErrorHandlers(app, (await registerWebUi(app, webRoot)) ?? undefined);
 
   // One log line per request, with its duration.
@@ -131,6 +134,7 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date,
   await app.register(runArtifactRoutes, { artifacts: artifactService });
   const sweeps = createSweepService(store, clock, access);
   await app.register(sweepRoutes, { sweeps, trials: createTrialService(store, sweeps, clock) });
+  await app.register(openApiRoutes);
   return app;
 }
 

@@ -131,6 +131,12 @@ describe('the UI under the Content-Security-Policy', { skip: skipReason() }, () 
     });
   });
 
+  it('the API reference page at /api/docs', async () => {
+    await visit('/api/docs', async (page) => {
+      await page.locator('details summary', { hasText: 'runs/log-batch' }).first().waitFor();
+    });
+  });
+
   it('(the watch itself works: an inline script is blocked and reported)', async () => {
     await env.page.goto(`${env.url}/`);
     await violations.clear();
