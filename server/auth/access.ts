@@ -1,5 +1,5 @@
 import { denied } from '../errors.js';
-import type { Permission } from '../store/auth-types.js';
+import type { Permission, ReadableBy } from '../store/auth-types.js';
 import type { TrackingStore } from '../store/types.js';
 import { atLeast, capByRole, isAdmin, type Caller } from './permissions.js';
 
@@ -71,7 +71,7 @@ export function createAccess(store: TrackingStore, opts: { defaultPermission: Pe
       return out;
     },
     /** For searches the store runs: only experiments this caller may read (undefined: all). */
-    readFilter(caller: Caller) {
+    readFilter(caller: Caller): ReadableBy | undefined {
       if (isAdmin(caller)) return undefined;
       return { userId: caller.userId!, defaultReadable: atLeast(opts.defaultPermission, 'READ') };
     },

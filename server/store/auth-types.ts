@@ -59,6 +59,13 @@ export interface AuditQuery {
   limit: number;
 }
 
+/** Reads limited to what one user may read: their explicit permission, else the default one. */
+export interface ReadableBy {
+  userId: number;
+  /** Whether the default permission lets the user read (then only an explicit NO_PERMISSIONS hides). */
+  defaultReadable: boolean;
+}
+
 export interface AuthStore {
   countUsers(): Promise<number>;
   /** Throws RESOURCE_ALREADY_EXISTS for a taken username. */

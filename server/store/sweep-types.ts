@@ -1,3 +1,4 @@
+import type { ReadableBy } from './auth-types.js';
 import type { KeyValue, NewRun, RunStatus } from './types.js';
 
 // The sweep rows as the store hands them to server/sweeps; the config and params are JSON text that
@@ -71,7 +72,7 @@ export interface SweepStore {
   /** Creates the sweep and its parent run; an existing sweep of that name is returned instead. */
   createSweep(n: NewSweep): Promise<{ sweep: SweepRecord; created: boolean }>;
   getSweep(sweepId: string): Promise<SweepRecord>;
-  listSweeps(q: { experimentId: string | null; offset: number; limit: number; readableBy?: { userId: number; defaultReadable: boolean } }): Promise<{ items: SweepRecord[]; nextOffset: number | null }>;
+  listSweeps(q: { experimentId: string | null; offset: number; limit: number; readableBy?: ReadableBy }): Promise<{ items: SweepRecord[]; nextOffset: number | null }>;
   /**
    * Sets the status if it is still one of `from` (null otherwise: another request changed it);
    * `parentRunStatus` also ends the parent run (when it is still running).

@@ -1,4 +1,4 @@
-import type { AuthStore } from './auth-types.js';
+import type { AuthStore, ReadableBy } from './auth-types.js';
 import type { SweepStore } from './sweep-types.js';
 import type { Expr, OrderKey } from '../search/ast.js';
 
@@ -126,7 +126,7 @@ export interface RunSearch {
 export interface ExperimentSearch {
   filter: Expr | null;
   /** Only experiments this user may read (absent: all). */
-  readableBy?: { userId: number; defaultReadable: boolean };
+  readableBy?: ReadableBy;
   orderBy: OrderKey[];
   viewType: ViewType;
   offset: number;

@@ -1,6 +1,7 @@
 import type { Db } from '../db.js';
 import { notFound } from '../../errors.js';
 import type { NewSweep, NewTrial, SweepRecord, SweepStatus, TrialRefusal, TrialRow, TrialStatus } from '../sweep-types.js';
+import type { ReadableBy } from '../auth-types.js';
 import type { RunStatus } from '../types.js';
 import { experimentKey } from './experiments.sql.js';
 import type { RunStatements } from './runs.sql.js';
@@ -125,7 +126,7 @@ export function createSweepStatements(db: Db, runs: RunStatements) {
       return { sweep: toSweep(s.byId.get(id)!), created: true };
     }),
     get: (sweepId: string) => toSweep(row(sweepId)),
-    list(q: { experimentId: string | null; offset: number; limit: number; readableBy?: { userId: number; defaultReadable: boolean } }) {
+    list(q: { experimentId: string | null; offset: number; limit: number; readableBy?: ReadableBy }) {
       const exp = q.experimentId === null ? null : (experimentKey(q.experimentId) ?? -1);
       const rows = s.page.all({ exp, user: q.readableBy?.userId ?? null, dflt: q.readableBy?.defaultReadable ? 1 : 0, limit: q.limit + 1, offset: q.offset });
       return { items: rows.slice(0, q.limit).map(toSweep), nextOffset: rows.length > q.limit ? q.offset + q.limit : null };
