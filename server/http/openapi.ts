@@ -24,30 +24,15 @@ const TAGS = [
   { name: 'server', description: 'Health and version' },
 ];
 
+/** Path segments (after the API prefix) whose tag is not the segment itself. */
+const TAG_OF_SEGMENT: Record<string, string> = { 'upload-artifact': 'artifacts', me: 'users' };
+
 /** The tag of a route, from its first path segment after the API prefix. */
 export function tagOf(url: string): string {
   if (url.startsWith('/get-artifact') || url.includes('/mlflow-artifacts/')) return 'artifacts';
   if (!url.startsWith('/api/2.0/') && !url.startsWith('/ajax-api/2.0/')) return 'server';
   const segment = url.split('/')[4] ?? '';
-  const known: Record<string, string> = {
-    experiments: 'experiments',
-    runs: 'runs',
-    metrics: 'metrics',
-    artifacts: 'artifacts',
-    'get-artifact': 'artifacts',
-    'upload-artifact': 'artifacts',
-    'model-versions': 'runs',
-    sweeps: 'sweeps',
-    trials: 'sweeps',
-    auth: 'auth',
-    users: 'users',
-    me: 'users',
-    tokens: 'tokens',
-    permissions: 'permissions',
-    'experiment-permissions': 'permissions',
-    audit: 'audit',
-  };
-  return known[segment] ?? segment;
+  return TAG_OF_SEGMENT[segment] ?? segment;
 }
 
 // Zod schemas with a transform have no exact JSON Schema; this fallback describes such parts as "any".
