@@ -67,14 +67,10 @@ describe('with auth on, no route but the public ones answers without credentials
         continue;
       }
       const isData = ['/api/', '/ajax-api/', '/get-artifact', '/version'].some((p) => r.url.startsWith(p));
-      if (!isData && !r.url.startsWith('/sdk')) {
-        // The UI's static files: the same bytes for everyone, no stored data in them.
+      if (!isData) {
+        // The UI's static files and the SDK tarball: the same bytes for everyone, no stored data in them.
         assert.ok(res.statusCode === 200 || res.statusCode === 404 || res.statusCode === 304, `${where}: ${res.statusCode}`);
         assert.ok(!res.body.includes(SECRET_NAME), `${where} leaks data`);
-        publicSeen.push(where);
-        continue;
-      }
-      if (r.url.startsWith('/sdk')) {
         publicSeen.push(where);
         continue;
       }
@@ -87,6 +83,7 @@ describe('with auth on, no route but the public ones answers without credentials
     assert.deepEqual(rowCounts(t), before, 'a refused request wrote something');
     assert.ok(publicSeen.includes('GET /health'));
     assert.ok(publicSeen.some((p) => p.includes('/auth/login')));
+    assert.ok(publicSeen.some((p) => p.startsWith('GET /sdk/')), 'the SDK routes were not walked');
   });
 
   it('an unknown path under the API answers 401 too, not a hint of what exists', async () => {
