@@ -7,6 +7,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import type { Comparison, Expr, OrderKey } from '../../search/ast.js';
 import { keyedLeaves, numericIds, pageWindow, planRunSearch, streamKindOf, type LeafForm, type Plan } from '../../search/plan.js';
 import type { ExperimentSearch, RunSearch, ViewType } from '../types.js';
+import { readableSql } from './readable.sql.js';
 
 export interface IdPage {
   ids: number[];
@@ -395,14 +396,6 @@ export function searchRunIds(db: Database, q: RunSearch, opts: SearchOptions = {
   return { ids: more ? ids.slice(0, w.limit) : ids, nextOffset: more ? w.offset + w.limit : null };
 }
 
-/** Experiments the user may read: their explicit permission, else the default one. */
-function readableTest(r: NonNullable<ExperimentSearch['readableBy']>, b: Binder): string {
-  // Bind the user once, for the one subquery used: an unused binding fails the whole statement.
-  const user = b.bind(r.userId);
-  return r.defaultReadable
-    ? `e.experiment_id NOT IN (SELECT experiment_id FROM experiment_permissions WHERE user_id = ${user} AND permission = 'NO_PERMISSIONS')`
-    : `e.experiment_id IN (SELECT experiment_id FROM experiment_permissions WHERE user_id = ${user} AND permission <> 'NO_PERMISSIONS')`;
-}
 
 export function searchExperimentIds(db: Database, q: ExperimentSearch): IdPage {
   const b = new Binder();
@@ -410,7 +403,7 @@ export function searchExperimentIds(db: Database, q: ExperimentSearch): IdPage {
   const stage = lifecycleTest('e.lifecycle_stage', q.viewType, b);
   if (stage) where.push(stage);
   if (q.filter) where.push(compileExpr(q.filter, b, experimentCondition));
-  if (q.readableBy) where.push(readableTest(q.readableBy, b));
+  if (q.readableBy) where.push(readableSql('e.experiment_id', q.readableBy.defaultReadable, b.bind(q.readableBy.userId)));
   const terms: string[] = [];
   if (q.orderBy.length === 0) {
     // MLflow's SqlAlchemyStore default; with an explicit order_by the tie-break is experiment_id DESC.

@@ -4,6 +4,7 @@ import type { NewSweep, NewTrial, SweepRecord, SweepStatus, TrialRefusal, TrialR
 import type { ReadableBy } from '../auth-types.js';
 import type { RunStatus } from '../types.js';
 import { experimentKey } from './experiments.sql.js';
+import { readableSql } from './readable.sql.js';
 import type { RunStatements } from './runs.sql.js';
 
 interface SweepDbRow {
@@ -50,17 +51,21 @@ function sweepKey(id: string): number {
   return key;
 }
 
+type PageArgs = { exp: number | null; user?: number; limit: number; offset: number };
+
 export function createSweepStatements(db: Db, runs: RunStatements) {
+  const pageStatement = (readable: string) =>
+    db.prepare<[PageArgs], SweepDbRow>(
+      `SELECT ${SWEEP_COLUMNS} FROM ${SWEEP_FROM} WHERE (@exp IS NULL OR s.experiment_id = @exp) AND ${readable} ORDER BY s.id DESC LIMIT @limit OFFSET @offset`,
+    );
   const s = {
     byId: db.prepare<[number], SweepDbRow>(`SELECT ${SWEEP_COLUMNS} FROM ${SWEEP_FROM} WHERE s.id = ?`),
     byName: db.prepare<[number, string], SweepDbRow>(`SELECT ${SWEEP_COLUMNS} FROM ${SWEEP_FROM} WHERE s.experiment_id = ? AND s.name = ?`),
-    // Only sweeps of experiments the user may read (user NULL: all), so that a page is a whole page.
-    page: db.prepare<[{ exp: number | null; user: number | null; dflt: number; limit: number; offset: number }], SweepDbRow>(
-      `SELECT ${SWEEP_COLUMNS} FROM ${SWEEP_FROM} WHERE (@exp IS NULL OR s.experiment_id = @exp) AND (@user IS NULL` +
-        ` OR (@dflt = 1 AND s.experiment_id NOT IN (SELECT experiment_id FROM experiment_permissions WHERE user_id = @user AND permission = 'NO_PERMISSIONS'))` +
-        ` OR (@dflt = 0 AND s.experiment_id IN (SELECT experiment_id FROM experiment_permissions WHERE user_id = @user AND permission <> 'NO_PERMISSIONS')))` +
-        ` ORDER BY s.id DESC LIMIT @limit OFFSET @offset`,
-    ),
+    // A page for everyone, and for a user whose default permission reads or does not: only sweeps of
+    // experiments the user may read, so that a page is a whole page.
+    page: pageStatement('1'),
+    pageDefaultReadable: pageStatement(readableSql('s.experiment_id', true, '@user')),
+    pageGrantedOnly: pageStatement(readableSql('s.experiment_id', false, '@user')),
     insert: db.prepare<[number, string, string, string, number, number, number]>(
       "INSERT INTO sweeps (experiment_id, name, method, config, status, parent_run_id, creation_time, last_update_time) VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?)",
     ),
@@ -128,7 +133,9 @@ export function createSweepStatements(db: Db, runs: RunStatements) {
     get: (sweepId: string) => toSweep(row(sweepId)),
     list(q: { experimentId: string | null; offset: number; limit: number; readableBy?: ReadableBy }) {
       const exp = q.experimentId === null ? null : (experimentKey(q.experimentId) ?? -1);
-      const rows = s.page.all({ exp, user: q.readableBy?.userId ?? null, dflt: q.readableBy?.defaultReadable ? 1 : 0, limit: q.limit + 1, offset: q.offset });
+      const r = q.readableBy;
+      const statement = r === undefined ? s.page : r.defaultReadable ? s.pageDefaultReadable : s.pageGrantedOnly;
+      const rows = statement.all({ exp, ...(r && { user: r.userId }), limit: q.limit + 1, offset: q.offset });
       return { items: rows.slice(0, q.limit).map(toSweep), nextOffset: rows.length > q.limit ? q.offset + q.limit : null };
     },
     setStatus: db.transaction((sweepId: string, from: SweepStatus[], status: SweepStatus, now: number, parentRunStatus?: RunStatus): SweepRecord | null => {
