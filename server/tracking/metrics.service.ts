@@ -36,7 +36,8 @@ function lowerBound(xs: number[], x: number): number {
 }
 
 export function createMetricService(store: TrackingStore, access: Access) {
-  const readable = async (caller: Caller, runIds: string[]) => {
+  // Throws 403 at the first run the caller may not read.
+  const mayReadAll = async (caller: Caller, runIds: string[]) => {
     for (const id of runIds) await access.run(caller, id, 'READ');
   };
   return {
@@ -63,7 +64,7 @@ export function createMetricService(store: TrackingStore, access: Access) {
       if (maxResults < 1 || maxResults > BULK_MAX_RESULTS) {
         throw invalid(`'max_results' must be between 1 and ${BULK_MAX_RESULTS}. Got ${maxResults}.`);
       }
-      await readable(caller, q.runIds);
+      await mayReadAll(caller, q.runIds);
       const byRun = await store.getMetricRange({ runIds: q.runIds, key: q.key, startStep: null, endStep: null });
       const stepSet = new Set<number>();
       const edges = new Set<number>();
@@ -97,7 +98,7 @@ export function createMetricService(store: TrackingStore, access: Access) {
       if (q.runIds.length > BULK_MAX_RUNS) throw invalid(`'run_ids' may contain at most ${BULK_MAX_RUNS} run ids. Got ${q.runIds.length}.`);
       q.keys.forEach((k) => validateKey('metric', k));
       if (q.start !== null && q.end !== null && q.start > q.end) throw invalid("'start' must not be greater than 'end'.");
-      await readable(caller, q.runIds);
+      await mayReadAll(caller, q.runIds);
       return store.sampleMetrics(q);
     },
   };
