@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { after, describe, it, mock } from 'node:test';
 import { Lablog, LablogApiError, TrialStoppedError, type LablogOptions, type Run } from 'lablog-client';
 import { manualClock } from '../api/api.helpers.js';
 import { SWEEPS } from '../api/sweeps.helpers.js';
@@ -52,17 +52,40 @@ const base = { experiment: 'sdk-sweep-lifecycle', method: 'random', metric: { na
 describe('sweep.agent: a trial from start to end', () => {
   it('heartbeats at least three times per heartbeat timeout by default, so a live trial is not timed out', T, async () => {
     const watch = testFetch();
-    const sweep = await lab({ fetch: watch.fetch }).sweep({ ...base, name: 'beats', heartbeatTimeoutMs: 1500 });
-    const summary = await sweep.agent(
-      async (params, run) => {
-        // The default interval (30 s) would be 20 times the timeout: two beats are answered well before.
-        await watch.answer((route, body) => route === 'heartbeat' && body.trial.run_id === run.id);
-        await watch.answer((route, body) => route === 'heartbeat' && body.trial.run_id === run.id);
-        return params.x;
-      },
-      { count: 1 },
-    );
-    assert.deepEqual(summary, { trials: 1, stopped: 0, failed: 0 });
+    let beatsSent = 0;
+    const counting: typeof fetch = (input, init) => {
+      if (String(input).endsWith('/heartbeat')) beatsSent++;
+      return watch.fetch(input, init);
+    };
+    // A few turns of the event loop with no I/O in them: enough for the agent to settle what it has
+    // in hand (send a beat on a tick, note the last beat's answer) but not to wait on the network.
+    const settle = async () => {
+      for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    };
+    const sweep = await lab({ fetch: counting }).sweep({ ...base, name: 'beats', heartbeatTimeoutMs: 1500 });
+    // The agent's intervals run on a mocked clock, so the test sees exactly when it beats: once per
+    // third of the timeout. The default interval (30 s) would be 20 times the timeout.
+    mock.timers.enable({ apis: ['setInterval'] });
+    try {
+      const summary = await sweep.agent(
+        async (params, run) => {
+          for (let beat = 1; beat <= 3; beat++) {
+            const answered = watch.answer((route, body) => route === 'heartbeat' && body.trial.run_id === run.id);
+            mock.timers.tick(1500 / 3);
+            await settle();
+            assert.equal(beatsSent, beat, `a beat after ${(beat * 1500) / 3} ms of a 1500 ms timeout`);
+            await answered;
+            // The agent skips a beat while the last one is in flight; its answer is read by now.
+            await settle();
+          }
+          return params.x;
+        },
+        { count: 1 },
+      );
+      assert.deepEqual(summary, { trials: 1, stopped: 0, failed: 0 });
+    } finally {
+      mock.timers.reset();
+    }
   });
 
   it('a trial the server timed out keeps its run FAILED, counts as failed, and does not make the agent give up', T, async () => {
