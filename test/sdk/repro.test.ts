@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { after, describe, mock, test } from 'node:test';
 import { captureSourceTags, gpuMetrics, parseNvidiaSmi, shellQuote, startSystemMetrics, stripCredentials } from 'lablog-client/node';
 
 const dirs: string[] = [];
@@ -109,15 +109,28 @@ describe('captureSourceTags', () => {
 describe('startSystemMetrics', () => {
   test('logs MLflow-named system metrics with increasing steps until stopped', async () => {
     const logged: { m: Record<string, number>; step?: number }[] = [];
-    let stop = () => {};
-    // The sampler's timer is unref'd (it never keeps a script alive): this one keeps the test waiting.
-    const keepAlive = setInterval(() => {}, 1000);
-    await new Promise<void>((resolve) => {
-      stop = startSystemMetrics({ log: (m, o) => (logged.push({ m, step: o?.step }), logged.length === 2 && resolve()) }, 20);
-    });
-    clearInterval(keepAlive);
-    stop();
-    assert.deepEqual(logged.slice(0, 2).map((l) => l.step), [0, 1]);
+    let onLog = () => {};
+    const nextLog = () => new Promise<void>((resolve) => (onLog = resolve));
+    // The sampler's interval runs on a mocked clock: the test decides when a sample is due.
+    mock.timers.enable({ apis: ['setInterval'] });
+    try {
+      const stop = startSystemMetrics({ log: (m, o) => (logged.push({ m, step: o?.step }), onLog()) }, 20);
+      for (let n = 1; n <= 2; n++) {
+        const logs = nextLog();
+        mock.timers.tick(20);
+        await logs; // a sample may wait on nvidia-smi (a child process) before it logs
+      }
+      stop();
+      // Ten more intervals after stop: nothing more is logged (a sample's own work is synchronous
+      // once nvidia-smi was found missing or answered, so a few event-loop turns would show it).
+      for (let n = 0; n < 10; n++) {
+        mock.timers.tick(20);
+        for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      mock.timers.reset();
+    }
+    assert.deepEqual(logged.map((l) => l.step), [0, 1]);
     for (const key of ['cpu_utilization_percentage', 'system_memory_usage_megabytes', 'system_memory_usage_percentage', 'process_rss_megabytes']) {
       const v = logged[1].m[`system/${key}`];
       assert.ok(Number.isFinite(v) && v >= 0, `${key}: ${v}`);

@@ -86,17 +86,28 @@ describe('lab.sweep and sweep.agent', () => {
     });
     const seen: SweepParams[] = [];
     const objective = (p: SweepParams) => (p.a as number) * 10 + (p.b === 'x' ? 0 : 1) + (p.d as number) * 0.5;
-    const work = async (params: SweepParams, run: Run) => {
+    // Each agent's first trial waits until the other agent holds one too: the two really run at once,
+    // and one agent doing every point (the other never served) hangs here instead of passing.
+    const working = new Set<string>();
+    let bothWorking!: () => void;
+    const together = new Promise<void>((resolve) => (bothWorking = resolve));
+    const work = (worker: string) => async (params: SweepParams, run: Run) => {
       seen.push(params);
+      if (!working.has(worker)) {
+        working.add(worker);
+        if (working.size === 2) bothWorking();
+        await together;
+      }
       for (let step = 0; step < 3; step++) {
         run.log({ score: step }, { step });
         await new Promise((r) => setTimeout(r, 2)); // lets the other agent take its turn
       }
       return objective(params);
     };
-    const agent = (worker: string) => lab().sweep(sweep.id).then((s) => s.agent(work, { worker, maxWaitMs: 20 }));
+    const agent = (worker: string) => lab().sweep(sweep.id).then((s) => s.agent(work(worker), { worker, maxWaitMs: 20 }));
     const [s1, s2] = await Promise.all([agent('w1'), agent('w2')]);
     assert.equal(s1.trials + s2.trials, 12);
+    assert.ok(s1.trials > 0 && s2.trials > 0, `both agents ran trials: ${s1.trials} + ${s2.trials}`);
     assert.deepEqual([s1.failed, s2.failed, s1.stopped, s2.stopped], [0, 0, 0, 0]);
 
     const grid = [1, 2, 3].flatMap((a) => ['x', 'y'].flatMap((b) => [0, 1].map((d) => JSON.stringify({ a, b, c: 5, d }))));
@@ -110,6 +121,11 @@ describe('lab.sweep and sweep.agent', () => {
     assert.deepEqual(info.counts, { running: 0, completed: 12, failed: 0, stopped: 0 });
     const trials = await sweep.trials();
     assert.deepEqual(trials.map((t) => t.number), [...Array(12).keys()]);
+    // The server's record of who ran what agrees with the agents' own counts.
+    assert.deepEqual(
+      [trials.filter((t) => t.worker === 'w1').length, trials.filter((t) => t.worker === 'w2').length],
+      [s1.trials, s2.trials],
+    );
     for (const t of trials) {
       assert.equal(t.status, 'COMPLETED');
       assert.ok(t.worker === 'w1' || t.worker === 'w2', `worker ${t.worker}`);
@@ -133,7 +149,7 @@ describe('lab.sweep and sweep.agent', () => {
     assert.equal(importance[0].name, 'a');
     assert.equal(importance.find((i) => i.name === 'c')!.importance, 0);
     // Over: another agent returns at once.
-    assert.deepEqual(await sweep.agent(work), { trials: 0, stopped: 0, failed: 0 });
+    assert.deepEqual(await sweep.agent(work('w3')), { trials: 0, stopped: 0, failed: 0 });
   });
 
   it('random with count: the agent runs exactly that many trials and heartbeats while each runs', T, async () => {
