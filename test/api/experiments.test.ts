@@ -222,13 +222,15 @@ describe('experiments/search', () => {
   });
 
   it('still serves the legacy GET experiments/list', async () => {
-    await seed();
+    const ids = await seed();
+    assert.equal((await t.post('experiments/delete', { experiment_id: ids.beta })).status, 200);
     const res = await t.get('experiments/list');
     assert.equal(res.status, 200);
-    assert.deepEqual(names(res).sort(), ['Alpha-2', 'Default', 'alpha-1', 'beta', 'gamma']);
+    assert.deepEqual(names(res).sort(), ['Alpha-2', 'Default', 'alpha-1', 'gamma'], 'active only by default');
     const ajax = await t.get('/ajax-api/2.0/mlflow/experiments/list', { view_type: 'ALL' });
     assert.equal(ajax.status, 200);
-    assert.equal(ajax.json.experiments.length, 5);
+    assert.deepEqual(names(ajax).sort(), ['Alpha-2', 'Default', 'alpha-1', 'beta', 'gamma'], 'ALL holds the deleted one');
+    assert.deepEqual(names(await t.get('experiments/list', { view_type: 'DELETED_ONLY' })), ['beta']);
   });
 });
 

@@ -117,6 +117,12 @@ describe('metric reads', () => {
     assert.equal(stepsA[stepsA.length - 1], 2999, "run a's last step kept");
     assert.equal(stepsB[stepsB.length - 1], 5000, "run b's last step kept");
     assert.deepEqual([...stepsA].sort((x, y) => x - y), stepsA, 'sorted by step');
+    // The same steps across runs: a step sampled for one run is sampled for the other wherever the
+    // other has it (a has every step to 2999, b every 10th to 5000), so the curves line up.
+    const hasA = (s: number) => s >= 0 && s <= 2999;
+    const hasB = (s: number) => s % 10 === 0 && s <= 5000;
+    assert.deepEqual(stepsB.filter(hasA), stepsA.filter(hasB), 'the steps both runs have are sampled for both');
+    assert.ok(stepsB.filter(hasA).length >= 5, `${stepsB.filter(hasA).length} shared steps`);
     // Runs come in run id order.
     const order = [...new Set(res.json.metrics.map((m: { run_id: string }) => m.run_id))];
     assert.deepEqual(order, [a, b].sort());

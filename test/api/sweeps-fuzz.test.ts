@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { buildTestApp, type TestApp } from '../helper.js';
 import { tableCounts } from './api.helpers.js';
-import { createSweep, next, SWEEPS } from './sweeps.helpers.js';
+import { createSweep, next, SWEEPS, trials } from './sweeps.helpers.js';
 
 // Malformed sweep requests: never a 5xx, always MLflow's error shape, and a refused create writes nothing.
 
@@ -63,17 +63,45 @@ describe('sweeps: malformed requests', () => {
     );
   });
 
-  it('the worker endpoints refuse junk bodies and ids with a 4xx', async () => {
+  it('the worker endpoints refuse junk bodies and ids with a 4xx, and change nothing', async () => {
     const sweep = await createSweep(t, { method: 'random', name: 'junk', parameters: { x: { values: [1] } } });
     const trial = (await next(t, sweep.sweep_id)).trial;
-    const junk = fc.oneof(scalar, fc.dictionary(fc.constantFrom('run_id', 'worker', 'x'), fc.oneof(scalar, fc.constant(trial.run_id))));
+    const state = async () => ({
+      sweep: (await t.get(`${SWEEPS}/${sweep.sweep_id}`)).json.sweep.status,
+      trials: (await trials(t, sweep.sweep_id)).map((x) => [x.number, x.status, (x as { last_heartbeat_time?: number }).last_heartbeat_time]),
+      rows: tableCounts(t),
+    });
+    const before = await state();
+    const notString = fc.oneof(fc.double(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(scalar, { maxLength: 2 }));
+    const notObject = fc.oneof(fc.double(), fc.integer(), fc.string({ maxLength: 5 }), fc.boolean(), fc.constant(null), fc.array(scalar, { maxLength: 2 }));
+    // Bodies each route must refuse: no run id, a run id that is not a string or not this sweep's trial.
+    const badTrialBody = fc.oneof(
+      notObject,
+      fc.record({ run_id: fc.oneof(notString, fc.constantFrom('', 'x', '0'.repeat(32), `${trial.run_id}0`)), worker: scalar }, { requiredKeys: [] }),
+    );
+    const badNextBody = fc.oneof(notObject, fc.record({ worker: notString, x: scalar }, { requiredKeys: ['worker'] }));
+    const request = fc.oneof(
+      // Any action on a sweep id that does not exist, with any body (also a valid one).
+      fc.tuple(
+        fc.constantFrom('next', 'heartbeat', 'should-stop', 'pause', 'resume', 'stop'),
+        fc.constantFrom('0', 'x', '1e3', '99999999999999999999', `${sweep.sweep_id}0`),
+        fc.oneof(badTrialBody, fc.constant({ run_id: trial.run_id }), fc.constant({})),
+      ),
+      fc.tuple(fc.constantFrom('heartbeat', 'should-stop'), fc.constant(sweep.sweep_id), badTrialBody),
+      fc.tuple(fc.constant('next'), fc.constant(sweep.sweep_id), badNextBody),
+    );
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom('next', 'heartbeat', 'should-stop', 'pause', 'resume', 'stop'), fc.constantFrom(sweep.sweep_id, '0', 'x', '1e3', '99999999999999999999'), junk, async (action, id, body) => {
+      fc.asyncProperty(request, async ([action, id, body]) => {
         const res = await t.app.inject({ method: 'POST', url: `${SWEEPS}/${id}/${action}`, payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-        assert.ok(res.statusCode < 500, `${action} ${id} ${JSON.stringify(body)} -> ${res.statusCode} ${res.body}`);
-        if (res.statusCode >= 400) assert.ok(JSON.parse(res.body).error_code);
+        const what = `${action} ${id} ${JSON.stringify(body)} -> ${res.statusCode} ${res.body}`;
+        assert.ok(res.statusCode === 400 || res.statusCode === 404, what);
+        const err = JSON.parse(res.body);
+        assert.equal(err.error_code, res.statusCode === 400 ? 'INVALID_PARAMETER_VALUE' : 'RESOURCE_DOES_NOT_EXIST', what);
+        assert.equal(typeof err.message, 'string');
       }),
       { numRuns: 300, seed: 7 },
     );
+    // Refused requests handed out no trial, beat no trial, and paused or stopped nothing.
+    assert.deepEqual(await state(), before);
   });
 });

@@ -127,12 +127,21 @@ describe('sweeps review: values and params as MLflow writes them', () => {
     // What a Python worker's mlflow.log_param sends for the value json.loads made of the trial's params.
     const python = new Map<unknown, string>([[0.00001, '1e-05'], [3.2e-7, '3.2e-07'], [0.5, '0.5'], [true, 'True']]);
     const sweep = await createSweep(t, { method: 'grid', name: 'py-params', parameters: { lr: { values: [0.00001, 3.2e-7, 0.5] }, flag: { values: [true] } } });
+    const seen: string[] = [];
     for (let i = 0; i < 3; i++) {
       const { trial } = await next(t, sweep.sweep_id);
       const params = Object.entries(trial.params).map(([key, v]) => ({ key, value: python.get(v)! }));
       const res = await t.post('runs/log-batch', { run_id: trial.run_id, params });
       assert.equal(res.status, 200, `${JSON.stringify(params)}: ${res.body}`);
+      // The server had logged the trial's params already; they are stored in Python's spelling.
+      const stored = (await t.get('runs/get', { run_id: trial.run_id })).json.run.data.params as { key: string; value: string }[];
+      assert.deepEqual(
+        Object.fromEntries(stored.map((p) => [p.key, p.value])),
+        Object.fromEntries(params.map((p) => [p.key, p.value])),
+      );
+      seen.push(python.get(trial.params.lr)!);
     }
+    assert.deepEqual(seen.sort(), ['0.5', '1e-05', '3.2e-07']);
   });
 });
 
