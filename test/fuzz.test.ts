@@ -4,6 +4,8 @@ import fc from 'fast-check';
 import type { Statement } from 'better-sqlite3';
 import { CHUNK_POINTS } from '../server/store/sqlite/metrics.sql.js';
 import { buildTestApp, seedRun, type TestApp } from './helper.js';
+import { parseRunFilter } from '../server/search/parser.js';
+import { matches, type RunView } from './support/filter-oracle.js';
 import {
   fieldsOf,
   expFilterText,
@@ -89,6 +91,28 @@ function jsonReq(route: RouteSpec, prefix: string, fields: unknown): Req {
     return { method: 'GET', url: qs ? `${url}?${qs}` : url };
   }
   return { method: 'POST', url, payload: JSON.stringify(fields) ?? 'null', headers: { 'content-type': 'application/json' } };
+}
+
+const unwire = (v: number) => (Math.abs(v) === Number.MAX_VALUE ? Math.sign(v) * Infinity : v);
+
+/** A run as runs/search answers it, as the filter oracle reads it. */
+function runView(run: any): RunView {
+  const kv = (list: { key: string; value: string }[] | undefined) => Object.fromEntries((list ?? []).map((e) => [e.key, e.value]));
+  const info = run.info;
+  return {
+    // NaN arrives as a string and the infinities as ±Number.MAX_VALUE, as MLflow writes them; the store
+    // keeps the infinities themselves, so the oracle reads them back as such.
+    metrics: Object.fromEntries((run.data.metrics ?? []).map((m: { key: string; value: number | string }) => [m.key, unwire(Number(m.value))])),
+    params: kv(run.data.params),
+    tags: kv(run.data.tags),
+    attributes: {
+      run_id: info.run_id, run_name: info.run_name, status: info.status, user_id: info.user_id, start_time: info.start_time,
+      end_time: info.end_time ?? null, artifact_uri: info.artifact_uri, lifecycle_stage: info.lifecycle_stage,
+    },
+    datasets: (run.inputs?.dataset_inputs ?? []).map((d: { dataset: { name: string; digest: string }; tags?: { key: string; value: string }[] }) => ({
+      name: d.dataset.name, digest: d.dataset.digest, context: kv(d.tags)['mlflow.data.context'] ?? null,
+    })),
+  };
 }
 
 /** Logs points in batches of at most 1000 (MLflow's per-request limit). */
@@ -187,16 +211,45 @@ describe('fuzz: every route', () => {
 
   it('answers searches with token-soup filters, order_by and page tokens: 200 only with matching runs', async () => {
     const viewType = fc.constantFrom('ACTIVE_ONLY', 'DELETED_ONLY', 'ALL');
+    const experiment_ids = [seed.expId, '0'];
+    // Every run of those experiments as the oracle reads them, to check an answer against.
+    const all = await t.post('runs/search', { experiment_ids, run_view_type: 'ALL', max_results: 1000 });
+    const views = new Map<string, RunView>(all.json.runs.map((r: any) => [r.info.run_id, runView(r)]));
+    assert.ok(views.size >= 10);
+    let compared = 0;
     await fc.assert(
       fc.asyncProperty(runFilterText, expFilterText, fc.array(orderText, { maxLength: 3 }), fc.option(pageToken, { nil: undefined }), viewType, prefix, async (filter, expFilter, order_by, page_token, view, p) => {
-        const experiment_ids = [seed.expId, '0'];
         const runs = await exercise(jsonReq(ROUTES.find((r) => r.path === 'runs/search')!, p, { experiment_ids, filter, order_by, page_token, run_view_type: view }));
         if (runs.status === 200) {
+          const got = (runs.json.runs ?? []).map((run: any) => run.info.run_id as string);
           for (const run of runs.json.runs ?? []) {
             assert.ok(experiment_ids.includes(run.info.experiment_id), `run from another experiment for filter ${filter}`);
             if (view !== 'ALL') assert.equal(run.info.lifecycle_stage, view === 'ACTIVE_ONLY' ? 'active' : 'deleted');
           }
+          // The answer is what the filter means: on a first page exactly the matching runs, on a
+          // later page some of them.
+          const ast = parseRunFilter(filter);
+          const stage = (id: string) => views.get(id)!.attributes.lifecycle_stage;
+          const want = [...views.keys()].filter((id) => (view === 'ALL' || stage(id) === (view === 'ACTIVE_ONLY' ? 'active' : 'deleted')) && (ast === null || matches(views.get(id)!, ast)));
+          if (page_token === undefined) assert.deepEqual([...got].sort(), want.sort(), `runs for filter ${JSON.stringify(filter)}`);
+          else for (const id of got) assert.ok(want.includes(id), `run ${id} does not match ${JSON.stringify(filter)}`);
         } else assert.equal(runs.json.error_code, 'INVALID_PARAMETER_VALUE');
+        // The filter alone (the order and token above are often what was refused), compared whole.
+        const ast = (() => {
+          try {
+            return { ok: true, expr: parseRunFilter(filter) };
+          } catch {
+            return { ok: false, expr: null };
+          }
+        })();
+        const alone = await exercise(jsonReq(ROUTES.find((r) => r.path === 'runs/search')!, p, { experiment_ids, filter, run_view_type: view, max_results: 1000 }));
+        assert.equal(alone.status, ast.ok ? 200 : 400, `filter ${JSON.stringify(filter)}: ${JSON.stringify(alone.json)}`);
+        if (ast.ok) {
+          const stage = (id: string) => views.get(id)!.attributes.lifecycle_stage;
+          const want = [...views.keys()].filter((id) => (view === 'ALL' || stage(id) === (view === 'ACTIVE_ONLY' ? 'active' : 'deleted')) && (ast.expr === null || matches(views.get(id)!, ast.expr)));
+          assert.deepEqual((alone.json.runs ?? []).map((r: any) => r.info.run_id).sort(), want.sort(), `runs for filter ${JSON.stringify(filter)}`);
+          compared++;
+        }
         const exps = await exercise(jsonReq(ROUTES.find((r) => r.path === 'experiments/search' && r.method === 'GET')!, p, { filter: expFilter, order_by, page_token, view_type: view }));
         if (exps.status === 200) {
           for (const e of exps.json.experiments ?? []) if (view !== 'ALL') assert.equal(e.lifecycle_stage, view === 'ACTIVE_ONLY' ? 'active' : 'deleted');
@@ -204,17 +257,21 @@ describe('fuzz: every route', () => {
       }),
       { numRuns: 300 },
     );
+    // Most generated filters are soup that does not parse; enough of them did to mean something.
+    assert.ok(compared >= 30, `only ${compared} answers compared with the oracle`);
   });
 
   it('paging a run search with small pages yields exactly the runs of one large page, in order', async () => {
     const search = (body: object): Req => ({ method: 'POST', url: '/api/2.0/mlflow/runs/search', payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
     const ids = (json: any): string[] => (json.runs ?? []).map((r: any) => r.info.run_id);
     const viewType = fc.constantFrom('ACTIVE_ONLY', 'DELETED_ONLY', 'ALL');
+    let paged_ = 0;
     await fc.assert(
       fc.asyncProperty(runFilterText, fc.array(orderText, { maxLength: 2 }), viewType, fc.integer({ min: 1, max: 4 }), async (filter, order_by, view, k) => {
         const base = { experiment_ids: [seed.expId, '0'], filter, order_by, run_view_type: view };
         const whole = await exercise(search({ ...base, max_results: 1000 }));
         if (whole.status !== 200) return;
+        paged_ += 1;
         assert.equal(whole.json.next_page_token, undefined);
         const paged: string[] = [];
         let token: string | undefined;
@@ -229,6 +286,8 @@ describe('fuzz: every route', () => {
       }),
       { numRuns: 150 },
     );
+    // Filters that do not parse return early; the property held for enough of the rest.
+    assert.ok(paged_ >= 30, `only ${paged_} searches were paged`);
   });
 
   it('answers unknown routes and unsupported methods with a JSON 4xx', async () => {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Comparison, Expr, OrderKey } from '../../server/search/ast.js';
+import { matches, type RunView } from '../support/filter-oracle.js';
 import { searchRunIds } from '../../server/store/sqlite/search.sql.js';
 import type { Db } from '../../server/store/db.js';
 import { DATASETS, namesOf, openFixture, RUNS } from './fixture.js';
@@ -17,31 +18,6 @@ let close: () => void;
 before(() => ({ db, close } = openFixture()));
 after(() => close());
 
-function likeRegex(pattern: string, insensitive: boolean): RegExp {
-  const body = [...pattern].map((c) => (c === '%' ? '.*' : c === '_' ? '.' : c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'))).join('');
-  return new RegExp(`^${body}$`, insensitive ? 'is' : 's');
-}
-
-/** SQL-style: a missing (NULL) left side fails every comparison. */
-function compare(lhs: string | number | null | undefined, c: Comparison): boolean {
-  if (c.op === 'IS NULL') return lhs === undefined || lhs === null;
-  if (c.op === 'IS NOT NULL') return lhs !== undefined && lhs !== null;
-  if (lhs === undefined || lhs === null || (typeof lhs === 'number' && Number.isNaN(lhs))) return false;
-  const v = c.value;
-  switch (c.op) {
-    case '=': return lhs === v;
-    case '!=': return lhs !== v;
-    case '<': return (lhs as number) < (v as number);
-    case '<=': return (lhs as number) <= (v as number);
-    case '>': return (lhs as number) > (v as number);
-    case '>=': return (lhs as number) >= (v as number);
-    case 'LIKE': return likeRegex(v as string, false).test(lhs as string);
-    case 'ILIKE': return likeRegex(v as string, true).test(lhs as string);
-    case 'IN': return (v as string[]).includes(lhs as string);
-    case 'NOT IN': return !(v as string[]).includes(lhs as string);
-  }
-}
-
 function attribute(run: Run, key: string): string | number | null {
   const map: Record<string, string | number | null> = {
     run_id: run.uuid, run_name: run.name, status: run.status, user_id: run.user,
@@ -50,23 +26,10 @@ function attribute(run: Run, key: string): string | number | null {
   return map[key];
 }
 
-function matches(run: Run, e: Expr): boolean {
-  if (e.kind !== 'cmp') return e.kind === 'and' ? e.items.every((x) => matches(run, x)) : e.items.some((x) => matches(run, x));
-  switch (e.entity) {
-    case 'metric': {
-      const has = run.metrics !== undefined && e.key in run.metrics;
-      if (e.op === 'IS NULL' || e.op === 'IS NOT NULL') return (e.op === 'IS NULL') !== has;
-      return compare(has ? run.metrics![e.key] : undefined, e);
-    }
-    case 'param': return compare(run.params?.[e.key], e);
-    case 'tag': return compare(run.tags?.[e.key], e);
-    case 'attribute': return compare(attribute(run, e.key), e);
-    case 'dataset':
-      return (run.inputs ?? []).some(([name, context]) => {
-        const d = DATASETS.find((x) => x.name === name)!;
-        return compare(e.key === 'context' ? context : e.key === 'name' ? d.name : d.digest, e);
-      });
-  }
+function view(run: Run): RunView {
+  const attributes = Object.fromEntries(['run_id', 'run_name', 'status', 'user_id', 'start_time', 'end_time', 'lifecycle_stage'].map((k) => [k, attribute(run, k)]));
+  const datasets = (run.inputs ?? []).map(([name, context]) => ({ name, digest: DATASETS.find((x) => x.name === name)!.digest, context }));
+  return { metrics: run.metrics ?? {}, params: run.params ?? {}, tags: run.tags ?? {}, attributes, datasets };
 }
 
 /** Sort value class: 0 a value, 1 NaN, 2 missing (missing always last, NaN just before it). */
@@ -82,7 +45,7 @@ function sortValue(run: Run, k: OrderKey): [number, string | number] {
 }
 
 function expected(filter: Expr | null, orderBy: OrderKey[], expIds: number[]): string[] {
-  const runs = RUNS.filter((r) => !r.deleted && expIds.includes(r.exp) && (filter === null || matches(r, filter)));
+  const runs = RUNS.filter((r) => !r.deleted && expIds.includes(r.exp) && (filter === null || matches(view(r), filter)));
   const keys = [...orderBy];
   if (!keys.some((k) => k.entity === 'attribute' && k.key === 'start_time')) keys.push({ entity: 'attribute', key: 'start_time', ascending: false });
   keys.push({ entity: 'attribute', key: 'run_id', ascending: true });

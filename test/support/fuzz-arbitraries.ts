@@ -106,9 +106,16 @@ const soup = fc
   .array(fc.oneof({ arbitrary: fc.constantFrom(...FILTER_WORDS), weight: 5 }, fc.string({ maxLength: 5 })), { maxLength: 12 })
   .chain((words) => fc.array(fc.constantFrom(' ', '', '  ', '\t'), { minLength: words.length, maxLength: words.length }).map((seps) => words.map((w, i) => w + seps[i]).join('')));
 
-const numberLiteral = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }).map(String), fc.constantFrom('0', '-3', '.5', '5.', '1e3', '1e999', '0.1'));
+// The seeded values themselves (0.5, 1, -1, end times 5001..5008) are there so that a boundary off by one
+// (< for <=) or a case folded (LIKE for ILIKE) changes an answer the oracle checks.
+const numberLiteral = fc.oneof(
+  fc.double({ noNaN: true, noDefaultInfinity: true }).map(String),
+  fc.constantFrom('0', '-3', '.5', '5.', '1e3', '1e999', '0.1'),
+  fc.constantFrom('0.5', '1', '-1', '5002', '5005'),
+);
 const stringLiteral = fc.oneof(
   fc.constantFrom("'0.1'", "'adam'", "'a'", "'%'", "'%a_'", "'[*?]'", "'RUNNING'", "''", "'it''s'", '"dq"'),
+  fc.constantFrom("'A'", "'ADAM'", "'Ad%'", "'running'", "'%A'", "'0._'", "'B'"),
   fc.string({ maxLength: 6 }).map((v) => `'${v.replaceAll("'", "''")}'`),
 );
 const stringList = fc.array(stringLiteral, { minLength: 1, maxLength: 3 }).map((vs) => `(${vs.join(', ')})`);
