@@ -2,6 +2,9 @@
 // transition-stage with archive_existing_versions, delete, get-download-uri, tags; stored rows asserted.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import path from 'node:path';
+import { createLocalArtifactStore } from '../../server/artifacts/local.js';
+import { collectGarbage } from '../../server/tracking/gc.service.js';
 import { buildTestApp, type TestApp } from '../helper.js';
 import { assertError, manualClock, rows } from './api.helpers.js';
 import { createModel, createVersion, newRun, ok, reg } from './registry.helpers.js';
@@ -164,5 +167,20 @@ describe('model-versions', () => {
     // The version keeps the source it was given.
     assert.equal((await ok(t, 'GET', 'model-versions/get', { name: 'm', version: '1' })).model_version.source, `runs:/${run.runId}/model`);
     assertError(await reg(t, 'GET', 'model-versions/get-download-uri', { name: 'm', version: '7' }), 404, 'RESOURCE_DOES_NOT_EXIST', 'Model Version (name=m, version=7) not found');
+  });
+
+  it('gc of a deleted run a version was registered from: the version stays (as in MLflow), its download URI points at the purged folder', async () => {
+    const run = await newRun(t);
+    await createVersion(t, 'm', `runs:/${run.runId}/model`, { run_id: run.runId });
+    await t.post('runs/delete', { run_id: run.runId });
+    const report = await collectGarbage(
+      { store: t.store, artifacts: createLocalArtifactStore(path.join(t.dir, 'artifacts')) },
+      { olderThanMs: null, runIds: [run.runId], experimentIds: [], dryRun: false, now: clock.ms + 1 },
+    );
+    assert.deepEqual(report.runs.map((r) => [r.id, r.status]), [[run.runId, 'removed']]);
+    assert.deepEqual(rows(t, 'SELECT count(*) AS n FROM runs'), [{ n: 0 }]);
+    const v = await ok(t, 'GET', 'model-versions/get', { name: 'm', version: '1' });
+    assert.equal(v.model_version.run_id, run.runId);
+    assert.deepEqual(await ok(t, 'GET', 'model-versions/get-download-uri', { name: 'm', version: '1' }), { artifact_uri: `${run.artifactUri}/model` });
   });
 });
