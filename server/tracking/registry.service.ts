@@ -148,8 +148,8 @@ export function createRegistryService(store: TrackingStore, clock: Clock, access
     },
     /** The newest version in each of `stages` (all four when none are given), as MLflow's SqlAlchemyStore picks them. */
     async getLatestVersions(caller: Caller, name: string, stages: string[]): Promise<ModelVersionRecord[]> {
-      const wanted = new Set(stages.length ? stages.map(canonicalStage) : STAGES);
       const model = await readableModel(caller, name);
+      const wanted = new Set(stages.length ? stages.map(canonicalStage) : STAGES);
       const latest = model.latestVersions.filter((v) => wanted.has(v.currentStage));
       return Promise.all(latest.map((v) => store.getModelVersion(v.name, v.version)));
     },
