@@ -8,28 +8,30 @@ export const DOCS_PATH = '/api/docs';
 const DOCS_ROUTES = [OPENAPI_PATH, DOCS_PATH, `${DOCS_PATH}/docs.js`, `${DOCS_PATH}/docs.css`];
 
 /** The prefixes whose routes the reference lists; the UI's static files are left out. */
-const DOCUMENTED = ['/api/', '/ajax-api/', '/get-artifact', '/health', '/version'];
+const DOCUMENTED = ['/api/', '/ajax-api/', '/get-artifact', '/model-versions/get-artifact', '/health', '/version'];
 
 const TAGS = [
   { name: 'experiments', description: 'MLflow experiments' },
   { name: 'runs', description: 'MLflow runs: create, search, log params, metrics and tags' },
   { name: 'metrics', description: 'Metric histories, sampled series' },
   { name: 'artifacts', description: 'Artifact upload, listing and download (mlflow-artifacts, get-artifact)' },
+  { name: 'registry', description: 'MLflow Model Registry: registered models, model versions, stages and aliases' },
   { name: 'sweeps', description: 'lablog hyperparameter sweeps and their trials' },
   { name: 'auth', description: 'Login, sessions, single sign-on' },
   { name: 'users', description: 'User accounts' },
   { name: 'tokens', description: 'Access tokens' },
-  { name: 'permissions', description: 'Experiment permissions' },
+  { name: 'permissions', description: 'Experiment and registered model permissions' },
   { name: 'audit', description: 'The audit log' },
   { name: 'server', description: 'Health and version' },
 ];
 
 /** Path segments (after the API prefix) whose tag is not the segment itself. */
-const TAG_OF_SEGMENT: Record<string, string> = { 'upload-artifact': 'artifacts', me: 'users' };
+const TAG_OF_SEGMENT: Record<string, string> = { 'upload-artifact': 'artifacts', me: 'users', 'registered-models': 'registry', 'model-versions': 'registry' };
 
 /** The tag of a route, from its first path segment after the API prefix. */
 export function tagOf(url: string): string {
   if (url.startsWith('/get-artifact') || url.includes('/mlflow-artifacts/')) return 'artifacts';
+  if (url.startsWith('/model-versions/')) return 'registry';
   if (!url.startsWith('/api/2.0/') && !url.startsWith('/ajax-api/2.0/')) return 'server';
   const segment = url.split('/')[4] ?? '';
   return TAG_OF_SEGMENT[segment] ?? segment;
