@@ -1,48 +1,23 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createLocalArtifactStore } from '../../server/artifacts/local.js';
 import { importFromMlflow, verifyFromMlflow } from '../../server/import/import.service.js';
 import type { ImportOptions } from '../../server/import/import.types.js';
 import { createSourceClient } from '../../server/import/source.client.js';
-import { openSqliteStore } from '../../server/store/sqlite/index.js';
 import { startFakeMlflow, type FakeSource } from './fake-mlflow.js';
+import { openTarget, rowCounts, type Target } from './import.helpers.js';
 import { LONG_POINTS, RUN, sortedPoints, sourceFixture } from './import.fixtures.js';
 
 const DOUBLE_MAX = 1.7976931348623157e308;
 const ALL: ImportOptions = { experiments: [], since: null };
 
-export function openTarget() {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'lablog-import-'));
-  const store = openSqliteStore(dir);
-  const artifacts = createLocalArtifactStore(path.join(dir, 'artifacts'));
-  return {
-    dir,
-    store,
-    artifacts,
-    async close() {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** Row counts of every table the import writes: equal counts after a second import mean nothing was duplicated. */
-export function rowCounts(db: ReturnType<typeof openSqliteStore>['db']): Record<string, number> {
-  const tables = ['experiments', 'experiment_tags', 'runs', 'params', 'tags', 'metric_series', 'metric_chunks', 'metric_tail', 'datasets', 'inputs', 'input_tags'];
-  const out: Record<string, number> = {};
-  for (const t of tables) out[t] = (db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n;
-  out.points = (db.prepare('SELECT coalesce(sum(count), 0) AS n FROM metric_series').get() as { n: number }).n;
-  return out;
-}
 
 /** What lablog must hold for a source series: the same points, sorted, with infinities as MLflow answers them. */
 const expected = (pts: { step: number; timestamp: number; value: number }[]) =>
   sortedPoints(pts).map((p) => [p.step, p.timestamp, p.value === Infinity ? DOUBLE_MAX : p.value === -Infinity ? -DOUBLE_MAX : p.value]);
 
-async function assertSameAsSource(src: FakeSource, t: ReturnType<typeof openTarget>, skip: string[] = []) {
+async function assertSameAsSource(src: FakeSource, t: Target, skip: string[] = []) {
   for (const e of src.experiments) {
     const mine = await t.store.getExperimentByName(e.name);
     assert.ok(mine, `experiment ${e.name}`);
