@@ -13,7 +13,8 @@ import { progressLine, renderBar } from './progress.js';
 
 export const IMPORT_MLFLOW_USAGE = `  import-mlflow --from URL [--experiments NAME...] [--since DATE] [--verify] [--data-dir D]
          copy an MLflow server (>= 2.0, through its REST API) into the data dir, also while lablog runs:
-         experiments, runs with their ids, params, tags, every metric point, datasets, artifacts;
+         experiments, runs with their ids, params, tags, every metric point, datasets, artifacts,
+         registered models with their versions (same numbers), stages, aliases and tags;
          run it again to resume or to pick up new runs (nothing is duplicated); --verify compares
          both sides run by run (counts and checksums) and exits 1 on any difference;
          source credentials from MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/_PASSWORD
@@ -73,6 +74,7 @@ const LABELS: Record<Phase, string> = {
   runs: 'runs (params, tags, datasets)',
   metrics: 'metric histories',
   artifacts: 'artifacts',
+  registry: 'registered models',
   verify: 'verifying runs',
 };
 
@@ -115,6 +117,9 @@ export function formatImportSummary(s: ImportSummary, from: string, seconds: num
     line('dataset inputs', s.datasets),
     line('artifact files', s.artifactFiles),
     line('artifact bytes', s.artifactBytes, formatBytes),
+    line('models', s.models),
+    line('model versions', s.modelVersions),
+    line('model aliases', s.aliases),
     ...(s.warnings.length > 0 ? [`${s.warnings.length} warning${s.warnings.length === 1 ? '' : 's'} (run the import again once fixed):`, ...s.warnings.map((w) => `  ${w}`)] : []),
   ].join('\n');
 }

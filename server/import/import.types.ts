@@ -3,7 +3,7 @@ import type { TrackingStore } from '../store/types.js';
 import type { SourceClient } from './source.client.js';
 import type { SourceExperiment, SourceRun } from './source.wire.js';
 
-export type Phase = 'experiments' | 'runs' | 'metrics' | 'artifacts' | 'verify';
+export type Phase = 'experiments' | 'runs' | 'metrics' | 'artifacts' | 'registry' | 'verify';
 
 /** Progress of one phase: `done` of `total` items (runs, experiments), with a short detail. */
 export interface ImportProgress {
@@ -48,6 +48,9 @@ export interface ImportSummary {
   datasets: Count;
   artifactFiles: Count;
   artifactBytes: Count;
+  models: Count;
+  modelVersions: Count;
+  aliases: Count;
   warnings: string[];
 }
 
@@ -60,6 +63,9 @@ export const emptySummary = (): ImportSummary => ({
   datasets: { created: 0, present: 0 },
   artifactFiles: { created: 0, present: 0 },
   artifactBytes: { created: 0, present: 0 },
+  models: { created: 0, present: 0 },
+  modelVersions: { created: 0, present: 0 },
+  aliases: { created: 0, present: 0 },
   warnings: [],
 });
 

@@ -71,3 +71,34 @@ export const artifactsPage = z.object({
 
 /** The run's id, whichever of the two fields the server filled. */
 export const runIdOf = (r: SourceRun) => r.info.run_id || r.info.run_uuid || '';
+
+const stageName = z.enum(['None', 'Staging', 'Production', 'Archived']).catch('None');
+
+export const modelVersionSchema = z.object({
+  name: z.string(),
+  version: z.union([z.string().regex(/^\d+$/).transform(Number), z.number().int()]),
+  creation_timestamp: int64.optional(),
+  last_updated_timestamp: int64.optional(),
+  user_id: z.string().optional(),
+  current_stage: stageName.default('None'),
+  description: z.string().optional(),
+  source: z.string().default(''),
+  run_id: z.string().default(''),
+  run_link: z.string().default(''),
+  status_message: z.string().optional(),
+  tags: kvList,
+});
+export type SourceModelVersion = z.infer<typeof modelVersionSchema>;
+
+export const registeredModelSchema = z.object({
+  name: z.string(),
+  creation_timestamp: int64.optional(),
+  last_updated_timestamp: int64.optional(),
+  description: z.string().optional(),
+  tags: kvList,
+  aliases: z.array(z.object({ alias: z.string(), version: z.union([z.string().regex(/^\d+$/).transform(Number), z.number().int()]) })).default([]),
+});
+export type SourceModel = z.infer<typeof registeredModelSchema>;
+
+export const modelsPage = z.object({ registered_models: z.array(registeredModelSchema).default([]), next_page_token: z.string().optional() });
+export const versionsPage = z.object({ model_versions: z.array(modelVersionSchema).default([]), next_page_token: z.string().optional() });

@@ -43,15 +43,37 @@ export interface FakeExperiment {
   tags: [string, string][];
 }
 
+export interface FakeModelVersion {
+  version: number;
+  creation_timestamp: number;
+  last_updated_timestamp: number;
+  current_stage: string;
+  description?: string;
+  source: string;
+  run_id: string;
+  tags: [string, string][];
+}
+
+export interface FakeModel {
+  name: string;
+  creation_timestamp: number;
+  last_updated_timestamp: number;
+  description?: string;
+  tags: [string, string][];
+  aliases: [string, number][];
+  versions: FakeModelVersion[];
+}
+
 export interface FakeSource {
   experiments: FakeExperiment[];
   runs: FakeRun[];
+  models: FakeModel[];
 }
 
 export interface FakeOptions {
   /** 'Bearer <token>' or 'Basic <base64>' the server insists on. */
   authorization?: string;
-  pageSizes?: { experiments?: number; runs?: number; artifacts?: number };
+  pageSizes?: { experiments?: number; runs?: number; artifacts?: number; models?: number; versions?: number };
   /** Called before each request is answered; a returned status answers that instead (a fault). */
   onRequest?: (req: IncomingMessage, n: number) => number | void;
 }
@@ -87,7 +109,7 @@ export function runJson(r: FakeRun) {
 }
 
 export async function startFakeMlflow(src: FakeSource, opts: FakeOptions = {}) {
-  const sizes = { experiments: 2, runs: 3, artifacts: 2, ...opts.pageSizes };
+  const sizes = { experiments: 2, runs: 3, artifacts: 2, models: 1, versions: 2, ...opts.pageSizes };
   let requests = 0;
   const counts = new Map<string, number>();
   const runOf = (id: unknown) => src.runs.find((r) => r.info.run_id === id);
@@ -172,6 +194,37 @@ export async function startFakeMlflow(src: FakeSource, opts: FakeOptions = {}) {
         if (bytes) return res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(bytes);
       }
       return notFound(res, `File ${rel} not found`);
+    }
+    const versionJson = (m: FakeModel, v: FakeModelVersion) => ({
+      name: m.name,
+      ...v,
+      version: String(v.version),
+      user_id: '',
+      status: 'READY',
+      run_link: '',
+      tags: kv(v.tags),
+      aliases: m.aliases.filter(([, n]) => n === v.version).map(([a]) => a),
+    });
+    if (req.method === 'GET' && path === '/api/2.0/mlflow/registered-models/search') {
+      const off = offsetOf(q('page_token'));
+      const end = off + sizes.models;
+      const page = src.models.slice(off, end).map((m) => ({
+        name: m.name,
+        creation_timestamp: m.creation_timestamp,
+        last_updated_timestamp: m.last_updated_timestamp,
+        ...(m.description ? { description: m.description } : {}),
+        tags: kv(m.tags),
+        aliases: m.aliases.map(([alias, version]) => ({ alias, version: String(version) })),
+        latest_versions: m.versions.slice(-1).map((v) => versionJson(m, v)),
+      }));
+      return json(res, 200, { registered_models: page, ...(end < src.models.length ? { next_page_token: token(end) } : {}) });
+    }
+    if (req.method === 'GET' && path === '/api/2.0/mlflow/model-versions/search') {
+      const name = /^name\s*=\s*['"](.*)['"]$/.exec(q('filter') ?? '')?.[1];
+      const all = src.models.filter((m) => name === undefined || m.name === name).flatMap((m) => m.versions.map((v) => versionJson(m, v)));
+      const off = offsetOf(q('page_token'));
+      const end = off + sizes.versions;
+      return json(res, 200, { model_versions: all.slice(off, end), ...(end < all.length ? { next_page_token: token(end) } : {}) });
     }
     if (req.method === 'GET' && path === '/get-artifact') {
       const bytes = runOf(q('run_uuid') ?? q('run_id'))?.artifacts.get(q('path') ?? '');

@@ -7,7 +7,7 @@ import type { ImportOptions } from '../../server/import/import.types.js';
 import { createSourceClient } from '../../server/import/source.client.js';
 import { startFakeMlflow, type FakeSource } from './fake-mlflow.js';
 import { openTarget, rowCounts, type Target } from './import.helpers.js';
-import { LONG_POINTS, RUN, sortedPoints, sourceFixture } from './import.fixtures.js';
+import { LONG_POINTS, RUN, sortedPoints, sourceFixture, T0 } from './import.fixtures.js';
 
 const DOUBLE_MAX = 1.7976931348623157e308;
 const ALL: ImportOptions = { experiments: [], since: null };
@@ -69,6 +69,27 @@ async function assertSameAsSource(src: FakeSource, t: Target, skip: string[] = [
   }
 }
 
+async function assertRegistry(t: Target) {
+  const vision = (await t.store.getExperimentByName('vision'))!.experimentId;
+  const tabular = (await t.store.getExperimentByName('tabular'))!.experimentId;
+  const model = await t.store.getRegisteredModel('resnet');
+  assert.equal(model.description, 'Image classifier');
+  assert.deepEqual(model.tags, [{ key: 'task', value: 'classification' }]);
+  assert.deepEqual(model.aliases, [{ alias: 'challenger', version: 4 }, { alias: 'champion', version: 2 }]);
+  assert.deepEqual([model.creationTime, model.lastUpdatedTime], [T0 + 100, T0 + 900]);
+  const v = async (n: number) => {
+    const r = await t.store.getModelVersion('resnet', n);
+    return { stage: r.currentStage, source: r.source, storage: r.storageLocation, runId: r.runId, description: r.description, tags: r.tags, aliases: r.aliases, times: [r.creationTime, r.lastUpdatedTime] };
+  };
+  assert.deepEqual(await v(1), { stage: 'Archived', source: `runs:/${RUN.parent}/model`, storage: `mlflow-artifacts:/${vision}/${RUN.parent}/artifacts/model`, runId: RUN.parent, description: null, tags: [], aliases: [], times: [T0 + 100, T0 + 200] });
+  // A location inside the source's copy of the run now points into lablog's copy.
+  assert.deepEqual(await v(2), { stage: 'Production', source: `mlflow-artifacts:/${vision}/${RUN.parent}/artifacts/model`, storage: `mlflow-artifacts:/${vision}/${RUN.parent}/artifacts/model`, runId: RUN.parent, description: 'the good one', tags: [{ key: 'validated', value: 'yes' }], aliases: ['champion'], times: [T0 + 300, T0 + 400] });
+  assert.deepEqual((await v(4)).source, `mlflow-artifacts:/${tabular}/${RUN.s3}/artifacts/out`);
+  assert.equal((await v(4)).stage, 'Staging');
+  await assert.rejects(t.store.getModelVersion('resnet', 3), /not found/);
+  assert.equal((await t.store.getRegisteredModel("bob's model")).latestVersions.length, 0);
+}
+
 describe('lablog import-mlflow: copying a server', () => {
   const src = sourceFixture();
   let fake: Awaited<ReturnType<typeof startFakeMlflow>>;
@@ -90,7 +111,8 @@ describe('lablog import-mlflow: copying a server', () => {
     const phases = new Set<string>();
     const s = await importFromMlflow({ source, store: t.store, artifacts: t.artifacts }, { ...ALL, onProgress: (p) => phases.add(p.phase) });
     assert.deepEqual(s.warnings, []);
-    assert.deepEqual([...phases], ['experiments', 'runs', 'metrics', 'artifacts']);
+    assert.deepEqual([...phases], ['experiments', 'runs', 'metrics', 'artifacts', 'registry']);
+    assert.deepEqual([s.models, s.modelVersions, s.aliases], [{ created: 2, present: 0 }, { created: 3, present: 0 }, { created: 2, present: 0 }]);
     // Default exists in every lablog store: it is found by name, not created again.
     assert.deepEqual(s.experiments, { created: 3, present: 1 });
     assert.deepEqual(s.runs, { created: src.runs.length, present: 0 });
@@ -105,6 +127,7 @@ describe('lablog import-mlflow: copying a server', () => {
     // Nested runs keep their parent link.
     const child = await t.store.getRun(RUN.childA);
     assert.equal(child.data.tags.find((x) => x.key === 'mlflow.parentRunId')?.value, RUN.parent);
+    await assertRegistry(t);
     // A deleted run of a deleted experiment comes back with its experiment.
     assert.equal((await t.store.getRun(RUN.deleted)).info.lifecycleStage, 'deleted');
   });
@@ -121,7 +144,13 @@ describe('lablog import-mlflow: copying a server', () => {
     assert.deepEqual(s.metricPoints, { created: 0, present: totalPoints });
     assert.deepEqual(s.artifactFiles, { created: 0, present: totalFiles });
     assert.equal(s.params.created + s.tags.created + s.datasets.created, 0);
+    assert.deepEqual([s.models, s.modelVersions, s.aliases], [{ created: 0, present: 2 }, { created: 0, present: 3 }, { created: 0, present: 2 }]);
     await assertSameAsSource(src, t);
+    await assertRegistry(t);
+    // Numbers imported from the source are never given again: the next version registered in lablog is 5.
+    const next = await t.store.createModelVersion({ name: 'resnet', source: 'runs:/x/m', storageLocation: 'runs:/x/m', runId: '', runLink: '', description: null, userId: null, tags: [], now: 1 });
+    assert.equal(next.version, 5);
+    await t.store.deleteModelVersion('resnet', 5, 2);
   });
 
   test('--verify finds no difference on a good import, and names the run after one stored value is changed', async () => {

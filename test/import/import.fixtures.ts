@@ -106,6 +106,23 @@ export function sourceFixture(): FakeSource {
       { experiment_id: '3', name: 'tabular', lifecycle_stage: 'active', creation_time: T0 - 8000, last_update_time: T0 - 8000, artifact_location: 's3://bucket/mlruns/3', tags: [['owner', 'carol']] },
     ],
     runs,
+    models: [
+      {
+        name: 'resnet',
+        creation_timestamp: T0 + 100,
+        last_updated_timestamp: T0 + 900,
+        description: 'Image classifier',
+        tags: [['task', 'classification']],
+        aliases: [['champion', 2], ['challenger', 4]],
+        versions: [
+          { version: 1, creation_timestamp: T0 + 100, last_updated_timestamp: T0 + 200, current_stage: 'Archived', source: `runs:/${RUN.parent}/model`, run_id: RUN.parent, tags: [] },
+          { version: 2, creation_timestamp: T0 + 300, last_updated_timestamp: T0 + 400, current_stage: 'Production', description: 'the good one', source: `mlflow-artifacts:/1/${RUN.parent}/artifacts/model`, run_id: RUN.parent, tags: [['validated', 'yes']] },
+          // Version 3 was deleted on the source: 4 keeps its number.
+          { version: 4, creation_timestamp: T0 + 500, last_updated_timestamp: T0 + 600, current_stage: 'Staging', source: `s3://bucket/mlruns/3/${RUN.s3}/artifacts/out`, run_id: RUN.s3, tags: [] },
+        ],
+      },
+      { name: "bob's model", creation_timestamp: T0 + 50, last_updated_timestamp: T0 + 50, tags: [], aliases: [], versions: [] },
+    ],
   };
 }
 

@@ -7,6 +7,7 @@ import { createExperimentStatements } from './experiments.sql.js';
 import { createGcStatements } from './gc.sql.js';
 import { createImportStatements } from './import.sql.js';
 import { createMetricStatements } from './metrics.sql.js';
+import { createRegistryImportStatements } from './registry-import.sql.js';
 import { createRegistryStatements } from './registry.sql.js';
 import { createRunStatements } from './runs.sql.js';
 import { searchExperimentIds, searchRunIds } from './search.sql.js';
@@ -120,6 +121,7 @@ export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
     touchTrial: async (id, runUuid, now) => sweeps.touch(id, runUuid, now),
     stopTrial: async (id, runUuid, reason, now) => sweeps.stop(id, runUuid, reason, now),
 
+    ...createRegistryImportStatements(db),
     importExperiment: async (e) => imports.importExperiment(e),
     importRun: async (r) => imports.importRun(r),
     seriesSummaries: async (runUuid) => imports.seriesSummaries(runUuid),
