@@ -154,7 +154,7 @@ export async function importMlflowCommand(argv: string[], env: NodeJS.ProcessEnv
     if (args.verify) {
       const r = await verifyFromMlflow({ source, store, artifacts }, options);
       bars.finish();
-      const what = `${r.experiments} experiments, ${r.runs} runs, ${r.metricPoints} metric points, ${r.artifactFiles} artifact files`;
+      const what = `${r.experiments} experiments, ${r.runs} runs, ${r.metricPoints} metric points, ${r.artifactFiles} artifact files, ${r.models} models (${r.modelVersions} versions)`;
       if (r.mismatches.length === 0) {
         process.stdout.write(`verified ${what} against ${source.url}: no difference\n`);
         return 0;

@@ -8,6 +8,7 @@ import { pool, type ImportContext } from './import.types.js';
 import { fetchHistory } from './metrics.phase.js';
 import { listSourceRuns } from './runs.phase.js';
 import { runIdOf, type SourceRun } from './source.wire.js';
+import { verifyRegistry } from './verify-registry.js';
 
 export interface Mismatch {
   /** The run's id, or `experiment <name>` for an experiment-level difference. */
@@ -20,6 +21,8 @@ export interface VerifyReport {
   runs: number;
   metricPoints: number;
   artifactFiles: number;
+  models: number;
+  modelVersions: number;
   mismatches: Mismatch[];
 }
 
@@ -28,10 +31,10 @@ const show = (d: Digest) => `${d.count} (sha256 ${d.sha256.slice(0, 12)})`;
 /**
  * `--verify`: reads both sides and compares, per run, its info, the counts and a SHA-256 of its params,
  * tags, dataset inputs, each metric's every point, and each artifact file's size and SHA-256. Writes
- * nothing. Every difference is reported with the run it concerns.
+ * nothing. Every difference is reported with the run it concerns. Then the registry (verify-registry.ts).
  */
 export async function verifyImport(ctx: ImportContext): Promise<VerifyReport> {
-  const report: VerifyReport = { experiments: 0, runs: 0, metricPoints: 0, artifactFiles: 0, mismatches: [] };
+  const report: VerifyReport = { experiments: 0, runs: 0, metricPoints: 0, artifactFiles: 0, models: 0, modelVersions: 0, mismatches: [] };
   const runs: SourceRun[] = [];
   for (const e of await experimentsInScope(ctx.source, ctx.options.experiments)) {
     report.experiments++;
@@ -59,6 +62,10 @@ export async function verifyImport(ctx: ImportContext): Promise<VerifyReport> {
     ctx.options.onProgress?.({ phase: 'verify', done: ++done, total: runs.length, detail: `${report.mismatches.length + found} mismatches` });
   });
   report.mismatches.push(...perRun.flat());
+  const registry = await verifyRegistry(ctx, runs, ctx.options.experiments.length > 0 || ctx.options.since !== null);
+  report.models = registry.models;
+  report.modelVersions = registry.versions;
+  report.mismatches.push(...registry.mismatches);
   return report;
 }
 

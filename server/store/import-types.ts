@@ -53,7 +53,7 @@ export interface SeriesSummary {
  * the importing command acts with the data dir owner's authority.
  */
 export interface ImportStore {
-  /** Creates the experiment (original times and stage) or finds it by name; tags are upserted. */
+  /** Creates the experiment (original times and stage) or finds it by name (keeping its stage); tags are upserted. */
   importExperiment(e: ImportedExperiment): Promise<{ experimentId: string; created: boolean; tags: UpsertCounts }>;
   /**
    * Creates the run with its original id, or updates the stored one's info to the source's; params and

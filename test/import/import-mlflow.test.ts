@@ -160,6 +160,7 @@ describe('lablog import-mlflow: copying a server', () => {
     assert.equal(good.runs, src.runs.length);
     assert.equal(good.metricPoints, totalPoints);
     assert.equal(good.artifactFiles, totalFiles);
+    assert.deepEqual([good.models, good.modelVersions], [2, 3]);
 
     t.store.db.prepare("UPDATE params SET value = '0.5' WHERE key = 'lr' AND run_id = (SELECT id FROM runs WHERE run_uuid = ?)").run(RUN.childA);
     const vision = (await t.store.getExperimentByName('vision'))!.experimentId;
@@ -168,6 +169,7 @@ describe('lablog import-mlflow: copying a server', () => {
     const tampered = Buffer.from(original);
     tampered[1000] ^= 1;
     writeFileSync(weights, tampered);
+    await t.store.transitionModelVersionStage('resnet', 2, 'Archived', false, 1);
     const bad = await verifyFromMlflow({ source, store: t.store, artifacts: t.artifacts }, ALL);
     // In the source's run order (parent first: it started earlier).
     assert.deepEqual(
@@ -175,11 +177,12 @@ describe('lablog import-mlflow: copying a server', () => {
       [
         [RUN.parent, "artifact 'model/data/weights.bin'"],
         [RUN.childA, 'params'],
+        ['model resnet', 'version 2 (stage, description, run, source)'],
       ],
     );
     assert.match(bad.mismatches[1].what, /^params: source 1 \(sha256 \w{12}\), lablog 1 \(sha256 \w{12}\)$/);
 
-    // The next import repairs the param (the source wins); the same-size artifact is verify's to catch.
+    // The next import repairs the param and the stage (the source wins); the same-size artifact is verify's to catch.
     await importFromMlflow({ source, store: t.store, artifacts: t.artifacts }, ALL);
     writeFileSync(weights, original);
     assert.deepEqual((await verifyFromMlflow({ source, store: t.store, artifacts: t.artifacts }, ALL)).mismatches, []);

@@ -20,7 +20,6 @@ export function createImportStatements(db: Db, experiments: ExperimentStatements
       "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, last_update_time) VALUES (?, '', ?, ?, ?)",
     ),
     setExpLocation: db.prepare<[string, number]>('UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?'),
-    setExpStage: db.prepare<[LifecycleStage, number]>('UPDATE experiments SET lifecycle_stage = ? WHERE experiment_id = ?'),
     expTag: db.prepare<[number, string], { value: string }>('SELECT value FROM experiment_tags WHERE experiment_id = ? AND key = ?'),
     upsertExpTag: db.prepare<[number, string, string]>(
       'INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?) ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value',
@@ -81,10 +80,9 @@ export function createImportStatements(db: Db, experiments: ExperimentStatements
         const id = Number(s.insertExp.run(e.name, e.lifecycleStage, e.creationTime, e.lastUpdateTime).lastInsertRowid);
         s.setExpLocation.run(`mlflow-artifacts:/${id}`, id);
         row = { experiment_id: id, lifecycle_stage: e.lifecycleStage };
-      } else if (row.lifecycle_stage !== e.lifecycleStage) {
-        // The runs keep the stages they have on the source; they are imported one by one.
-        s.setExpStage.run(e.lifecycleStage, row.experiment_id);
       }
+      // An experiment already in lablog keeps its stage: an import never deletes (or restores) what
+      // may be someone's live experiment of the same name; --verify reports the difference.
       const id = row.experiment_id;
       const tags = upsert(e.tags, (k) => s.expTag.get(id, k), (t) => s.upsertExpTag.run(id, t.key, t.value));
       return { experimentId: String(id), created, tags };
