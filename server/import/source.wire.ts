@@ -61,7 +61,34 @@ export type SourceRun = z.infer<typeof runSchema>;
 
 export const runsPage = z.object({ runs: z.array(runSchema).default([]), next_page_token: z.string().optional() });
 
-export const historyPage = z.object({ metrics: z.array(metricSchema).default([]), next_page_token: z.string().optional() });
+const historyShape = z.object({ metrics: z.array(metricSchema).default([]), next_page_token: z.string().optional() });
+
+/**
+ * get-history pages hold up to 25,000 points: read them with a plain loop (the same rules as
+ * metricSchema) and fall back to the schema, for its error message, only when a point does not fit.
+ */
+export const historyPage = z.unknown().transform((json, ctx): z.infer<typeof historyShape> => {
+  const j = json as { metrics?: unknown; next_page_token?: unknown };
+  const list = j?.metrics ?? [];
+  const token = j?.next_page_token;
+  if (Array.isArray(list) && (token === undefined || typeof token === 'string')) {
+    const metrics = new Array(list.length);
+    let ok = true;
+    for (let i = 0; i < list.length && ok; i++) {
+      const m = list[i] as { key?: unknown; value?: unknown; timestamp?: unknown; step?: unknown };
+      const value = typeof m?.value === 'number' ? m.value : m?.value === 'NaN' ? NaN : m?.value === 'Infinity' ? Infinity : m?.value === '-Infinity' ? -Infinity : undefined;
+      const timestamp = m?.timestamp === undefined ? 0 : typeof m.timestamp === 'number' ? m.timestamp : undefined;
+      const step = m?.step === undefined ? 0 : typeof m.step === 'number' ? m.step : undefined;
+      if (typeof m?.key !== 'string' || value === undefined || timestamp === undefined || step === undefined) ok = false;
+      else metrics[i] = { key: m.key, value, timestamp, step };
+    }
+    if (ok) return { metrics, next_page_token: token as string | undefined };
+  }
+  const r = historyShape.safeParse(json);
+  if (r.success) return r.data;
+  for (const issue of r.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+  return z.NEVER;
+});
 
 export const artifactsPage = z.object({
   root_uri: z.string().optional(),
