@@ -82,7 +82,7 @@ export const historyPage = z.unknown().transform((json, ctx): z.infer<typeof his
       if (typeof m?.key !== 'string' || value === undefined || timestamp === undefined || step === undefined) ok = false;
       else metrics[i] = { key: m.key, value, timestamp, step };
     }
-    if (ok) return { metrics, next_page_token: token as string | undefined };
+    if (ok) return token === undefined ? { metrics } : { metrics, next_page_token: token as string };
   }
   const r = historyShape.safeParse(json);
   if (r.success) return r.data;
