@@ -1,5 +1,5 @@
 import { addCount, type ImportContext, type MappedExperiment, type MappedRun } from './import.types.js';
-import { runIdOf, runsPage, type SourceRun } from './source.wire.js';
+import { runIdOf, runNameOf, runsPage, type SourceRun } from './source.wire.js';
 import type { SourceClient } from './source.client.js';
 
 const RUN_ID = /^[a-zA-Z0-9][\w-]{0,255}$/;
@@ -48,7 +48,7 @@ export async function importRuns(ctx: ImportContext, experiments: MappedExperime
       runUuid: runId,
       experimentId: lablogExperiment,
       userId: run.info.user_id || tag('mlflow.user') || '',
-      runName: run.info.run_name ?? tag('mlflow.runName') ?? '',
+      runName: runNameOf(run),
       status: run.info.status,
       startTime: run.info.start_time ?? 0,
       endTime: run.info.end_time || null,

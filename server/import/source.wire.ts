@@ -96,6 +96,9 @@ export const artifactsPage = z.object({
   next_page_token: z.string().optional(),
 });
 
+/** The run's name: run_name, or for servers before it existed, the mlflow.runName tag. */
+export const runNameOf = (r: SourceRun) => r.info.run_name ?? r.data.tags.findLast((t) => t.key === 'mlflow.runName')?.value ?? '';
+
 /** The run's id, whichever of the two fields the server filled. */
 export const runIdOf = (r: SourceRun) => r.info.run_id || r.info.run_uuid || '';
 

@@ -7,7 +7,7 @@ import { experimentsInScope } from './experiments.phase.js';
 import { pool, type ImportContext } from './import.types.js';
 import { fetchHistory } from './metrics.phase.js';
 import { listSourceRuns } from './runs.phase.js';
-import { runIdOf, type SourceRun } from './source.wire.js';
+import { runIdOf, runNameOf, type SourceRun } from './source.wire.js';
 import { verifyRegistry } from './verify-registry.js';
 
 export interface Mismatch {
@@ -78,7 +78,7 @@ async function verifyRun(ctx: ImportContext, run: SourceRun, runId: string, repo
   }
   const diffs: string[] = [];
   const i = run.info;
-  const srcInfo = [i.run_name ?? '', i.status, i.start_time ?? 0, i.end_time || null, i.lifecycle_stage];
+  const srcInfo = [runNameOf(run), i.status, i.start_time ?? 0, i.end_time || null, i.lifecycle_stage];
   const dstInfo = [mine.info.runName, mine.info.status, mine.info.startTime, mine.info.endTime, mine.info.lifecycleStage];
   if (JSON.stringify(srcInfo) !== JSON.stringify(dstInfo)) diffs.push(`info (name, status, start, end, stage): source ${JSON.stringify(srcInfo)}, lablog ${JSON.stringify(dstInfo)}`);
 

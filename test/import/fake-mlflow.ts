@@ -91,7 +91,8 @@ export function latestOf(points: FakePoint[]): FakePoint {
 }
 
 export function runJson(r: FakeRun) {
-  const info = { ...r.info, run_uuid: r.info.run_id };
+  const info: Record<string, unknown> = { ...r.info, run_uuid: r.info.run_id };
+  if (!r.info.run_name) delete info.run_name;
   const metrics = [...r.metrics].map(([key, pts]) => {
     const l = latestOf(pts);
     return { key, value: wireDouble(l.value), timestamp: l.timestamp, step: l.step };

@@ -36,7 +36,7 @@ async function assertSameAsSource(src: FakeSource, t: Target, skip: string[] = [
       { ...mine.info },
       {
         runId: r.info.run_id,
-        runName: r.info.run_name,
+        runName: r.info.run_name || r.tags.find(([k]) => k === 'mlflow.runName')![1],
         experimentId: exp!.experimentId,
         userId: r.info.user_id,
         status: r.info.status,

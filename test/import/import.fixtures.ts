@@ -96,7 +96,12 @@ export function sourceFixture(): FakeSource {
       info: { run_id: RUN.s3, experiment_id: '3', run_name: 'on-s3', artifact_uri: `s3://bucket/mlruns/3/${RUN.s3}/artifacts` },
       artifacts: new Map([['out/result.csv', Buffer.from('a,b\n1,2\n')]]),
     }),
-    run({ info: { run_id: RUN.old, experiment_id: '3', run_name: 'from-last-year', start_time: T0 - 365 * 86_400_000, end_time: T0 - 365 * 86_400_000 + 5 }, params: [['year', '2023']] }),
+    // From a server older than run_name (MLflow < 1.29): the name is only in the tag.
+    run({
+      info: { run_id: RUN.old, experiment_id: '3', run_name: '', start_time: T0 - 365 * 86_400_000, end_time: T0 - 365 * 86_400_000 + 5 },
+      params: [['year', '2023']],
+      tags: [['mlflow.runName', 'from-last-year'], ['mlflow.user', 'alice']],
+    }),
   ];
   return {
     experiments: [
