@@ -1,7 +1,15 @@
+import type { KeyValue } from '../store/types.js';
 import { addCount, type ImportContext, type MappedRun } from './import.types.js';
 import { warn } from './runs.phase.js';
 import type { SourceClient } from './source.client.js';
 import { modelsPage, versionsPage, type SourceModel, type SourceModelVersion } from './source.wire.js';
+
+/** Tags written (new or changed) and already present, against the stored list. */
+function tagCounts(tags: KeyValue[], stored: KeyValue[]) {
+  const have = new Map(stored.map((t) => [t.key, t.value]));
+  const present = tags.filter((t) => have.get(t.key) === t.value).length;
+  return { created: tags.length - present, present };
+}
 
 /** Every registered model of the source, page by page (MLflow caps a page at 1000). */
 export async function listSourceModels(source: SourceClient): Promise<SourceModel[]> {
@@ -62,21 +70,24 @@ export async function importRegistry(ctx: ImportContext, runs: MappedRun[], scop
     const versions = await listSourceVersions(ctx.source, m.name);
     if (scoped && !versions.some((v) => byRun.has(v.run_id))) continue;
     const now = Date.now();
-    const r = await ctx.store.importRegisteredModel({
+    // Counted against what lablog held before: the store's upserts do not say what they changed.
+    const before = await ctx.store.getRegisteredModel(m.name).catch(() => null);
+    await ctx.store.importRegisteredModel({
       name: m.name,
       creationTime: m.creation_timestamp ?? now,
       lastUpdatedTime: m.last_updated_timestamp ?? m.creation_timestamp ?? now,
       description: m.description ?? null,
       tags: m.tags,
     });
-    ctx.summary.models[r.created ? 'created' : 'present']++;
-    addCount(ctx.summary.tags, r.tags);
+    ctx.summary.models[before ? 'present' : 'created']++;
+    addCount(ctx.summary.tags, tagCounts(m.tags, before?.tags ?? []));
     for (const v of versions) {
       const run = byRun.get(v.run_id);
       const source = rewriteSource(v.source, run);
       const runsUri = /^runs:\/([^/]+)(?:\/(.*))?$/.exec(source);
       const storageLocation = runsUri && runsUri[1] === run?.runId ? `${run.artifactUri.replace(/\/+$/, '')}${runsUri[2] ? `/${runsUri[2]}` : ''}` : source;
-      const vr = await ctx.store.importModelVersion({
+      const had = await ctx.store.getModelVersion(m.name, v.version).catch(() => null);
+      await ctx.store.importModelVersion({
         name: m.name,
         version: v.version,
         creationTime: v.creation_timestamp ?? now,
@@ -88,14 +99,20 @@ export async function importRegistry(ctx: ImportContext, runs: MappedRun[], scop
         storageLocation,
         runId: v.run_id,
         runLink: v.run_link,
-        statusMessage: v.status_message ?? null,
         tags: v.tags,
       });
-      ctx.summary.modelVersions[vr.created ? 'created' : 'present']++;
-      addCount(ctx.summary.tags, vr.tags);
+      ctx.summary.modelVersions[had ? 'present' : 'created']++;
+      addCount(ctx.summary.tags, tagCounts(v.tags, had?.tags ?? []));
     }
+    // Aliases last: each must point at an imported version.
     const known = new Set(versions.map((v) => v.version));
-    addCount(ctx.summary.aliases, await ctx.store.importModelAliases(m.name, m.aliases.filter((a) => known.has(a.version))));
+    for (const a of m.aliases.filter((x) => known.has(x.version))) {
+      if (before?.aliases.some((x) => x.alias === a.alias && x.version === a.version)) ctx.summary.aliases.present++;
+      else {
+        await ctx.store.setRegisteredModelAlias(m.name, a.alias, a.version);
+        ctx.summary.aliases.created++;
+      }
+    }
     ctx.options.onProgress?.({ phase: 'registry', done: ++done, total: models.length, detail: m.name });
   }
 }

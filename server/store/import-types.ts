@@ -65,38 +65,3 @@ export interface ImportStore {
   /** Replaces a run's whole history of one key by `points` in one transaction (any order; stored sorted). */
   replaceMetricHistory(runUuid: string, key: string, points: Series): Promise<void>;
 }
-
-/** A registered model as the source holds it (its versions come separately). */
-export interface ImportedModel {
-  name: string;
-  creationTime: number;
-  lastUpdatedTime: number;
-  description: string | null;
-  tags: KeyValue[];
-}
-
-/** A model version with its original number, stage and times. */
-export interface ImportedModelVersion {
-  name: string;
-  version: number;
-  creationTime: number;
-  lastUpdatedTime: number;
-  description: string | null;
-  userId: string | null;
-  currentStage: 'None' | 'Staging' | 'Production' | 'Archived';
-  source: string;
-  storageLocation: string;
-  runId: string;
-  runLink: string;
-  statusMessage: string | null;
-  tags: KeyValue[];
-}
-
-/** Registry writes of the import, keyed by model name and version number; one transaction each. */
-export interface RegistryImportStore {
-  importRegisteredModel(m: ImportedModel): Promise<{ created: boolean; tags: UpsertCounts }>;
-  /** Creates or updates the version under its own number; the model's counter moves past it, so new versions never reuse it. */
-  importModelVersion(v: ImportedModelVersion): Promise<{ created: boolean; tags: UpsertCounts }>;
-  /** Points each alias at its version (the versions must be imported). */
-  importModelAliases(name: string, aliases: { alias: string; version: number }[]): Promise<UpsertCounts>;
-}

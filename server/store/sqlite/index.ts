@@ -37,6 +37,7 @@ export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
     db,
     ...createAuthStatements(db),
     ...createRegistryStatements(db),
+    ...createRegistryImportStatements(db),
     createExperiment: async (e) => experiments.create(e),
     getExperiment: async (id) => experiments.get(id),
     getExperimentByName: async (name) => experiments.getByName(name),
@@ -121,7 +122,6 @@ export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
     touchTrial: async (id, runUuid, now) => sweeps.touch(id, runUuid, now),
     stopTrial: async (id, runUuid, reason, now) => sweeps.stop(id, runUuid, reason, now),
 
-    ...createRegistryImportStatements(db),
     importExperiment: async (e) => imports.importExperiment(e),
     importRun: async (r) => imports.importRun(r),
     seriesSummaries: async (runUuid) => imports.seriesSummaries(runUuid),
