@@ -92,7 +92,8 @@ function phaseBars() {
       }
       current = p.phase;
       const label = `${LABELS[p.phase]}${p.total > 0 ? ` ${p.done}/${p.total}` : ''}${p.detail ? ` - ${p.detail}` : ''}`;
-      lastText = renderBar(p.done, p.total, label);
+      // Before the total is known (runs being listed) the detail alone says how far it got.
+      lastText = p.total > 0 ? renderBar(p.done, p.total, label) : label;
       bar.update(lastText, p.total > 0 && p.done === p.total);
     },
     finish() {

@@ -34,7 +34,7 @@ export async function importRuns(ctx: ImportContext, experiments: MappedExperime
   const found: { run: SourceRun; lablogExperiment: string }[] = [];
   for (const e of experiments) {
     for (const run of await listSourceRuns(ctx.source, e.source.experiment_id, ctx.options.since)) found.push({ run, lablogExperiment: e.lablogId });
-    ctx.options.onProgress?.({ phase: 'runs', done: 0, total: 0, detail: `${found.length} found` });
+    ctx.options.onProgress?.({ phase: 'runs', done: 0, total: 0, detail: `listing: ${found.length} found` });
   }
   const out: MappedRun[] = [];
   for (const { run, lablogExperiment } of found) {
