@@ -1,8 +1,7 @@
 import type { Readable } from 'node:stream';
 import { joinPath, proxiedRoot, safeRelativePath } from '../artifacts/paths.js';
-import { pool, type ImportContext, type MappedRun } from './import.types.js';
-import { warn } from './runs.phase.js';
-import { SourceError, type SourceClient } from './source.client.js';
+import { pool, warn, type ImportContext, type MappedRun } from './import.types.js';
+import { isItemFailure, SourceError, type SourceClient } from './source.client.js';
 import { artifactsPage } from './source.wire.js';
 
 export interface SourceFile {
@@ -61,7 +60,13 @@ export async function importArtifacts(ctx: ImportContext, runs: MappedRun[]): Pr
   let done = 0;
   await pool(runs, ctx.options.concurrency ?? 4, async (run) => {
     const root = proxiedRoot(run.artifactUri);
-    const files = await listSourceArtifacts(ctx.source, run.runId);
+    let files: SourceFile[] = [];
+    try {
+      files = await listSourceArtifacts(ctx.source, run.runId);
+    } catch (err) {
+      if (!isItemFailure(err)) throw err;
+      warn(ctx, `run ${run.runId}: artifacts not copied: ${err.message}`);
+    }
     if (root === null) {
       if (files.length > 0) warn(ctx, `run ${run.runId}: ${files.length} artifact(s) not copied: its lablog artifact URI ${run.artifactUri} is not in lablog's artifact store`);
     } else {
@@ -96,6 +101,7 @@ async function copyFile(ctx: ImportContext, run: MappedRun, root: string, f: Sou
       ctx.summary.artifactBytes.created += size;
       return;
     } catch (err) {
+      if (err instanceof SourceError && !isItemFailure(err)) throw err;
       if (err instanceof SourceError || attempt >= 3) {
         warn(ctx, `run ${run.runId}: artifact '${rel}' not copied: ${(err as Error).message}`);
         return;

@@ -98,3 +98,9 @@ export async function pool<T>(items: T[], limit: number, work: (item: T, index: 
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
+
+/** Something was left out: it goes into the summary (and makes the command exit 1) and is reported now. */
+export function warn(ctx: ImportContext, message: string): void {
+  ctx.summary.warnings.push(message);
+  ctx.options.onWarning?.(message);
+}

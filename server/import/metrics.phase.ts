@@ -1,6 +1,6 @@
 import type { Series } from '../store/types.js';
-import { pool, type ImportContext, type MappedRun } from './import.types.js';
-import type { SourceClient } from './source.client.js';
+import { pool, warn, type ImportContext, type MappedRun } from './import.types.js';
+import { isItemFailure, type SourceClient } from './source.client.js';
 import { historyPage } from './source.wire.js';
 
 /** Page size of get-history: the value MLflow's own client pages with (GET_METRIC_HISTORY_MAX_RESULTS). */
@@ -47,9 +47,14 @@ export async function importMetrics(ctx: ImportContext, runs: MappedRun[]): Prom
         ctx.summary.metricPoints.present += have.count;
         continue;
       }
-      const points = await fetchHistory(ctx.source, run.runId, latest.key);
-      await ctx.store.replaceMetricHistory(run.runId, latest.key, points);
-      ctx.summary.metricPoints.created += points.values.length;
+      try {
+        const points = await fetchHistory(ctx.source, run.runId, latest.key);
+        await ctx.store.replaceMetricHistory(run.runId, latest.key, points);
+        ctx.summary.metricPoints.created += points.values.length;
+      } catch (err) {
+        if (!isItemFailure(err)) throw err;
+        warn(ctx, `run ${run.runId}: metric '${latest.key}' not copied: ${err.message}`);
+      }
     }
     ctx.options.onProgress?.({ phase: 'metrics', done: ++done, total: runs.length, detail: `${ctx.summary.metricPoints.created} points copied` });
   });

@@ -1,6 +1,5 @@
 import type { KeyValue } from '../store/types.js';
-import { addCount, type ImportContext, type MappedRun } from './import.types.js';
-import { warn } from './runs.phase.js';
+import { addCount, warn, type ImportContext, type MappedRun } from './import.types.js';
 import type { SourceClient } from './source.client.js';
 import { modelsPage, versionsPage, type SourceModel, type SourceModelVersion } from './source.wire.js';
 

@@ -1,4 +1,4 @@
-import { addCount, type ImportContext, type MappedExperiment, type MappedRun } from './import.types.js';
+import { addCount, warn, type ImportContext, type MappedExperiment, type MappedRun } from './import.types.js';
 import { runIdOf, runNameOf, runsPage, type SourceRun } from './source.wire.js';
 import type { SourceClient } from './source.client.js';
 
@@ -75,9 +75,4 @@ export async function importRuns(ctx: ImportContext, experiments: MappedExperime
     ctx.options.onProgress?.({ phase: 'runs', done: out.length, total: found.length });
   }
   return out;
-}
-
-export function warn(ctx: ImportContext, message: string): void {
-  ctx.summary.warnings.push(message);
-  ctx.options.onWarning?.(message);
 }

@@ -20,6 +20,15 @@ export class SourceError extends Error {
   }
 }
 
+/**
+ * A failure that concerns one item (a run's metric, a file) rather than the whole source: the server
+ * answered, with something other than 401/403. The import warns and goes on; the next run retries it.
+ * Missing credentials and a source that cannot be reached at all stop the import instead.
+ */
+export function isItemFailure(err: unknown): err is SourceError {
+  return err instanceof SourceError && err.status !== null && err.status !== 401 && err.status !== 403;
+}
+
 export interface SourceOptions {
   /** The MLflow server's base URL, e.g. http://old-mlflow:5000 */
   url: string;

@@ -133,6 +133,39 @@ describe('lablog import-mlflow: interruptions and the command line', () => {
     }
   });
 
+  test('a run whose artifacts or a metric the source cannot serve is named and skipped; the rest is copied, and the next import fills the gap', async () => {
+    let broken = true;
+    const fake = await startFakeMlflow(sourceFixture(), {
+      onRequest: (req) => {
+        if (!broken) return;
+        if (req.url!.startsWith(`/api/2.0/mlflow/artifacts/list?run_id=${RUN.childB}`)) return 500;
+        if (req.url!.includes(`run_id=${RUN.parent}&metric_key=val%2Facc`)) return 404;
+      },
+    });
+    const t = openTarget();
+    try {
+      const source = createSourceClient({ url: fake.url, baseDelayMs: 1, attempts: 2 });
+      const s = await importFromMlflow({ source, store: t.store, artifacts: t.artifacts }, { experiments: [], since: null });
+      assert.equal(s.warnings.length, 2);
+      assert.match(s.warnings.find((w) => w.includes('val/acc'))!, new RegExp(`^run ${RUN.parent}: metric 'val/acc' not copied: GET /api/2.0/mlflow/metrics/get-history: 404`));
+      assert.match(s.warnings.find((w) => w.includes(RUN.childB))!, /artifacts not copied: .*500 .*gave up after 2 attempts/);
+      assert.equal(s.artifactFiles.created, 8);
+      assert.deepEqual([...(await t.store.seriesSummaries(RUN.parent)).keys()], ['loss']);
+      const gaps = await verifyFromMlflow({ source, store: t.store, artifacts: t.artifacts }, { experiments: [], since: null }).catch((err) => err);
+      assert.ok(gaps instanceof SourceError, 'verify reads the same broken endpoints');
+
+      broken = false;
+      const again = await importFromMlflow({ source, store: t.store, artifacts: t.artifacts }, { experiments: [], since: null });
+      assert.deepEqual(again.warnings, []);
+      assert.deepEqual(again.artifactFiles, { created: 1, present: 8 });
+      assert.equal(again.metricPoints.created, 12);
+      assert.deepEqual((await verifyFromMlflow({ source, store: t.store, artifacts: t.artifacts }, { experiments: [], since: null })).mismatches, []);
+    } finally {
+      await fake.close();
+      await t.close();
+    }
+  });
+
   test('--experiments and --since narrow the import; an unknown name stops it before anything is written', async () => {
     const fake = await startFakeMlflow(sourceFixture());
     const t = openTarget();
