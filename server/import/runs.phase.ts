@@ -1,11 +1,21 @@
 import { addCount, warn, type ImportContext, type MappedExperiment, type MappedRun } from './import.types.js';
 import { runIdOf, runNameOf, runsPage, type SourceRun } from './source.wire.js';
-import type { SourceClient } from './source.client.js';
+import { SourceError, type SourceClient } from './source.client.js';
 
 const RUN_ID = /^[a-zA-Z0-9][\w-]{0,255}$/;
 
 /** The runs of one source experiment (every stage), oldest first, page by page; `since` filters on start time. */
 export async function listSourceRuns(source: SourceClient, experimentId: string, since: number | null): Promise<SourceRun[]> {
+  try {
+    return await searchRuns(source, experimentId, since, since !== null);
+  } catch (err) {
+    // A server too old for a start_time filter refuses it (400): then all runs are read and filtered here.
+    if (since === null || !(err instanceof SourceError) || err.status !== 400) throw err;
+    return searchRuns(source, experimentId, since, false);
+  }
+}
+
+async function searchRuns(source: SourceClient, experimentId: string, since: number | null, serverFilter: boolean): Promise<SourceRun[]> {
   const out: SourceRun[] = [];
   let token: string | undefined;
   do {
@@ -15,7 +25,7 @@ export async function listSourceRuns(source: SourceClient, experimentId: string,
       max_results: 1000,
       // Oldest first: runs started while the import pages through land on the last page, not in the middle.
       order_by: ['attributes.start_time ASC'],
-      filter: since === null ? undefined : `attributes.start_time >= ${since}`,
+      filter: serverFilter ? `attributes.start_time >= ${since}` : undefined,
       page_token: token,
     });
     // Filtered here too: a server that ignores part of the filter must not widen the import.

@@ -74,6 +74,8 @@ export interface FakeOptions {
   /** 'Bearer <token>' or 'Basic <base64>' the server insists on. */
   authorization?: string;
   pageSizes?: { experiments?: number; runs?: number; artifacts?: number; models?: number; versions?: number };
+  /** Answer a start_time filter with 400, as a server too old for it would. */
+  noStartTimeFilter?: boolean;
   /** Called before each request is answered; a returned status answers that instead (a fault). */
   onRequest?: (req: IncomingMessage, n: number) => number | void;
 }
@@ -148,6 +150,9 @@ export async function startFakeMlflow(src: FakeSource, opts: FakeOptions = {}) {
     }
     if (req.method === 'POST' && path === '/api/2.0/mlflow/runs/search') {
       const ids = body.experiment_ids as string[];
+      if (opts.noStartTimeFilter && body.filter) {
+        return json(res, 400, { error_code: 'INVALID_PARAMETER_VALUE', message: `Invalid attribute key 'start_time' specified.` });
+      }
       const since = /attributes\.start_time >= (\d+)/.exec(String(body.filter ?? ''))?.[1];
       const view = body.run_view_type ?? 'ACTIVE_ONLY';
       const all = src.runs

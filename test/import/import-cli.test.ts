@@ -179,6 +179,14 @@ describe('lablog import-mlflow: interruptions and the command line', () => {
       await assert.rejects(t.store.getRun(RUN.old), /not found/);
       await assert.rejects(t.store.getRun(RUN.default), /not found/);
       assert.equal(await t.store.getExperimentByName('nlp (archived)'), null);
+
+      // A server that refuses the start_time filter: the runs are filtered on this side.
+      const old = await startFakeMlflow(sourceFixture(), { noStartTimeFilter: true });
+      const u = openTarget();
+      const again = await importFromMlflow({ source: createSourceClient({ url: old.url }), store: u.store, artifacts: u.artifacts }, { experiments: ['tabular'], since: T0 - 1000 });
+      assert.deepEqual(again.runs, { created: 1, present: 0 });
+      await old.close();
+      await u.close();
     } finally {
       await fake.close();
       await t.close();
