@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { ACCOUNTS_USAGE, accountsCommand } from './commands/accounts.js';
 import { BACKUP_USAGE, backupCommand } from './commands/backup.js';
+import { IMPORT_MLFLOW_USAGE, importMlflowCommand } from './commands/import-mlflow.js';
 import { RESTORE_USAGE, restoreCommand } from './commands/restore.js';
 import { GC_USAGE, gcCommand } from './gc-command.js';
 import { SYNC_USAGE, syncCommand } from './sync-command.js';
@@ -12,7 +13,7 @@ commands:
          run the tracking server (defaults: 127.0.0.1, 5000, ./lablog-data;
          env LABLOG_HOST, LABLOG_PORT, LABLOG_DATA_DIR, LABLOG_LOG_LEVEL; flags win)
          [--auth on] requires credentials (env LABLOG_AUTH; docs/auth.md has every setting)
-${GC_USAGE}${SYNC_USAGE}${ACCOUNTS_USAGE}${BACKUP_USAGE}${RESTORE_USAGE}`;
+${GC_USAGE}${SYNC_USAGE}${ACCOUNTS_USAGE}${BACKUP_USAGE}${RESTORE_USAGE}${IMPORT_MLFLOW_USAGE}`;
 
 const [command, ...rest] = process.argv.slice(2);
 switch (command) {
@@ -36,6 +37,9 @@ switch (command) {
     break;
   case 'restore':
     process.exitCode = await restoreCommand(rest);
+    break;
+  case 'import-mlflow':
+    process.exitCode = await importMlflowCommand(rest);
     break;
   case undefined:
   case '-h':

@@ -5,6 +5,7 @@ import { createAuthStatements } from './auth.sql.js';
 import { createDatasetStatements } from './datasets.sql.js';
 import { createExperimentStatements } from './experiments.sql.js';
 import { createGcStatements } from './gc.sql.js';
+import { createImportStatements } from './import.sql.js';
 import { createMetricStatements } from './metrics.sql.js';
 import { createRegistryImportStatements } from './registry-import.sql.js';
 import { createRegistryStatements } from './registry.sql.js';
@@ -28,6 +29,7 @@ export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
   const gc = createGcStatements(db);
   const sweeps = createSweepStatements(db, runs);
   const datasets = createDatasetStatements(db);
+  const imports = createImportStatements(db, experiments, metrics);
 
   const seriesOf = (runUuid: string, key: string) => metrics.seriesId(runs.row(runUuid).id, key);
 
@@ -119,6 +121,11 @@ export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
     refreshTrials: async (id, now, deadline) => sweeps.refresh(id, now, deadline),
     touchTrial: async (id, runUuid, now) => sweeps.touch(id, runUuid, now),
     stopTrial: async (id, runUuid, reason, now) => sweeps.stop(id, runUuid, reason, now),
+
+    importExperiment: async (e) => imports.importExperiment(e),
+    importRun: async (r) => imports.importRun(r),
+    seriesSummaries: async (runUuid) => imports.seriesSummaries(runUuid),
+    replaceMetricHistory: async (runUuid, key, points) => imports.replaceMetricHistory(runUuid, key, points),
 
     close: async () => {
       db.close();

@@ -39,6 +39,10 @@ export function createMetricStatements(db: Db) {
       'SELECT id, value, step, timestamp, tail_count FROM metric_series WHERE run_id = ? AND key = ?',
     ),
     seriesId: db.prepare<[number, string], { id: number }>('SELECT id FROM metric_series WHERE run_id = ? AND key = ?'),
+    deleteSeries: db.prepare<[number, string]>('DELETE FROM metric_series WHERE run_id = ? AND key = ?'),
+    summaries: db.prepare<[number], { key: string; count: number; value: number | null; step: number; timestamp: number }>(
+      'SELECT key, count, value, step, timestamp FROM metric_series WHERE run_id = ?',
+    ),
     insertSeries: db.prepare<[number, string, number | null, number, number]>(
       'INSERT INTO metric_series (run_id, key, value, step, timestamp, count, tail_count) VALUES (?, ?, ?, ?, ?, 0, 0)',
     ),
@@ -271,8 +275,42 @@ export function createMetricStatements(db: Db) {
     return b.result();
   }
 
+  /**
+   * Replaces the whole series of one key (inside the caller's transaction) with `points`: sorted by
+   * (step, timestamp, value), packed straight into full chunks with the remainder in the tail, which is
+   * the layout appendPoints leaves after appending the same sorted points, without the detour through
+   * the tail table for every point.
+   */
+  function replaceSeries(runId: number, key: string, points: Points): void {
+    s.deleteSeries.run(runId, key);
+    const n = points.values.length;
+    if (n === 0) return;
+    const p = sortPoints(points, true);
+    let latest = 0;
+    for (let i = 1; i < n; i++) {
+      if (isNewer({ key, step: p.steps[i], timestamp: p.timestamps[i], value: p.values[i] }, p.steps[latest], p.timestamps[latest], p.values[latest])) latest = i;
+    }
+    const v = p.values[latest];
+    const seriesId = Number(s.insertSeries.run(runId, key, Number.isNaN(v) ? null : v, p.steps[latest], p.timestamps[latest]).lastInsertRowid);
+    const full = n - (n % CHUNK_POINTS);
+    for (let start = 0; start < full; start += CHUNK_POINTS) {
+      const c = slice(p, start, start + CHUNK_POINTS);
+      let minTs = Infinity;
+      let maxTs = -Infinity;
+      for (const t of c.timestamps) {
+        if (t < minTs) minTs = t;
+        if (t > maxTs) maxTs = t;
+      }
+      s.insertChunk.run(seriesId, CHUNK_POINTS, c.steps[0], c.steps[CHUNK_POINTS - 1], minTs, maxTs, encodeChunk(c.steps, c.timestamps, c.values), buildRollup(c));
+    }
+    for (let i = full; i < n; i++) s.insertTail.run(seriesId, p.steps[i], p.timestamps[i], p.values[i]);
+    s.updateSeries.run(Number.isNaN(v) ? null : v, p.steps[latest], p.timestamps[latest], n, n - full, seriesId);
+  }
+
   return {
     appendPoints,
+    replaceSeries,
+    summaries: (runId: number) => s.summaries.all(runId),
     readSeries,
     readPage,
     streamPage,
@@ -294,10 +332,14 @@ function isSorted(p: Points): boolean {
   return true;
 }
 
+/** NaN sorts as MLflow compares it in the latest-value rule (as 0), so a sort is total and repeatable. */
+const sortable = (v: number) => (Number.isNaN(v) ? 0 : v);
+
 // Out-of-order logging (a step logged after later steps) makes chunks overlap; reads then sort.
-function sortPoints(p: Points): Points {
+// byValue: ties of (step, timestamp) are ordered by value instead of arrival (an import has no arrival order).
+function sortPoints(p: Points, byValue = false): Points {
   const idx = Array.from({ length: p.steps.length }, (_, i) => i);
-  idx.sort((a, b) => p.steps[a] - p.steps[b] || p.timestamps[a] - p.timestamps[b] || a - b);
+  idx.sort((a, b) => p.steps[a] - p.steps[b] || p.timestamps[a] - p.timestamps[b] || (byValue ? sortable(p.values[a]) - sortable(p.values[b]) : 0) || a - b);
   return {
     steps: Float64Array.from(idx, (i) => p.steps[i]),
     timestamps: Float64Array.from(idx, (i) => p.timestamps[i]),
