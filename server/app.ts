@@ -16,7 +16,7 @@ import { createCredentialService } from './auth/credentials.service.js';
 import { createOidcService } from './auth/oidc.service.js';
 import type { Config } from './config.js';
 import { registerAuth } from './http/auth.js';
-import { registerErrorHandlers, sendError } from './http/errors.js';
+import { keepRawJson, registerErrorHandlers, sendError } from './http/errors.js';
 import { openApiRoutes, registerOpenApi } from './http/openapi.js';
 import { registerSdkRoutes } from './http/sdk.js';
 import { registerSecurity } from './http/security.js';
@@ -71,6 +71,7 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date,
   app.setSerializerCompiler(serializerCompiler);
   // MLflow accepts only JSON bodies; text/plain would otherwise reach handlers as a string.
   app.removeContentTypeParser('text/plain');
+  keepRawJson(app);
   await registerSecurity(app, { corsOrigins: config.corsOrigins ?? [] });
   // Before any route: @fastify/swagger collects the routes as they are added.
   await registerOpenApi(app);

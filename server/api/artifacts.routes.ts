@@ -33,7 +33,8 @@ export async function artifactRoutes(app: FastifyInstance, opts: { artifacts: Ar
   app.addHook('onRequest', (req, reply, done) => {
     const pathPart = req.raw.url?.split('?')[0] ?? '';
     if (RAW_TRAVERSAL.test(pathPart)) {
-      sendError(reply, 'INVALID_PARAMETER_VALUE', `Invalid artifact path in '${pathPart.slice(0, 200)}': traversal and encoded separators are not allowed`);
+      // MLflow's validate_path_is_safe answer.
+      sendError(reply, 'INVALID_PARAMETER_VALUE', 'Invalid path');
       return;
     }
     done();

@@ -4,27 +4,29 @@ import { z } from 'zod';
 import type { Caller } from '../auth/permissions.js';
 import type { ExperimentService } from '../tracking/experiments.service.js';
 import { checkMaxResults, MLFLOW_PREFIXES } from './prefixes.js';
-import { experimentId, keyValues, queryInt, stringList, viewType, int64 } from './schemas.js';
+import { experimentId, keyValues, queryInt, requiredString, stringList, viewType, int64 } from './schemas.js';
 import { invalid } from '../errors.js';
 import { decodePageToken, experimentJson, withToken } from './wire.js';
 
+// Fields in the order of MLflow's handler schema dicts: the first failing one is the one reported.
 export const createExperimentBody = z.object({
   name: z.string(),
   artifact_location: z.string().optional(),
   tags: keyValues,
 });
-const idQuery = z.object({ experiment_id: experimentId });
-const byNameQuery = z.object({ experiment_name: z.string() });
-const idBody = z.object({ experiment_id: experimentId });
-const updateBody = z.object({ experiment_id: experimentId, new_name: z.string() });
-const setTagBody = z.object({ experiment_id: experimentId, key: z.string(), value: z.string().default('') });
-const deleteTagBody = z.object({ experiment_id: experimentId, key: z.string() });
+const requiredId = experimentId.refine((id) => id !== '');
+const idQuery = z.object({ experiment_id: requiredId });
+const byNameQuery = z.object({ experiment_name: requiredString });
+const idBody = z.object({ experiment_id: requiredId });
+const updateBody = z.object({ experiment_id: requiredId, new_name: requiredString });
+const setTagBody = z.object({ experiment_id: requiredId, key: requiredString, value: z.string().default('') });
+const deleteTagBody = z.object({ experiment_id: requiredId, key: requiredString });
 export const searchExperimentsBody = z.object({
-  max_results: int64.optional(),
-  page_token: z.string().optional(),
-  filter: z.string().optional(),
-  order_by: z.array(z.string()).default([]),
   view_type: viewType,
+  max_results: int64.optional(),
+  order_by: z.array(z.string()).default([]),
+  filter: z.string().optional(),
+  page_token: z.string().optional(),
 });
 const searchExperimentsQuery = searchExperimentsBody.extend({ max_results: queryInt, order_by: stringList });
 const searchDatasetsBody = z.object({ experiment_ids: z.array(experimentId).default([]) });

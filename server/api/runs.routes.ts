@@ -1,29 +1,30 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { invalid } from '../errors.js';
 import type { RunService } from '../tracking/runs.service.js';
 import { LIMITS } from '../tracking/validation.js';
-import { checkMaxResults, MLFLOW_PREFIXES, runIdOf } from './prefixes.js';
-import { double, experimentId, int64, keyValue, keyValues, nonNegInt64, runRef, runStatus, viewType } from './schemas.js';
+import { checkMaxResults, MLFLOW_PREFIXES, runIdOf, SEARCH_MAX_RESULTS } from './prefixes.js';
+import { double, experimentId, int64, keyValue, keyValues, nonNegInt64, requiredString, runRef, runStatus, viewType } from './schemas.js';
 import { decodePageToken, runInfoJson, runJson, withToken } from './wire.js';
 
+// Each body lists its fields in the order of MLflow's handler schema dict: the first failing field is
+// the one MLflow reports (see server/http/validation-messages.ts).
 export const createRunBody = z.object({
   experiment_id: experimentId.default('0'),
-  user_id: z.string().optional(),
-  run_name: z.string().optional(),
   start_time: int64.optional(),
+  run_name: z.string().optional(),
+  user_id: z.string().optional(),
   tags: keyValues,
 });
 const runQuery = z.object(runRef);
 const runBody = z.object(runRef);
-const updateBody = z.object({ ...runRef, status: runStatus.optional(), end_time: int64.optional(), run_name: z.string().optional() });
+const updateBody = z.object({ ...runRef, end_time: int64.optional(), status: runStatus.optional(), run_name: z.string().optional() });
 export const metricBody = z.object({ key: z.string(), value: double, timestamp: nonNegInt64, step: int64.default(0) });
-const logMetricBody = metricBody.extend(runRef);
-const logParamBody = z.object({ ...runRef, key: z.string(), value: z.string().default('') });
-const setTagBody = z.object({ ...runRef, key: z.string(), value: z.string().default('') });
-const logModelBody = z.object({ run_id: z.string().optional(), model_json: z.string().optional() });
-const deleteTagBody = z.object({ ...runRef, key: z.string() });
+const logMetricBody = z.object({ ...runRef, key: requiredString, value: double, timestamp: nonNegInt64, step: int64.default(0) });
+const logParamBody = z.object({ ...runRef, key: requiredString, value: z.string().default('') });
+const setTagBody = z.object({ ...runRef, key: requiredString, value: z.string().default('') });
+const logModelBody = z.object({ ...runRef, model_json: requiredString });
+const deleteTagBody = z.object({ ...runRef, key: requiredString });
 export const logBatchBody = z.object({
   ...runRef,
   metrics: z.array(metricBody).default([]),
@@ -40,21 +41,17 @@ const dataset = z.object({
 });
 const logInputsBody = z.object({
   ...runRef,
-  datasets: z.array(z.object({ tags: keyValues, dataset })).default([]),
+  datasets: z.array(z.object({ tags: keyValues, dataset })),
 });
 export const searchRunsBody = z.object({
   experiment_ids: z.array(experimentId).default([]),
   filter: z.string().optional(),
-  run_view_type: viewType,
-  max_results: int64.optional(),
+  // The handler's own bound (_assert_less_than_or_equal), worded as a schema failure; the store checks >= 1.
+  max_results: int64.refine((n) => n <= SEARCH_MAX_RESULTS).optional(),
   order_by: z.array(z.string()).default([]),
+  run_view_type: viewType,
   page_token: z.string().optional(),
 });
-
-function required(value: string | undefined, name: string): string {
-  if (!value) throw invalid(`Missing value for required parameter '${name}'. See the API docs for more information about request parameters.`);
-  return value;
-}
 
 export async function runRoutes(app: FastifyInstance, opts: { runs: RunService }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -111,7 +108,7 @@ export async function runRoutes(app: FastifyInstance, opts: { runs: RunService }
       return {};
     });
     r.post(`${p}/runs/log-model`, { schema: { body: logModelBody } }, (req) =>
-      done(svc.logModel(req.caller!, required(req.body.run_id, 'run_id'), required(req.body.model_json, 'model_json'))),
+      done(svc.logModel(req.caller!, runIdOf(req.body), req.body.model_json)),
     );
     r.post(`${p}/runs/log-inputs`, { schema: { body: logInputsBody } }, async (req) => {
       await svc.logInputs(
