@@ -62,10 +62,10 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date,
     },
   });
   // The route table, so a test can walk every route a change adds (none may skip authentication).
-  const routes: { method: string; url: string; public: boolean }[] = [];
+  const routes: { method: string; url: string; public: boolean; schema?: Record<string, unknown> }[] = [];
   app.decorate('routeTable', routes);
   app.addHook('onRoute', (r) => {
-    for (const method of [r.method].flat()) routes.push({ method, url: r.url, public: r.config?.public === true });
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url, public: r.config?.public === true, schema: r.schema as Record<string, unknown> | undefined });
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -6,29 +6,29 @@ import { invalid } from '../errors.js';
 import type { MetricService } from '../tracking/metrics.service.js';
 import { LABLOG_PREFIX, MLFLOW_PREFIXES, runIdOf } from './prefixes.js';
 import { mlflowRequired } from '../http/validation-messages.js';
-import { queryInt, requiredString, runRef, stringList } from './schemas.js';
+import { EX, queryInt, requiredString, runRef, stringList, withExamples } from './schemas.js';
 import type { Series } from '../store/types.js';
 import { decodePageToken, metricJson, metricListJson, metricsBody, metricsBodyPieces, nonEmpty, wireDouble } from './wire.js';
 
 // Fields in the order of MLflow's handler schema dicts: the first failing one is the one reported.
-const historyQuery = z.object({ ...runRef, metric_key: requiredString, max_results: queryInt, page_token: z.string().optional() });
-const bulkIntervalQuery = z.object({
+const historyQuery = withExamples(z.object({ ...runRef, metric_key: requiredString, max_results: queryInt, page_token: z.string().optional() }), { run_id: EX.run, metric_key: 'val_loss', max_results: '1000' });
+const bulkIntervalQuery = withExamples(z.object({
   run_ids: mlflowRequired(stringList),
   metric_key: requiredString,
   start_step: queryInt,
   end_step: queryInt,
   max_results: queryInt,
-});
+}), { run_ids: EX.run, metric_key: 'val_loss', start_step: '0', end_step: '100', max_results: '500' });
 // A Flask route in MLflow: the handler checks run_id, then metric_key, in this order (see the route).
-const bulkQuery = z.object({ run_id: stringList, metric_key: z.string().optional(), max_results: queryInt });
-export const sampledQuery = z.object({
+const bulkQuery = withExamples(z.object({ run_id: stringList, metric_key: z.string().optional(), max_results: queryInt }), { run_id: EX.run, metric_key: 'val_loss', max_results: '1000' });
+export const sampledQuery = withExamples(z.object({
   run_ids: stringList,
   keys: stringList,
   x: z.enum(['step', 'time']).default('step'),
   start: queryInt,
   end: queryInt,
   buckets: z.preprocess((v) => (v === undefined ? '1000' : v), queryInt).pipe(z.number().int().min(1).max(10_000)),
-});
+}), { run_ids: EX.run, keys: 'val_loss', x: 'step', buckets: '500' });
 
 const BULK_MAX_RESULTS = 25_000;
 /** Histories longer than this are streamed in pieces instead of sent as one string. */

@@ -70,3 +70,14 @@ export const runRef = {
   run_id: mlflowRequired(z.string().optional()),
   run_uuid: z.string().optional(),
 };
+
+/**
+ * Documented request examples (OpenAPI `examples`), kept next to the schema they illustrate; typed as
+ * the schema's input, and test/api/openapi.test.ts parses each with the schema and sends it.
+ */
+export function withExamples<T extends z.ZodType>(schema: T, ...examples: z.input<T>[]): T {
+  return schema.meta({ examples }) as T;
+}
+
+/** Ids the examples use. */
+export const EX = { run: '0a1b2c3d4e5f60718293a4b5c6d7e8f9', experiment: '1' } as const;
