@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { createJsonSchemaTransform, jsonSchemaTransform } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { VERSION } from '../version.js';
+import { responsesOf } from './openapi-responses.js';
 
 export const OPENAPI_PATH = '/api/openapi.json';
 export const DOCS_PATH = '/api/docs';
@@ -110,6 +111,8 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         if (examples && json && typeof json === 'object' && json.examples === undefined) schema[part] = { ...json, examples };
       }
       spreadQueryExample(schema);
+      // In the document only: a route given a response schema would be serialized through it.
+      schema.response ??= responsesOf(url);
       const method = [route.method].flat()[0];
       schema.tags ??= [tagOf(url)];
       schema.summary ??= `${method} ${url.replace(/^\/(ajax-)?api\/2\.0\/[^/]+\//, '')}`;

@@ -96,7 +96,9 @@ describe('with auth on, the reference needs credentials', () => {
 // documents at least one example, written next to that schema with `withExamples(schema, ...)`
 // (server/api/schemas.ts), so a route added later (the Model Registry's, say) fails here until it has
 // one. Each documented example must parse with the route's own schema, and, sent to the route (its
-// ids swapped for a real run and experiment), must get past validation: no 5xx, and no schema failure.
+// ids swapped for a real run and experiment), must get past validation: no 5xx, and no schema failure;
+// its answer must be described by the documented response (the 200 schemas of server/http/openapi-responses.ts,
+// MLflow's error shape for 4XX/5XX), field by field.
 
 const SCHEMA_FAILURE = /^Missing value for required parameter|Hint: Value was of type/;
 const EX_RUN = '0a1b2c3d4e5f60718293a4b5c6d7e8f9';
@@ -123,6 +125,18 @@ function documentedExamples(doc: any, method: string, url: string, part: 'body' 
     (op.parameters ?? []).filter((p: any) => p.in === 'query' && p.example !== undefined).map((p: any) => [p.name, p.example]),
   );
   return Object.keys(query).length ? [query] : [];
+}
+
+/** Paths in a JSON value that its JSON Schema does not list (objects with `properties`, arrays with `items`). */
+function undocumented(value: unknown, schema: any, at = '$'): string[] {
+  if (!schema || typeof schema !== 'object') return [];
+  const options = schema.anyOf ?? schema.oneOf;
+  if (options) return options.some((o: unknown) => undocumented(value, o, at).length === 0) ? [] : undocumented(value, options[0], at);
+  if (Array.isArray(value)) return schema.items ? value.flatMap((v, i) => undocumented(v, schema.items, `${at}[${i}]`)) : [];
+  if (value !== null && typeof value === 'object' && schema.properties) {
+    return Object.entries(value).flatMap(([k, v]) => (k in schema.properties ? undocumented(v, schema.properties[k], `${at}.${k}`) : [`${at}.${k}`]));
+  }
+  return [];
 }
 
 describe('documented request examples', () => {
@@ -164,6 +178,7 @@ describe('documented request examples', () => {
         ? v === '1' ? experimentId : v.replaceAll(EX_RUN, runId)
         : Array.isArray(v) ? v.map(swap) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, k === 'experiment_id' && x === '1' ? experimentId : swap(x)])) : v;
     let sent = 0;
+    let described = 0;
     for (const r of routes) {
       const url = r.url.replace(/:[A-Za-z_]+/g, '1').replace('*', `${experimentId}/${runId}/artifacts/model.pkl`);
       for (const ex of r.examples) {
@@ -172,9 +187,18 @@ describe('documented request examples', () => {
         sent++;
         assert.ok(res.status < 500, `${r.method} ${url}: ${res.status} ${res.body.slice(0, 200)}`);
         assert.doesNotMatch(String(res.json?.message ?? ''), SCHEMA_FAILURE, `${r.method} ${url} ${JSON.stringify(payload)}`);
+        // The documented response describes every field of the real one (200, or the error shape).
+        const responses = doc.paths[openApiPath(r.url)][r.method.toLowerCase()].responses;
+        const documented = responses[String(res.status)] ?? responses[`${String(res.status)[0]}XX`];
+        const schema = documented?.content?.['application/json']?.schema;
+        if (schema && res.json !== undefined) {
+          assert.deepEqual(undocumented(res.json, schema), [], `${r.method} ${url} answered ${res.status} ${res.body.slice(0, 300)}`);
+          if (res.status === 200) described++;
+        }
       }
     }
     assert.ok(sent > 80, `only ${sent} examples sent`);
+    assert.ok(described >= 20, `only ${described} successful answers checked against a documented 200 schema`);
     // A few examples did their work on the real run.
     const run = (await t.get('runs/get', { run_id: runId })).json.run;
     assert.ok(run.data.params?.some((p: { key: string }) => p.key === 'lr' || p.key === 'batch_size'), JSON.stringify(run.data));
