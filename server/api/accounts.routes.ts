@@ -12,15 +12,33 @@ import { EX, experimentId, int64, queryInt, withExamples } from './schemas.js';
 import { decodePageToken, withToken } from './wire.js';
 
 // One schema per request, shared by the routes, their tests and docs/auth.md.
-export const loginBody = withExamples(z.object({ username: z.string().min(1).max(255), password: z.string().min(1).max(1024) }), { username: 'ada', password: 'correct horse battery' });
-export const createUserBody = withExamples(z.object({ username: z.string(), password: z.string(), role: z.enum(ROLES) }), { username: 'grace', password: 'a long passphrase', role: 'editor' });
-export const updateUserBody = withExamples(z.object({ username: z.string(), role: z.enum(ROLES).optional(), password: z.string().optional() }), { username: 'grace', role: 'viewer' });
+export const loginBody = withExamples(
+  z.object({ username: z.string().min(1).max(255), password: z.string().min(1).max(1024) }),
+  { username: 'ada', password: 'correct horse battery' },
+);
+export const createUserBody = withExamples(
+  z.object({ username: z.string(), password: z.string(), role: z.enum(ROLES) }),
+  { username: 'grace', password: 'a long passphrase', role: 'editor' },
+);
+export const updateUserBody = withExamples(
+  z.object({ username: z.string(), role: z.enum(ROLES).optional(), password: z.string().optional() }),
+  { username: 'grace', role: 'viewer' },
+);
 const usernameBody = withExamples(z.object({ username: z.string() }), { username: 'grace' });
-export const createTokenBody = withExamples(z.object({ name: z.string(), expires_in_days: int64.optional(), username: z.string().optional() }), { name: 'ci', expires_in_days: 90 });
+export const createTokenBody = withExamples(
+  z.object({ name: z.string(), expires_in_days: int64.optional(), username: z.string().optional() }),
+  { name: 'ci', expires_in_days: 90 },
+);
 const tokensQuery = withExamples(z.object({ username: z.string().optional() }), { username: 'grace' });
 const revokeBody = withExamples(z.object({ id: int64 }), { id: 7 });
-export const setPermissionBody = withExamples(z.object({ experiment_id: experimentId, username: z.string(), permission: z.enum(PERMISSIONS) }), { experiment_id: EX.experiment, username: 'grace', permission: 'EDIT' });
-const deletePermissionBody = withExamples(z.object({ experiment_id: experimentId, username: z.string() }), { experiment_id: EX.experiment, username: 'grace' });
+export const setPermissionBody = withExamples(
+  z.object({ experiment_id: experimentId, username: z.string(), permission: z.enum(PERMISSIONS) }),
+  { experiment_id: EX.experiment, username: 'grace', permission: 'EDIT' },
+);
+const deletePermissionBody = withExamples(
+  z.object({ experiment_id: experimentId, username: z.string() }),
+  { experiment_id: EX.experiment, username: 'grace' },
+);
 const permissionsQuery = withExamples(z.object({ experiment_id: experimentId }), { experiment_id: EX.experiment });
 export const auditQuery = withExamples(z.object({
   username: z.string().optional(),

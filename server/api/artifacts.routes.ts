@@ -13,7 +13,10 @@ import { EX, withExamples } from './schemas.js';
 export const ARTIFACT_PREFIXES = ['/api/2.0/mlflow-artifacts', '/ajax-api/2.0/mlflow-artifacts'] as const;
 
 const listQuery = withExamples(z.object({ path: z.string().optional() }), { path: '1/' + EX.run + '/artifacts' });
-const createBody = withExamples(z.object({ path: z.string().optional(), num_parts: z.coerce.number().int().min(1).max(10_000) }), { path: 'model.pkl', num_parts: 3 });
+const createBody = withExamples(
+  z.object({ path: z.string().optional(), num_parts: z.coerce.number().int().min(1).max(10_000) }),
+  { path: 'model.pkl', num_parts: 3 },
+);
 const completeBody = withExamples(z.object({
   path: z.string().optional(),
   upload_id: z.string(),

@@ -18,8 +18,14 @@ const requiredId = experimentId.refine((id) => id !== '');
 const idQuery = withExamples(z.object({ experiment_id: requiredId }), { experiment_id: EX.experiment });
 const byNameQuery = withExamples(z.object({ experiment_name: requiredString }), { experiment_name: 'fraud-model' });
 const idBody = withExamples(z.object({ experiment_id: requiredId }), { experiment_id: EX.experiment });
-const updateBody = withExamples(z.object({ experiment_id: requiredId, new_name: requiredString }), { experiment_id: EX.experiment, new_name: 'fraud-model-v2' });
-const setTagBody = withExamples(z.object({ experiment_id: requiredId, key: requiredString, value: z.string().default('') }), { experiment_id: EX.experiment, key: 'team', value: 'risk' });
+const updateBody = withExamples(
+  z.object({ experiment_id: requiredId, new_name: requiredString }),
+  { experiment_id: EX.experiment, new_name: 'fraud-model-v2' },
+);
+const setTagBody = withExamples(
+  z.object({ experiment_id: requiredId, key: requiredString, value: z.string().default('') }),
+  { experiment_id: EX.experiment, key: 'team', value: 'risk' },
+);
 const deleteTagBody = withExamples(z.object({ experiment_id: requiredId, key: requiredString }), { experiment_id: EX.experiment, key: 'team' });
 export const searchExperimentsBody = withExamples(z.object({
   view_type: viewType,
@@ -28,9 +34,15 @@ export const searchExperimentsBody = withExamples(z.object({
   filter: z.string().optional(),
   page_token: z.string().optional(),
 }), { filter: "name LIKE 'fraud%'", max_results: 50, order_by: ['last_update_time DESC'], view_type: 'ACTIVE_ONLY' });
-const searchExperimentsQuery = withExamples(searchExperimentsBody.extend({ max_results: queryInt, order_by: stringList }), { filter: "name LIKE 'fraud%'", max_results: '50', order_by: 'last_update_time DESC' });
+const searchExperimentsQuery = withExamples(
+  searchExperimentsBody.extend({ max_results: queryInt, order_by: stringList }),
+  { filter: "name LIKE 'fraud%'", max_results: '50', order_by: 'last_update_time DESC' },
+);
 const searchDatasetsBody = withExamples(z.object({ experiment_ids: z.array(experimentId).default([]) }), { experiment_ids: [EX.experiment] });
-const listQuery = withExamples(z.object({ view_type: viewType, max_results: queryInt, page_token: z.string().optional() }), { view_type: 'ALL', max_results: '100' });
+const listQuery = withExamples(
+  z.object({ view_type: viewType, max_results: queryInt, page_token: z.string().optional() }),
+  { view_type: 'ALL', max_results: '100' },
+);
 
 export async function experimentRoutes(app: FastifyInstance, opts: { experiments: ExperimentService }) {
   const r = app.withTypeProvider<ZodTypeProvider>();

@@ -11,7 +11,10 @@ import type { Series } from '../store/types.js';
 import { decodePageToken, metricJson, metricListJson, metricsBody, metricsBodyPieces, nonEmpty, wireDouble } from './wire.js';
 
 // Fields in the order of MLflow's handler schema dicts: the first failing one is the one reported.
-const historyQuery = withExamples(z.object({ ...runRef, metric_key: requiredString, max_results: queryInt, page_token: z.string().optional() }), { run_id: EX.run, metric_key: 'val_loss', max_results: '1000' });
+const historyQuery = withExamples(
+  z.object({ ...runRef, metric_key: requiredString, max_results: queryInt, page_token: z.string().optional() }),
+  { run_id: EX.run, metric_key: 'val_loss', max_results: '1000' },
+);
 const bulkIntervalQuery = withExamples(z.object({
   run_ids: mlflowRequired(stringList),
   metric_key: requiredString,
@@ -20,7 +23,10 @@ const bulkIntervalQuery = withExamples(z.object({
   max_results: queryInt,
 }), { run_ids: EX.run, metric_key: 'val_loss', start_step: '0', end_step: '100', max_results: '500' });
 // A Flask route in MLflow: the handler checks run_id, then metric_key, in this order (see the route).
-const bulkQuery = withExamples(z.object({ run_id: stringList, metric_key: z.string().optional(), max_results: queryInt }), { run_id: EX.run, metric_key: 'val_loss', max_results: '1000' });
+const bulkQuery = withExamples(
+  z.object({ run_id: stringList, metric_key: z.string().optional(), max_results: queryInt }),
+  { run_id: EX.run, metric_key: 'val_loss', max_results: '1000' },
+);
 export const sampledQuery = withExamples(z.object({
   run_ids: stringList,
   keys: stringList,

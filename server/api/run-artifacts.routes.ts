@@ -9,7 +9,10 @@ import { LABLOG_PREFIX, MLFLOW_PREFIXES, runIdOf } from './prefixes.js';
 import { EX, runRef, withExamples } from './schemas.js';
 import { decodePageToken, withToken } from './wire.js';
 
-const listQuery = withExamples(z.object({ ...runRef, path: z.string().optional(), page_token: z.string().optional() }), { run_id: EX.run, path: 'model' });
+const listQuery = withExamples(
+  z.object({ ...runRef, path: z.string().optional(), page_token: z.string().optional() }),
+  { run_id: EX.run, path: 'model' },
+);
 const fileQuery = withExamples(z.object({ ...runRef, path: z.string() }), { run_id: EX.run, path: 'model/MLmodel' });
 
 export const PREVIEW_BYTES = 1024 * 1024;

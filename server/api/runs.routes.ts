@@ -18,19 +18,36 @@ export const createRunBody = withExamples(z.object({
 }), { experiment_id: EX.experiment, run_name: 'bright-owl-7', start_time: 1700000000000, tags: [{ key: 'mlflow.user', value: 'ada' }] });
 const runQuery = withExamples(z.object(runRef), { run_id: EX.run });
 const runBody = withExamples(z.object(runRef), { run_id: EX.run });
-const updateBody = withExamples(z.object({ ...runRef, end_time: int64.optional(), status: runStatus.optional(), run_name: z.string().optional() }), { run_id: EX.run, status: 'FINISHED', end_time: 1700000360000 });
+const updateBody = withExamples(
+  z.object({ ...runRef, end_time: int64.optional(), status: runStatus.optional(), run_name: z.string().optional() }),
+  { run_id: EX.run, status: 'FINISHED', end_time: 1700000360000 },
+);
 export const metricBody = z.object({ key: z.string(), value: double, timestamp: nonNegInt64, step: int64.default(0) });
-const logMetricBody = withExamples(z.object({ ...runRef, key: requiredString, value: double, timestamp: nonNegInt64, step: int64.default(0) }), { run_id: EX.run, key: 'val_loss', value: 0.42, timestamp: 1700000060000, step: 3 });
-const logParamBody = withExamples(z.object({ ...runRef, key: requiredString, value: z.string().default('') }), { run_id: EX.run, key: 'lr', value: '0.001' });
-const setTagBody = withExamples(z.object({ ...runRef, key: requiredString, value: z.string().default('') }), { run_id: EX.run, key: 'stage', value: 'tuning' });
-const logModelBody = withExamples(z.object({ ...runRef, model_json: requiredString }), { run_id: EX.run, model_json: JSON.stringify({ artifact_path: 'model', flavors: { python_function: {} }, utc_time_created: '2024-01-01 00:00:00.000000', run_id: EX.run }) });
+const logMetricBody = withExamples(
+  z.object({ ...runRef, key: requiredString, value: double, timestamp: nonNegInt64, step: int64.default(0) }),
+  { run_id: EX.run, key: 'val_loss', value: 0.42, timestamp: 1700000060000, step: 3 },
+);
+const logParamBody = withExamples(
+  z.object({ ...runRef, key: requiredString, value: z.string().default('') }),
+  { run_id: EX.run, key: 'lr', value: '0.001' },
+);
+const setTagBody = withExamples(
+  z.object({ ...runRef, key: requiredString, value: z.string().default('') }),
+  { run_id: EX.run, key: 'stage', value: 'tuning' },
+);
+const logModelBody = withExamples(
+  z.object({ ...runRef, model_json: requiredString }),
+  { run_id: EX.run, model_json: JSON.stringify({ artifact_path: 'model', flavors: { python_function: {} }, utc_time_created: '2024-01-01 00:00:00.000000', run_id: EX.run }) },
+);
 const deleteTagBody = withExamples(z.object({ ...runRef, key: requiredString }), { run_id: EX.run, key: 'stage' });
 export const logBatchBody = withExamples(z.object({
   ...runRef,
   metrics: z.array(metricBody).default([]),
   params: z.array(keyValue).default([]),
   tags: z.array(keyValue).default([]),
-}), { run_id: EX.run, metrics: [{ key: 'loss', value: 0.5, timestamp: 1700000060000, step: 1 }], params: [{ key: 'batch_size', value: '64' }], tags: [{ key: 'stage', value: 'tuning' }] });
+}),
+  { run_id: EX.run, metrics: [{ key: 'loss', value: 0.5, timestamp: 1700000060000, step: 1 }], params: [{ key: 'batch_size', value: '64' }], tags: [{ key: 'stage', value: 'tuning' }] },
+);
 const dataset = z.object({
   name: z.string().max(500),
   digest: z.string().max(36),
@@ -42,7 +59,9 @@ const dataset = z.object({
 const logInputsBody = withExamples(z.object({
   ...runRef,
   datasets: z.array(z.object({ tags: keyValues, dataset })),
-}), { run_id: EX.run, datasets: [{ tags: [{ key: 'mlflow.data.context', value: 'training' }], dataset: { name: 'mnist', digest: 'a1b2c3d4', source_type: 'local', source: '{"uri": "/data/mnist"}' } }] });
+}),
+  { run_id: EX.run, datasets: [{ tags: [{ key: 'mlflow.data.context', value: 'training' }], dataset: { name: 'mnist', digest: 'a1b2c3d4', source_type: 'local', source: '{"uri": "/data/mnist"}' } }] },
+);
 export const searchRunsBody = withExamples(z.object({
   experiment_ids: z.array(experimentId).default([]),
   filter: z.string().optional(),
@@ -51,7 +70,9 @@ export const searchRunsBody = withExamples(z.object({
   order_by: z.array(z.string()).default([]),
   run_view_type: viewType,
   page_token: z.string().optional(),
-}), { experiment_ids: [EX.experiment], filter: "metrics.val_loss < 0.5 and params.lr = '0.001'", max_results: 100, order_by: ['metrics.val_loss ASC'] });
+}),
+  { experiment_ids: [EX.experiment], filter: "metrics.val_loss < 0.5 and params.lr = '0.001'", max_results: 100, order_by: ['metrics.val_loss ASC'] },
+);
 
 export async function runRoutes(app: FastifyInstance, opts: { runs: RunService }) {
   const r = app.withTypeProvider<ZodTypeProvider>();

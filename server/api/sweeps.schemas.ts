@@ -43,10 +43,15 @@ export const createSweepBody = withExamples(z.object({
       n_ei_candidates: positiveInt(10_000).optional(),
     })
     .optional(),
-}), { experiment_id: EX.experiment, name: 'lr-search', method: 'bayes', metric: { name: 'val_loss', goal: 'minimize' }, parameters: { lr: { distribution: 'log_uniform', min: 1e-5, max: 1 }, optimizer: { values: ['sgd', 'adam'] } }, run_cap: 50, early_terminate: { type: 'asha', min_iter: 3 } });
+}),
+  { experiment_id: EX.experiment, name: 'lr-search', method: 'bayes', metric: { name: 'val_loss', goal: 'minimize' }, parameters: { lr: { distribution: 'log_uniform', min: 1e-5, max: 1 }, optimizer: { values: ['sgd', 'adam'] } }, run_cap: 50, early_terminate: { type: 'asha', min_iter: 3 } },
+);
 
 export const sweepIdParams = z.object({ sweep_id: z.string() });
-export const listSweepsQuery = withExamples(z.object({ experiment_id: experimentId.optional(), max_results: queryInt, page_token: z.string().optional() }), { experiment_id: EX.experiment, max_results: '20' });
+export const listSweepsQuery = withExamples(
+  z.object({ experiment_id: experimentId.optional(), max_results: queryInt, page_token: z.string().optional() }),
+  { experiment_id: EX.experiment, max_results: '20' },
+);
 export const nextBody = withExamples(z.object({
   worker: z.string().max(250).default(''),
   /** The worker's id for this request, kept across its retries: a lost answer is not a lost trial. */
