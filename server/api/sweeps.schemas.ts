@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LIMITS } from '../tracking/validation.js';
-import { EX, experimentId, int64, queryInt, withExamples } from './schemas.js';
+import { EX, experimentId, int64, queryInt, requiredString, withExamples } from './schemas.js';
 
 // The sweep config's shape; its meaning (bounds, conditions, grid limits) is checked by server/sweeps.
 
@@ -59,4 +59,4 @@ export const nextBody = withExamples(z.object({
   /** Who runs the trial: the run's user_id and mlflow.user tag. */
   user: z.string().max(250).optional(),
 }), { worker: 'gpu-box-1', request_id: 'req-42' });
-export const trialBody = withExamples(z.object({ run_id: z.string().min(1, "Missing value for required parameter 'run_id'") }), { run_id: EX.run });
+export const trialBody = withExamples(z.object({ run_id: requiredString }), { run_id: EX.run });

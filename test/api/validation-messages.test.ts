@@ -157,6 +157,7 @@ const ROWS: Row[] = [
   // lablog's own routes word their schema failures the same way.
   { cite: 'lablog sweeps/create', method: 'POST', url: '/api/2.0/lablog/sweeps/create', body: {}, message: missing('experiment_id') },
   { cite: 'lablog sweeps/create', method: 'POST', url: '/api/2.0/lablog/sweeps/create', body: { experiment_id: '0', name: 's', method: 'annealing' }, message: invalid('annealing', 'method', 'str') },
+  { cite: 'lablog sweeps heartbeat', method: 'POST', url: '/api/2.0/lablog/sweeps/1/heartbeat', body: { run_id: '' }, message: missing('run_id') },
   { cite: 'lablog metrics/sampled', method: 'GET', url: '/api/2.0/lablog/metrics/sampled', body: { run_ids: 'RUN', keys: 'm', buckets: '0' }, message: invalid('0', 'buckets', 'str') },
 ];
 
