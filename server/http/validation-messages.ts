@@ -106,8 +106,8 @@ const absent = (v: unknown) => v === undefined || v === null || v === '';
 
 /**
  * The message MLflow gives for the first field that fails, walking the schema's keys in order (each
- * route's zod object lists its fields in the order of MLflow's handler schema dict). A failure inside
- * a list or object names the top-level field, as MLflow's per-field checks do.
+ * route's zod object lists its fields in the order of MLflow's handler schema dict); a required field
+ * that is absent fails there even when zod let it pass (run_id, which may come as run_uuid).
  */
 export function describeValidation(
   issues: ValidationIssue[],
