@@ -18,7 +18,7 @@ import { createCredentialService } from './auth/credentials.service.js';
 import { createOidcService } from './auth/oidc.service.js';
 import type { Config } from './config.js';
 import { registerAuth } from './http/auth.js';
-import { registerErrorHandlers, sendError } from './http/errors.js';
+import { keepRawJson, registerErrorHandlers, sendError } from './http/errors.js';
 import { openApiRoutes, registerOpenApi } from './http/openapi.js';
 import { registerSdkRoutes } from './http/sdk.js';
 import { registerSecurity } from './http/security.js';
@@ -65,15 +65,16 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date,
     },
   });
   // The route table, so a test can walk every route a change adds (none may skip authentication).
-  const routes: { method: string; url: string; public: boolean }[] = [];
+  const routes: { method: string; url: string; public: boolean; schema?: Record<string, unknown> }[] = [];
   app.decorate('routeTable', routes);
   app.addHook('onRoute', (r) => {
-    for (const method of [r.method].flat()) routes.push({ method, url: r.url, public: r.config?.public === true });
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url, public: r.config?.public === true, schema: r.schema as Record<string, unknown> | undefined });
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // MLflow accepts only JSON bodies; text/plain would otherwise reach handlers as a string.
   app.removeContentTypeParser('text/plain');
+  keepRawJson(app);
   await registerSecurity(app, { corsOrigins: config.corsOrigins ?? [] });
   // Before any route: @fastify/swagger collects the routes as they are added.
   await registerOpenApi(app);

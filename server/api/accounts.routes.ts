@@ -8,30 +8,49 @@ import { invalid, unauthenticated } from '../errors.js';
 import { CSRF_COOKIE, SESSION_COOKIE } from '../http/auth.js';
 import type { TokenRecord, UserRecord } from '../store/auth-types.js';
 import { LABLOG_PREFIX, checkMaxResults } from './prefixes.js';
-import { experimentId, int64, queryInt } from './schemas.js';
+import { EX, experimentId, int64, queryInt, withExamples } from './schemas.js';
 import { decodePageToken, withToken } from './wire.js';
 
 // One schema per request, shared by the routes, their tests and docs/auth.md.
-export const loginBody = z.object({ username: z.string().min(1).max(255), password: z.string().min(1).max(1024) });
-export const createUserBody = z.object({ username: z.string(), password: z.string(), role: z.enum(ROLES) });
-export const updateUserBody = z.object({ username: z.string(), role: z.enum(ROLES).optional(), password: z.string().optional() });
-const usernameBody = z.object({ username: z.string() });
-export const createTokenBody = z.object({ name: z.string(), expires_in_days: int64.optional(), username: z.string().optional() });
-const tokensQuery = z.object({ username: z.string().optional() });
-const revokeBody = z.object({ id: int64 });
+export const loginBody = withExamples(
+  z.object({ username: z.string().min(1).max(255), password: z.string().min(1).max(1024) }),
+  { username: 'ada', password: 'correct horse battery' },
+);
+export const createUserBody = withExamples(
+  z.object({ username: z.string(), password: z.string(), role: z.enum(ROLES) }),
+  { username: 'grace', password: 'a long passphrase', role: 'editor' },
+);
+export const updateUserBody = withExamples(
+  z.object({ username: z.string(), role: z.enum(ROLES).optional(), password: z.string().optional() }),
+  { username: 'grace', role: 'viewer' },
+);
+const usernameBody = withExamples(z.object({ username: z.string() }), { username: 'grace' });
+export const createTokenBody = withExamples(
+  z.object({ name: z.string(), expires_in_days: int64.optional(), username: z.string().optional() }),
+  { name: 'ci', expires_in_days: 90 },
+);
+const tokensQuery = withExamples(z.object({ username: z.string().optional() }), { username: 'grace' });
+const revokeBody = withExamples(z.object({ id: int64 }), { id: 7 });
 // A permission is on an experiment (experiment_id) or on a registered model (registered_model_name).
 const permissionTarget = { experiment_id: experimentId.optional(), registered_model_name: z.string().optional() };
-export const setPermissionBody = z.object({ ...permissionTarget, username: z.string(), permission: z.enum(PERMISSIONS) });
-const deletePermissionBody = z.object({ ...permissionTarget, username: z.string() });
-const permissionsQuery = z.object(permissionTarget);
-export const auditQuery = z.object({
+export const setPermissionBody = withExamples(
+  z.object({ ...permissionTarget, username: z.string(), permission: z.enum(PERMISSIONS) }),
+  { experiment_id: EX.experiment, username: 'grace', permission: 'EDIT' },
+  { registered_model_name: 'fraud-detector', username: 'grace', permission: 'READ' },
+);
+const deletePermissionBody = withExamples(
+  z.object({ ...permissionTarget, username: z.string() }),
+  { experiment_id: EX.experiment, username: 'grace' },
+);
+const permissionsQuery = withExamples(z.object(permissionTarget), { experiment_id: EX.experiment });
+export const auditQuery = withExamples(z.object({
   username: z.string().optional(),
   experiment_id: z.string().optional(),
   start_time: queryInt,
   end_time: queryInt,
   max_results: queryInt,
   page_token: z.string().optional(),
-});
+}), { username: 'grace', start_time: '1700000000000', max_results: '100' });
 
 export const userJson = (u: UserRecord) => ({ id: u.id, username: u.username, role: u.role, auth_source: u.authSource, created_at: u.createdAt });
 

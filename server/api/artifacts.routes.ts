@@ -7,18 +7,22 @@ import { sendError } from '../http/errors.js';
 import type { ArtifactService } from '../tracking/artifacts.service.js';
 import { sendArtifact } from './artifact-download.js';
 import { nonEmpty } from './wire.js';
+import { EX, withExamples } from './schemas.js';
 
 /** MLflow's proxied artifact API (`mlflow server --serve-artifacts`). */
 export const ARTIFACT_PREFIXES = ['/api/2.0/mlflow-artifacts', '/ajax-api/2.0/mlflow-artifacts'] as const;
 
-const listQuery = z.object({ path: z.string().optional() });
-const createBody = z.object({ path: z.string().optional(), num_parts: z.coerce.number().int().min(1).max(10_000) });
-const completeBody = z.object({
+const listQuery = withExamples(z.object({ path: z.string().optional() }), { path: '1/' + EX.run + '/artifacts' });
+const createBody = withExamples(
+  z.object({ path: z.string().optional(), num_parts: z.coerce.number().int().min(1).max(10_000) }),
+  { path: 'model.pkl', num_parts: 3 },
+);
+const completeBody = withExamples(z.object({
   path: z.string().optional(),
   upload_id: z.string(),
   parts: z.array(z.object({ part_number: z.coerce.number().int(), etag: z.string(), url: z.string().optional() })).min(1),
-});
-const abortBody = z.object({ path: z.string().optional(), upload_id: z.string() });
+}), { path: 'model.pkl', upload_id: 'u-1', parts: [{ part_number: 1, etag: 'e1' }] });
+const abortBody = withExamples(z.object({ path: z.string().optional(), upload_id: z.string() }), { path: 'model.pkl', upload_id: 'u-1' });
 
 // The router decodes (and may normalise) the path before handlers see it; the raw URL still shows an
 // encoded traversal, which is refused outright.
@@ -33,7 +37,8 @@ export async function artifactRoutes(app: FastifyInstance, opts: { artifacts: Ar
   app.addHook('onRequest', (req, reply, done) => {
     const pathPart = req.raw.url?.split('?')[0] ?? '';
     if (RAW_TRAVERSAL.test(pathPart)) {
-      sendError(reply, 'INVALID_PARAMETER_VALUE', `Invalid artifact path in '${pathPart.slice(0, 200)}': traversal and encoded separators are not allowed`);
+      // MLflow's validate_path_is_safe answer.
+      sendError(reply, 'INVALID_PARAMETER_VALUE', 'Invalid path');
       return;
     }
     done();

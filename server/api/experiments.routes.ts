@@ -4,31 +4,45 @@ import { z } from 'zod';
 import type { Caller } from '../auth/permissions.js';
 import type { ExperimentService } from '../tracking/experiments.service.js';
 import { checkMaxResults, MLFLOW_PREFIXES } from './prefixes.js';
-import { experimentId, keyValues, queryInt, stringList, viewType, int64 } from './schemas.js';
+import { EX, experimentId, int64, keyValues, queryInt, requiredString, stringList, viewType, withExamples } from './schemas.js';
 import { invalid } from '../errors.js';
 import { decodePageToken, experimentJson, withToken } from './wire.js';
 
-export const createExperimentBody = z.object({
+// Fields in the order of MLflow's handler schema dicts: the first failing one is the one reported.
+export const createExperimentBody = withExamples(z.object({
   name: z.string(),
   artifact_location: z.string().optional(),
   tags: keyValues,
-});
-const idQuery = z.object({ experiment_id: experimentId });
-const byNameQuery = z.object({ experiment_name: z.string() });
-const idBody = z.object({ experiment_id: experimentId });
-const updateBody = z.object({ experiment_id: experimentId, new_name: z.string() });
-const setTagBody = z.object({ experiment_id: experimentId, key: z.string(), value: z.string().default('') });
-const deleteTagBody = z.object({ experiment_id: experimentId, key: z.string() });
-export const searchExperimentsBody = z.object({
-  max_results: int64.optional(),
-  page_token: z.string().optional(),
-  filter: z.string().optional(),
-  order_by: z.array(z.string()).default([]),
+}), { name: 'fraud-model', tags: [{ key: 'team', value: 'risk' }] });
+const requiredId = experimentId.refine((id) => id !== '');
+const idQuery = withExamples(z.object({ experiment_id: requiredId }), { experiment_id: EX.experiment });
+const byNameQuery = withExamples(z.object({ experiment_name: requiredString }), { experiment_name: 'fraud-model' });
+const idBody = withExamples(z.object({ experiment_id: requiredId }), { experiment_id: EX.experiment });
+const updateBody = withExamples(
+  z.object({ experiment_id: requiredId, new_name: requiredString }),
+  { experiment_id: EX.experiment, new_name: 'fraud-model-v2' },
+);
+const setTagBody = withExamples(
+  z.object({ experiment_id: requiredId, key: requiredString, value: z.string().default('') }),
+  { experiment_id: EX.experiment, key: 'team', value: 'risk' },
+);
+const deleteTagBody = withExamples(z.object({ experiment_id: requiredId, key: requiredString }), { experiment_id: EX.experiment, key: 'team' });
+export const searchExperimentsBody = withExamples(z.object({
   view_type: viewType,
-});
-const searchExperimentsQuery = searchExperimentsBody.extend({ max_results: queryInt, order_by: stringList });
-const searchDatasetsBody = z.object({ experiment_ids: z.array(experimentId).default([]) });
-const listQuery = z.object({ view_type: viewType, max_results: queryInt, page_token: z.string().optional() });
+  max_results: int64.optional(),
+  order_by: z.array(z.string()).default([]),
+  filter: z.string().optional(),
+  page_token: z.string().optional(),
+}), { filter: "name LIKE 'fraud%'", max_results: 50, order_by: ['last_update_time DESC'], view_type: 'ACTIVE_ONLY' });
+const searchExperimentsQuery = withExamples(
+  searchExperimentsBody.extend({ max_results: queryInt, order_by: stringList }),
+  { filter: "name LIKE 'fraud%'", max_results: '50', order_by: 'last_update_time DESC' },
+);
+const searchDatasetsBody = withExamples(z.object({ experiment_ids: z.array(experimentId).default([]) }), { experiment_ids: [EX.experiment] });
+const listQuery = withExamples(
+  z.object({ view_type: viewType, max_results: queryInt, page_token: z.string().optional() }),
+  { view_type: 'ALL', max_results: '100' },
+);
 
 export async function experimentRoutes(app: FastifyInstance, opts: { experiments: ExperimentService }) {
   const r = app.withTypeProvider<ZodTypeProvider>();

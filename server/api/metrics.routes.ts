@@ -5,27 +5,36 @@ import { z } from 'zod';
 import { invalid } from '../errors.js';
 import type { MetricService } from '../tracking/metrics.service.js';
 import { LABLOG_PREFIX, MLFLOW_PREFIXES, runIdOf } from './prefixes.js';
-import { queryInt, runRef, stringList } from './schemas.js';
+import { mlflowRequired } from '../http/validation-messages.js';
+import { EX, queryInt, requiredString, runRef, stringList, withExamples } from './schemas.js';
 import type { Series } from '../store/types.js';
 import { decodePageToken, metricJson, metricListJson, metricsBody, metricsBodyPieces, nonEmpty, wireDouble } from './wire.js';
 
-const historyQuery = z.object({ ...runRef, metric_key: z.string(), max_results: queryInt, page_token: z.string().optional() });
-const bulkIntervalQuery = z.object({
-  run_ids: stringList,
-  metric_key: z.string(),
+// Fields in the order of MLflow's handler schema dicts: the first failing one is the one reported.
+const historyQuery = withExamples(
+  z.object({ ...runRef, metric_key: requiredString, max_results: queryInt, page_token: z.string().optional() }),
+  { run_id: EX.run, metric_key: 'val_loss', max_results: '1000' },
+);
+const bulkIntervalQuery = withExamples(z.object({
+  run_ids: mlflowRequired(stringList),
+  metric_key: requiredString,
   start_step: queryInt,
   end_step: queryInt,
   max_results: queryInt,
-});
-const bulkQuery = z.object({ run_id: stringList, metric_key: z.string(), max_results: queryInt });
-export const sampledQuery = z.object({
+}), { run_ids: EX.run, metric_key: 'val_loss', start_step: '0', end_step: '100', max_results: '500' });
+// A Flask route in MLflow: the handler checks run_id, then metric_key, in this order (see the route).
+const bulkQuery = withExamples(
+  z.object({ run_id: stringList, metric_key: z.string().optional(), max_results: queryInt }),
+  { run_id: EX.run, metric_key: 'val_loss', max_results: '1000' },
+);
+export const sampledQuery = withExamples(z.object({
   run_ids: stringList,
   keys: stringList,
   x: z.enum(['step', 'time']).default('step'),
   start: queryInt,
   end: queryInt,
   buckets: z.preprocess((v) => (v === undefined ? '1000' : v), queryInt).pipe(z.number().int().min(1).max(10_000)),
-});
+}), { run_ids: EX.run, keys: 'val_loss', x: 'step', buckets: '500' });
 
 const BULK_MAX_RESULTS = 25_000;
 /** Histories longer than this are streamed in pieces instead of sent as one string. */
@@ -38,7 +47,7 @@ export async function metricRoutes(app: FastifyInstance, opts: { metrics: Metric
   for (const p of MLFLOW_PREFIXES) {
     r.get(`${p}/metrics/get-history`, { schema: { querystring: historyQuery } }, async (req, reply) => {
       const limit = req.query.max_results ?? null;
-      if (limit !== null && limit < 1) throw invalid(`Invalid value for request parameter max_results: ${limit}; it must be positive.`);
+      if (limit !== null && limit < 1) throw invalid(`Invalid value ${limit} for parameter 'max_results' supplied. It must be a positive integer`);
       const key = req.query.metric_key;
       const page = await svc.streamHistory(req.caller!, runIdOf(req.query), key, decodePageToken(req.query.page_token), limit);
       reply.type('application/json');
@@ -58,14 +67,19 @@ export async function metricRoutes(app: FastifyInstance, opts: { metrics: Metric
     });
     // MLflow's UI route (a Flask route, not in the proto): every point of up to 100 runs.
     r.get(`${p}/metrics/get-history-bulk`, { schema: { querystring: bulkQuery } }, async (req, reply) => {
-      const limit = req.query.max_results ?? BULK_MAX_RESULTS;
-      if (limit < 1 || limit > BULK_MAX_RESULTS) throw invalid(`max_results must be between 1 and ${BULK_MAX_RESULTS}.`);
-      if (req.query.run_id.length === 0) throw invalid("Missing value for required parameter 'run_id'.");
-      if (req.query.run_id.length > 100) throw invalid('GetMetricHistoryBulk request must specify at most 100 run_ids.');
+      // handlers.py get_metric_history_bulk_handler: these checks, in this order, with these words.
+      const runIds = req.query.run_id;
+      if (runIds.length === 0) throw invalid('GetMetricHistoryBulk request must specify at least one run_id.');
+      if (runIds.length > 100) throw invalid(`GetMetricHistoryBulk request cannot specify more than 100 run_ids. Received ${runIds.length} run_ids.`);
+      const metricKey = req.query.metric_key;
+      if (metricKey === undefined) throw invalid('GetMetricHistoryBulk request must specify a metric_key.');
+      // MLflow clamps max_results to 25000; below 1 it would return nothing, lablog refuses it.
+      const limit = Math.min(req.query.max_results ?? BULK_MAX_RESULTS, BULK_MAX_RESULTS);
+      if (limit < 1) throw invalid(`Invalid value ${limit} for parameter 'max_results' supplied. It must be a positive integer`);
       const lists: string[] = [];
-      for (const runId of req.query.run_id) {
-        const { points } = await svc.history(req.caller!, runId, req.query.metric_key, 0, null);
-        const list = metricListJson(req.query.metric_key, sortByTime(points, limit), runId);
+      for (const runId of runIds) {
+        const { points } = await svc.history(req.caller!, runId, metricKey, 0, null);
+        const list = metricListJson(metricKey, sortByTime(points, limit), runId);
         if (list) lists.push(list);
       }
       return reply.type('application/json').send(metricsBody(lists.join(',')));

@@ -5,6 +5,7 @@ import type { CredentialService } from '../auth/credentials.service.js';
 import type { OidcService } from '../auth/oidc.service.js';
 import { setSessionCookies } from './accounts.routes.js';
 import { LABLOG_PREFIX } from './prefixes.js';
+import { EX, withExamples } from './schemas.js';
 
 export const AUTH_CONFIG_PATH = `${LABLOG_PREFIX}/auth/config`;
 export const OIDC_LOGIN_PATH = `${LABLOG_PREFIX}/auth/oidc/login`;
@@ -12,7 +13,7 @@ export const OIDC_CALLBACK_PATH = `${LABLOG_PREFIX}/auth/oidc/callback`;
 /** The pending login (PKCE verifier, state, nonce, next), sealed by the OIDC service. */
 export const OIDC_PENDING_COOKIE = 'lablog_oidc';
 
-const loginQuery = z.object({ next: z.string().max(2048).optional() });
+const loginQuery = withExamples(z.object({ next: z.string().max(2048).optional() }), { next: '/#/experiments' });
 
 export interface OidcRouteOptions {
   authEnabled: boolean;

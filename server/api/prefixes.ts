@@ -1,4 +1,5 @@
 import { invalid } from '../errors.js';
+import { missingValue } from '../http/validation-messages.js';
 
 /** MLflow serves every endpoint under both prefixes; its own UI calls ajax-api. */
 export const MLFLOW_PREFIXES = ['/api/2.0/mlflow', '/ajax-api/2.0/mlflow'] as const;
@@ -10,14 +11,14 @@ export const SEARCH_DEFAULT_RESULTS = 1000;
 /** `run_id`, or the deprecated `run_uuid` that old clients send. */
 export function runIdOf(body: { run_id?: string; run_uuid?: string }): string {
   const id = body.run_id || body.run_uuid;
-  if (!id) throw invalid("Missing value for required parameter 'run_id'. See the API docs for more information about request parameters.");
+  if (!id) throw invalid(missingValue('run_id'));
   return id;
 }
 
 export function checkMaxResults(n: number | undefined, fallback = SEARCH_DEFAULT_RESULTS): number {
   const value = n ?? fallback;
-  if (value < 1 || value > SEARCH_MAX_RESULTS) {
-    throw invalid(`Invalid value for request parameter max_results. It must be at most ${SEARCH_MAX_RESULTS} and at least 1, but got value ${value}`);
-  }
+  // MLflow's store (validation.py _validate_max_results_param) words both bounds this way.
+  if (value < 1) throw invalid(`Invalid value ${value} for parameter 'max_results' supplied. It must be a positive integer`);
+  if (value > SEARCH_MAX_RESULTS) throw invalid(`Invalid value ${value} for parameter 'max_results' supplied. It must be at most ${SEARCH_MAX_RESULTS}`);
   return value;
 }

@@ -6,11 +6,14 @@ import type { ArtifactService } from '../tracking/artifacts.service.js';
 import { contentTypeOf, IMAGE_TYPES, sendArtifact } from './artifact-download.js';
 import { fileInfoJson } from './artifacts.routes.js';
 import { LABLOG_PREFIX, MLFLOW_PREFIXES, runIdOf } from './prefixes.js';
-import { runRef } from './schemas.js';
+import { EX, runRef, withExamples } from './schemas.js';
 import { decodePageToken, withToken } from './wire.js';
 
-const listQuery = z.object({ ...runRef, path: z.string().optional(), page_token: z.string().optional() });
-const fileQuery = z.object({ ...runRef, path: z.string() });
+const listQuery = withExamples(
+  z.object({ ...runRef, path: z.string().optional(), page_token: z.string().optional() }),
+  { run_id: EX.run, path: 'model' },
+);
+const fileQuery = withExamples(z.object({ ...runRef, path: z.string() }), { run_id: EX.run, path: 'model/MLmodel' });
 
 export const PREVIEW_BYTES = 1024 * 1024;
 

@@ -1,35 +1,53 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { invalid } from '../errors.js';
 import type { RunService } from '../tracking/runs.service.js';
 import { LIMITS } from '../tracking/validation.js';
-import { checkMaxResults, MLFLOW_PREFIXES, runIdOf } from './prefixes.js';
-import { double, experimentId, int64, keyValue, keyValues, nonNegInt64, runRef, runStatus, viewType } from './schemas.js';
+import { checkMaxResults, MLFLOW_PREFIXES, runIdOf, SEARCH_MAX_RESULTS } from './prefixes.js';
+import { double, EX, experimentId, int64, keyValue, keyValues, nonNegInt64, requiredString, runRef, runStatus, viewType, withExamples } from './schemas.js';
 import { decodePageToken, runInfoJson, runJson, withToken } from './wire.js';
 
-export const createRunBody = z.object({
+// Each body lists its fields in the order of MLflow's handler schema dict: the first failing field is
+// the one MLflow reports (see server/http/validation-messages.ts).
+export const createRunBody = withExamples(z.object({
   experiment_id: experimentId.default('0'),
-  user_id: z.string().optional(),
-  run_name: z.string().optional(),
   start_time: int64.optional(),
+  run_name: z.string().optional(),
+  user_id: z.string().optional(),
   tags: keyValues,
-});
-const runQuery = z.object(runRef);
-const runBody = z.object(runRef);
-const updateBody = z.object({ ...runRef, status: runStatus.optional(), end_time: int64.optional(), run_name: z.string().optional() });
+}), { experiment_id: EX.experiment, run_name: 'bright-owl-7', start_time: 1700000000000, tags: [{ key: 'mlflow.user', value: 'ada' }] });
+const runQuery = withExamples(z.object(runRef), { run_id: EX.run });
+const runBody = withExamples(z.object(runRef), { run_id: EX.run });
+const updateBody = withExamples(
+  z.object({ ...runRef, end_time: int64.optional(), status: runStatus.optional(), run_name: z.string().optional() }),
+  { run_id: EX.run, status: 'FINISHED', end_time: 1700000360000 },
+);
 export const metricBody = z.object({ key: z.string(), value: double, timestamp: nonNegInt64, step: int64.default(0) });
-const logMetricBody = metricBody.extend(runRef);
-const logParamBody = z.object({ ...runRef, key: z.string(), value: z.string().default('') });
-const setTagBody = z.object({ ...runRef, key: z.string(), value: z.string().default('') });
-const logModelBody = z.object({ run_id: z.string().optional(), model_json: z.string().optional() });
-const deleteTagBody = z.object({ ...runRef, key: z.string() });
-export const logBatchBody = z.object({
+const logMetricBody = withExamples(
+  z.object({ ...runRef, key: requiredString, value: double, timestamp: nonNegInt64, step: int64.default(0) }),
+  { run_id: EX.run, key: 'val_loss', value: 0.42, timestamp: 1700000060000, step: 3 },
+);
+const logParamBody = withExamples(
+  z.object({ ...runRef, key: requiredString, value: z.string().default('') }),
+  { run_id: EX.run, key: 'lr', value: '0.001' },
+);
+const setTagBody = withExamples(
+  z.object({ ...runRef, key: requiredString, value: z.string().default('') }),
+  { run_id: EX.run, key: 'stage', value: 'tuning' },
+);
+const logModelBody = withExamples(
+  z.object({ ...runRef, model_json: requiredString }),
+  { run_id: EX.run, model_json: JSON.stringify({ artifact_path: 'model', flavors: { python_function: {} }, utc_time_created: '2024-01-01 00:00:00.000000', run_id: EX.run }) },
+);
+const deleteTagBody = withExamples(z.object({ ...runRef, key: requiredString }), { run_id: EX.run, key: 'stage' });
+export const logBatchBody = withExamples(z.object({
   ...runRef,
   metrics: z.array(metricBody).default([]),
   params: z.array(keyValue).default([]),
   tags: z.array(keyValue).default([]),
-});
+}),
+  { run_id: EX.run, metrics: [{ key: 'loss', value: 0.5, timestamp: 1700000060000, step: 1 }], params: [{ key: 'batch_size', value: '64' }], tags: [{ key: 'stage', value: 'tuning' }] },
+);
 const dataset = z.object({
   name: z.string().max(500),
   digest: z.string().max(36),
@@ -38,23 +56,23 @@ const dataset = z.object({
   schema: z.string().max(1048575).optional(),
   profile: z.string().max(16777215).optional(),
 });
-const logInputsBody = z.object({
+const logInputsBody = withExamples(z.object({
   ...runRef,
-  datasets: z.array(z.object({ tags: keyValues, dataset })).default([]),
-});
-export const searchRunsBody = z.object({
+  datasets: z.array(z.object({ tags: keyValues, dataset })),
+}),
+  { run_id: EX.run, datasets: [{ tags: [{ key: 'mlflow.data.context', value: 'training' }], dataset: { name: 'mnist', digest: 'a1b2c3d4', source_type: 'local', source: '{"uri": "/data/mnist"}' } }] },
+);
+export const searchRunsBody = withExamples(z.object({
   experiment_ids: z.array(experimentId).default([]),
   filter: z.string().optional(),
-  run_view_type: viewType,
-  max_results: int64.optional(),
+  // The handler's own bound (_assert_less_than_or_equal), worded as a schema failure; the store checks >= 1.
+  max_results: int64.refine((n) => n <= SEARCH_MAX_RESULTS).optional(),
   order_by: z.array(z.string()).default([]),
+  run_view_type: viewType,
   page_token: z.string().optional(),
-});
-
-function required(value: string | undefined, name: string): string {
-  if (!value) throw invalid(`Missing value for required parameter '${name}'. See the API docs for more information about request parameters.`);
-  return value;
-}
+}),
+  { experiment_ids: [EX.experiment], filter: "metrics.val_loss < 0.5 and params.lr = '0.001'", max_results: 100, order_by: ['metrics.val_loss ASC'] },
+);
 
 export async function runRoutes(app: FastifyInstance, opts: { runs: RunService }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -111,7 +129,7 @@ export async function runRoutes(app: FastifyInstance, opts: { runs: RunService }
       return {};
     });
     r.post(`${p}/runs/log-model`, { schema: { body: logModelBody } }, (req) =>
-      done(svc.logModel(req.caller!, required(req.body.run_id, 'run_id'), required(req.body.model_json, 'model_json'))),
+      done(svc.logModel(req.caller!, runIdOf(req.body), req.body.model_json)),
     );
     r.post(`${p}/runs/log-inputs`, { schema: { body: logInputsBody } }, async (req) => {
       await svc.logInputs(

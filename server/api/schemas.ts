@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { mlflowRequired } from '../http/validation-messages.js';
 
 // Shared request pieces. Objects are never .strict(): MLflow ignores unknown fields.
 
@@ -37,6 +38,9 @@ export const double = z.union([
     }),
 ]);
 
+/** A string MLflow's handler marks `_assert_required`: absent, null and "" are all "Missing value". */
+export const requiredString = z.string().min(1);
+
 export const keyValue = z.object({ key: z.string(), value: z.string().default('') });
 export const keyValues = z.array(keyValue).default([]);
 
@@ -63,6 +67,17 @@ export const runStatus = z.enum(['RUNNING', 'SCHEDULED', 'FINISHED', 'FAILED', '
 
 /** Handlers accept `run_id` or the deprecated `run_uuid`. */
 export const runRef = {
-  run_id: z.string().optional(),
+  run_id: mlflowRequired(z.string().optional()),
   run_uuid: z.string().optional(),
 };
+
+/**
+ * Documented request examples (OpenAPI `examples`), kept next to the schema they illustrate; typed as
+ * the schema's input, and test/api/openapi.test.ts parses each with the schema and sends it.
+ */
+export function withExamples<T extends z.ZodType>(schema: T, ...examples: z.input<T>[]): T {
+  return schema.meta({ examples }) as T;
+}
+
+/** Ids the examples use. */
+export const EX = { run: '0a1b2c3d4e5f60718293a4b5c6d7e8f9', experiment: '1' } as const;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LIMITS } from '../tracking/validation.js';
-import { experimentId, int64, queryInt } from './schemas.js';
+import { EX, experimentId, int64, queryInt, requiredString, withExamples } from './schemas.js';
 
 // The sweep config's shape; its meaning (bounds, conditions, grid limits) is checked by server/sweeps.
 
@@ -20,7 +20,7 @@ const paramSpec = z.object({
   when: z.record(z.string(), z.union([scalar, z.array(scalar)])).optional(),
 });
 
-export const createSweepBody = z.object({
+export const createSweepBody = withExamples(z.object({
   experiment_id: experimentId,
   name: z.string(),
   method: z.enum(['grid', 'random', 'bayes']),
@@ -43,15 +43,20 @@ export const createSweepBody = z.object({
       n_ei_candidates: positiveInt(10_000).optional(),
     })
     .optional(),
-});
+}),
+  { experiment_id: EX.experiment, name: 'lr-search', method: 'bayes', metric: { name: 'val_loss', goal: 'minimize' }, parameters: { lr: { distribution: 'log_uniform', min: 1e-5, max: 1 }, optimizer: { values: ['sgd', 'adam'] } }, run_cap: 50, early_terminate: { type: 'asha', min_iter: 3 } },
+);
 
 export const sweepIdParams = z.object({ sweep_id: z.string() });
-export const listSweepsQuery = z.object({ experiment_id: experimentId.optional(), max_results: queryInt, page_token: z.string().optional() });
-export const nextBody = z.object({
+export const listSweepsQuery = withExamples(
+  z.object({ experiment_id: experimentId.optional(), max_results: queryInt, page_token: z.string().optional() }),
+  { experiment_id: EX.experiment, max_results: '20' },
+);
+export const nextBody = withExamples(z.object({
   worker: z.string().max(250).default(''),
   /** The worker's id for this request, kept across its retries: a lost answer is not a lost trial. */
   request_id: z.string().min(1).max(255).optional(),
   /** Who runs the trial: the run's user_id and mlflow.user tag. */
   user: z.string().max(250).optional(),
-});
-export const trialBody = z.object({ run_id: z.string().min(1, "Missing value for required parameter 'run_id'") });
+}), { worker: 'gpu-box-1', request_id: 'req-42' });
+export const trialBody = withExamples(z.object({ run_id: requiredString }), { run_id: EX.run });

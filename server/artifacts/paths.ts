@@ -11,7 +11,9 @@ const MAX_PATH_BYTES = 1024;
  * `%5c`: a double-encoded traversal), and over-long names.
  */
 export function safeRelativePath(raw: string, what = 'path'): string {
-  const refuse = (why: string) => invalid(`Invalid ${what} '${raw.slice(0, 200)}': ${why}`);
+  // A request path is refused in MLflow's words (validate_path_is_safe: exactly "Invalid path"); the
+  // reason is kept for paths lablog reads from its own records.
+  const refuse = (why: string) => invalid(what === 'path' ? 'Invalid path' : `Invalid ${what} '${raw.slice(0, 200)}': ${why}`);
   if (/[\u0000-\u001f\u007f]/.test(raw)) throw refuse('control characters are not allowed');
   if (raw.includes('\\')) throw refuse('backslashes are not allowed');
   if (/%(2e|2f|5c|00)/i.test(raw)) throw refuse('encoded dots, slashes or NUL are not allowed');

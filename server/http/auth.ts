@@ -15,7 +15,8 @@ declare module 'fastify' {
   }
   interface FastifyInstance {
     /** Every route registered, as buildApp records it. */
-    routeTable: { method: string; url: string; public: boolean }[];
+    /** Every route added; `schema` holds its zod request schemas (the OpenAPI test parses the documented examples with them). */
+    routeTable: { method: string; url: string; public: boolean; schema?: Record<string, unknown> }[];
   }
   interface FastifyContextConfig {
     /** Answers without credentials (login, single sign-on callbacks). */

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { LablogError, type ErrorCode } from '../errors.js';
+import { describeValidation, type ValidationIssue } from './validation-messages.js';
 
 // MLflow's ERROR_CODE_TO_HTTP_STATUS for the codes lablog emits.
 const STATUS: Record<ErrorCode, number> = {
@@ -17,27 +18,24 @@ const STATUS: Record<ErrorCode, number> = {
   TEMPORARILY_UNAVAILABLE: 503,
 };
 
-const API_DOCS = 'See the API docs for more information about request parameters.';
+const RAW_JSON = Symbol('rawJson');
 
-interface ValidationIssue {
-  instancePath: string;
-  keyword: string;
-  message: string;
-  params: Record<string, unknown>;
+/**
+ * Fastify's JSON parser, keeping the text on the request: a validation message prints a number as the
+ * client wrote it (`9.0` is a Python float to MLflow, `9` an int), which the parsed value forgets.
+ */
+export function keepRawJson(app: FastifyInstance): void {
+  const parse = app.getDefaultJsonParser(app.initialConfig.onProtoPoisoning ?? 'error', app.initialConfig.onConstructorPoisoning ?? 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    (req as unknown as Record<symbol, unknown>)[RAW_JSON] = body;
+    parse(req, body as string, done);
+  });
 }
 
-/** MLflow's wording: "Missing value for required parameter 'x'." or "Invalid value ... for parameter 'x' ...". */
-export function describeValidation(issues: ValidationIssue[], where: string, input: unknown): string {
-  const first = issues[0];
-  const segments = first.instancePath.split('/').filter(Boolean);
-  const field = segments.join('.') || where;
-  // Zod reports a missing union-typed field (int64, double) as a failed union, so look at the input.
-  let value: unknown = input;
-  for (const s of segments) value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[s] : undefined;
-  if (segments.length > 0 && value === undefined) {
-    return `Missing value for required parameter '${field}'. ${API_DOCS}`;
-  }
-  return `Invalid value for parameter '${field}' supplied: ${first.message}. ${API_DOCS}`;
+function rawJsonOf(req: FastifyRequest): string | undefined {
+  const raw = (req as unknown as Record<symbol, unknown>)[RAW_JSON];
+  return typeof raw === 'string' ? raw : undefined;
 }
 
 export function sendError(reply: FastifyReply, code: ErrorCode, message: string, status = STATUS[code]): FastifyReply {
@@ -52,11 +50,16 @@ export function registerErrorHandlers(app: FastifyInstance, fallback?: (req: Fas
       return sendError(reply, err.errorCode, err.message, err.status);
     }
     if (hasZodFastifySchemaValidationErrors(err)) {
-      return sendError(reply, 'INVALID_PARAMETER_VALUE', describeValidation(
-          err.validation as unknown as ValidationIssue[],
-          err.validationContext ?? 'body',
-          err.validationContext === 'querystring' ? req.query : req.body,
-        ));
+      const where = err.validationContext ?? 'body';
+      const schemas = req.routeOptions.schema as Record<string, unknown> | undefined;
+      return sendError(
+        reply,
+        'INVALID_PARAMETER_VALUE',
+        describeValidation(err.validation as unknown as ValidationIssue[], where, where === 'querystring' ? req.query : where === 'params' ? req.params : req.body, {
+          schema: schemas?.[where],
+          rawJson: where === 'body' ? rawJsonOf(req) : undefined,
+        }),
+      );
     }
     switch (err.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':

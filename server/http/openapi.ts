@@ -1,7 +1,9 @@
 import fastifySwagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import { createJsonSchemaTransform, jsonSchemaTransform } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { VERSION } from '../version.js';
+import { responsesOf } from './openapi-responses.js';
 
 export const OPENAPI_PATH = '/api/openapi.json';
 export const DOCS_PATH = '/api/docs';
@@ -35,6 +37,29 @@ export function tagOf(url: string): string {
   if (!url.startsWith('/api/2.0/') && !url.startsWith('/ajax-api/2.0/')) return 'server';
   const segment = url.split('/')[4] ?? '';
   return TAG_OF_SEGMENT[segment] ?? segment;
+}
+
+/** The examples `withExamples` registered for a zod schema (an optional body's are on its inner schema). */
+function examplesOf(schema: unknown): unknown[] | undefined {
+  for (let s = schema as { unwrap?: () => unknown } | undefined, i = 0; s && i < 3; s = typeof s.unwrap === 'function' ? (s.unwrap() as typeof s) : undefined, i++) {
+    const meta = z.globalRegistry.get(s as z.ZodType) as { examples?: unknown[] } | undefined;
+    if (Array.isArray(meta?.examples)) return meta.examples;
+  }
+  return undefined;
+}
+
+/**
+ * A querystring becomes one parameter per field, so its documented example (an object, from
+ * `withExamples`) is written onto each field's schema, which @fastify/swagger turns into `parameters[i].example`.
+ */
+function spreadQueryExample(schema: Record<string, unknown>): void {
+  const q = schema.querystring as { examples?: Record<string, unknown>[]; properties?: Record<string, Record<string, unknown>> } | undefined;
+  if (!q?.examples?.length || !q.properties) return;
+  const [example] = q.examples;
+  const properties: Record<string, Record<string, unknown>> = {};
+  for (const [k, prop] of Object.entries(q.properties)) properties[k] = k in example ? { ...prop, examples: [example[k]] } : prop;
+  const { examples: _dropped, ...rest } = q;
+  schema.querystring = { ...rest, properties };
 }
 
 // Zod schemas with a transform have no exact JSON Schema; this fallback describes such parts as "any".
@@ -81,6 +106,15 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       }
       const schema = { ...(out.schema as Record<string, unknown>) };
       if (schema.hide) return out;
+      // The lenient transform drops zod metadata: the examples are taken from the route's schemas here.
+      for (const part of ['body', 'querystring'] as const) {
+        const examples = examplesOf((route.schema as Record<string, unknown> | undefined)?.[part]);
+        const json = schema[part] as Record<string, unknown> | undefined;
+        if (examples && json && typeof json === 'object' && json.examples === undefined) schema[part] = { ...json, examples };
+      }
+      spreadQueryExample(schema);
+      // In the document only: a route given a response schema would be serialized through it.
+      schema.response ??= responsesOf(url);
       const method = [route.method].flat()[0];
       schema.tags ??= [tagOf(url)];
       schema.summary ??= `${method} ${url.replace(/^\/(ajax-)?api\/2\.0\/[^/]+\//, '')}`;
@@ -140,10 +174,12 @@ fetch(${JSON.stringify(OPENAPI_PATH)}, { credentials: 'same-origin' })
         const s = el('summary');
         s.append(el('span', 'method', method.toUpperCase()), el('span', 'path', path), el('span', 'summary', op.summary || ''));
         d.append(s);
-        const params = (op.parameters || []).map((p) => p.in + ' ' + p.name + (p.required ? ' (required)' : '') + ': ' + JSON.stringify(p.schema));
+        const params = (op.parameters || []).map((p) => p.in + ' ' + p.name + (p.required ? ' (required)' : '') + ': ' + JSON.stringify(p.schema) + (p.example !== undefined ? '  e.g. ' + JSON.stringify(p.example) : ''));
         if (params.length) { d.append(el('h4', '', 'Parameters'), el('pre', '', params.join('\\n'))); }
         const body = op.requestBody && op.requestBody.content && op.requestBody.content['application/json'];
         if (body) { d.append(el('h4', '', 'Request body'), el('pre', '', JSON.stringify(body.schema, null, 2))); }
+        const examples = body ? (body.example !== undefined ? [body.example] : Object.values(body.examples || {}).map((e) => e.value)) : [];
+        for (const ex of examples) { d.append(el('h4', '', 'Example'), el('pre', '', JSON.stringify(ex, null, 2))); }
         root.append(d);
       }
     }

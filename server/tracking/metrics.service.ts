@@ -52,17 +52,20 @@ export function createMetricService(store: TrackingStore, access: Access) {
 
     /** MLflow's get-history-bulk-interval: the same sampled steps for every run, each run's min and max step kept. */
     async bulkInterval(caller: Caller, q: { runIds: string[]; key: string; startStep?: number; endStep?: number; maxResults?: number }) {
-      if (q.runIds.length === 0) throw invalid("Missing value for required parameter 'run_ids'.");
-      if (q.runIds.length > BULK_MAX_RUNS) throw invalid(`'run_ids' may contain at most ${BULK_MAX_RUNS} run ids. Got ${q.runIds.length}.`);
+      // handlers.py get_metric_history_bulk_interval_handler's words, in its order.
+      if (q.runIds.length === 0) throw invalid("Missing value for required parameter 'run_ids'. See the API docs for more information about request parameters.");
+      if (q.runIds.length > BULK_MAX_RUNS) {
+        throw invalid(`GetMetricHistoryBulkInterval request must specify at most ${BULK_MAX_RUNS} run_ids. Received ${q.runIds.length} run_ids. See the API docs for more information about request parameters.`);
+      }
+      const maxResults = q.maxResults ?? BULK_MAX_RESULTS;
+      if (maxResults < 1 || maxResults > BULK_MAX_RESULTS) {
+        throw invalid(`max_results must be between 1 and ${BULK_MAX_RESULTS}. See the API docs for more information about request parameters.`);
+      }
       if ((q.startStep === undefined) !== (q.endStep === undefined)) {
         throw invalid('If either start step or end step are specified, both must be specified.');
       }
       if (q.startStep !== undefined && q.endStep !== undefined && q.startStep > q.endStep) {
         throw invalid('end_step must be greater than start_step. ');
-      }
-      const maxResults = q.maxResults ?? BULK_MAX_RESULTS;
-      if (maxResults < 1 || maxResults > BULK_MAX_RESULTS) {
-        throw invalid(`'max_results' must be between 1 and ${BULK_MAX_RESULTS}. Got ${maxResults}.`);
       }
       await mayReadAll(caller, q.runIds);
       const byRun = await store.getMetricRange({ runIds: q.runIds, key: q.key, startStep: null, endStep: null });

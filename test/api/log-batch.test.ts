@@ -145,7 +145,7 @@ describe('log-batch atomicity: one bad entity, nothing written anywhere', () => 
       const before = tableCounts(t);
       const b = good();
       b.metrics.push({ key: 'm', value: name as unknown as number, timestamp: 1, step: 0 });
-      assertError(await batch(b), 400, 'INVALID_PARAMETER_VALUE', /'metrics\.500\.value'/);
+      assertError(await batch(b), 400, 'INVALID_PARAMETER_VALUE', new RegExp(`^Invalid value ${name} for parameter 'metrics\\[500\\]\\.value' supplied\\. Hint: Value was of type 'str'\\.`));
       assert.deepEqual(tableCounts(t), before);
     });
   }
