@@ -33,7 +33,7 @@ export async function buildTestApp(
   };
   if (opts.auth) await ensureFirstAdmin(store, ADMIN.username, ADMIN.password, clock.now());
   const app: FastifyInstance = await buildApp({ config, store, artifacts, logger: false, clock, webRoot: opts.webRoot });
-  const call = async (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown, headers?: Record<string, string>) => {
+  const call = async (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: unknown, headers?: Record<string, string>) => {
     const opts: InjectOptions = { method, url: url.startsWith('/') ? url : `/api/2.0/mlflow/${url}`, headers };
     if (payload !== undefined) {
       if (method === 'GET') opts.query = payload as Record<string, string>;

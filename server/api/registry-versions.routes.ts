@@ -8,8 +8,8 @@ import { sendArtifact } from './artifact-download.js';
 import { MLFLOW_PREFIXES } from './prefixes.js';
 import {
   createVersionBody,
-  searchBody,
-  searchQuery,
+  versionSearchBody,
+  versionSearchQuery,
   transitionBody,
   updateVersionBody,
   versionBody,
@@ -26,7 +26,7 @@ export async function modelVersionRoutes(app: FastifyInstance, opts: { registry:
   const r = app.withTypeProvider<ZodTypeProvider>();
   const svc = opts.registry;
 
-  async function search(caller: Caller, q: z.infer<typeof searchBody>) {
+  async function search(caller: Caller, q: z.infer<typeof versionSearchBody>) {
     const page = await svc.searchModelVersions(caller, { filter: q.filter, orderBy: q.order_by, offset: decodePageToken(q.page_token), maxResults: q.max_results });
     return withToken({ model_versions: page.items.map(modelVersionJson) }, page.nextOffset);
   }
@@ -70,7 +70,7 @@ export async function modelVersionRoutes(app: FastifyInstance, opts: { registry:
     r.get(`${base}/get-download-uri`, { schema: { querystring: versionQuery } }, async (req) => ({
       artifact_uri: await svc.getDownloadUri(req.caller!, req.query.name, req.query.version),
     }));
-    r.get(`${base}/search`, { schema: { querystring: searchQuery } }, (req) => search(req.caller!, req.query));
+    r.get(`${base}/search`, { schema: { querystring: versionSearchQuery } }, (req) => search(req.caller!, req.query));
     r.post(`${base}/set-tag`, { schema: { body: versionTagBody } }, async (req) => {
       await svc.setModelVersionTag(req.caller!, req.body.name, req.body.version, { key: req.body.key, value: req.body.value });
       return {};

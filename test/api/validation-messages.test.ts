@@ -14,7 +14,7 @@ const missing = (param: string) => `Missing value for required parameter '${para
 interface Row {
   /** The MLflow test (or handler) the expectation comes from. */
   cite: string;
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   url: string;
   /** A JSON body, or for GET the query; RUN is replaced by a real run id. */
   body?: unknown;
@@ -154,6 +154,23 @@ const ROWS: Row[] = [
   // _validate_content_type
   { cite: '_validate_content_type', method: 'POST', url: 'experiments/create', raw: 'name=x', contentType: 'text/plain', message: "Bad Request. Content-Type must be one of ['application/json']." },
 
+  // The Model Registry's handlers (handlers.py, MLflow 2.10): the same helpers, their own field order.
+  { cite: '_create_registered_model schema', method: 'POST', url: 'registered-models/create', body: {}, message: missing('name') },
+  { cite: '_create_registered_model schema', method: 'POST', url: 'registered-models/create', body: { name: 5 }, message: invalid('5', 'name', 'int') },
+  { cite: '_create_registered_model schema', method: 'POST', url: 'registered-models/create', body: { name: 'm', tags: 'x' }, message: invalid('x', 'tags', 'str') },
+  { cite: '_rename_registered_model schema', method: 'POST', url: 'registered-models/rename', body: { name: 'm' }, message: missing('new_name') },
+  { cite: '_update_registered_model schema', method: 'PATCH', url: 'registered-models/update', body: { name: '' }, message: missing('name') },
+  { cite: '_set_registered_model_tag schema', method: 'POST', url: 'registered-models/set-tag', body: { name: 'm', value: 'v' }, message: missing('key') },
+  { cite: '_get_latest_versions schema', method: 'POST', url: 'registered-models/get-latest-versions', body: { name: 'm', stages: 'Production' }, message: invalid('Production', 'stages', 'str') },
+  { cite: '_search_registered_models schema', method: 'GET', url: 'registered-models/search', body: { max_results: 'many' }, message: invalid('many', 'max_results', 'str') },
+  { cite: '_create_model_version schema (name before source)', method: 'POST', url: 'model-versions/create', body: { source: 7 }, message: missing('name') },
+  { cite: '_create_model_version schema', method: 'POST', url: 'model-versions/create', body: { name: 'm' }, message: missing('source') },
+  { cite: '_create_model_version schema', method: 'POST', url: 'model-versions/create', body: { name: 'm', source: 'runs:/RUN/model', run_id: 12 }, message: invalid('12', 'run_id', 'int') },
+  { cite: '_transition_stage schema', method: 'POST', url: 'model-versions/transition-stage', body: { name: 'm', version: '1' }, message: missing('stage') },
+  { cite: '_transition_stage schema', method: 'POST', url: 'model-versions/transition-stage', body: { name: 'm', version: '1', stage: 'Staging', archive_existing_versions: 'yes' }, message: invalid('yes', 'archive_existing_versions', 'str') },
+  { cite: '_set_model_version_tag schema', method: 'POST', url: 'model-versions/set-tag', body: { name: 'm', version: true, key: 'k' }, message: invalid('True', 'version', 'bool') },
+  { cite: '_delete_model_version schema', method: 'DELETE', url: 'model-versions/delete', body: { name: 'm' }, message: missing('version') },
+  { cite: '_set_registered_model_alias schema', method: 'POST', url: 'registered-models/alias', body: { name: 'm', version: '1' }, message: missing('alias') },
   // lablog's own routes word their schema failures the same way.
   { cite: 'lablog sweeps/create', method: 'POST', url: '/api/2.0/lablog/sweeps/create', body: {}, message: missing('experiment_id') },
   { cite: 'lablog sweeps/create', method: 'POST', url: '/api/2.0/lablog/sweeps/create', body: { experiment_id: '0', name: 's', method: 'annealing' }, message: invalid('annealing', 'method', 'str') },
