@@ -1,0 +1,31 @@
+import { atLeast, currentMe, useSession, type Me, type Permission } from '../session.js';
+
+/** A registered model's explicit permission as `me` may carry it (servers without model permissions leave it out). */
+interface ModelGrant {
+  name: string;
+  permission: Permission;
+}
+const grantsOf = (me: Me): ModelGrant[] => (me as Me & { registered_model_permissions?: ModelGrant[] }).registered_model_permissions ?? [];
+
+/** The caller's permission on a model: explicit, else the default; a viewer never above READ (as for experiments). */
+export function modelPermission(me: Me, name: string): Permission {
+  if (!me.auth_enabled || me.user.role === 'admin') return 'MANAGE';
+  const p = grantsOf(me).find((g) => g.name === name)?.permission ?? me.default_permission;
+  return me.user.role === 'viewer' && atLeast(p, 'EDIT') ? 'READ' : p;
+}
+
+/**
+ * What the registry pages ask, with MLflow's auth rules: reading needs READ; updating (description,
+ * tags, stage, aliases, rename, new versions) EDIT; deleting a model, a version, a version tag or an
+ * alias MANAGE. Creating a model is for every role but viewer.
+ */
+export function useModelAccess() {
+  useSession();
+  const me = currentMe();
+  return {
+    me,
+    canCreate: !me.auth_enabled || me.user.role !== 'viewer',
+    canEdit: (name: string) => atLeast(modelPermission(me, name), 'EDIT'),
+    canManage: (name: string) => atLeast(modelPermission(me, name), 'MANAGE'),
+  };
+}
