@@ -14,6 +14,7 @@ describe('Model Registry UI with auth on', { skip: skipReason() }, () => {
     seed = await seedModelRuns(env, 'registry-auth', ['train-a']);
     await seedModels(env, seed, [{ name: 'guarded', description: 'Guarded model.', tags: { team: 'core' }, versions: [{ run: 'train-a', stage: 'Staging' }], aliases: { champion: '1' } }]);
     await createUser(env, 'vera', 'vera-password-1', 'viewer');
+    await createUser(env, 'eddie', 'eddie-password-1', 'editor');
   });
   after(() => env?.close());
 
@@ -71,5 +72,42 @@ describe('Model Registry UI with auth on', { skip: skipReason() }, () => {
     await folder.click();
     await page.locator('[data-testid=register-model] button:text-is("Register model")').waitFor();
     await page.context().close();
+  });
+
+  it('an editor manages the model they create, and gets EDIT on another through its permissions dialog', async () => {
+    const eddie = await newPage(env.browser);
+    await loginAs(eddie, `${env.url}/models`, 'eddie', 'eddie-password-1');
+    await eddie.fill('input[name=new-model]', 'eddies-model');
+    await eddie.click('button:text-is("Create model")');
+    await eddie.waitForURL(/\/models\/eddies-model$/);
+    // The creator's MANAGE: every control of the page, Permissions included.
+    for (const s of ['button:text-is("Rename")', 'button:text-is("Delete")', 'button:text-is("Permissions")', '[data-testid=description-edit]']) await eddie.locator(s).waitFor();
+
+    // The default READ on someone else's model: reading only.
+    await eddie.goto(`${env.url}/models/guarded`);
+    await eddie.locator('tr[data-version="1"] a.run-link').waitFor();
+    await absent(eddie, ['button:has-text("Transition")', 'input[name=alias]', '[data-testid=description-edit]', 'button:text-is("Permissions")']);
+
+    const admin = await newPage(env.browser);
+    await loginAs(admin, `${env.url}/models/guarded`, ADMIN.username, ADMIN.password);
+    await admin.click('[data-testid=model-name] button:text-is("Permissions")');
+    await admin.locator('[data-testid=permissions-dialog] table.permissions, [data-testid=permissions-dialog] p.muted:text-is("No explicit permissions.")').first().waitFor();
+    await admin.fill('input[name=perm-username]', 'eddie');
+    await admin.selectOption('select[name=perm-level]', 'EDIT');
+    await admin.click('[data-testid=permissions-dialog] button:text-is("Set")');
+    await admin.locator('[data-testid=permissions-dialog] tr[data-username=eddie]').waitFor();
+    const { permissions } = await env.api('GET', '/api/2.0/lablog/permissions/list', { registered_model_name: 'guarded' });
+    assert.deepEqual(
+      permissions.filter((p: { username: string }) => p.username === 'eddie'),
+      [{ registered_model_name: 'guarded', username: 'eddie', permission: 'EDIT' }],
+    );
+    await admin.context().close();
+
+    // EDIT: transitions and aliases, but no delete (MANAGE).
+    await eddie.reload();
+    await eddie.locator('tr[data-version="1"] button:has-text("Transition")').waitFor();
+    await eddie.locator('input[name=alias]').waitFor();
+    await absent(eddie, ['[data-testid=model-name] button:text-is("Delete")', 'button:text-is("Permissions")']);
+    await eddie.context().close();
   });
 });

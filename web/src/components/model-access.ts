@@ -1,16 +1,9 @@
 import { atLeast, currentMe, useSession, type Me, type Permission } from '../session.js';
 
-/** A registered model's explicit permission as `me` may carry it (servers without model permissions leave it out). */
-interface ModelGrant {
-  name: string;
-  permission: Permission;
-}
-const grantsOf = (me: Me): ModelGrant[] => (me as Me & { registered_model_permissions?: ModelGrant[] }).registered_model_permissions ?? [];
-
 /** The caller's permission on a model: explicit, else the default; a viewer never above READ (as for experiments). */
 export function modelPermission(me: Me, name: string): Permission {
   if (!me.auth_enabled || me.user.role === 'admin') return 'MANAGE';
-  const p = grantsOf(me).find((g) => g.name === name)?.permission ?? me.default_permission;
+  const p = me.model_permissions?.find((g) => g.registered_model_name === name)?.permission ?? me.default_permission;
   return me.user.role === 'viewer' && atLeast(p, 'EDIT') ? 'READ' : p;
 }
 

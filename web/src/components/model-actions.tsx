@@ -2,9 +2,13 @@ import { useState } from 'preact/hooks';
 import { navigate } from '../router.js';
 import { errorText } from './account-api.js';
 import { deleteModel, modelHref, renameModel } from './registry-api.js';
+import { loadMe, type Me } from '../session.js';
 
-/** Rename (EDIT, as MLflow's auth has it) and Delete (MANAGE, after a confirmation) of a registered model. */
-export function ModelActions({ name, canRename, canDelete }: { name: string; canRename: boolean; canDelete: boolean }) {
+/**
+ * Rename (EDIT, as MLflow's auth has it), Delete (MANAGE, after a confirmation) and, with auth on,
+ * Permissions (MANAGE) of a registered model.
+ */
+export function ModelActions({ me, name, canRename, canManage, onPermissions }: { me: Me; name: string; canRename: boolean; canManage: boolean; onPermissions: () => void }) {
   const [renaming, setRenaming] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const rename = async () => {
@@ -13,6 +17,8 @@ export function ModelActions({ name, canRename, canDelete }: { name: string; can
     setError(null);
     try {
       await renameModel(name, to);
+      // Permissions are held by name: the caller's own follow the model to its new name.
+      if (me.auth_enabled) await loadMe();
       navigate(modelHref(to), { replace: true });
     } catch (e) {
       setError(errorText(e));
@@ -28,7 +34,7 @@ export function ModelActions({ name, canRename, canDelete }: { name: string; can
       setError(errorText(e));
     }
   };
-  if (!canRename && !canDelete) return null;
+  if (!canRename && !canManage) return null;
   return (
     <span class="head-action model-actions">
       {canRename &&
@@ -50,7 +56,8 @@ export function ModelActions({ name, canRename, canDelete }: { name: string; can
             <button onClick={() => void rename()}>Save</button>
           </>
         ))}
-      {canDelete && <button onClick={() => void remove()}>Delete</button>}
+      {canManage && <button onClick={() => void remove()}>Delete</button>}
+      {canManage && me.auth_enabled && <button onClick={onPermissions}>Permissions</button>}
       {error && (
         <span class="error" role="alert">
           {' '}

@@ -3,6 +3,7 @@ import { errorText } from './account-api.js';
 import { listArtifacts } from './artifact-tree.js';
 import { VersionLink } from './model-bits.js';
 import { registerFromRun, searchModels, type ModelVersion } from './registry-api.js';
+import { currentMe, loadMe } from '../session.js';
 
 /**
  * "Register model" on an artifact folder that holds an MLmodel file (the folder of the selected
@@ -42,6 +43,8 @@ export function RegisterModel({ runId, folder, onRegistered }: { runId: string; 
     try {
       setDone(await registerFromRun(name.trim(), runId, folder));
       setOpen(false);
+      // A new model is its creator's to manage: `me` says so once read again.
+      if (currentMe().auth_enabled) await loadMe();
       onRegistered();
     } catch (err) {
       setError(errorText(err));

@@ -7,6 +7,7 @@ import { ModelActions } from '../components/model-actions.js';
 import { useModelAccess } from '../components/model-access.js';
 import { when } from '../components/model-bits.js';
 import { ModelVersionsTable } from '../components/model-versions.js';
+import { PermissionsDialog } from '../components/permissions-dialog.js';
 import { deleteModelTag, getModel, setModelTag, updateModel, versionsOfModel, type ModelVersion, type RegisteredModel } from '../components/registry-api.js';
 import { TagEditor } from '../components/tag-editor.js';
 import '../components/run-page.css';
@@ -38,6 +39,7 @@ export function useModel(name: string) {
 export function ModelPage({ name }: { name: string }) {
   const { model, versions, error, reload } = useModel(name);
   const access = useModelAccess();
+  const [sharing, setSharing] = useState(false);
   if (error && !model) return <div class="error" data-testid="model-error">{error}</div>;
   if (!model || !versions) return <div class="muted">Loading model…</div>;
   const canEdit = access.canEdit(name);
@@ -54,7 +56,7 @@ export function ModelPage({ name }: { name: string }) {
       </div>
       <h1 data-testid="model-name">
         {model.name}
-        <ModelActions name={model.name} canRename={canEdit} canDelete={canManage} />
+        <ModelActions me={access.me} name={model.name} canRename={canEdit} canManage={canManage} onPermissions={() => setSharing(true)} />
       </h1>
       <p class="muted model-meta">
         Created {when(model.creation_timestamp)}
@@ -76,6 +78,7 @@ export function ModelPage({ name }: { name: string }) {
         <h2>Versions ({versions.length})</h2>
         <ModelVersionsTable versions={versions} canEdit={canEdit} onChanged={reload} />
       </section>
+      {sharing && <PermissionsDialog me={access.me} target={{ registered_model_name: name }} title={name} onClose={() => setSharing(false)} />}
     </div>
   );
 }
