@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { AccountService } from '../auth/accounts.service.js';
 import type { CredentialService } from '../auth/credentials.service.js';
 import { LOCAL_ADMIN, PERMISSIONS, ROLES, type Caller } from '../auth/permissions.js';
-import { unauthenticated } from '../errors.js';
+import { invalid, unauthenticated } from '../errors.js';
 import { CSRF_COOKIE, SESSION_COOKIE } from '../http/auth.js';
 import type { TokenRecord, UserRecord } from '../store/auth-types.js';
 import { LABLOG_PREFIX, checkMaxResults } from './prefixes.js';
@@ -19,9 +19,11 @@ const usernameBody = z.object({ username: z.string() });
 export const createTokenBody = z.object({ name: z.string(), expires_in_days: int64.optional(), username: z.string().optional() });
 const tokensQuery = z.object({ username: z.string().optional() });
 const revokeBody = z.object({ id: int64 });
-export const setPermissionBody = z.object({ experiment_id: experimentId, username: z.string(), permission: z.enum(PERMISSIONS) });
-const deletePermissionBody = z.object({ experiment_id: experimentId, username: z.string() });
-const permissionsQuery = z.object({ experiment_id: experimentId });
+// A permission is on an experiment (experiment_id) or on a registered model (registered_model_name).
+const permissionTarget = { experiment_id: experimentId.optional(), registered_model_name: z.string().optional() };
+export const setPermissionBody = z.object({ ...permissionTarget, username: z.string(), permission: z.enum(PERMISSIONS) });
+const deletePermissionBody = z.object({ ...permissionTarget, username: z.string() });
+const permissionsQuery = z.object(permissionTarget);
 export const auditQuery = z.object({
   username: z.string().optional(),
   experiment_id: z.string().optional(),
@@ -41,6 +43,14 @@ const tokenJson = (t: TokenRecord) => ({
   expires_at: t.expiresAt ?? undefined,
   last_used_at: t.lastUsedAt ?? undefined,
 });
+
+/** Exactly one of experiment_id and registered_model_name. */
+function permissionTargetOf(q: { experiment_id?: string; registered_model_name?: string }): { experiment?: string; model?: string } {
+  if ((q.experiment_id === undefined) === (q.registered_model_name === undefined)) {
+    throw invalid("Give exactly one of 'experiment_id' and 'registered_model_name'.");
+  }
+  return { experiment: q.experiment_id, model: q.registered_model_name };
+}
 
 function callerOf(req: { caller?: Caller }): Caller {
   if (!req.caller) throw unauthenticated('Authentication required.');
@@ -79,6 +89,7 @@ export async function accountRoutes(app: FastifyInstance, opts: { accounts: Acco
       default_permission: svc.defaultPermission,
       csrf_token: me.caller.csrfToken,
       permissions: [...me.permissions].map(([experiment_id, permission]) => ({ experiment_id, permission })),
+      model_permissions: [...me.modelPermissions].map(([registered_model_name, permission]) => ({ registered_model_name, permission })),
     };
   });
 
@@ -103,16 +114,29 @@ export async function accountRoutes(app: FastifyInstance, opts: { accounts: Acco
   });
 
   r.post(`${base}/permissions/set`, { schema: { body: setPermissionBody } }, async (req) => {
-    await svc.setPermission(callerOf(req), { experimentId: req.body.experiment_id, username: req.body.username, permission: req.body.permission });
+    const { username, permission } = req.body;
+    const target = permissionTargetOf(req.body);
+    if (target.model !== undefined) await svc.setModelPermission(callerOf(req), { name: target.model, username, permission });
+    else await svc.setPermission(callerOf(req), { experimentId: target.experiment!, username, permission });
     return {};
   });
   r.post(`${base}/permissions/delete`, { schema: { body: deletePermissionBody } }, async (req) => {
-    await svc.deletePermission(callerOf(req), { experimentId: req.body.experiment_id, username: req.body.username });
+    const target = permissionTargetOf(req.body);
+    if (target.model !== undefined) await svc.deleteModelPermission(callerOf(req), { name: target.model, username: req.body.username });
+    else await svc.deletePermission(callerOf(req), { experimentId: target.experiment!, username: req.body.username });
     return {};
   });
-  r.get(`${base}/permissions/list`, { schema: { querystring: permissionsQuery } }, async (req) => ({
-    permissions: (await svc.listPermissions(callerOf(req), req.query.experiment_id)).map((p) => ({ experiment_id: p.experimentId, username: p.username, permission: p.permission })),
-  }));
+  r.get(`${base}/permissions/list`, { schema: { querystring: permissionsQuery } }, async (req) => {
+    const target = permissionTargetOf(req.query);
+    if (target.model !== undefined) {
+      return {
+        permissions: (await svc.listModelPermissions(callerOf(req), target.model)).map((p) => ({ registered_model_name: p.name, username: p.username, permission: p.permission })),
+      };
+    }
+    return {
+      permissions: (await svc.listPermissions(callerOf(req), target.experiment!)).map((p) => ({ experiment_id: p.experimentId, username: p.username, permission: p.permission })),
+    };
+  });
 
   r.get(`${base}/audit/list`, { schema: { querystring: auditQuery } }, async (req) => {
     const q = req.query;

@@ -17,6 +17,7 @@ export function createAccess(store: TrackingStore, opts: { defaultPermission: Pe
   const now = opts.now ?? Date.now;
   const explicit = new Map<number, { at: number; map: Map<string, Permission> }>();
   const runExperiment = new Map<string, string>();
+  const modelExplicit = new Map<number, { at: number; map: Map<string, Permission> }>();
 
   async function explicitOf(userId: number): Promise<Map<string, Permission>> {
     const hit = explicit.get(userId);
@@ -30,6 +31,21 @@ export function createAccess(store: TrackingStore, opts: { defaultPermission: Pe
     if (isAdmin(caller)) return 'MANAGE';
     const map = await explicitOf(caller.userId!);
     return capByRole(caller.role, map.get(experimentId) ?? opts.defaultPermission);
+  }
+
+  async function explicitModelsOf(userId: number): Promise<Map<string, Permission>> {
+    const hit = modelExplicit.get(userId);
+    if (hit && now() - hit.at < PERMISSION_TTL_MS) return hit.map;
+    const map = await store.modelPermissionsOf(userId);
+    modelExplicit.set(userId, { at: now(), map });
+    return map;
+  }
+
+  /** A registered model's own permission (MLflow's auth app keeps one per model, apart from experiments). */
+  async function modelPermissionOn(caller: Caller, name: string): Promise<Permission> {
+    if (isAdmin(caller)) return 'MANAGE';
+    const map = await explicitModelsOf(caller.userId!);
+    return capByRole(caller.role, map.get(name) ?? opts.defaultPermission);
   }
 
   async function experiment(caller: Caller, experimentId: string, need: Permission): Promise<void> {
@@ -89,10 +105,29 @@ export function createAccess(store: TrackingStore, opts: { defaultPermission: Pe
       await store.setPermission(experimentId, caller.userId, 'MANAGE');
       explicit.delete(caller.userId);
     },
+    modelPermissionOn,
+    /** "May this caller do X to registered model M". */
+    async model(caller: Caller, name: string, need: Permission): Promise<void> {
+      if (isAdmin(caller)) return;
+      if (!atLeast(await modelPermissionOn(caller, name), need)) {
+        throw denied(`Permission denied: user '${caller.username}' needs ${need} on registered model '${name}'.`);
+      }
+    },
+    /** The creator of a registered model manages it. */
+    async createdModel(caller: Caller, name: string): Promise<void> {
+      if (caller.userId === null) return;
+      await store.setModelPermission(name, caller.userId, 'MANAGE');
+      modelExplicit.delete(caller.userId);
+    },
     /** After a permission change: the next check reads the store again. */
     forget(userId?: number): void {
-      if (userId === undefined) explicit.clear();
-      else explicit.delete(userId);
+      if (userId === undefined) {
+        explicit.clear();
+        modelExplicit.clear();
+      } else {
+        explicit.delete(userId);
+        modelExplicit.delete(userId);
+      }
     },
   };
 }

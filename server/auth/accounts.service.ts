@@ -39,6 +39,11 @@ export function createAccountService(store: TrackingStore, access: Access, crede
     await access.experiment(caller, experimentId, 'MANAGE');
   }
 
+  async function mayManageModel(caller: Caller, name: string): Promise<void> {
+    await store.getRegisteredModel(name);
+    await access.model(caller, name, 'MANAGE');
+  }
+
   return {
     defaultPermission: opts.defaultPermission,
     enabled: opts.enabled,
@@ -46,7 +51,8 @@ export function createAccountService(store: TrackingStore, access: Access, crede
     async me(caller: Caller) {
       const user = caller.userId === null ? null : await store.getUserById(caller.userId);
       const permissions = caller.userId === null ? new Map<string, Permission>() : await store.permissionsOf(caller.userId);
-      return { caller, user, permissions };
+      const modelPermissions = caller.userId === null ? new Map<string, Permission>() : await store.modelPermissionsOf(caller.userId);
+      return { caller, user, permissions, modelPermissions };
     },
 
     async createUser(caller: Caller, u: { username: string; password: string; role: Role }): Promise<UserRecord> {
@@ -136,6 +142,27 @@ export function createAccountService(store: TrackingStore, access: Access, crede
     async listPermissions(caller: Caller, experimentId: string) {
       await mayManage(caller, experimentId);
       return store.listPermissions(experimentId);
+    },
+
+    async setModelPermission(caller: Caller, p: { name: string; username: string; permission: Permission }): Promise<void> {
+      await mayManageModel(caller, p.name);
+      const user = await userNamed(p.username);
+      await store.setModelPermission(p.name, user.id, p.permission);
+      access.forget(user.id);
+    },
+
+    async deleteModelPermission(caller: Caller, p: { name: string; username: string }): Promise<void> {
+      await mayManageModel(caller, p.name);
+      const user = await userNamed(p.username);
+      if (!(await store.deleteModelPermission(p.name, user.id))) {
+        throw notFound(`User '${p.username}' has no permission of their own on registered model '${p.name}'.`);
+      }
+      access.forget(user.id);
+    },
+
+    async listModelPermissions(caller: Caller, name: string) {
+      await mayManageModel(caller, name);
+      return store.listModelPermissions(name);
     },
 
     record: (e: Omit<AuditEntry, 'id'>) => store.appendAudit(e),

@@ -15,17 +15,18 @@ const TAGS = [
   { name: 'runs', description: 'MLflow runs: create, search, log params, metrics and tags' },
   { name: 'metrics', description: 'Metric histories, sampled series' },
   { name: 'artifacts', description: 'Artifact upload, listing and download (mlflow-artifacts, get-artifact)' },
+  { name: 'registry', description: 'MLflow Model Registry: registered models, model versions, stages and aliases' },
   { name: 'sweeps', description: 'lablog hyperparameter sweeps and their trials' },
   { name: 'auth', description: 'Login, sessions, single sign-on' },
   { name: 'users', description: 'User accounts' },
   { name: 'tokens', description: 'Access tokens' },
-  { name: 'permissions', description: 'Experiment permissions' },
+  { name: 'permissions', description: 'Experiment and registered model permissions' },
   { name: 'audit', description: 'The audit log' },
   { name: 'server', description: 'Health and version' },
 ];
 
 /** Path segments (after the API prefix) whose tag is not the segment itself. */
-const TAG_OF_SEGMENT: Record<string, string> = { 'upload-artifact': 'artifacts', me: 'users' };
+const TAG_OF_SEGMENT: Record<string, string> = { 'upload-artifact': 'artifacts', me: 'users', 'registered-models': 'registry', 'model-versions': 'registry' };
 
 /** The tag of a route, from its first path segment after the API prefix. */
 export function tagOf(url: string): string {

@@ -132,3 +132,46 @@ export function allowedOps(entity: Entity, attr: AttributeInfo | null): { ops: r
 export function describeField(entity: Entity, key: string): string {
   return `${entity} '${key}'`;
 }
+
+const MODEL_PREFIXES = new Map<string, Entity>([
+  ['attribute', 'attribute'],
+  ['attributes', 'attribute'],
+  ['attr', 'attribute'],
+  ['tag', 'tag'],
+  ['tags', 'tag'],
+]);
+
+// MLflow's SearchModelUtils: filter on name and tags; order by name or last_updated_timestamp (alias
+// timestamp, MLflow's VALID_TIMESTAMP_ORDER_BY_KEYS).
+export const REGISTERED_MODEL_VOCABULARY: Vocabulary = {
+  subject: 'registered model',
+  prefixes: MODEL_PREFIXES,
+  filterAttributes: attrs([[['name'], 'name', 'string', false]]),
+  orderAttributes: attrs([
+    [['name'], 'name', 'string', false],
+    [['last_updated_timestamp', 'timestamp'], 'last_updated_timestamp', 'number', false],
+  ]),
+  orderEntities: new Set<Entity>(['attribute']),
+  datasetKeys: new Set(),
+};
+
+// MLflow's SearchModelVersionUtils: name, run_id, source_path (lablog also spells it source),
+// version_number, and tags; order by name, version_number and the two timestamps.
+export const MODEL_VERSION_VOCABULARY: Vocabulary = {
+  subject: 'model version',
+  prefixes: MODEL_PREFIXES,
+  filterAttributes: attrs([
+    [['name'], 'name', 'string', false],
+    [['run_id'], 'run_id', 'string', false],
+    [['source_path', 'source'], 'source_path', 'string', false],
+    [['version_number'], 'version_number', 'number', false],
+  ]),
+  orderAttributes: attrs([
+    [['name'], 'name', 'string', false],
+    [['version_number'], 'version_number', 'number', false],
+    [['creation_timestamp'], 'creation_timestamp', 'number', false],
+    [['last_updated_timestamp', 'timestamp'], 'last_updated_timestamp', 'number', false],
+  ]),
+  orderEntities: new Set<Entity>(['attribute']),
+  datasetKeys: new Set(),
+};

@@ -13,6 +13,8 @@ import {
   allowedOps,
   attributeNames,
   EXPERIMENT_VOCABULARY,
+  MODEL_VERSION_VOCABULARY,
+  REGISTERED_MODEL_VOCABULARY,
   prefixNames,
   RUN_VOCABULARY,
   type AttributeInfo,
@@ -35,6 +37,22 @@ export function parseRunOrderBy(items: string[] | undefined): OrderKey[] {
 
 export function parseExperimentOrderBy(items: string[] | undefined): OrderKey[] {
   return parseOrderBy(items, EXPERIMENT_VOCABULARY);
+}
+
+export function parseRegisteredModelFilter(text: string | undefined | null): Expr | null {
+  return parseFilter(text, REGISTERED_MODEL_VOCABULARY);
+}
+
+export function parseRegisteredModelOrderBy(items: string[] | undefined): OrderKey[] {
+  return parseOrderBy(items, REGISTERED_MODEL_VOCABULARY);
+}
+
+export function parseModelVersionFilter(text: string | undefined | null): Expr | null {
+  return parseFilter(text, MODEL_VERSION_VOCABULARY);
+}
+
+export function parseModelVersionOrderBy(items: string[] | undefined): OrderKey[] {
+  return parseOrderBy(items, MODEL_VERSION_VOCABULARY);
 }
 
 // Bounds that keep a hostile or generated filter from exhausting the parser's stack or SQLite's

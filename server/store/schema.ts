@@ -1,6 +1,6 @@
 
 import { sql } from 'drizzle-orm';
-import { blob, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { blob, foreignKey, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 // Source of truth for migrations/ (drizzle-kit generate). Hot paths use prepared statements over the
 // same tables; keep column names here and in the *.sql.ts statement files in step.
@@ -285,4 +285,87 @@ export const auditLog = sqliteTable(
     runId: text('run_id'),
   },
   (t) => [index('audit_log_time').on(t.time), index('audit_log_user_time').on(t.username, t.time), index('audit_log_experiment_time').on(t.experimentId, t.time)],
+);
+
+// Model Registry (MLflow's registered models and their versions). The model's name is its key, as in
+// MLflow; every child row points at it with ON UPDATE CASCADE, so a rename carries versions, tags,
+// aliases and permissions in one statement.
+
+export const registeredModels = sqliteTable('registered_models', {
+  name: text('name').primaryKey(),
+  creationTime: integer('creation_time').notNull(),
+  lastUpdatedTime: integer('last_updated_time').notNull(),
+  description: text('description'),
+  /** The number the next version gets: versions never repeat, also after the newest is deleted. */
+  nextVersion: integer('next_version').notNull().default(1),
+});
+
+export const registeredModelTags = sqliteTable(
+  'registered_model_tags',
+  {
+    name: text('name').notNull().references(() => registeredModels.name, { onDelete: 'cascade', onUpdate: 'cascade' }),
+    key: text('key').notNull(),
+    value: text('value').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.name, t.key] })],
+);
+
+export const modelVersions = sqliteTable(
+  'model_versions',
+  {
+    name: text('name').notNull().references(() => registeredModels.name, { onDelete: 'cascade', onUpdate: 'cascade' }),
+    version: integer('version').notNull(),
+    creationTime: integer('creation_time').notNull(),
+    lastUpdatedTime: integer('last_updated_time').notNull(),
+    description: text('description'),
+    userId: text('user_id'),
+    currentStage: text('current_stage').notNull().default('None'),
+    source: text('source').notNull(),
+    /** Where get-download-uri points: the source, or for runs:/ and models:/ sources what they resolved to. */
+    storageLocation: text('storage_location').notNull(),
+    runId: text('run_id').notNull().default(''),
+    runLink: text('run_link').notNull().default(''),
+    status: text('status').notNull().default('READY'),
+    statusMessage: text('status_message'),
+  },
+  (t) => [primaryKey({ columns: [t.name, t.version] }), index('model_versions_run').on(t.runId), index('model_versions_updated').on(t.lastUpdatedTime)],
+);
+
+export const modelVersionTags = sqliteTable(
+  'model_version_tags',
+  {
+    name: text('name').notNull(),
+    version: integer('version').notNull(),
+    key: text('key').notNull(),
+    value: text('value').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.name, t.version, t.key] }),
+    foreignKey({ columns: [t.name, t.version], foreignColumns: [modelVersions.name, modelVersions.version] }).onDelete('cascade').onUpdate('cascade'),
+  ],
+);
+
+export const registeredModelAliases = sqliteTable(
+  'registered_model_aliases',
+  {
+    name: text('name').notNull(),
+    alias: text('alias').notNull(),
+    version: integer('version').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.name, t.alias] }),
+    // Deleting a version drops the aliases pointing at it (MLflow does the same).
+    foreignKey({ columns: [t.name, t.version], foreignColumns: [modelVersions.name, modelVersions.version] }).onDelete('cascade').onUpdate('cascade'),
+  ],
+);
+
+/** A user's permission on one registered model (READ/EDIT/MANAGE or NO_PERMISSIONS), as for experiments. */
+export const registeredModelPermissions = sqliteTable(
+  'registered_model_permissions',
+  {
+    name: text('name').notNull().references(() => registeredModels.name, { onDelete: 'cascade', onUpdate: 'cascade' }),
+    userId: integer('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    permission: text('permission').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.name, t.userId] }), index('registered_model_permissions_user').on(t.userId, t.name)],
 );

@@ -1,4 +1,5 @@
 import type { AuthStore, ReadableBy } from './auth-types.js';
+import type { RegistryStore } from './registry-types.js';
 import type { SweepStore } from './sweep-types.js';
 import type { Expr, OrderKey } from '../search/ast.js';
 
@@ -194,7 +195,7 @@ export interface GcExperiment {
  * Everything the tracking services need from storage. Async so that a PostgreSQL implementation can
  * sit beside the SQLite one. Methods that name a run or experiment throw RESOURCE_DOES_NOT_EXIST.
  */
-export interface TrackingStore extends SweepStore, AuthStore {
+export interface TrackingStore extends SweepStore, AuthStore, RegistryStore {
   createExperiment(e: NewExperiment): Promise<string>;
   getExperiment(id: string): Promise<Experiment>;
   getExperimentByName(name: string): Promise<Experiment | null>;

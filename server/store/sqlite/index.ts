@@ -6,6 +6,7 @@ import { createDatasetStatements } from './datasets.sql.js';
 import { createExperimentStatements } from './experiments.sql.js';
 import { createGcStatements } from './gc.sql.js';
 import { createMetricStatements } from './metrics.sql.js';
+import { createRegistryStatements } from './registry.sql.js';
 import { createRunStatements } from './runs.sql.js';
 import { searchExperimentIds, searchRunIds } from './search.sql.js';
 import { createSweepStatements } from './sweeps.sql.js';
@@ -32,6 +33,7 @@ export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
   return {
     db,
     ...createAuthStatements(db),
+    ...createRegistryStatements(db),
     createExperiment: async (e) => experiments.create(e),
     getExperiment: async (id) => experiments.get(id),
     getExperimentByName: async (name) => experiments.getByName(name),

@@ -38,7 +38,7 @@ const EXPERIMENT_COLUMNS: Record<string, string> = {
 const NULLABLE_COLUMNS = new Set(['r.end_time']);
 
 /** Collects bound values in the order their placeholders appear in the SQL text. */
-class Binder {
+export class Binder {
   readonly values: unknown[] = [];
   bind(v: unknown): string {
     this.values.push(v);
@@ -67,7 +67,7 @@ export function likeToGlob(pattern: string): string {
 }
 
 /** `column <op> value` for a string or numeric comparison (not IS NULL). */
-function valueTest(column: string, c: Comparison, b: Binder): string {
+export function valueTest(column: string, c: Comparison, b: Binder): string {
   switch (c.op) {
     case 'LIKE':
       return `${column} GLOB ${b.bind(likeToGlob(c.value as string))}`;
@@ -148,7 +148,7 @@ function experimentCondition(c: Comparison, b: Binder): string {
   return keyedCondition(c, 'list', b, 'experiment_tags', 'experiment_id', 'e.experiment_id');
 }
 
-function compileExpr(e: Expr, b: Binder, leaf: (c: Comparison, b: Binder) => string): string {
+export function compileExpr(e: Expr, b: Binder, leaf: (c: Comparison, b: Binder) => string): string {
   if (e.kind === 'cmp') return leaf(e, b);
   const glue = e.kind === 'and' ? ' AND ' : ' OR ';
   // SQLite parses `a OR b OR c ...` into a chain as deep as it is long and refuses depth > 1000;
