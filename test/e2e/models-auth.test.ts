@@ -26,7 +26,7 @@ describe('Model Registry UI with auth on', { skip: skipReason() }, () => {
   it('a viewer reads the Models, model, version and run pages without any write control', async () => {
     const page = await newPage(env.browser);
     await loginAs(page, `${env.url}/models`, 'vera', 'vera-password-1');
-    await page.locator('tr[data-model="guarded"] td[data-stage=Staging]:text-is("v1")').waitFor();
+    await page.locator('tr[data-model="guarded"] td[data-stage=Staging] a:text-is("v1")').waitFor();
     await absent(page, ['input[name=new-model]', 'button:has-text("Create model")']);
 
     await page.click('tr[data-model="guarded"] a:text-is("guarded")');

@@ -8,9 +8,9 @@ export function modelPermission(me: Me, name: string): Permission {
 }
 
 /**
- * What the registry pages ask, with MLflow's auth rules: reading needs READ; updating (description,
- * tags, stage, aliases, rename, new versions) EDIT; deleting a model, a version, a version tag or an
- * alias MANAGE. Creating a model is for every role but viewer.
+ * What the registry pages ask, with the server's rules (docs/registry.md): reading needs READ; writes
+ * (description, tags, stages, aliases, rename, new versions) EDIT; deleting a model or a version and
+ * its permissions MANAGE. Creating a model is for every role but viewer.
  */
 export function useModelAccess() {
   useSession();

@@ -5,7 +5,7 @@ import { deleteModel, modelHref, renameModel } from './registry-api.js';
 import { loadMe, type Me } from '../session.js';
 
 /**
- * Rename (EDIT, as MLflow's auth has it), Delete (MANAGE, after a confirmation) and, with auth on,
+ * Rename (EDIT), Delete (MANAGE, after a confirmation) and, with auth on,
  * Permissions (MANAGE) of a registered model.
  */
 export function ModelActions({ me, name, canRename, canManage, onPermissions }: { me: Me; name: string; canRename: boolean; canManage: boolean; onPermissions: () => void }) {

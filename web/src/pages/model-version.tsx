@@ -126,7 +126,7 @@ export function ModelVersionPage({ name, version }: { name: string; version: str
           <TagEditor
             tags={mv.tags ?? []}
             canEdit={canEdit}
-            canDelete={canManage}
+            canDelete={canEdit}
             onSet={(k, v) => after(setVersionTag(name, version, k, v))}
             onDelete={(k) => after(deleteVersionTag(name, version, k))}
           />

@@ -71,7 +71,7 @@ export function ModelPage({ name }: { name: string }) {
         <DescriptionCard text={model.description ?? ''} canEdit={canEdit} onSave={(text) => after(updateModel(name, text))} />
         <div>
           <TagEditor tags={model.tags ?? []} canEdit={canEdit} canDelete={canEdit} onSet={(k, v) => after(setModelTag(name, k, v))} onDelete={(k) => after(deleteModelTag(name, k))} />
-          <AliasEditor name={name} aliases={model.aliases ?? []} versions={versions.map((v) => v.version)} canEdit={canEdit} canDelete={canManage} onChanged={reload} />
+          <AliasEditor name={name} aliases={model.aliases ?? []} versions={versions.map((v) => v.version)} canEdit={canEdit} canDelete={canEdit} onChanged={reload} />
         </div>
       </div>
       <section>
