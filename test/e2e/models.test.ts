@@ -71,6 +71,7 @@ describe('Model Registry UI', { skip: skipReason() }, () => {
     assert.deepEqual(await rowsOf(page, 'table.versions', 'data-version'), ['3', '2', '1']);
     const v1 = page.locator('tr[data-version="1"]');
     assert.equal(await v1.locator('a.run-link').getAttribute('href'), `/run/${seed.runs['train-a']}`);
+    await v1.locator('a.run-link:text-is("train-a")').waitFor();
     assert.equal(await v1.locator('td.source').innerText(), `runs:/${seed.runs['train-a']}/model`);
     assert.equal(await v1.locator('td.stage-cell').innerText(), 'Production');
     assert.equal(await v1.locator('td.aliases').innerText(), '@champion');
@@ -129,6 +130,7 @@ describe('Model Registry UI', { skip: skipReason() }, () => {
     await page.locator('[data-testid=version-source]').waitFor();
     assert.equal(await text(page, '[data-testid=version-source]'), `runs:/${seed.runs['train-b']}/model`);
     assert.equal(await page.locator('[data-testid=version-run]').getAttribute('href'), `/run/${seed.runs['train-b']}`);
+    await page.locator('[data-testid=version-run]:text-is("train-b")').waitFor();
     const { artifact_uri } = await env.api('GET', 'model-versions/get-download-uri', { name: 'churn-classifier', version: '2' });
     assert.ok(artifact_uri);
     await page.locator(`[data-testid=download-uri]:text-is("${artifact_uri}")`).waitFor();

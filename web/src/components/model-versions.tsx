@@ -3,6 +3,7 @@ import { linkHandler } from '../router.js';
 import { AliasPills, excerpt, StageBadge, TagPills, VersionLink, when } from './model-bits.js';
 import { PromoteForm } from './promote-form.js';
 import type { ModelVersion } from './registry-api.js';
+import { useRunNames } from './run-names.js';
 
 /**
  * A model's versions, newest first: number, registered, stage (with Transition for who may), aliases,
@@ -10,6 +11,7 @@ import type { ModelVersion } from './registry-api.js';
  */
 export function ModelVersionsTable({ versions, canEdit, onChanged }: { versions: ModelVersion[]; canEdit: boolean; onChanged: () => void }) {
   const [promoting, setPromoting] = useState<string | null>(null);
+  const runNames = useRunNames(versions.map((v) => v.run_id));
   if (versions.length === 0) return <p class="muted">No versions yet: register one from a run's artifacts (a folder with an MLmodel file).</p>;
   const cols = canEdit ? 10 : 9;
   return (
@@ -45,7 +47,7 @@ export function ModelVersionsTable({ versions, canEdit, onChanged }: { versions:
               <td>
                 {v.run_id ? (
                   <a href={`/run/${encodeURIComponent(v.run_id)}`} onClick={linkHandler} class="run-link" title={v.run_id}>
-                    {v.run_id.slice(0, 8)}
+                    {runNames[v.run_id] ?? v.run_id.slice(0, 8)}
                   </a>
                 ) : (
                   <span class="muted">—</span>

@@ -8,6 +8,7 @@ import { AliasPills, StageBadge, when } from '../components/model-bits.js';
 import { PromoteForm } from '../components/promote-form.js';
 import { deleteVersion, deleteVersionTag, downloadUri, getVersion, modelHref, setVersionTag, updateVersion, type ModelVersion } from '../components/registry-api.js';
 import { TagEditor } from '../components/tag-editor.js';
+import { useRunNames } from '../components/run-names.js';
 import '../components/run-page.css';
 import '../components/models.css';
 
@@ -19,6 +20,7 @@ export function ModelVersionPage({ name, version }: { name: string; version: str
   const [reload, setReload] = useState(0);
   const [promoting, setPromoting] = useState(false);
   const access = useModelAccess();
+  const runNames = useRunNames([mv?.run_id]);
   useEffect(() => {
     let live = true;
     getVersion(name, version).then(
@@ -64,9 +66,12 @@ export function ModelVersionPage({ name, version }: { name: string; version: str
     [
       'Run',
       mv.run_id ? (
-        <a href={`/run/${encodeURIComponent(mv.run_id)}`} onClick={linkHandler} data-testid="version-run">
-          {mv.run_id}
-        </a>
+        <>
+          <a href={`/run/${encodeURIComponent(mv.run_id)}`} onClick={linkHandler} data-testid="version-run">
+            {runNames[mv.run_id] ?? mv.run_id}
+          </a>{' '}
+          <code class="muted">{mv.run_id}</code>
+        </>
       ) : (
         '—'
       ),
