@@ -214,4 +214,32 @@ describe('Model Registry UI', { skip: skipReason() }, () => {
       ['churn-classifier', 'fraud-detector', 'new-model'],
     );
   });
+
+  it('deletes a version from its page after confirmation', async () => {
+    const { page } = env;
+    page.once('dialog', (d) => void d.accept());
+    await page.goto(`${env.url}/models/churn-classifier/versions/4`);
+    await page.locator('[data-testid=version-source]').waitFor();
+    await page.click('button:text-is("Delete version")');
+    await page.waitForURL(/\/models\/churn-classifier$/);
+    await page.locator('tr[data-version="3"]').waitFor();
+    assert.deepEqual(await rowsOf(page, 'table.versions', 'data-version'), ['3', '2', '1']);
+    assert.deepEqual(Object.keys(await storedStages(env, 'churn-classifier')).sort(), ['1', '2', '3']);
+  });
+
+  it('pages through more models than fit a page (page_token)', async () => {
+    for (let i = 0; i < 52; i++) await env.api('POST', 'registered-models/create', { name: `paged-${String(i).padStart(2, '0')}` });
+    const { page } = env;
+    await page.goto(`${env.url}/models?q=paged-`);
+    await page.locator('tr[data-model="paged-49"]').waitFor();
+    const names = () => rowsOf(page, 'table.models', 'data-model');
+    assert.deepEqual(await names(), Array.from({ length: 50 }, (_, i) => `paged-${String(i).padStart(2, '0')}`));
+    await page.click('[data-testid=models-next]');
+    await page.locator('tr[data-model="paged-51"]').waitFor();
+    assert.deepEqual(await names(), ['paged-50', 'paged-51']);
+    assert.equal(await page.locator('[data-testid=models-next]').isDisabled(), true);
+    await page.click('button:text-is("← Previous")');
+    await page.locator('tr[data-model="paged-00"]').waitFor();
+    assert.equal((await names()).length, 50);
+  });
 });
