@@ -60,6 +60,31 @@ export interface NewModelVersion {
   now: number;
 }
 
+/** A registered model copied from another server, with its own timestamps. */
+export interface ImportedRegisteredModel {
+  name: string;
+  creationTime: number;
+  lastUpdatedTime: number;
+  description: string | null;
+  tags: KeyValue[];
+}
+
+/** A model version copied from another server: its own number, stage and timestamps. */
+export interface ImportedModelVersion {
+  name: string;
+  version: number;
+  creationTime: number;
+  lastUpdatedTime: number;
+  description: string | null;
+  userId: string | null;
+  currentStage: Stage;
+  source: string;
+  storageLocation: string;
+  runId: string;
+  runLink: string;
+  tags: KeyValue[];
+}
+
 export interface ModelPermissionRecord {
   name: string;
   username: string;
@@ -100,6 +125,11 @@ export interface RegistryStore {
   modelVersionsOfRun(runId: string): Promise<ModelVersionRecord[]>;
   setModelVersionTag(name: string, version: number, tag: KeyValue): Promise<void>;
   deleteModelVersionTag(name: string, version: number, key: string): Promise<void>;
+
+  /** Upserts a model as another server had it (the importer); idempotent. */
+  importRegisteredModel(m: ImportedRegisteredModel): Promise<void>;
+  /** Upserts a version with its own number and stage; the model's counter stays above it. Idempotent. */
+  importModelVersion(v: ImportedModelVersion): Promise<void>;
 
   /** Throws RESOURCE_DOES_NOT_EXIST for an unknown model. */
   setModelPermission(name: string, userId: number, permission: Permission): Promise<void>;

@@ -50,19 +50,16 @@ export function unquotePlus(s: string): string {
   });
 }
 
-/** mlflow.utils.uri.is_local_uri: no scheme, a file: URI, or a scheme with a local host name. */
+/**
+ * mlflow.utils.uri.is_local_uri as MLflow 2.10 has it: no scheme, or a file: URI, unless a host other
+ * than this one is named (a file://remote/... URI is then caught by the file URI rule).
+ */
 export function isLocalUri(uri: string): boolean {
   const p = urlparse(uri);
   if (p.scheme === '') return true;
   const h = p.hostname;
-  const remoteHost = h !== null && !(h === '.' || h.startsWith('localhost') || h.startsWith('127.0.0.1'));
-  if (p.scheme === 'file') {
-    if (remoteHost) {
-      throw invalid(`${uri} is not a valid remote uri. For remote access on windows, please consider using a different scheme such as SMB (e.g. smb://<hostname>/<path>).`);
-    }
-    return true;
-  }
-  return false;
+  if (h !== null && !(h === '.' || h.startsWith('localhost') || h.startsWith('127.0.0.1'))) return false;
+  return p.scheme === 'file';
 }
 
 /** local_file_uri_to_path followed by pathlib's resolve() (made absolute against the server's working directory). */

@@ -88,6 +88,13 @@ export function createRegistryService(store: TrackingStore, clock: Clock, access
     await access.model(caller, name, need);
   }
 
+  /** For calls on one version: MLflow looks the version up directly, so a missing model reads "Model Version (...) not found". */
+  async function mayVersion(caller: Caller, name: string, version: number, need: 'READ' | 'EDIT' | 'MANAGE'): Promise<ModelVersionRecord> {
+    const v = await store.getModelVersion(required('name', name), version);
+    await access.model(caller, name, need);
+    return v;
+  }
+
   /** What get-download-uri answers for a new version: runs:/ and models:/ sources resolved to where the files are. */
   async function storageLocation(caller: Caller, source: string): Promise<string> {
     const runs = parseRunsUri(source);
@@ -141,8 +148,8 @@ export function createRegistryService(store: TrackingStore, clock: Clock, access
     },
     /** The newest version in each of `stages` (all four when none are given), as MLflow's SqlAlchemyStore picks them. */
     async getLatestVersions(caller: Caller, name: string, stages: string[]): Promise<ModelVersionRecord[]> {
-      const wanted = new Set(stages.length ? stages.map(canonicalStage) : STAGES);
       const model = await readableModel(caller, name);
+      const wanted = new Set(stages.length ? stages.map(canonicalStage) : STAGES);
       const latest = model.latestVersions.filter((v) => wanted.has(v.currentStage));
       return Promise.all(latest.map((v) => store.getModelVersion(v.name, v.version)));
     },
@@ -161,7 +168,7 @@ export function createRegistryService(store: TrackingStore, clock: Clock, access
       required('name', name);
       const a = checkAlias(alias);
       const n = versionNumber(version);
-      await may(caller, name, 'EDIT');
+      await mayVersion(caller, name, n, 'EDIT');
       await store.setRegisteredModelAlias(name, a, n);
     },
     async deleteAlias(caller: Caller, name: string, alias: string | undefined): Promise<void> {
@@ -209,13 +216,11 @@ export function createRegistryService(store: TrackingStore, clock: Clock, access
       });
     },
     async getModelVersion(caller: Caller, name: string, version: string | number | undefined): Promise<ModelVersionRecord> {
-      const n = versionNumber(version);
-      await may(caller, name, 'READ');
-      return store.getModelVersion(name, n);
+      return mayVersion(caller, name, versionNumber(version), 'READ');
     },
     async updateModelVersion(caller: Caller, name: string, version: string | number | undefined, description: string | undefined): Promise<ModelVersionRecord> {
       const n = versionNumber(version);
-      await may(caller, name, 'EDIT');
+      await mayVersion(caller, name, n, 'EDIT');
       return store.updateModelVersion(name, n, description ?? null, now());
     },
     async transitionStage(caller: Caller, name: string, version: string | number | undefined, stage: string | undefined, archiveExisting: boolean): Promise<ModelVersionRecord> {
@@ -226,18 +231,16 @@ export function createRegistryService(store: TrackingStore, clock: Clock, access
           `Model version transition cannot archive existing model versions because '${stage}' is not an Active stage. Valid stages are ['Staging', 'Production']`,
         );
       }
-      await may(caller, name, 'EDIT');
+      await mayVersion(caller, name, n, 'EDIT');
       return store.transitionModelVersionStage(name, n, to, archiveExisting, now());
     },
     async deleteModelVersion(caller: Caller, name: string, version: string | number | undefined): Promise<void> {
       const n = versionNumber(version);
-      await may(caller, name, 'MANAGE');
+      await mayVersion(caller, name, n, 'MANAGE');
       await store.deleteModelVersion(name, n, now());
     },
     async getDownloadUri(caller: Caller, name: string, version: string | number | undefined): Promise<string> {
-      const n = versionNumber(version);
-      await may(caller, name, 'READ');
-      return (await store.getModelVersion(name, n)).storageLocation;
+      return (await mayVersion(caller, name, versionNumber(version), 'READ')).storageLocation;
     },
     searchModelVersions(caller: Caller, q: { filter?: string; orderBy: string[]; offset: number; maxResults?: number }): Promise<RegistryPage<ModelVersionRecord>> {
       const limit = checkMax(q.maxResults, SEARCH_VERSIONS_DEFAULT, SEARCH_VERSIONS_MAX);
@@ -258,13 +261,13 @@ export function createRegistryService(store: TrackingStore, clock: Clock, access
       const n = versionNumber(version);
       const t = { key: required('key', tag.key), value: tag.value };
       checkTag(t);
-      await may(caller, name, 'EDIT');
+      await mayVersion(caller, name, n, 'EDIT');
       await store.setModelVersionTag(name, n, t);
     },
     async deleteModelVersionTag(caller: Caller, name: string, version: string | number | undefined, key: string | undefined): Promise<void> {
       const n = versionNumber(version);
       validateKey('tag', required('key', key));
-      await may(caller, name, 'EDIT');
+      await mayVersion(caller, name, n, 'EDIT');
       await store.deleteModelVersionTag(name, n, key!);
     },
   };

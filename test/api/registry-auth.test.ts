@@ -83,6 +83,17 @@ describe('registry permissions (default READ)', () => {
     );
     await ok(t, 'DELETE', 'registered-models/delete', { name: 'churn2' }, alice);
     assert.deepEqual(rows(t, 'SELECT count(*) AS n FROM registered_model_permissions'), [{ n: 0 }]);
+    // Registry writes are in the audit log, refused ones with their status.
+    assert.deepEqual(
+      rows(t, "SELECT username, method, status FROM audit_log WHERE route = '/api/2.0/mlflow/registered-models/set-tag' ORDER BY id"),
+      [
+        { username: 'bob', method: 'POST', status: 403 },
+        { username: 'bob', method: 'POST', status: 200 },
+        { username: 'vic', method: 'POST', status: 403 },
+        { username: 'bob', method: 'POST', status: 200 },
+        { username: 'bob', method: 'POST', status: 403 },
+      ],
+    );
   });
 
   it('no credentials: 401 on every registry route family', async () => {

@@ -94,7 +94,9 @@ describe('model-versions', () => {
     assert.deepEqual(got, upd);
     assertError(await reg(t, 'GET', 'model-versions/get', { name: 'm', version: 'x' }), 400, 'INVALID_PARAMETER_VALUE', "Parameter 'version' must be an integer, got 'x'.");
     assertError(await reg(t, 'GET', 'model-versions/get', { name: 'm' }), 400, 'INVALID_PARAMETER_VALUE', /^Missing value for required parameter 'version'/);
-    assertError(await reg(t, 'GET', 'model-versions/get', { name: 'other', version: '1' }), 404, 'RESOURCE_DOES_NOT_EXIST', 'Registered Model with name=other not found');
+    // MLflow looks the version up directly: a missing model reads as a missing version.
+    assertError(await reg(t, 'GET', 'model-versions/get', { name: 'other', version: '1' }), 404, 'RESOURCE_DOES_NOT_EXIST', 'Model Version (name=other, version=1) not found');
+    assertError(await reg(t, 'POST', 'registered-models/alias', { name: 'other', alias: 'a', version: '1' }), 404, 'RESOURCE_DOES_NOT_EXIST', 'Model Version (name=other, version=1) not found');
   });
 
   it('transition-stage: canonical stages, archive_existing_versions archives the others in that stage only', async () => {

@@ -6,6 +6,7 @@ import { createDatasetStatements } from './datasets.sql.js';
 import { createExperimentStatements } from './experiments.sql.js';
 import { createGcStatements } from './gc.sql.js';
 import { createMetricStatements } from './metrics.sql.js';
+import { createRegistryImportStatements } from './registry-import.sql.js';
 import { createRegistryStatements } from './registry.sql.js';
 import { createRunStatements } from './runs.sql.js';
 import { searchExperimentIds, searchRunIds } from './search.sql.js';
@@ -34,6 +35,7 @@ export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
     db,
     ...createAuthStatements(db),
     ...createRegistryStatements(db),
+    ...createRegistryImportStatements(db),
     createExperiment: async (e) => experiments.create(e),
     getExperiment: async (id) => experiments.get(id),
     getExperimentByName: async (name) => experiments.getByName(name),

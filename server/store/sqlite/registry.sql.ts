@@ -39,7 +39,7 @@ function lastOfEachKey(tags: KeyValue[]): KeyValue[] {
   return [...new Map(tags.map((t) => [t.key, t.value])).entries()].map(([key, value]) => ({ key, value }));
 }
 
-export function createRegistryStatements(db: Db): RegistryStore {
+export function createRegistryStatements(db: Db): Omit<RegistryStore, 'importRegisteredModel' | 'importModelVersion'> {
   const s = {
     insertModel: db.prepare<[string, number, number, string | null]>(
       'INSERT INTO registered_models (name, creation_time, last_updated_time, description, next_version) VALUES (?, ?, ?, ?, 1) ON CONFLICT (name) DO NOTHING',
