@@ -227,6 +227,19 @@ describe('Model Registry UI', { skip: skipReason() }, () => {
     assert.deepEqual(Object.keys(await storedStages(env, 'churn-classifier')).sort(), ['1', '2', '3']);
   });
 
+  it('a model whose name holds a slash, a quote and a percent sign opens with its versions', async () => {
+    const name = "team/o'brien 100%";
+    await seedModels(env, seed, [{ name, versions: [{ run: 'train-a' }] }]);
+    const { page } = env;
+    await page.goto(`${env.url}/models?q=${encodeURIComponent("O'BRIEN")}`);
+    await page.locator(`tr[data-model="${name}"] td[data-stage=None] a:text-is("v1")`).click();
+    await page.waitForURL(`${env.url}/models/${encodeURIComponent(name)}/versions/1`);
+    await page.locator('[data-testid=version-source]').waitFor();
+    await page.click(`.crumbs a:text-is("${name}")`);
+    await page.locator('tr[data-version="1"] a.run-link:text-is("train-a")').waitFor();
+    assert.equal(await page.locator('[data-testid=model-name]').evaluate((h) => h.firstChild?.textContent), name);
+  });
+
   it('pages through more models than fit a page (page_token)', async () => {
     for (let i = 0; i < 52; i++) await env.api('POST', 'registered-models/create', { name: `paged-${String(i).padStart(2, '0')}` });
     const { page } = env;
