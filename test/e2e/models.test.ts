@@ -255,4 +255,23 @@ describe('Model Registry UI', { skip: skipReason() }, () => {
     await page.locator('tr[data-model="paged-00"]').waitFor();
     assert.equal((await names()).length, 50);
   });
+
+  it('the run page offers Register model for each model the run logged (mlflow.log-model.history)', async () => {
+    const logged = await seedModelRuns(env, 'logged-models', ['with-history']);
+    const runId = logged.runs['with-history'];
+    const model_json = JSON.stringify({ artifact_path: 'model', run_id: runId, utc_time_created: '2026-11-20 09:00:00.000000', flavors: { python_function: {} } });
+    await env.api('POST', 'runs/log-model', { run_id: runId, model_json });
+    const { page } = env;
+    await page.goto(`${env.url}/run/${runId}`);
+    const bar = page.locator('[data-testid=logged-models] [data-testid=register-model]');
+    await bar.locator('button:text-is("Register model")').click();
+    await bar.locator('input[name=register-name]').fill('from-history');
+    await bar.locator('button:text-is("Register")').click();
+    await page.locator('[data-testid=run-models] tr[data-model="from-history"][data-version="1"]').waitFor();
+    const { model_versions } = await env.api('GET', 'model-versions/search', { filter: "name='from-history'" });
+    assert.deepEqual(
+      model_versions.map((v: { source: string; run_id: string }) => [v.source, v.run_id]),
+      [[`runs:/${runId}/model`, runId]],
+    );
+  });
 });

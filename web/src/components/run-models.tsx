@@ -3,9 +3,23 @@ import { linkHandler } from '../router.js';
 import { errorText } from './account-api.js';
 import { AliasPills, StageBadge, VersionLink, when } from './model-bits.js';
 import { modelHref, versionsOfRun, type ModelVersion } from './registry-api.js';
+import { RegisterModel } from './register-model.js';
 
-/** The run page's "Registered models": the versions registered from this run (model-versions/search `run_id='…'`). */
-export function RunModels({ runId, reloadKey }: { runId: string; reloadKey: number }) {
+/** The artifact folders of the models the run logged (the `mlflow.log-model.history` tag `log_model` appends to). */
+export function loggedModelPaths(historyTag: string | undefined): string[] {
+  try {
+    const list = JSON.parse(historyTag ?? '[]') as { artifact_path?: unknown }[];
+    return [...new Set(list.map((m) => m?.artifact_path).filter((p): p is string => typeof p === 'string'))];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The run page's "Registered models": the versions registered from this run (model-versions/search
+ * `run_id='…'`), and, for who may register, a Register model action per model the run logged.
+ */
+export function RunModels({ runId, reloadKey, logged, canRegister, onRegistered }: { runId: string; reloadKey: number; logged: string[]; canRegister: boolean; onRegistered: () => void }) {
   const [versions, setVersions] = useState<ModelVersion[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
@@ -62,6 +76,14 @@ export function RunModels({ runId, reloadKey }: { runId: string; reloadKey: numb
             ))}
           </tbody>
         </table>
+      )}
+      {canRegister && logged.length > 0 && (
+        <div class="logged-models" data-testid="logged-models">
+          <h3>Logged models</h3>
+          {logged.map((path) => (
+            <RegisterModel key={path} runId={runId} folder={path} onRegistered={onRegistered} />
+          ))}
+        </div>
       )}
     </section>
   );

@@ -6,7 +6,7 @@ import { ArtifactTree, listArtifacts } from '../components/artifact-tree.js';
 import { ArtifactUpload, folderOf } from '../components/artifact-upload.js';
 import { RunImages } from '../components/image-gallery.js';
 import { RunCharts } from '../components/run-charts.js';
-import { RunModels } from '../components/run-models.js';
+import { loggedModelPaths, RunModels } from '../components/run-models.js';
 import { RegisterModel } from '../components/register-model.js';
 import { useModelAccess } from '../components/model-access.js';
 import { KeyValueTable, ReproCard, RunInfoCard, runName, TagTables, tagMap } from '../components/run-info.js';
@@ -99,6 +99,7 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
   const reloadKey = running ? polls * 1000 + uploads : -1 - uploads;
 
   const select = (path: string | null) => setQuery({ artifact: path });
+  const canRegister = access.canEdit(run.info.experiment_id) && models.canCreate;
   const showDiff = () => {
     select(DIFF_PATH);
     artifactsRef.current?.scrollIntoView({ behavior: 'smooth', block: 'start' });
@@ -170,7 +171,7 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
           />
           <div class="artifact-pane">
             {/* In the pane, not above the tree: appearing when a folder opens, it must not move the tree under the pointer. */}
-            {access.canEdit(run.info.experiment_id) && models.canCreate && (
+            {canRegister && (
               <RegisterModel runId={runId} folder={openedDir ?? folderOf(selected)} onRegistered={() => setRegistered((n) => n + 1)} />
             )}
             {selected ? <ArtifactPreview runId={runId} path={selected} size={selectedSize} /> : <p class="muted">Select a file to preview it.</p>}
@@ -178,7 +179,13 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
         </div>
       </section>
       {/* Below the artifacts, so its table never moves the tree while it loads. */}
-      <RunModels runId={runId} reloadKey={registered} />
+      <RunModels
+        runId={runId}
+        reloadKey={registered}
+        logged={loggedModelPaths(tags.get('mlflow.log-model.history'))}
+        canRegister={canRegister}
+        onRegistered={() => setRegistered((n) => n + 1)}
+      />
     </div>
   );
 }
