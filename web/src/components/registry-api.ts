@@ -39,9 +39,9 @@ export interface RegisteredModel {
 const call = mlflowAjaxCall;
 
 /** A string literal of MLflow's search grammar: single-quoted, or double-quoted when it holds a single quote. */
-export function quoted(s: string): string {
-  return s.includes("'") && !s.includes('"') ? `"${s}"` : `'${s.replace(/'/g, '_')}'`;
-}
+const quoted = (s: string) => (s.includes("'") ? `"${s}"` : `'${s}'`);
+/** `field = value`; a value with both kinds of quote has no literal, so LIKE with `_` for each quote, and the caller keeps exact matches. */
+const equals = (field: string, value: string) => (value.includes("'") && value.includes('"') ? `${field} LIKE '${value.replace(/['"]/g, '_')}'` : `${field}=${quoted(value)}`);
 /** `name ILIKE '%x%'`; a quote in the text matches as a one-character wildcard (as the experiments search does). */
 export const nameFilter = (text: string) => (text.trim() ? `name ILIKE '%${text.trim().replace(/'/g, '_')}%'` : undefined);
 
@@ -83,8 +83,8 @@ export async function searchVersions(filter: string): Promise<ModelVersion[]> {
   } while (token && out.length < 100_000);
   return out.sort((a, b) => a.name.localeCompare(b.name) || Number(b.version) - Number(a.version));
 }
-export const versionsOfModel = (name: string) => searchVersions(`name=${quoted(name)}`);
-export const versionsOfRun = (runId: string) => searchVersions(`run_id=${quoted(runId)}`);
+export const versionsOfModel = (name: string) => searchVersions(equals('name', name)).then((vs) => vs.filter((v) => v.name === name));
+export const versionsOfRun = (runId: string) => searchVersions(equals('run_id', runId));
 
 /** Registers an artifact folder of a run: creates the model when it does not exist yet, then a version of it. */
 export async function registerFromRun(name: string, runId: string, path: string): Promise<ModelVersion> {
