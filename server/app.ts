@@ -137,7 +137,7 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date,
   await app.register(runArtifactRoutes, { artifacts: artifactService });
   const registry = createRegistryService(store, clock, access);
   await app.register(registeredModelRoutes, { registry });
-  await app.register(modelVersionRoutes, { registry });
+  await app.register(modelVersionRoutes, { registry, artifacts: artifactService });
   const sweeps = createSweepService(store, clock, access);
   await app.register(sweepRoutes, { sweeps, trials: createTrialService(store, sweeps, clock) });
   await app.register(openApiRoutes);

@@ -2,7 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import type { Caller } from '../auth/permissions.js';
+import type { ArtifactService } from '../tracking/artifacts.service.js';
 import type { RegistryService } from '../tracking/registry.service.js';
+import { sendArtifact } from './artifact-download.js';
 import { MLFLOW_PREFIXES } from './prefixes.js';
 import {
   createVersionBody,
@@ -14,12 +16,13 @@ import {
   versionQuery,
   versionTagBody,
   versionTagDeleteBody,
+  versionArtifactQuery,
 } from './registry.schemas.js';
 import { modelVersionJson } from './registry.wire.js';
 import { decodePageToken, withToken } from './wire.js';
 
 /** MLflow's model-versions endpoints (model_registry.proto), under /api/2.0 and /ajax-api/2.0. */
-export async function modelVersionRoutes(app: FastifyInstance, opts: { registry: RegistryService }) {
+export async function modelVersionRoutes(app: FastifyInstance, opts: { registry: RegistryService; artifacts: ArtifactService }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const svc = opts.registry;
 
@@ -27,6 +30,13 @@ export async function modelVersionRoutes(app: FastifyInstance, opts: { registry:
     const page = await svc.searchModelVersions(caller, { filter: q.filter, orderBy: q.order_by, offset: decodePageToken(q.page_token), maxResults: q.max_results });
     return withToken({ model_versions: page.items.map(modelVersionJson) }, page.nextOffset);
   }
+
+  // MLflow's UI route (a Flask route beside get-artifact, no /api prefix): one file of a version's
+  // artifacts, always as an attachment.
+  r.get('/model-versions/get-artifact', { schema: { querystring: versionArtifactQuery } }, async (req, reply) => {
+    const uri = await svc.getDownloadUri(req.caller!, req.query.name, req.query.version);
+    return sendArtifact(req, reply, await opts.artifacts.fileUnder(uri, req.query.path), { attachment: true });
+  });
 
   for (const p of MLFLOW_PREFIXES) {
     const base = `${p}/model-versions`;

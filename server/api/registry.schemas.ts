@@ -44,3 +44,4 @@ export const updateVersionBody = z.object({ name, version, description: z.string
 export const transitionBody = z.object({ name, version, stage: z.string(), archive_existing_versions: bool });
 export const versionTagBody = z.object({ name, version, key: z.string(), value: z.string().default('') });
 export const versionTagDeleteBody = z.object({ name, version, key: z.string() });
+export const versionArtifactQuery = z.object({ name, version, path: z.string() });

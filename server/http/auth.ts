@@ -28,7 +28,7 @@ export const CSRF_COOKIE = 'lablog_csrf';
 export const CSRF_HEADER = 'x-csrf-token';
 
 /** The UI's shell and its static files hold no data; everything under these prefixes does. */
-const DATA_PREFIXES = ['/api/', '/ajax-api/', '/get-artifact', '/version'];
+const DATA_PREFIXES = ['/api/', '/ajax-api/', '/get-artifact', '/model-versions/get-artifact', '/version'];
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export interface AuthHttpOptions {

@@ -8,7 +8,7 @@ export const DOCS_PATH = '/api/docs';
 const DOCS_ROUTES = [OPENAPI_PATH, DOCS_PATH, `${DOCS_PATH}/docs.js`, `${DOCS_PATH}/docs.css`];
 
 /** The prefixes whose routes the reference lists; the UI's static files are left out. */
-const DOCUMENTED = ['/api/', '/ajax-api/', '/get-artifact', '/health', '/version'];
+const DOCUMENTED = ['/api/', '/ajax-api/', '/get-artifact', '/model-versions/get-artifact', '/health', '/version'];
 
 const TAGS = [
   { name: 'experiments', description: 'MLflow experiments' },
@@ -31,6 +31,7 @@ const TAG_OF_SEGMENT: Record<string, string> = { 'upload-artifact': 'artifacts',
 /** The tag of a route, from its first path segment after the API prefix. */
 export function tagOf(url: string): string {
   if (url.startsWith('/get-artifact') || url.includes('/mlflow-artifacts/')) return 'artifacts';
+  if (url.startsWith('/model-versions/')) return 'registry';
   if (!url.startsWith('/api/2.0/') && !url.startsWith('/ajax-api/2.0/')) return 'server';
   const segment = url.split('/')[4] ?? '';
   return TAG_OF_SEGMENT[segment] ?? segment;

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 /** Where `npm run build` puts the UI (web/dist), relative to the compiled server. */
 export const WEB_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../web/dist');
 
-const API_PREFIXES = ['/api/', '/ajax-api/', '/get-artifact', '/health', '/version', '/sdk/'];
+const API_PREFIXES = ['/api/', '/ajax-api/', '/get-artifact', '/model-versions/get-artifact', '/health', '/version', '/sdk/'];
 
 /**
  * Serves the built UI at / from the same server and port. Client-side routes (/runs, /run/<id>, ...)

@@ -66,6 +66,17 @@ export function createArtifactService(store: TrackingStore, artifacts: ArtifactS
       const next = offset + opts.listPageSize < entries.length ? offset + opts.listPageSize : null;
       return { rootUri: uri, files: page.map((e) => ({ path: joinPath(dir, e.name), isDir: e.isDir, size: e.size })), nextOffset: next };
     },
+    /**
+     * A file under an artifact URI the caller was already allowed to read (a model version's download
+     * URI: the registry checked READ on the model, which is what MLflow's auth asks for this route).
+     */
+    async fileUnder(artifactUri: string, rawPath: string) {
+      const root = proxiedRoot(artifactUri);
+      if (root === null) throw invalid(`The artifacts at '${artifactUri}' are not served by this server`);
+      const rel = safeRelativePath(rawPath);
+      if (rel === '') throw invalid("Missing value for required parameter 'path'.");
+      return file(joinPath(root, rel));
+    },
     /** A file of a run, by its run-relative path (the UI's get-artifact and preview). */
     async runFile(caller: Caller, runId: string, rawPath: string) {
       const { root } = await runRoot(caller, runId);

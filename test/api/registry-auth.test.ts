@@ -122,6 +122,7 @@ describe('registry permissions (default NO_PERMISSIONS)', () => {
     assertError(await reg(t, 'GET', 'model-versions/get', { name: 'secret', version: '1' }, bob), 403, 'PERMISSION_DENIED', /needs READ/);
     assertError(await reg(t, 'GET', 'model-versions/get-download-uri', { name: 'secret', version: '1' }, bob), 403, 'PERMISSION_DENIED', /needs READ/);
     assertError(await reg(t, 'GET', 'registered-models/alias', { name: 'secret', alias: 'champion' }, bob), 403, 'PERMISSION_DENIED', /needs READ/);
+    assertError(await reg(t, 'GET', '/model-versions/get-artifact', { name: 'secret', version: '1', path: 'MLmodel' }, bob), 403, 'PERMISSION_DENIED', /needs READ/);
     assertError(await reg(t, 'POST', 'registered-models/get-latest-versions', { name: 'secret' }, bob), 403, 'PERMISSION_DENIED', /needs READ/);
     assert.deepEqual(await names(bob), []);
     assert.deepEqual(await names(bob, 'model-versions/search'), []);

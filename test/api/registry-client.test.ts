@@ -139,4 +139,20 @@ describe('stock client registry flows', () => {
     const all = await ok('POST', 'registered-models/get-latest-versions', { name: 'served' });
     assert.equal(Math.max(...all.model_versions.map((v: any) => Number(v.version))), 3);
   });
+
+  it("the MLflow UI's /model-versions/get-artifact: one file of a version as an attachment; unsafe paths refused", async () => {
+    await logModel('ui-model');
+    const res = await fetch(`${base}/model-versions/get-artifact?${new URLSearchParams({ name: 'ui-model', version: '1', path: 'metadata/requirements.txt' })}`);
+    assert.equal(res.status, 200);
+    assert.match(String(res.headers.get('content-disposition')), /^attachment/);
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+    assert.deepEqual(Buffer.from(await res.arrayBuffer()), FILES['metadata/requirements.txt']);
+    for (const [path, status] of [['../../../etc/passwd', 400], ['missing.txt', 404]] as const) {
+      const bad = await fetch(`${base}/model-versions/get-artifact?${new URLSearchParams({ name: 'ui-model', version: '1', path })}`);
+      assert.equal(bad.status, status, path);
+      assert.ok(((await bad.json()) as any).error_code);
+    }
+    const noVersion = await fetch(`${base}/model-versions/get-artifact?${new URLSearchParams({ name: 'ui-model', version: '9', path: 'MLmodel' })}`);
+    assert.equal(noVersion.status, 404);
+  });
 });

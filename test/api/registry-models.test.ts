@@ -191,8 +191,9 @@ describe('registered-models', () => {
   it('the API reference lists every registry route under the registry tag', async () => {
     const doc = await ok(t, 'GET', '/api/openapi.json');
     const registry = Object.entries(doc.paths as Record<string, Record<string, { tags: string[] }>>).filter(([p]) => /registered-models|model-versions/.test(p));
-    // 10 registered-models and 9 model-versions paths, each under both prefixes.
-    assert.equal(registry.length, 2 * (10 + 9));
+    // 10 registered-models and 9 model-versions paths, each under both prefixes, and the UI's get-artifact.
+    assert.equal(registry.length, 2 * (10 + 9) + 1);
+    assert.ok(doc.paths['/model-versions/get-artifact'].get);
     for (const [p, ops] of registry) for (const op of Object.values(ops)) assert.deepEqual(op.tags, ['registry'], p);
     const methods = Object.keys(doc.paths['/api/2.0/mlflow/registered-models/alias']).sort();
     assert.deepEqual(methods, ['delete', 'get', 'post']);

@@ -66,7 +66,7 @@ describe('with auth on, no route but the public ones answers without credentials
         publicSeen.push(where);
         continue;
       }
-      const isData = ['/api/', '/ajax-api/', '/get-artifact', '/version'].some((p) => r.url.startsWith(p));
+      const isData = ['/api/', '/ajax-api/', '/get-artifact', '/model-versions/get-artifact', '/version'].some((p) => r.url.startsWith(p));
       if (!isData) {
         // The UI's static files and the SDK tarball: the same bytes for everyone, no stored data in them.
         assert.ok(res.statusCode === 200 || res.statusCode === 404 || res.statusCode === 304, `${where}: ${res.statusCode}`);
