@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { screenshotPath, skipReason, startEnv, type Env } from './browser.js';
-import { seedModelRuns, seedModels, storedStages, type RegistrySeed } from './models-seed.js';
+import { MLMODEL, seedModelRuns, seedModels, storedStages, type RegistrySeed } from './models-seed.js';
 
 /**
  * The Model Registry pages against a real server: seeded over MLflow's registry API, driven in the
@@ -134,6 +134,9 @@ describe('Model Registry UI', { skip: skipReason() }, () => {
     const { artifact_uri } = await env.api('GET', 'model-versions/get-download-uri', { name: 'churn-classifier', version: '2' });
     assert.ok(artifact_uri);
     await page.locator(`[data-testid=download-uri]:text-is("${artifact_uri}")`).waitFor();
+    const mlmodel = await fetch(new URL((await page.locator('[data-testid=mlmodel-link]').getAttribute('href'))!, env.url));
+    assert.equal(mlmodel.status, 200);
+    assert.equal(await mlmodel.text(), MLMODEL);
 
     await page.click('[data-testid=description-edit]');
     await page.fill('[data-testid=description-input]', 'Trained on **November** data.');

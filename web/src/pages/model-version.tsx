@@ -78,6 +78,12 @@ export function ModelVersionPage({ name, version }: { name: string; version: str
     ],
     ['Source', <code data-testid="version-source">{mv.source}</code>],
     ['Download URI', <code data-testid="download-uri">{uri ?? '—'}</code>],
+    [
+      'Files',
+      <a href={`/model-versions/get-artifact?${new URLSearchParams({ name, version, path: 'MLmodel' })}`} data-testid="mlmodel-link">
+        MLmodel
+      </a>,
+    ],
     ['Load with', <code>{`mlflow.pyfunc.load_model("models:/${name}/${version}")`}</code>],
   ];
   return (
