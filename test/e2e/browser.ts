@@ -33,6 +33,8 @@ export interface Env {
   page: Page;
   /** POST/GET helpers against the server's MLflow API, for seeding and for checking. */
   api<T = any>(method: 'GET' | 'POST', endpoint: string, body?: unknown): Promise<T>;
+  /** The credentials `api` sends (none with auth off). */
+  headers: Record<string, string>;
   close(): Promise<void>;
 }
 
@@ -61,6 +63,7 @@ export async function startEnv(opts: { args?: string[]; env?: Record<string, str
     browser,
     page,
     api,
+    headers: opts.headers ?? {},
     async close() {
       await browser.close();
       await cleanup();
@@ -68,10 +71,10 @@ export async function startEnv(opts: { args?: string[]; env?: Record<string, str
   };
 }
 
-/** Uploads one artifact of a run (its artifact_uri as runs/create answered) through the proxied artifact API. */
+/** Uploads one artifact of a run (its artifact_uri as runs/create answered) through the proxied artifact API, with the env's credentials. */
 export async function putArtifact(env: Env, artifactUri: string, p: string, body: Buffer | string): Promise<void> {
   const root = artifactUri.replace(/^mlflow-artifacts:\//, '');
-  const res = await fetch(new URL(`/api/2.0/mlflow-artifacts/artifacts/${root}/${p}`, env.url), { method: 'PUT', body: typeof body === 'string' ? body : new Uint8Array(body) });
+  const res = await fetch(new URL(`/api/2.0/mlflow-artifacts/artifacts/${root}/${p}`, env.url), { method: 'PUT', headers: env.headers, body: typeof body === 'string' ? body : new Uint8Array(body) });
   if (res.status !== 200) throw new Error(`PUT ${p}: ${res.status} ${await res.text()}`);
 }
 

@@ -80,6 +80,10 @@ describe('the UI under the Content-Security-Policy', { skip: skipReason() }, () 
       await putArtifact(env, run.info.artifact_uri, 'notes.txt', 'some notes\n');
       await env.api('POST', 'runs/update', { run_id: id, status: 'FINISHED', end_time: t0 + 300_000 });
     }
+    await putArtifact(env, (await env.api('GET', 'runs/get', { run_id: runIds[0] })).run.info.artifact_uri, 'model/MLmodel', 'flavors: {}\n');
+    await env.api('POST', 'registered-models/create', { name: 'csp-model', description: '## Model\nWith **markdown**.', tags: [{ key: 'team', value: 'csp' }] });
+    await env.api('POST', 'model-versions/create', { name: 'csp-model', source: `runs:/${runIds[0]}/model`, run_id: runIds[0] });
+    await env.api('POST', 'registered-models/alias', { name: 'csp-model', alias: 'champion', version: '1' });
   });
   after(async () => env?.close());
 
@@ -128,6 +132,22 @@ describe('the UI under the Content-Security-Policy', { skip: skipReason() }, () 
       const gallery = page.locator('[data-testid=compare-images] [data-testid=image-gallery]');
       await gallery.scrollIntoViewIfNeeded();
       assert.deepEqual(await centrePixel(gallery.locator(`figure[data-run-id="${runIds[1]}"] [data-testid=gallery-image]`)), [0, 0, 255]);
+    });
+  });
+
+  it('the Models page, a model page and a version page', async () => {
+    await visit('/models', async (page) => {
+      await page.locator('tr[data-model="csp-model"] td.aliases', { hasText: '@champion' }).waitFor();
+    });
+    await visit('/models/csp-model', async (page) => {
+      await page.locator('tr[data-version="1"] a.run-link').waitFor();
+      await page.locator('[data-testid=description-view] strong', { hasText: 'markdown' }).waitFor();
+    });
+    await visit('/models/csp-model/versions/1', async (page) => {
+      await page.locator('[data-testid=version-source]', { hasText: 'runs:/' }).waitFor();
+    });
+    await visit(`/run/${runIds[0]}`, async (page) => {
+      await page.locator('[data-testid=run-models] tr[data-model="csp-model"]').waitFor();
     });
   });
 

@@ -12,6 +12,8 @@ export class ApiError extends Error {
 }
 
 type Query = Record<string, string | string[] | number | undefined>;
+/** MLflow's registry also answers PATCH and DELETE, both with a JSON body (as its own client sends them). */
+export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
 /**
  * Credentials: the browser sends the session cookie by itself; writes echo the session's CSRF token
@@ -35,7 +37,7 @@ export function setUnauthenticatedHandler(f: (() => void) | null): void {
 }
 
 /** The one fetch path of the UI. `quiet401`: the caller handles a 401 itself (login, the first `me`). */
-async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown, query?: Query, opts: { quiet401?: boolean } = {}): Promise<T> {
+async function call<T>(method: Method, path: string, body?: unknown, query?: Query, opts: { quiet401?: boolean } = {}): Promise<T> {
   const url = new URL(path, window.location.origin);
   for (const [k, v] of Object.entries(query ?? {})) {
     if (v === undefined) continue;
@@ -73,6 +75,10 @@ export const mlflow = <T>(method: 'GET' | 'POST', endpoint: string, body?: unkno
 export const mlflowAjax = <T>(endpoint: string, body: unknown, query?: Query) => call<T>('POST', `/ajax-api/2.0/mlflow/${endpoint}`, body, query);
 
 /** MLflow UI's upload-artifact: the file is the raw body (at most 10 MB, the server says so otherwise). */
+/** Any MLflow UI route with any method: a GET's fields go in the query string, other methods' in the JSON body. */
+export const mlflowAjaxCall = <T>(method: Method, endpoint: string, fields?: Record<string, unknown>) =>
+  method === 'GET' ? call<T>('GET', `/ajax-api/2.0/mlflow/${endpoint}`, undefined, fields as Query) : call<T>(method, `/ajax-api/2.0/mlflow/${endpoint}`, fields ?? {});
+
 export const uploadArtifact = (runId: string, path: string, file: Blob) => mlflowAjax<Record<string, never>>('upload-artifact', file, { run_uuid: runId, path });
 
 export interface DatasetSummary {

@@ -10,17 +10,23 @@ import { LoginPage } from './pages/login.js';
 import { TokensPage } from './pages/tokens.js';
 import { UsersPage } from './pages/users.js';
 import { AuditPage } from './pages/audit.js';
+import { ModelsPage } from './pages/models.js';
+import { ModelPage } from './pages/model.js';
+import { ModelVersionPage } from './pages/model-version.js';
 import { UserMenu } from './components/user-menu.js';
 import { loadMe, useSession, type Me } from './session.js';
 import './style.css';
 
 function Page({ me }: { me: Me }) {
   const route = useRoute();
-  const [, page, id] = route.path.split('/');
+  const [, page, id, sub, version] = route.path.split('/');
   if (page === 'runs') return <RunsPage query={route.query} />;
   if (page === 'run' && id) return <RunPage runId={decodeURIComponent(id)} query={route.query} />;
   if (page === 'compare') return <ComparePage query={route.query} />;
   if (page === 'sweeps' && id) return <SweepPage sweepId={decodeURIComponent(id)} query={route.query} />;
+  if (page === 'models' && id && sub === 'versions' && version) return <ModelVersionPage name={decodeURIComponent(id)} version={decodeURIComponent(version)} />;
+  if (page === 'models' && id) return <ModelPage name={decodeURIComponent(id)} />;
+  if (page === 'models') return <ModelsPage query={route.query} />;
   if (route.path === '/settings/tokens') return <TokensPage me={me} query={route.query} />;
   if (route.path === '/admin/users') return <UsersPage me={me} />;
   if (route.path === '/admin/audit') return <AuditPage query={route.query} />;
@@ -46,6 +52,9 @@ function App() {
         <nav>
           <a href="/" onClick={linkHandler}>
             Experiments
+          </a>
+          <a href="/models" onClick={linkHandler}>
+            Models
           </a>
         </nav>
         {me && <UserMenu me={me} />}

@@ -21,6 +21,8 @@ export interface Me {
   default_permission: Permission;
   csrf_token?: string;
   permissions: { experiment_id: string; permission: Permission }[];
+  /** Explicit permissions on registered models (absent on servers without the registry). */
+  model_permissions?: { registered_model_name: string; permission: Permission }[];
 }
 
 /** loading: the first `me` is on its way; anonymous: the server wants credentials (the login page). */

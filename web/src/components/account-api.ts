@@ -10,11 +10,12 @@ export interface Token {
   expires_at?: number;
   last_used_at?: number;
 }
-export interface ExperimentPermission {
-  experiment_id: string;
+/** What a permission is on: an experiment, or a registered model (its name). */
+export type PermissionTarget = { experiment_id: string } | { registered_model_name: string };
+export type Grant = PermissionTarget & {
   username: string;
   permission: Permission;
-}
+};
 export interface AuditEntry {
   id: number;
   time: number;
@@ -41,10 +42,9 @@ export const listTokens = (username?: string) => lablog<{ tokens?: Token[] }>('t
 export const createToken = (t: { name: string; expires_in_days?: number; username?: string }) => lablogPost<{ token: Token & { value: string } }>('tokens/create', t).then((r) => r.token);
 export const revokeToken = (id: number) => lablogPost('tokens/revoke', { id });
 
-export const listPermissions = (experimentId: string) =>
-  lablog<{ permissions?: ExperimentPermission[] }>('permissions/list', { experiment_id: experimentId }).then((r) => r.permissions ?? []);
-export const setPermission = (p: ExperimentPermission) => lablogPost('permissions/set', p);
-export const deletePermission = (experimentId: string, username: string) => lablogPost('permissions/delete', { experiment_id: experimentId, username });
+export const listPermissions = (target: PermissionTarget) => lablog<{ permissions?: Grant[] }>('permissions/list', target).then((r) => r.permissions ?? []);
+export const setPermission = (p: Grant) => lablogPost('permissions/set', p);
+export const deletePermission = (target: PermissionTarget, username: string) => lablogPost('permissions/delete', { ...target, username });
 
 export const listAudit = (f: AuditFilter, pageToken?: string, maxResults = 50) =>
   lablog<{ entries?: AuditEntry[]; next_page_token?: string }>('audit/list', { ...f, page_token: pageToken, max_results: maxResults });

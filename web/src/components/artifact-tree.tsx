@@ -40,18 +40,20 @@ interface TreeProps {
   onSelect: (f: ArtifactFile) => void;
   /** Bumped to reload the root (a running run keeps writing artifacts). */
   reloadKey?: number;
+  /** A folder was opened (the run page offers "Register model" on one that holds an MLmodel). */
+  onOpenDir?: (path: string) => void;
 }
 
 /** The run's artifacts as a tree; a folder's contents load when it is first opened. */
-export function ArtifactTree({ runId, selected, onSelect, reloadKey }: TreeProps) {
+export function ArtifactTree({ runId, selected, onSelect, reloadKey, onOpenDir }: TreeProps) {
   return (
     <div class="artifact-tree" data-testid="artifact-tree" role="tree">
-      <Folder runId={runId} path="" depth={0} selected={selected} onSelect={onSelect} reloadKey={reloadKey} />
+      <Folder runId={runId} path="" depth={0} selected={selected} onSelect={onSelect} reloadKey={reloadKey} onOpenDir={onOpenDir} />
     </div>
   );
 }
 
-function Folder({ runId, path, depth, selected, onSelect, reloadKey }: TreeProps & { path: string; depth: number }) {
+function Folder({ runId, path, depth, selected, onSelect, reloadKey, onOpenDir }: TreeProps & { path: string; depth: number }) {
   const [files, setFiles] = useState<ArtifactFile[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
@@ -69,20 +71,24 @@ function Folder({ runId, path, depth, selected, onSelect, reloadKey }: TreeProps
   if (files.length === 0 && depth === 0) return <p class="muted">No artifacts.</p>;
   return (
     <>
-      {files.map((f) => (f.is_dir ? <DirNode key={f.path} {...{ runId, depth, selected, onSelect, reloadKey }} file={f} /> : <FileNode key={f.path} file={f} depth={depth} selected={selected} onSelect={onSelect} />))}
+      {files.map((f) => (f.is_dir ? <DirNode key={f.path} {...{ runId, depth, selected, onSelect, reloadKey, onOpenDir }} file={f} /> : <FileNode key={f.path} file={f} depth={depth} selected={selected} onSelect={onSelect} />))}
     </>
   );
 }
 
-function DirNode({ runId, file, depth, selected, onSelect, reloadKey }: TreeProps & { file: ArtifactFile; depth: number }) {
+function DirNode({ runId, file, depth, selected, onSelect, reloadKey, onOpenDir }: TreeProps & { file: ArtifactFile; depth: number }) {
   // Folders on the way to the selected file start open, so a shared URL shows its file in place.
   const [open, setOpen] = useState(() => !!selected && selected.startsWith(`${file.path}/`));
   return (
     <div role="treeitem" aria-expanded={open}>
-      <div class="tree-row dir" data-path={file.path} style={{ paddingLeft: `${depth * 14 + 4}px` }} onMouseDown={onPress(() => setOpen(!open))}>
+      <div class="tree-row dir" data-path={file.path} style={{ paddingLeft: `${depth * 14 + 4}px` }} onMouseDown={onPress(() => {
+          if (!open) onOpenDir?.(file.path);
+          setOpen(!open);
+        })}
+      >
         <span class="twisty">{open ? '▾' : '▸'}</span> {baseName(file.path)}/
       </div>
-      {open && <Folder runId={runId} path={file.path} depth={depth + 1} selected={selected} onSelect={onSelect} reloadKey={reloadKey} />}
+      {open && <Folder runId={runId} path={file.path} depth={depth + 1} selected={selected} onSelect={onSelect} reloadKey={reloadKey} onOpenDir={onOpenDir} />}
     </div>
   );
 }

@@ -1,15 +1,15 @@
 import { useEffect, useState } from 'preact/hooks';
 import { loadMe, PERMISSIONS, type Me, type Permission } from '../session.js';
-import { deletePermission, errorText, listPermissions, listUsers, setPermission, type ExperimentPermission } from './account-api.js';
+import { deletePermission, errorText, listPermissions, listUsers, setPermission, type Grant, type PermissionTarget } from './account-api.js';
 import { Loaded, StatusLine } from './status-line.js';
 import '../auth.css';
 
 /**
- * Who may do what on one experiment (admins, and users with MANAGE on it): the explicit permissions,
- * set one (username + level), remove one; everyone else has the server's default permission.
+ * Who may do what on one experiment or registered model (admins, and users with MANAGE on it): the
+ * explicit permissions, set one (username + level), remove one; everyone else has the server's default.
  */
-export function PermissionsDialog({ me, experimentId, experimentName, onClose }: { me: Me; experimentId: string; experimentName?: string; onClose(): void }) {
-  const [list, setList] = useState<ExperimentPermission[] | null>(null);
+export function PermissionsDialog({ me, target, title, onClose }: { me: Me; target: PermissionTarget; title: string; onClose(): void }) {
+  const [list, setList] = useState<Grant[] | null>(null);
   const [users, setUsers] = useState<string[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [reload, setReload] = useState(0);
@@ -18,12 +18,12 @@ export function PermissionsDialog({ me, experimentId, experimentName, onClose }:
 
   useEffect(() => {
     let live = true;
-    listPermissions(experimentId).then(
+    listPermissions(target).then(
       (p) => live && setList(p.sort((a, b) => a.username.localeCompare(b.username))),
       (e) => live && setError(errorText(e)),
     );
     return () => void (live = false);
-  }, [experimentId, reload]);
+  }, [JSON.stringify(target), reload]);
   useEffect(() => {
     // Admins get the user names to pick from; others type them.
     if (me.user.role === 'admin') listUsers().then((u) => setUsers(u.map((x) => x.username)), () => undefined);
@@ -50,14 +50,14 @@ export function PermissionsDialog({ me, experimentId, experimentName, onClose }:
   const set = async (e: Event) => {
     e.preventDefault();
     const who = username.trim();
-    if (await act(() => setPermission({ experiment_id: experimentId, username: who, permission: level }), who)) setUsername('');
+    if (await act(() => setPermission({ ...target, username: who, permission: level }), who)) setUsername('');
   };
 
   return (
     <div class="modal-back" onMouseDown={(e) => e.target === e.currentTarget && onClose()}>
       <div class="modal card" role="dialog" aria-label="permissions" data-testid="permissions-dialog">
         <div class="toolbar">
-          <h2 style="margin:0">Permissions of “{experimentName ?? experimentId}”</h2>
+          <h2 style="margin:0">Permissions of “{title}”</h2>
           <button style={{ marginLeft: 'auto' }} aria-label="close" onClick={onClose}>
             ✕
           </button>
@@ -92,7 +92,7 @@ export function PermissionsDialog({ me, experimentId, experimentName, onClose }:
                       </select>
                     </td>
                     <td>
-                      <button onClick={() => void act(() => deletePermission(experimentId, p.username), p.username)}>Remove</button>
+                      <button onClick={() => void act(() => deletePermission(target, p.username), p.username)}>Remove</button>
                     </td>
                   </tr>
                 ))}

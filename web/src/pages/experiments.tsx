@@ -199,7 +199,7 @@ export function ExperimentsPage({ query }: { query: URLSearchParams }) {
         </table>
       )}
       {list?.length === 0 && <p class="muted">No experiments{q ? ` matching "${q}"` : ''}.</p>}
-      {sharing && <PermissionsDialog me={access.me} experimentId={sharing.experiment_id} experimentName={sharing.name} onClose={() => setSharing(null)} />}
+      {sharing && <PermissionsDialog me={access.me} target={{ experiment_id: sharing.experiment_id }} title={sharing.name} onClose={() => setSharing(null)} />}
     </div>
   );
 }

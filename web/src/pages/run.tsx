@@ -6,6 +6,9 @@ import { ArtifactTree, listArtifacts } from '../components/artifact-tree.js';
 import { ArtifactUpload, folderOf } from '../components/artifact-upload.js';
 import { RunImages } from '../components/image-gallery.js';
 import { RunCharts } from '../components/run-charts.js';
+import { loggedModelPaths, RunModels } from '../components/run-models.js';
+import { RegisterModel } from '../components/register-model.js';
+import { useModelAccess } from '../components/model-access.js';
 import { KeyValueTable, ReproCard, RunInfoCard, runName, TagTables, tagMap } from '../components/run-info.js';
 import { NOTE_TAG, RunNote } from '../components/run-note.js';
 import { useAccess } from '../session.js';
@@ -61,6 +64,10 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
   const access = useAccess();
   // Bumped after an upload so the tree reads its folders again.
   const [uploads, setUploads] = useState(0);
+  // The folder last opened in the tree (until a file is selected): where "Register model" looks for an MLmodel.
+  const [openedDir, setOpenedDir] = useState<string | null>(null);
+  const [registered, setRegistered] = useState(0);
+  const models = useModelAccess();
 
   useEffect(() => {
     if (!experimentId) return;
@@ -92,6 +99,7 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
   const reloadKey = running ? polls * 1000 + uploads : -1 - uploads;
 
   const select = (path: string | null) => setQuery({ artifact: path });
+  const canRegister = access.canEdit(run.info.experiment_id) && models.canCreate;
   const showDiff = () => {
     select(DIFF_PATH);
     artifactsRef.current?.scrollIntoView({ behavior: 'smooth', block: 'start' });
@@ -154,16 +162,30 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
             runId={runId}
             selected={selected}
             reloadKey={reloadKey}
+            onOpenDir={setOpenedDir}
             onSelect={(f) => {
               setSelectedSize(f.file_size);
+              setOpenedDir(null);
               select(f.path);
             }}
           />
           <div class="artifact-pane">
+            {/* In the pane, not above the tree: appearing when a folder opens, it must not move the tree under the pointer. */}
+            {canRegister && (
+              <RegisterModel runId={runId} folder={openedDir ?? folderOf(selected)} onRegistered={() => setRegistered((n) => n + 1)} />
+            )}
             {selected ? <ArtifactPreview runId={runId} path={selected} size={selectedSize} /> : <p class="muted">Select a file to preview it.</p>}
           </div>
         </div>
       </section>
+      {/* Below the artifacts, so its table never moves the tree while it loads. */}
+      <RunModels
+        runId={runId}
+        reloadKey={registered}
+        logged={loggedModelPaths(tags.get('mlflow.log-model.history'))}
+        canRegister={canRegister}
+        onRegistered={() => setRegistered((n) => n + 1)}
+      />
     </div>
   );
 }

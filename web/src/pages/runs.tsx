@@ -269,7 +269,7 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
           </button>
         )}
       </h1>
-      {sharing && single && <PermissionsDialog me={access.me} experimentId={single} experimentName={names[single]} onClose={() => setSharing(false)} />}
+      {sharing && single && <PermissionsDialog me={access.me} target={{ experiment_id: single }} title={names[single] ?? single} onClose={() => setSharing(false)} />}
       <SweepLinks experiments={experiments} />
       <div class="toolbar top-row">
         <FilterBox value={filter} error={error} onApply={(v) => setQuery({ filter: v || null })} />
