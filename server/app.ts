@@ -18,6 +18,7 @@ import { createCredentialService } from './auth/credentials.service.js';
 import { createOidcService } from './auth/oidc.service.js';
 import type { Config } from './config.js';
 import { registerAuth } from './http/auth.js';
+import { drainBeforeErrors } from './http/drain.js';
 import { keepRawJson, registerErrorHandlers, sendError } from './http/errors.js';
 import { openApiRoutes, registerOpenApi } from './http/openapi.js';
 import { registerSdkRoutes } from './http/sdk.js';
@@ -75,6 +76,7 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date,
   // MLflow accepts only JSON bodies; text/plain would otherwise reach handlers as a string.
   app.removeContentTypeParser('text/plain');
   keepRawJson(app);
+  drainBeforeErrors(app);
   await registerSecurity(app, { corsOrigins: config.corsOrigins ?? [] });
   // Before any route: @fastify/swagger collects the routes as they are added.
   await registerOpenApi(app);
