@@ -4,7 +4,9 @@ import fc from 'fast-check';
 import type { Statement } from 'better-sqlite3';
 import { CHUNK_POINTS } from '../server/store/sqlite/metrics.sql.js';
 import { buildTestApp, seedRun, type TestApp } from './helper.js';
-import { parseRunFilter } from '../server/search/parser.js';
+import { MAX_CONDITIONS, MAX_FILTER_LENGTH, MAX_LIST_VALUES, MAX_NESTING, MAX_ORDER_KEYS, MAX_PATTERN_LENGTH, parseRunFilter } from '../server/search/parser.js';
+import { BULK_MAX_RUNS, SAMPLED_MAX_KEYS } from '../server/tracking/metrics.service.js';
+import { SEARCH_MAX_EXPERIMENTS } from '../server/tracking/runs.service.js';
 import { matches, type RunView } from './support/filter-oracle.js';
 import {
   fieldsOf,
@@ -417,7 +419,7 @@ describe('fuzz: extreme int64 steps and timestamps', () => {
   });
 });
 
-describe('fuzz: large filters and lists are refused with 400, never 500', () => {
+describe('fuzz: large filters and lists are refused with 400 and the bound they pass, never 500', () => {
   const runSearch = (body: object): Req => ({ method: 'POST', url: '/api/2.0/mlflow/runs/search', payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
   const expSearch = (body: object): Req => ({ method: 'POST', url: '/ajax-api/2.0/mlflow/experiments/search', payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
   const ids = () => [seed.expId];
@@ -427,26 +429,52 @@ describe('fuzz: large filters and lists are refused with 400, never 500', () => 
     for (let i = 0; i < n; i++) f = `params.opt = 'adam' ${i % 2 ? 'AND' : 'OR'} (${f})`;
     return f;
   };
-  const SIZED: [string, number, (n: number) => Req][] = [
-    ['runs/search: a filter of n conditions joined by OR', 3000, (n) => runSearch({ experiment_ids: ids(), filter: times(n, "params.lr = '0.1'").join(' OR ') })],
-    ['runs/search: a filter of n conditions joined by AND', 3000, (n) => runSearch({ experiment_ids: ids(), filter: times(n, 'metrics.loss > 0').join(' AND ') })],
-    ['runs/search: an IN list of n strings', 40_000, (n) => runSearch({ experiment_ids: ids(), filter: `tags.team IN (${times(n, "'a'").join(',')})` })],
-    ['runs/search: n OR-ed IN lists of 100 strings each', 500, (n) => runSearch({ experiment_ids: ids(), filter: times(n, `tags.team IN (${times(100, "'a'").join(',')})`).join(' OR ') })],
-    ['runs/search: n experiment_ids', 40_000, (n) => runSearch({ experiment_ids: Array.from({ length: n }, (_, i) => String(i)) })],
-    ['runs/search: a condition inside n parentheses', 20_000, (n) => runSearch({ experiment_ids: ids(), filter: `${'('.repeat(n)}params.lr = '0.1'${')'.repeat(n)}` })],
-    ['runs/search: n alternately nested AND/OR groups', 3000, (n) => runSearch({ experiment_ids: ids(), filter: nested(n) })],
-    ['runs/search: order_by of n param keys', 200, (n) => runSearch({ experiment_ids: ids(), order_by: Array.from({ length: n }, (_, i) => `params.p${i}`) })],
-    ['experiments/search: a filter of n conditions joined by OR', 3000, (n) => expSearch({ filter: times(n, "name = 'x'").join(' OR ') })],
-    ['experiments/search: an IN list of n strings', 40_000, (n) => expSearch({ filter: `tags.owner IN (${times(n, "'me'").join(',')})` })],
-    ['experiments/search: a condition inside n parentheses', 20_000, (n) => expSearch({ filter: `${'('.repeat(n)}name = 'x'${')'.repeat(n)}` })],
-    ['experiments/search: order_by of n clauses', 3000, (n) => expSearch({ order_by: times(n, 'name') })],
-    ['get-history-bulk-interval: n run_ids', 300, (n) => ({ method: 'GET', url: `/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval?metric_key=loss&${times(n, `run_ids=${seed.runId}`).join('&')}` })],
-    ['lablog sampled: n keys', 3000, (n) => ({ method: 'GET', url: `/api/2.0/lablog/metrics/sampled?run_ids=${seed.runId}&${Array.from({ length: n }, (_, i) => `keys=k${i}`).join('&')}` })],
+  const EXP_ORDER = ['name', 'experiment_id', 'creation_time', 'last_update_time'];
+  const conditions = new RegExp(`more than ${MAX_CONDITIONS} conditions`);
+  const listValues = new RegExp(`more than ${MAX_LIST_VALUES} values in IN lists`);
+  const nesting = new RegExp(`parentheses nested more than ${MAX_NESTING} deep`);
+  const orderKeys = new RegExp(`clauses given; at most ${MAX_ORDER_KEYS} are supported`);
+  const filterLength = new RegExp(`characters given; at most ${MAX_FILTER_LENGTH} are supported`);
+  const longValue = "params.lr = ''".length;
+  const pattern = new RegExp(`a LIKE pattern of \\d+ characters at position \\d+; at most ${MAX_PATTERN_LENGTH} are supported|${filterLength.source}`);
+  // A long list is refused for its length before its values are counted.
+  const longList = new RegExp(`${listValues.source}|${filterLength.source}`);
+  // [what, largest n tried, largest n answered 200, the refusal's message, the request for n]
+  const SIZED: [string, number, number, RegExp, (n: number) => Req][] = [
+    ['runs/search: a filter of n conditions joined by OR', 3000, MAX_CONDITIONS, conditions, (n) => runSearch({ experiment_ids: ids(), filter: times(n, "params.lr = '0.1'").join(' OR ') })],
+    ['runs/search: a filter of n conditions joined by AND', 3000, MAX_CONDITIONS, conditions, (n) => runSearch({ experiment_ids: ids(), filter: times(n, 'metrics.loss > 0').join(' AND ') })],
+    ['runs/search: an IN list of n strings', 40_000, MAX_LIST_VALUES, longList, (n) => runSearch({ experiment_ids: ids(), filter: `tags.team IN (${times(n, "'a'").join(',')})` })],
+    ['runs/search: n OR-ed IN lists of 100 strings each', 500, MAX_LIST_VALUES / 100, longList, (n) => runSearch({ experiment_ids: ids(), filter: times(n, `tags.team IN (${times(100, "'a'").join(',')})`).join(' OR ') })],
+    ['runs/search: n experiment_ids', 40_000, SEARCH_MAX_EXPERIMENTS, /^SearchRuns request cannot specify more than 10000 experiment_ids\. Received \d+ experiment_ids\.$/, (n) => runSearch({ experiment_ids: Array.from({ length: n }, (_, i) => String(i)) })],
+    ['runs/search: a condition inside n parentheses', 20_000, MAX_NESTING, nesting, (n) => runSearch({ experiment_ids: ids(), filter: `${'('.repeat(n)}params.lr = '0.1'${')'.repeat(n)}` })],
+    ['runs/search: n alternately nested AND/OR groups', 3000, MAX_NESTING, nesting, (n) => runSearch({ experiment_ids: ids(), filter: nested(n) })],
+    ['runs/search: order_by of n param keys', 200, MAX_ORDER_KEYS, orderKeys, (n) => runSearch({ experiment_ids: ids(), order_by: Array.from({ length: n }, (_, i) => `params.p${i}`) })],
+    ['runs/search: a filter value of n characters', 300_000, MAX_FILTER_LENGTH - longValue, filterLength, (n) => runSearch({ experiment_ids: ids(), filter: `params.lr = '${'a'.repeat(n)}'` })],
+    ['runs/search: a LIKE pattern of n characters', 300_000, MAX_PATTERN_LENGTH - 2, pattern, (n) => runSearch({ experiment_ids: ids(), filter: `params.lr LIKE '%${'a'.repeat(n)}%'` })],
+    ['experiments/search: a filter of n conditions joined by OR', 3000, MAX_CONDITIONS, conditions, (n) => expSearch({ filter: times(n, "name = 'x'").join(' OR ') })],
+    ['experiments/search: an IN list of n strings', 40_000, MAX_LIST_VALUES, longList, (n) => expSearch({ filter: `tags.owner IN (${times(n, "'me'").join(',')})` })],
+    ['experiments/search: a condition inside n parentheses', 20_000, MAX_NESTING, nesting, (n) => expSearch({ filter: `${'('.repeat(n)}name = 'x'${')'.repeat(n)}` })],
+    ['experiments/search: order_by of n clauses', 3000, MAX_ORDER_KEYS, orderKeys, (n) => expSearch({ order_by: Array.from({ length: n }, (_, i) => EXP_ORDER[i % EXP_ORDER.length]) })],
+    ['get-history-bulk-interval: n run_ids', 300, BULK_MAX_RUNS, /must specify at most 100 run_ids\. Received \d+ run_ids/, (n) => ({ method: 'GET', url: `/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval?metric_key=loss&${times(n, `run_ids=${seed.runId}`).join('&')}` })],
+    ['lablog sampled: n keys', 3000, SAMPLED_MAX_KEYS, /^'keys' may contain at most 1000 metric keys\. Got \d+\.$/, (n) => ({ method: 'GET', url: `/api/2.0/lablog/metrics/sampled?run_ids=${seed.runId}&${Array.from({ length: n }, (_, i) => `keys=k${i}`).join('&')}` })],
   ];
-  for (const [label, max, build] of SIZED) {
-    it(label, async () => {
-      // The largest size runs first, so a failure is always found and then shrunk to the smallest n.
-      await fc.assert(fc.asyncProperty(fc.noBias(fc.integer({ min: 1, max })), async (n) => void (await exercise(build(n)))), { numRuns: 15, examples: [[max]] });
+  for (const [label, max, limit, refusal, build] of SIZED) {
+    it(`${label}: 200 up to ${limit}, then 400 naming the bound`, async () => {
+      // The largest size and both sides of the bound run first; random sizes fill in between.
+      await fc.assert(
+        fc.asyncProperty(fc.noBias(fc.integer({ min: 1, max })), async (n) => {
+          const res = await exercise(build(n));
+          if (n <= limit) {
+            assert.equal(res.status, 200, `n=${n}: ${JSON.stringify(res.json)?.slice(0, 300)}`);
+          } else {
+            assert.equal(res.status, 400, `n=${n}`);
+            assert.equal(res.json.error_code, 'INVALID_PARAMETER_VALUE');
+            assert.match(res.json.message, refusal);
+            assert.ok(res.json.message.length < 1000, `the message does not repeat the whole request (${res.json.message.length} characters)`);
+          }
+        }),
+        { numRuns: 15, examples: [[max], [limit], [limit + 1]] },
+      );
     });
   }
 });

@@ -60,6 +60,14 @@ export function parseModelVersionOrderBy(items: string[] | undefined): OrderKey[
 export const MAX_NESTING = 100;
 export const MAX_CONDITIONS = 500;
 export const MAX_ORDER_KEYS = 20;
+/** Values across all IN lists of one filter: lablog's UI asks for runs by id 500 at a time. */
+export const MAX_LIST_VALUES = 1000;
+/** Longer filters are refused before they are read; 1000 quoted run ids take about 40,000. */
+export const MAX_FILTER_LENGTH = 100_000;
+/** SQLite refuses LIKE patterns over 50,000 bytes; no stored value (at most 6,000 characters) needs more. */
+export const MAX_PATTERN_LENGTH = 10_000;
+/** How much of a refused filter the error message repeats. */
+const ECHO_LENGTH = 200;
 
 function parseOrderBy(items: string[] | undefined, vocab: Vocabulary): OrderKey[] {
   const list = items ?? [];
@@ -83,9 +91,16 @@ function withPositions<T>(label: string, text: string, body: () => T): T {
   }
 }
 
+function echo(text: string): string {
+  return text.length > ECHO_LENGTH ? `${text.slice(0, ECHO_LENGTH)}...` : text;
+}
+
 function parseFilter(text: string | undefined | null, vocab: Vocabulary): Expr | null {
   if (text == null || text.trim() === '') return null;
-  return withPositions(`Invalid filter '${text}'`, text, () => {
+  if (text.length > MAX_FILTER_LENGTH) {
+    throw invalid(`Invalid filter '${echo(text)}': ${text.length} characters given; at most ${MAX_FILTER_LENGTH} are supported`);
+  }
+  return withPositions(`Invalid filter '${echo(text)}'`, text, () => {
     const p = new Parser(text, tokenize(text), vocab);
     const expr = p.expr();
     p.expectEnd('AND, OR or end of input');
@@ -95,7 +110,7 @@ function parseFilter(text: string | undefined | null, vocab: Vocabulary): Expr |
 
 function parseOrderItem(item: string, vocab: Vocabulary): OrderKey {
   const text = typeof item === 'string' ? item : String(item);
-  return withPositions(`Invalid order_by clause '${text}'`, text, () => {
+  return withPositions(`Invalid order_by clause '${echo(text)}'`, text, () => {
     const p = new Parser(text, tokenize(text), vocab);
     const field = p.field('order');
     let ascending = true;
@@ -122,6 +137,7 @@ class Parser {
   private i = 0;
   private depth = 0;
   private conditions = 0;
+  private listValues = 0;
 
   constructor(
     private readonly text: string,
@@ -307,7 +323,12 @@ class Parser {
       if (tok.t === 'number') return tok.value;
       throw this.expected('a number', tok, tok.t === 'string' ? `${subject} compares with unquoted numbers` : undefined);
     }
-    if (tok.t === 'string') return tok.value;
+    if (tok.t === 'string') {
+      if ((op === 'LIKE' || op === 'ILIKE') && tok.value.length > MAX_PATTERN_LENGTH) {
+        throw new Fault(tok.pos, `a ${op} pattern of ${tok.value.length} characters`, `at most ${MAX_PATTERN_LENGTH} are supported`);
+      }
+      return tok.value;
+    }
     const bare = tok.t === 'ident' ? tok.parts.map((p) => p.text).join('.') : tok.t === 'number' ? this.source(tok) : null;
     const hint = bare === null ? undefined : `${subject} compares with strings; quote the value, e.g. '${bare}'`;
     throw this.expected('a quoted string', tok, hint);
@@ -321,6 +342,9 @@ class Parser {
     for (;;) {
       const tok = this.next();
       if (tok.t !== 'string') throw this.expected('a quoted string', tok);
+      if (++this.listValues > MAX_LIST_VALUES) {
+        throw new Fault(tok.pos, `more than ${MAX_LIST_VALUES} values in IN lists`, 'split the search into several requests');
+      }
       values.push(tok.value);
       const sep = this.next();
       if (sep.t === ')') return values;

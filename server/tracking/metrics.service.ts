@@ -5,6 +5,8 @@ import type { MetricPoint, SampledQuery, TrackingStore } from '../store/types.js
 import { validateKey } from './validation.js';
 
 export const BULK_MAX_RUNS = 100;
+/** Series keys in one sampled read: a run of 1,000 keys is read in one request, more in several. */
+export const SAMPLED_MAX_KEYS = 1000;
 export const BULK_MAX_RESULTS = 2500;
 
 /**
@@ -99,6 +101,7 @@ export function createMetricService(store: TrackingStore, access: Access) {
     async sampled(caller: Caller, q: SampledQuery) {
       if (q.runIds.length === 0 || q.keys.length === 0) throw invalid("Parameters 'run_ids' and 'keys' need at least one value each.");
       if (q.runIds.length > BULK_MAX_RUNS) throw invalid(`'run_ids' may contain at most ${BULK_MAX_RUNS} run ids. Got ${q.runIds.length}.`);
+      if (q.keys.length > SAMPLED_MAX_KEYS) throw invalid(`'keys' may contain at most ${SAMPLED_MAX_KEYS} metric keys. Got ${q.keys.length}.`);
       q.keys.forEach((k) => validateKey('metric', k));
       if (q.start !== null && q.end !== null && q.start > q.end) throw invalid("'start' must not be greater than 'end'.");
       await mayReadAll(caller, q.runIds);

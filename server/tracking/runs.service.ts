@@ -8,6 +8,13 @@ import type { Clock } from './experiments.service.js';
 import { generateRunName } from './run-names.js';
 import { validateBatch, validateKey, validateTag } from './validation.js';
 
+/**
+ * Experiments one runs/search may name. MLflow's `search_runs(search_all_experiments=True)` sends
+ * every experiment id the server has, so the bound sits far above a team's count; it only stops a
+ * request from making the id list itself the cost.
+ */
+export const SEARCH_MAX_EXPERIMENTS = 10_000;
+
 const RUN_NAME_TAG = 'mlflow.runName';
 const USER_TAG = 'mlflow.user';
 const MAX_INPUT_TAG_KEY = 255;
@@ -123,6 +130,10 @@ export function createRunService(store: TrackingStore, clock: Clock, access: Acc
     },
     /** Runs of the requested experiments the caller may read; the others are left out, as from a list. */
     async search(caller: Caller, q: { experimentIds: string[]; filter?: string; orderBy?: string[]; viewType: ViewType; offset: number; limit: number }) {
+      if (q.experimentIds.length > SEARCH_MAX_EXPERIMENTS) {
+        // Worded as MLflow words its bound on SearchDatasets' experiment_ids.
+        throw invalid(`SearchRuns request cannot specify more than ${SEARCH_MAX_EXPERIMENTS} experiment_ids. Received ${q.experimentIds.length} experiment_ids.`);
+      }
       return store.searchRuns({
         experimentIds: await access.readable(caller, q.experimentIds),
         filter: parseRunFilter(q.filter),
