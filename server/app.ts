@@ -19,6 +19,7 @@ import { createOidcService } from './auth/oidc.service.js';
 import type { Config } from './config.js';
 import { registerAuth } from './http/auth.js';
 import { drainBeforeErrors } from './http/drain.js';
+import { DEFAULT_LIMITS, registerLimits, serverOptions, type ConnectionLimits } from './http/limits.js';
 import { keepRawJson, registerErrorHandlers, sendError } from './http/errors.js';
 import { openApiRoutes, registerOpenApi } from './http/openapi.js';
 import { registerSdkRoutes } from './http/sdk.js';
@@ -42,7 +43,7 @@ type AuthSettings = Pick<
   Pick<Config, 'trustedProxyHeader' | 'publicUrl' | 'oidcIssuer' | 'oidcClientId' | 'oidcClientSecret' | 'oidcAdminClaim'>;
 
 export interface AppDeps {
-  config: Pick<Config, 'bodyLimit' | 'maxArtifactBytes'> & Partial<AuthSettings> & { artifactListPageSize?: number };
+  config: Pick<Config, 'bodyLimit' | 'maxArtifactBytes'> & Partial<AuthSettings> & Partial<ConnectionLimits> & { artifactListPageSize?: number };
   store: TrackingStore;
   artifacts: ArtifactStore;
   logger: Logger | false;
@@ -52,7 +53,14 @@ export interface AppDeps {
 }
 
 export async function buildApp({ config, store, artifacts, logger, clock = Date, webRoot }: AppDeps): Promise<FastifyInstance> {
+  const limits: ConnectionLimits = {
+    maxConnections: config.maxConnections ?? DEFAULT_LIMITS.maxConnections,
+    headersTimeout: config.headersTimeout ?? DEFAULT_LIMITS.headersTimeout,
+    bodyTimeout: config.bodyTimeout ?? DEFAULT_LIMITS.bodyTimeout,
+    idleTimeout: config.idleTimeout ?? DEFAULT_LIMITS.idleTimeout,
+  };
   const app = Fastify({
+    ...serverOptions(limits),
     loggerInstance: logger ? (logger as FastifyBaseLogger) : undefined,
     // Fastify's own two lines per request are replaced by the one line of the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
@@ -77,6 +85,7 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date,
   app.removeContentTypeParser('text/plain');
   keepRawJson(app);
   drainBeforeErrors(app);
+  registerLimits(app, limits);
   await registerSecurity(app, { corsOrigins: config.corsOrigins ?? [] });
   // Before any route: @fastify/swagger collects the routes as they are added.
   await registerOpenApi(app);

@@ -1,6 +1,7 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_LIMITS } from './http/limits.js';
 
 /** A comma-separated list in one setting. */
 const list = z
@@ -28,6 +29,14 @@ export const configSchema = z.object({
   maxArtifactBytes: z.coerce.number().int().min(1).default(10 * 1024 ** 3),
   /** Cap for request bodies other than artifact uploads (log-batch has its own 1,000,000-byte cap). */
   bodyLimit: z.coerce.number().int().min(1024).default(8 * 1024 * 1024),
+  /** Open connections at once (server/http/limits.ts); the next ones are dropped. */
+  maxConnections: z.coerce.number().int().min(1).default(DEFAULT_LIMITS.maxConnections),
+  /** Seconds for a request's headers to arrive. */
+  headersTimeout: z.coerce.number().positive().default(DEFAULT_LIMITS.headersTimeout),
+  /** Seconds for a JSON body to arrive after its headers (artifact uploads are exempt). */
+  bodyTimeout: z.coerce.number().positive().default(DEFAULT_LIMITS.bodyTimeout),
+  /** Seconds a connection may stay silent both ways before it is closed. */
+  idleTimeout: z.coerce.number().positive().default(DEFAULT_LIMITS.idleTimeout),
 
   // Team hosting (docs/auth.md).
   auth: z
@@ -81,6 +90,10 @@ const ENV: Record<string, keyof Config> = {
   LABLOG_DATA_DIR: 'dataDir',
   LABLOG_LOG_LEVEL: 'logLevel',
   LABLOG_BODY_LIMIT: 'bodyLimit',
+  LABLOG_MAX_CONNECTIONS: 'maxConnections',
+  LABLOG_HEADERS_TIMEOUT: 'headersTimeout',
+  LABLOG_BODY_TIMEOUT: 'bodyTimeout',
+  LABLOG_IDLE_TIMEOUT: 'idleTimeout',
   LABLOG_MAX_ARTIFACT_BYTES: 'maxArtifactBytes',
   LABLOG_AUTH: 'auth',
   LABLOG_ADMIN_USERNAME: 'adminUsername',

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { buildApp, type AppDeps } from '../server/app.js';
 import { ensureFirstAdmin } from '../server/auth/bootstrap.js';
+import type { ConnectionLimits } from '../server/http/limits.js';
 import { createLocalArtifactStore } from '../server/artifacts/local.js';
 import { openSqliteStore } from '../server/store/sqlite/index.js';
 import { parseJsonOr } from './support/json.js';
@@ -18,7 +19,15 @@ export type TestAuth = Partial<Omit<NonNullable<AppDeps['config']>, 'bodyLimit' 
 
 /** A fresh app over a fresh SQLite file in its own temp dir; `close()` removes everything. */
 export async function buildTestApp(
-  opts: { now?: () => number; maxArtifactBytes?: number; artifactListPageSize?: number; webRoot?: string; auth?: TestAuth; corsOrigins?: string[] } = {},
+  opts: {
+    now?: () => number;
+    maxArtifactBytes?: number;
+    artifactListPageSize?: number;
+    webRoot?: string;
+    auth?: TestAuth;
+    corsOrigins?: string[];
+    limits?: Partial<ConnectionLimits>;
+  } = {},
 ) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'lablog-test-'));
   const store = openSqliteStore(dir);
@@ -29,6 +38,7 @@ export async function buildTestApp(
     maxArtifactBytes: opts.maxArtifactBytes ?? 10 * 1024 ** 3,
     artifactListPageSize: opts.artifactListPageSize,
     corsOrigins: opts.corsOrigins,
+    ...opts.limits,
     ...(opts.auth ? { auth: true, ...opts.auth } : {}),
   };
   if (opts.auth) await ensureFirstAdmin(store, ADMIN.username, ADMIN.password, clock.now());

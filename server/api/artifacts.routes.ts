@@ -83,11 +83,11 @@ export async function artifactRoutes(app: FastifyInstance, opts: { artifacts: Ar
     raw.removeAllContentTypeParsers();
     raw.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
     for (const p of ARTIFACT_PREFIXES) {
-      raw.put(`${p}/artifacts/*`, async (req, reply) => {
+      raw.put(`${p}/artifacts/*`, { config: { streamingBody: true } }, async (req, reply) => {
         await svc.put(req.caller!, wildcard(req), bodyStream(req, svc.maxBytes));
         return reply.send({});
       });
-      raw.put<{ Params: { uploadId: string; part: string } }>(`${p}/mpu/upload/:uploadId/:part`, async (req, reply) => {
+      raw.put<{ Params: { uploadId: string; part: string } }>(`${p}/mpu/upload/:uploadId/:part`, { config: { streamingBody: true } }, async (req, reply) => {
         const part = Number(req.params.part);
         const { etag } = await svc.putPart(req.caller!, req.params.uploadId, part, bodyStream(req, svc.maxBytes));
         return reply.header('ETag', `"${etag}"`).send({});

@@ -34,7 +34,7 @@ export async function runArtifactRoutes(app: FastifyInstance, opts: { artifacts:
   await app.register(async (raw) => {
     raw.removeAllContentTypeParsers();
     raw.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
-    raw.post<{ Querystring: Record<string, string | string[] | undefined> }>('/ajax-api/2.0/mlflow/upload-artifact', async (req) => {
+    raw.post<{ Querystring: Record<string, string | string[] | undefined> }>('/ajax-api/2.0/mlflow/upload-artifact', { config: { streamingBody: true } }, async (req) => {
       const declared = Number(req.headers['content-length']);
       await svc.uploadToRun(
         req.caller!,

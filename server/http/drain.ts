@@ -10,13 +10,22 @@ import type { FastifyInstance } from 'fastify';
 export const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
 export const DRAIN_MAX_MS = 30_000;
 
+const draining = new WeakSet<IncomingMessage>();
+
+/** True while an error answer waits for the rest of this request's body (it has its own bounds). */
+export function isDraining(raw: IncomingMessage): boolean {
+  return draining.has(raw);
+}
+
 /** Reads and discards the rest of `raw`; true once it ended, false when it went past a bound or broke. */
 export function drainRequest(raw: IncomingMessage, maxBytes = DRAIN_MAX_BYTES, maxMs = DRAIN_MAX_MS): Promise<boolean> {
   if (raw.complete || raw.readableEnded) return Promise.resolve(true);
   if (raw.destroyed) return Promise.resolve(false);
+  draining.add(raw);
   return new Promise((resolve) => {
     let seen = 0;
     const finish = (ended: boolean) => {
+      draining.delete(raw);
       clearTimeout(timer);
       raw.off('data', onData).off('end', onEnd).off('close', onClose).off('error', onClose);
       // Past the bound: stop reading; the answer below closes the connection.

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { LablogError, type ErrorCode } from '../errors.js';
+import { invalid, LablogError, type ErrorCode } from '../errors.js';
+import { jsonNestsDeeperThan, MAX_JSON_DEPTH } from './limits.js';
 import { describeValidation, type ValidationIssue } from './validation-messages.js';
 
 // MLflow's ERROR_CODE_TO_HTTP_STATUS for the codes lablog emits.
@@ -28,6 +29,9 @@ export function keepRawJson(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser(app.initialConfig.onProtoPoisoning ?? 'error', app.initialConfig.onConstructorPoisoning ?? 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (jsonNestsDeeperThan(body as string, MAX_JSON_DEPTH)) {
+      return done(invalid(`Malformed JSON in request body: nested deeper than ${MAX_JSON_DEPTH} levels, the most lablog accepts`), undefined);
+    }
     (req as unknown as Record<symbol, unknown>)[RAW_JSON] = body;
     parse(req, body as string, done);
   });
@@ -52,14 +56,18 @@ export function registerErrorHandlers(app: FastifyInstance, fallback?: (req: Fas
     if (hasZodFastifySchemaValidationErrors(err)) {
       const where = err.validationContext ?? 'body';
       const schemas = req.routeOptions.schema as Record<string, unknown> | undefined;
-      return sendError(
-        reply,
-        'INVALID_PARAMETER_VALUE',
-        describeValidation(err.validation as unknown as ValidationIssue[], where, where === 'querystring' ? req.query : where === 'params' ? req.params : req.body, {
+      let message: string;
+      try {
+        message = describeValidation(err.validation as unknown as ValidationIssue[], where, where === 'querystring' ? req.query : where === 'params' ? req.params : req.body, {
           schema: schemas?.[where],
           rawJson: where === 'body' ? rawJsonOf(req) : undefined,
-        }),
-      );
+        });
+      } catch (describeErr) {
+        // Wording the message must not turn a client's mistake into a server error.
+        req.log.warn({ err: describeErr }, 'could not word a validation error');
+        message = `Invalid request ${where}: ${err.validation?.[0]?.message ?? 'a value does not match its schema'}`;
+      }
+      return sendError(reply, 'INVALID_PARAMETER_VALUE', message);
     }
     switch (err.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':

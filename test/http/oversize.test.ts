@@ -1,71 +1,10 @@
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { DRAIN_MAX_BYTES } from '../../server/http/drain.js';
 import { LIMITS } from '../../server/tracking/validation.js';
 import { basic } from '../auth/auth.helpers.js';
 import { ADMIN, buildTestApp, injectJson, listen, seedRun, type TestApp } from '../helper.js';
-
-interface RawAnswer {
-  /** Statuses and bodies of every response read on the connection, in order. */
-  responses: { status: number; headers: Record<string, string>; body: string }[];
-  /** A socket error while sending or reading (EPIPE, ECONNRESET), if any. */
-  error?: string;
-  /** How many body bytes the client managed to write before the socket ended. */
-  sent: number;
-}
-
-/** Splits what came back on one connection into HTTP/1.1 responses (content-length bodies only). */
-function parseResponses(raw: Buffer): RawAnswer['responses'] {
-  const out: RawAnswer['responses'] = [];
-  let rest = raw;
-  for (;;) {
-    const end = rest.indexOf('\r\n\r\n');
-    if (end < 0) return out;
-    const [statusLine, ...lines] = rest.subarray(0, end).toString('latin1').split('\r\n');
-    const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
-    const length = Number(headers['content-length'] ?? 0);
-    out.push({ status: Number(statusLine.split(' ')[1]), headers, body: rest.subarray(end + 4, end + 4 + length).toString('utf8') });
-    rest = rest.subarray(end + 4 + length);
-  }
-}
-
-/**
- * Sends one request the way Python's http.client does: the whole body first, honouring backpressure,
- * and only then reads. `after` is written on the same connection once the body is out (a second,
- * pipelined request), to see whether the connection survives the refusal.
- */
-function sendRaw(port: number, head: string, body: Buffer, opts: { chunked?: boolean; after?: string } = {}): Promise<RawAnswer> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    const received: Buffer[] = [];
-    let error: string | undefined;
-    let sent = 0;
-    socket.on('data', (d) => received.push(d));
-    socket.on('error', (e: NodeJS.ErrnoException) => (error ??= e.code ?? e.message));
-    socket.on('close', () => resolve({ responses: parseResponses(Buffer.concat(received)), error, sent }));
-    const framing = opts.chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${body.length}`;
-    socket.write(`${head}\r\nHost: lablog.test\r\n${framing}\r\n\r\n`);
-    const piece = 64 * 1024;
-    let off = 0;
-    const pump = () => {
-      while (off < body.length && !socket.destroyed) {
-        const chunk = body.subarray(off, off + piece);
-        off += chunk.length;
-        const framed = opts.chunked ? Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]) : chunk;
-        const more = socket.write(framed, (err) => {
-          if (!err) sent += chunk.length;
-        });
-        if (!more) return void socket.once('drain', pump);
-      }
-      if (socket.destroyed) return;
-      if (opts.chunked) socket.write('0\r\n\r\n');
-      // The last request asks the server to close, so 'close' marks the end of the answers.
-      socket.write(opts.after ?? '', () => socket.end());
-    };
-    pump();
-  });
-}
+import { sendRaw } from '../support/raw-http.js';
 
 const GET_HEALTH_AND_CLOSE = 'GET /health HTTP/1.1\r\nHost: lablog.test\r\nConnection: close\r\n\r\n';
 
@@ -110,6 +49,18 @@ describe('an oversized body gets its answer, not a reset', () => {
       assert.deepEqual(await storedMetrics(), [], 'nothing of the refused batch is stored');
     });
   }
+
+  test('any other JSON body over LABLOG_BODY_LIMIT (8 MiB here) is drained and refused naming that limit', async () => {
+    const body = Buffer.from(JSON.stringify({ name: 'huge', tags: [{ key: 'k', value: 'v'.repeat(9 * 1024 * 1024) }] }));
+    const answer = await sendRaw(port, 'POST /api/2.0/mlflow/experiments/create HTTP/1.1\r\nContent-Type: application/json', body, { after: GET_HEALTH_AND_CLOSE });
+    assert.equal(answer.error, undefined);
+    assert.equal(answer.responses.length, 2);
+    assert.deepEqual(JSON.parse(answer.responses[0].body), {
+      error_code: 'INVALID_PARAMETER_VALUE',
+      message: `Request body too large: at most ${8 * 1024 * 1024} bytes are accepted on this endpoint.`,
+    });
+    assert.equal((await injectJson(t.app, { method: 'GET', url: '/api/2.0/mlflow/experiments/get-by-name?experiment_name=huge' })).status, 404);
+  });
 
   test('a large body with a content type MLflow does not accept is drained and refused', async () => {
     const body = Buffer.alloc(3 * 1024 * 1024, 'x');

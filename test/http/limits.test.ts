@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import { jsonNestsDeeperThan, MAX_JSON_DEPTH } from '../../server/http/limits.js';
+import { buildTestApp, injectJson, listen, seedRun, type TestApp } from '../helper.js';
+import { openRaw } from '../support/raw-http.js';
+
+const nestedArray = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+const nestedObject = (depth: number) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+
+describe('JSON nesting cap', () => {
+  let t: TestApp;
+  let runId: string;
+  before(async () => {
+    t = await buildTestApp();
+    ({ runId } = await seedRun(t));
+  });
+  after(() => t.close());
+
+  const post = (url: string, payload: string) => injectJson(t.app, { method: 'POST', url: `/api/2.0/mlflow/${url}`, payload, headers: { 'content-type': 'application/json' } });
+  const tags = async () => (await t.get('runs/get', { run_id: runId })).json.run.data.tags as { key: string; value: string }[];
+
+  test('counts brackets outside strings only, escapes included', () => {
+    assert.equal(jsonNestsDeeperThan(nestedArray(3), 3), false);
+    assert.equal(jsonNestsDeeperThan(nestedArray(4), 3), true);
+    assert.equal(jsonNestsDeeperThan(`{"v":"${'['.repeat(100)}"}`, 3), false);
+    assert.equal(jsonNestsDeeperThan(`{"v":"\\"${'{'.repeat(100)}"}`, 3), false, 'an escaped quote does not end the string');
+    assert.equal(jsonNestsDeeperThan(`{"v":"\\\\",${'"w":['.repeat(3)}1]]]}`, 3), true, 'an escaped backslash does');
+  });
+
+  for (const [shape, build] of [['arrays', nestedArray], ['objects', nestedObject]] as const) {
+    test(`${shape} nested ${MAX_JSON_DEPTH + 1} deep, or 100,000 deep, are refused with 400 and nothing stored`, async () => {
+      for (const depth of [MAX_JSON_DEPTH + 1, 100_000]) {
+        for (const [url, body] of [
+          ['runs/set-tag', `{"run_id":${build(depth)},"key":"k","value":"v"}`],
+          ['runs/set-tag', `{"run_id":"${runId}","key":"deep","value":"v","extra":${build(depth)}}`],
+          ['runs/log-batch', `{"run_id":"${runId}","metrics":${build(depth)}}`],
+          ['experiments/create', `{"name":"deep","tags":[${build(depth - 1)}]}`],
+        ] as const) {
+          const res = await post(url, body);
+          assert.equal(res.status, 400, `${url} at depth ${depth}: ${res.body.slice(0, 200)}`);
+          assert.deepEqual(res.json, {
+            error_code: 'INVALID_PARAMETER_VALUE',
+            message: `Malformed JSON in request body: nested deeper than ${MAX_JSON_DEPTH} levels, the most lablog accepts`,
+          });
+        }
+      }
+      assert.deepEqual((await tags()).filter((x) => x.key === 'deep' || x.key === 'k'), []);
+      assert.equal((await t.get('experiments/get-by-name', { experiment_name: 'deep' })).status, 404);
+    });
+  }
+
+  test(`${MAX_JSON_DEPTH} levels are accepted, and a wrongly typed value that deep is worded as a 400`, async () => {
+    const accepted = await post('runs/set-tag', `{"run_id":"${runId}","key":"at-cap","value":"v","extra":${nestedArray(MAX_JSON_DEPTH - 1)}}`);
+    assert.equal(accepted.status, 200, accepted.body);
+    assert.ok((await tags()).some((x) => x.key === 'at-cap' && x.value === 'v'));
+    const wrong = await post('runs/set-tag', `{"run_id":${nestedArray(MAX_JSON_DEPTH - 1)},"key":"k","value":"v"}`);
+    assert.equal(wrong.status, 400);
+    assert.equal(wrong.json.error_code, 'INVALID_PARAMETER_VALUE');
+    assert.match(wrong.json.message, /parameter 'run_id'/);
+  });
+
+  test('brackets inside a string value do not count and are stored as sent', async () => {
+    const value = '[{'.repeat(2000);
+    const res = await post('runs/set-tag', JSON.stringify({ run_id: runId, key: 'brackets', value }));
+    assert.equal(res.status, 200, res.body);
+    assert.equal((await tags()).find((x) => x.key === 'brackets')?.value, value);
+  });
+});
+
+// Node's own defaults (60 s for headers, none for bodies) would let these tests hang past the timeout.
+describe('slow clients: header, body and idle timeouts', { timeout: 20_000 }, () => {
+  let t: TestApp;
+  let port: number;
+  let runId: string;
+  before(async () => {
+    t = await buildTestApp({ limits: { headersTimeout: 0.3, bodyTimeout: 0.3, idleTimeout: 30 } });
+    port = await listen(t);
+    ({ runId } = await seedRun(t));
+  });
+  after(() => t.close());
+
+  test('headers that never finish: 408 and the connection closed, while other clients are answered', async () => {
+    const slow = openRaw(port);
+    await slow.connected;
+    slow.socket.write('GET /health HTTP/1.1\r\nHost: lablog.test\r\n');
+    const meanwhile = await fetch(`http://127.0.0.1:${port}/health`);
+    assert.equal(meanwhile.status, 200);
+    const { responses } = await slow.closed;
+    assert.equal(responses.length, 1);
+    assert.equal(responses[0].status, 408);
+  });
+
+  test('a JSON body that stops arriving: 408 in the MLflow error shape, the connection closed, nothing stored', async () => {
+    const body = JSON.stringify({ run_id: runId, key: 'trickled', value: 'v' });
+    const slow = openRaw(port);
+    await slow.connected;
+    slow.socket.write(`POST /api/2.0/mlflow/runs/set-tag HTTP/1.1\r\nHost: lablog.test\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+    const { responses } = await slow.closed;
+    assert.equal(responses.length, 1);
+    assert.equal(responses[0].status, 408);
+    assert.deepEqual(JSON.parse(responses[0].body), {
+      error_code: 'BAD_REQUEST',
+      message: 'Request body not received within 0.3 s (LABLOG_BODY_TIMEOUT); the connection is closed.',
+    });
+    const tags = (await t.get('runs/get', { run_id: runId })).json.run.data.tags as { key: string }[];
+    assert.equal(tags.some((x) => x.key === 'trickled'), false);
+  });
+
+  test('an artifact upload may pause longer than the body timeout: only the idle timeout bounds it', async () => {
+    const content = Buffer.alloc(200_000, 3);
+    const url = `/api/2.0/mlflow-artifacts/artifacts/0/${runId}/artifacts/paused.bin`;
+    const upload = openRaw(port);
+    await upload.connected;
+    upload.socket.write(`PUT ${url} HTTP/1.1\r\nHost: lablog.test\r\nContent-Type: application/octet-stream\r\nContent-Length: ${content.length}\r\nConnection: close\r\n\r\n`);
+    upload.socket.write(content.subarray(0, 100_000));
+    // Several body timeouts long: a deadline wrongly applied to uploads would fire during it.
+    await sleep(1200);
+    upload.socket.write(content.subarray(100_000));
+    const { responses } = await upload.closed;
+    assert.equal(responses[0]?.status, 200, responses[0]?.body);
+    const stored = await t.app.inject({ method: 'GET', url });
+    assert.equal(stored.statusCode, 200);
+    assert.ok(stored.rawPayload.equals(content));
+  });
+});
+
+describe('idle connections and the connection cap', { timeout: 20_000 }, () => {
+  test('a connection silent both ways is closed after the idle timeout', async () => {
+    const t = await buildTestApp({ limits: { idleTimeout: 0.3 } });
+    try {
+      const port = await listen(t);
+      const idle = openRaw(port);
+      await idle.connected;
+      const { bytes, error } = await idle.closed;
+      assert.equal(bytes, 0);
+      assert.equal(error, undefined);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('past LABLOG_MAX_CONNECTIONS a new connection is dropped; once one closes, the next is served', async () => {
+    const t = await buildTestApp({ limits: { maxConnections: 2 } });
+    const connections = () => new Promise<number>((resolve, reject) => t.app.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+    try {
+      const port = await listen(t);
+      const held = [openRaw(port), openRaw(port)];
+      await Promise.all(held.map((h) => h.connected));
+      while ((await connections()) < 2) await sleep(10);
+      const third = openRaw(port);
+      third.socket.write('GET /health HTTP/1.1\r\nHost: lablog.test\r\n\r\n');
+      const dropped = await third.closed;
+      assert.equal(dropped.responses.length, 0, 'no answer over the cap');
+      held[0].socket.end();
+      await held[0].closed;
+      while ((await connections()) >= 2) await sleep(10);
+      const res = await fetch(`http://127.0.0.1:${port}/health`);
+      assert.equal(res.status, 200);
+      held[1].socket.end();
+    } finally {
+      await t.close();
+    }
+  });
+});
