@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { pino } from 'pino';
-import { createLocalArtifactStore } from './artifacts/local.js';
+import { createLocalArtifactStore, removeStaleUploads } from './artifacts/local.js';
 import { buildApp } from './app.js';
 import { ensureFirstAdmin } from './auth/bootstrap.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
@@ -10,7 +10,10 @@ import { openSqliteStore } from './store/sqlite/index.js';
 export async function startServer(config: Config) {
   const logger = pino({ level: config.logLevel });
   const store = openSqliteStore(config.dataDir);
-  const artifacts = createLocalArtifactStore(path.join(config.dataDir, 'artifacts'));
+  const artifactsRoot = path.join(config.dataDir, 'artifacts');
+  const artifacts = createLocalArtifactStore(artifactsRoot);
+  const stale = await removeStaleUploads(artifactsRoot);
+  if (stale.files > 0) logger.info(stale, 'removed the staging files of uploads an earlier process left unfinished');
   if (config.auth) {
     const admin = await ensureFirstAdmin(store, config.adminUsername, config.adminPassword, Date.now());
     if (admin.created) logger.info({ username: config.adminUsername }, 'created the first admin');

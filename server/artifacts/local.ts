@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream, lstatSync, mkdirSync, realpathSync } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -15,7 +15,7 @@ import type { ArtifactEntry, ArtifactStore, Range } from './types.js';
 export function createLocalArtifactStore(root: string): ArtifactStore {
   mkdirSync(root, { recursive: true });
   const realRoot = realpathSync(root);
-  const staging = path.join(path.dirname(realRoot), `.${path.basename(realRoot)}-staging`);
+  const staging = stagingDirOf(realRoot);
   mkdirSync(path.join(staging, 'mpu'), { recursive: true });
 
   /** Absolute path for a canonical relative path, refusing any that a symlink leads out of the root. */
@@ -40,7 +40,8 @@ export function createLocalArtifactStore(root: string): ArtifactStore {
 
   /** Streams `body` into a fresh staging file, at most maxBytes; returns its path, size and (for parts, whose ETag it is) MD5. */
   async function stage(body: Readable, maxBytes: number, withMd5 = false): Promise<{ file: string; size: number; md5: string }> {
-    const file = path.join(staging, randomUUID());
+    // The pid in the name tells a later process whether the writer is gone (removeStaleUploads).
+    const file = path.join(staging, `${process.pid}-${randomUUID()}`);
     let size = 0;
     const md5 = withMd5 ? createHash('md5') : null;
     const counter = new Transform({
@@ -185,6 +186,52 @@ export function createLocalArtifactStore(root: string): ArtifactStore {
       await rm(uploadDir(id), { recursive: true, force: true });
     },
   };
+}
+
+/** Beside the root, on the same file system, so that moving a finished upload into place is a rename. */
+function stagingDirOf(realRoot: string): string {
+  return path.join(path.dirname(realRoot), `.${path.basename(realRoot)}-staging`);
+}
+
+const STAGED_NAME = /^(?:(\d+)-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Removes the staging files of uploads whose process is gone: a server killed mid-upload (kill -9, OOM,
+ * power) leaves its half-received file behind, never visible under the root but taking disk space.
+ * Call it once at start, before serving: a file named with this process's pid is then from an earlier
+ * process that had the same pid (in a container the server is always pid 1). Files of other live
+ * processes on the same data dir (a second server, an import) are kept; names without a pid come from
+ * versions before the pid was recorded, whose process cannot still be running after an upgrade.
+ * Multipart uploads (`mpu/`) are kept: a client may complete them after a restart.
+ */
+export async function removeStaleUploads(root: string): Promise<{ files: number; bytes: number }> {
+  const staging = stagingDirOf(realpathSync(root));
+  let files = 0;
+  let bytes = 0;
+  const entries = await readdir(staging, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) {
+    const m = STAGED_NAME.exec(e.name);
+    if (!e.isFile() || !m) continue;
+    if (m[1] !== undefined && Number(m[1]) !== process.pid && processAlive(Number(m[1]))) continue;
+    const file = path.join(staging, e.name);
+    const size = (await stat(file).catch(() => null))?.size ?? 0;
+    // Gone already (a concurrent sweep): nothing to count.
+    if (await unlink(file).then(() => true, () => false)) {
+      files++;
+      bytes += size;
+    }
+  }
+  return { files, bytes };
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but belongs to another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 async function* concat(files: string[]): AsyncGenerator<Buffer> {
