@@ -17,14 +17,17 @@ import { createAccountService } from './auth/accounts.service.js';
 import { createCredentialService } from './auth/credentials.service.js';
 import { createOidcService } from './auth/oidc.service.js';
 import type { Config } from './config.js';
+import { StorageUnavailableError } from './errors.js';
 import { registerAuth } from './http/auth.js';
 import { drainBeforeErrors } from './http/drain.js';
 import { DEFAULT_LIMITS, registerLimits, serverOptions, type ConnectionLimits } from './http/limits.js';
 import { keepRawJson, registerErrorHandlers, sendError } from './http/errors.js';
+import { registerHealth } from './http/health.js';
 import { openApiRoutes, registerOpenApi } from './http/openapi.js';
 import { registerSdkRoutes } from './http/sdk.js';
 import { registerSecurity } from './http/security.js';
 import { registerWebUi } from './http/web.js';
+import type { StorageHealth } from './storage/health.js';
 import type { TrackingStore } from './store/types.js';
 import { createArtifactService } from './tracking/artifacts.service.js';
 import { createExperimentService } from './tracking/experiments.service.js';
@@ -50,9 +53,11 @@ export interface AppDeps {
   clock?: { now(): number };
   /** The built UI to serve at / (default web/dist); absent files mean no UI. */
   webRoot?: string;
+  /** Whether the disk takes writes, for /health; told of every write the disk refused. */
+  storage?: StorageHealth;
 }
 
-export async function buildApp({ config, store, artifacts, logger, clock = Date, webRoot }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ config, store, artifacts, logger, clock = Date, webRoot, storage }: AppDeps): Promise<FastifyInstance> {
   const limits: ConnectionLimits = {
     maxConnections: config.maxConnections ?? DEFAULT_LIMITS.maxConnections,
     headersTimeout: config.headersTimeout ?? DEFAULT_LIMITS.headersTimeout,
@@ -91,6 +96,12 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date,
   await registerOpenApi(app);
   registerErrorHandlers(app, (await registerWebUi(app, webRoot)) ?? undefined);
 
+  if (storage) {
+    app.addHook('onError', (_req, _reply, err, done) => {
+      if (err instanceof StorageUnavailableError) storage.fault(err.reason);
+      done();
+    });
+  }
   // One log line per request, with its duration.
   app.addHook('onResponse', (req, reply, done) => {
     req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
@@ -134,7 +145,7 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date,
   await app.register(accountRoutes, { accounts, credentials, secureCookies });
   await app.register(oidcRoutes, { authEnabled: auth.enabled, oidc: oidcOf(config, { store, credentials, access, now }), credentials, secureCookies });
 
-  app.get('/health', (_req, reply) => reply.type('text/plain').send('OK'));
+  registerHealth(app, storage);
   app.get('/version', (_req, reply) => reply.type('text/plain').send(VERSION));
   registerSdkRoutes(app, { publicUrl: config.publicUrl });
 

@@ -144,7 +144,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const config = { ...parsed.data, dataDir: path.resolve(parsed.data.dataDir) };
-  ensureWritableDir(config.dataDir);
+  ensureDataDir(config.dataDir);
   return config;
 }
 
@@ -159,11 +159,20 @@ export function resolveDataDir(flag: string | undefined, env: NodeJS.ProcessEnv 
   return path.resolve(parsed.data);
 }
 
-function ensureWritableDir(dir: string): void {
+/**
+ * The data dir must exist (it is created if need be) and be readable. One that cannot be written (a
+ * read-only mount, a full disk, another owner) is not refused: the server serves reads from it and
+ * says so (main.ts).
+ */
+function ensureDataDir(dir: string): void {
   try {
     mkdirSync(dir, { recursive: true });
-    accessSync(dir, constants.W_OK | constants.R_OK);
   } catch (err) {
     throw new ConfigError(`data dir '${dir}' is not writable: ${(err as Error).message}`);
+  }
+  try {
+    accessSync(dir, constants.R_OK | constants.X_OK);
+  } catch (err) {
+    throw new ConfigError(`data dir '${dir}' is not readable: ${(err as Error).message}`);
   }
 }

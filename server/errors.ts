@@ -36,3 +36,50 @@ export const tooLarge = (message: string) => new LablogError('REQUEST_LIMIT_EXCE
 export const denied = (message: string) => new LablogError('PERMISSION_DENIED', message);
 export const unauthenticated = (message: string) => new LablogError('UNAUTHENTICATED', message);
 export const rateLimited = (message: string, retryAfter: number) => new LablogError('REQUEST_LIMIT_EXCEEDED', message, undefined, retryAfter);
+
+/**
+ * The disk refused a write: full, over quota, read-only or not ours to write. Nothing of the request was
+ * stored (transactions roll back, uploads leave no file), reads still work, and the same request succeeds
+ * once the disk is writable again: 503 TEMPORARILY_UNAVAILABLE, which MLflow's clients retry.
+ */
+export class StorageUnavailableError extends LablogError {
+  constructor(
+    /** What is wrong, for the message and for /health ("the disk holding ... is full (ENOSPC)"). */
+    readonly reason: string,
+  ) {
+    super('TEMPORARILY_UNAVAILABLE', `Storage unavailable: ${reason}. This write was not stored; reads still work. Try again once the disk is writable.`);
+    this.name = 'StorageUnavailableError';
+  }
+}
+
+/**
+ * `target` with each function (or only those named) rethrowing what `classify` recognizes as its typed
+ * error; everything else passes through untouched. Lets a store map its backend's codes in one place.
+ */
+export function translateErrors<T extends object>(target: T, classify: (err: unknown) => LablogError | null, only?: readonly (keyof T)[]): T {
+  const translate = (err: unknown) => classify(err) ?? err;
+  const out = { ...target };
+  for (const key of only ?? (Object.keys(target) as (keyof T)[])) {
+    const fn = target[key];
+    if (typeof fn !== 'function') continue;
+    out[key] = function (this: unknown, ...args: unknown[]) {
+      let result: unknown;
+      try {
+        result = fn.apply(this, args);
+      } catch (err) {
+        throw translate(err);
+      }
+      return result instanceof Promise ? result.catch((err: unknown) => Promise.reject(translate(err))) : result;
+    } as T[keyof T];
+  }
+  return out;
+}
+
+/** Awaits a write that a read happens to make (a token's last use, a sweep's timeouts): skipped while storage refuses writes. */
+export async function unlessStorageUnavailable(write: Promise<unknown>): Promise<void> {
+  try {
+    await write;
+  } catch (err) {
+    if (!(err instanceof StorageUnavailableError)) throw err;
+  }
+}

@@ -4,29 +4,50 @@ import { createLocalArtifactStore, removeStaleUploads } from './artifacts/local.
 import { buildApp } from './app.js';
 import { ensureFirstAdmin } from './auth/bootstrap.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { createStorageHealth } from './storage/health.js';
+import { probeWritable } from './storage/probe.js';
 import { openSqliteStore } from './store/sqlite/index.js';
+
+/** Probe answers that no freed space cures: the database is then opened read-only from the start. */
+const REFUSES_FOR_GOOD = new Set(['EROFS', 'EACCES', 'EPERM']);
 
 /** Starts the server and wires signals for a graceful stop; resolves once it listens. */
 export async function startServer(config: Config) {
   const logger = pino({ level: config.logLevel });
-  const store = openSqliteStore(config.dataDir);
-  const artifactsRoot = path.join(config.dataDir, 'artifacts');
-  const artifacts = createLocalArtifactStore(artifactsRoot);
-  const stale = await removeStaleUploads(artifactsRoot);
-  if (stale.files > 0) logger.info(stale, 'removed the staging files of uploads an earlier process left unfinished');
+  const artifactsDir = path.join(config.dataDir, 'artifacts');
+  // A data directory that refuses writes for good (a read-only mount, another owner) is opened
+  // read-only; on a full disk the usual open is tried first, so writes resume once space returns.
+  const atStart = await probeWritable(config.dataDir, 'the data directory');
+  const readOnly = !atStart.writable && REFUSES_FOR_GOOD.has(atStart.code ?? '') ? atStart.reason : undefined;
+  const store = openSqliteStore(config.dataDir, { readOnly, readOnlyFallback: true });
+  const artifacts = createLocalArtifactStore(artifactsDir);
+  if (!readOnly) {
+    const stale = await removeStaleUploads(artifactsDir).catch(() => ({ files: 0, bytes: 0 }));
+    if (stale.files > 0) logger.info(stale, 'removed the staging files of uploads an earlier process left unfinished');
+  }
+  const storage = createStorageHealth({
+    places: [
+      { dir: config.dataDir, where: 'the data directory' },
+      { dir: artifactsDir, where: 'the artifact store' },
+    ],
+    readOnlyBecause: store.readOnlyBecause,
+    logger,
+  });
+  const storageAtStart = await storage.start();
   if (config.auth) {
     const admin = await ensureFirstAdmin(store, config.adminUsername, config.adminPassword, Date.now());
     if (admin.created) logger.info({ username: config.adminUsername }, 'created the first admin');
     // Shown once, on the terminal only: the log never holds a secret.
     if (admin.generated) process.stderr.write(`\nlablog: first admin '${config.adminUsername}' created with password: ${admin.generated}\n        (shown once; change it with 'lablog users update ${config.adminUsername} --password ...')\n\n`);
   }
-  const app = await buildApp({ config, store, artifacts, logger });
+  const app = await buildApp({ config, store, artifacts, logger, storage });
   let closing = false;
   const stop = async (signal: string) => {
     if (closing) return;
     closing = true;
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
     try {
+      storage.stop();
       await app.close();
       await store.close();
       logger.info('stopped');
@@ -39,7 +60,7 @@ export async function startServer(config: Config) {
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
   const address = await app.listen({ host: config.host, port: config.port });
-  logger.info({ address, dataDir: config.dataDir, auth: config.auth ? 'on' : 'off' }, 'lablog listening');
+  logger.info({ address, dataDir: config.dataDir, auth: config.auth ? 'on' : 'off', storage: storageAtStart.writable ? 'writable' : 'not writable' }, 'lablog listening');
   return { app, store, address };
 }
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { MIGRATIONS_DIR } from '../server/store/db.js';
+import { sampleBatch } from './support/sample-batch.js';
 import { api, CLI_JS, cleanup, runToExit, spawnLablog, startLablog, stop, tempDir } from './support/lablog-process.js';
 
 // The server as a user runs it: a child process on a real port, configured by flags and env vars.
@@ -22,15 +23,6 @@ async function seedRun(url: string, experimentName: string) {
   return { experimentId: exp.json.experiment_id as string, runId: run.json.run.info.run_id as string };
 }
 
-const batch = (runId: string) => ({
-  run_id: runId,
-  metrics: [
-    { key: 'loss', value: 0.5, timestamp: 10, step: 1 },
-    { key: 'loss', value: 0.25, timestamp: 20, step: 2 },
-  ],
-  params: [{ key: 'lr', value: '0.01' }],
-  tags: [{ key: 'team', value: 'vision' }],
-});
 
 /** The run as the API returns it after `batch` was logged. */
 async function assertBatchStored(url: string, runId: string) {
@@ -60,7 +52,7 @@ describe('lablog server process', () => {
     assert.equal(health.status, 200);
     assert.equal(await health.text(), 'OK');
     const { experimentId, runId } = await seedRun(s.url, 'served');
-    const logged = await api(s.url, 'runs/log-batch', batch(runId));
+    const logged = await api(s.url, 'runs/log-batch', sampleBatch(runId));
     assert.equal(logged.status, 200);
     assert.deepEqual(logged.json, {});
     await assertBatchStored(s.url, runId);
@@ -93,7 +85,7 @@ describe('lablog server process', () => {
     const dir = tempDir();
     const s = await startLablog(['--port', '0', '--data-dir', dir]);
     const { runId } = await seedRun(s.url, 'graceful');
-    const body = JSON.stringify(batch(runId));
+    const body = JSON.stringify(sampleBatch(runId));
     const { hostname, port } = new URL(s.url);
     // Expect: 100-continue makes the server acknowledge the request head before the body is sent,
     // so the request is provably in flight when the signal arrives.
@@ -131,7 +123,7 @@ describe('lablog server process', () => {
     const dir = tempDir();
     const s = await startLablog(['--port', '0', '--data-dir', dir]);
     const { runId } = await seedRun(s.url, 'killed');
-    assert.equal((await api(s.url, 'runs/log-batch', batch(runId))).status, 200);
+    assert.equal((await api(s.url, 'runs/log-batch', sampleBatch(runId))).status, 200);
     s.child.kill('SIGKILL');
     assert.deepEqual(await s.exited, { code: null, signal: 'SIGKILL' });
 

@@ -1,22 +1,24 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, lstatSync, mkdirSync, realpathSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, realpathSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { invalid, notFound, tooLarge } from '../errors.js';
+import { invalid, notFound, tooLarge, translateErrors } from '../errors.js';
+import { fsFault, fsFaultReason } from '../storage/faults.js';
 import type { ArtifactEntry, ArtifactStore, Range } from './types.js';
 
 /**
  * Artifacts as plain files under `root`. Uploads stream into a temp file beside the root (same file
  * system) and are renamed into place only when complete, so a failed, aborted or oversize upload leaves
- * nothing and no reader sees half a file. Multipart parts wait in the same staging area.
+ * nothing and no reader sees half a file. Multipart parts wait in the same staging area. A write the
+ * disk refuses (full, read-only) rejects with StorageUnavailableError.
  */
 export function createLocalArtifactStore(root: string): ArtifactStore {
-  mkdirSync(root, { recursive: true });
-  const realRoot = realpathSync(root);
+  mkdirUnlessRefused(root);
+  const realRoot = existsSync(root) ? realpathSync(root) : path.resolve(root);
   const staging = stagingDirOf(realRoot);
-  mkdirSync(path.join(staging, 'mpu'), { recursive: true });
+  mkdirUnlessRefused(path.join(staging, 'mpu'));
 
   /** Absolute path for a canonical relative path, refusing any that a symlink leads out of the root. */
   async function resolve(rel: string): Promise<string> {
@@ -31,6 +33,8 @@ export function createLocalArtifactStore(root: string): ArtifactStore {
         const code = (err as NodeJS.ErrnoException).code;
         // ENOTDIR: the path runs through a file; it names nothing, like a missing path.
         if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
+        // No root at all (a read-only data directory that never had one): nothing can lead out of it.
+        if (probe === realRoot) return abs;
         // A dangling symlink is missing to realpath but may point anywhere once written through.
         if (code === 'ENOENT' && lstatSync(probe, { throwIfNoEntry: false })?.isSymbolicLink()) throw invalid(`Invalid path '${rel}': it runs through a dangling symbolic link`);
         probe = path.dirname(probe);
@@ -90,7 +94,7 @@ export function createLocalArtifactStore(root: string): ArtifactStore {
     }
   }
 
-  return {
+  const store: ArtifactStore = {
     async put(rel, body, maxBytes) {
       await resolve(rel);
       const { file, size } = await stage(body, maxBytes);
@@ -146,8 +150,13 @@ export function createLocalArtifactStore(root: string): ArtifactStore {
       if (rel === '') throw invalid('A multipart upload needs a file path');
       await resolve(rel);
       const id = randomUUID();
-      await mkdir(uploadDir(id));
-      await writeFile(path.join(uploadDir(id), 'target'), rel);
+      try {
+        await mkdir(uploadDir(id));
+        await writeFile(path.join(uploadDir(id), 'target'), rel);
+      } catch (err) {
+        await rm(uploadDir(id), { recursive: true, force: true });
+        throw err;
+      }
       return id;
     },
 
@@ -155,8 +164,15 @@ export function createLocalArtifactStore(root: string): ArtifactStore {
       await uploadTarget(id);
       if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) throw invalid(`Invalid part number ${partNumber}: 1 to 10000`);
       const { file, size, md5 } = await stage(body, maxBytes, true);
-      await rename(file, path.join(uploadDir(id), `part-${partNumber}`));
-      await writeFile(path.join(uploadDir(id), `part-${partNumber}.etag`), md5);
+      const part = path.join(uploadDir(id), `part-${partNumber}`);
+      try {
+        await rename(file, part);
+        await writeFile(`${part}.etag`, md5);
+      } catch (err) {
+        // A part without its whole etag is no part: completing the upload then names it missing.
+        await Promise.all([file, part, `${part}.etag`].map((f) => rm(f, { force: true })));
+        throw err;
+      }
       return { etag: md5, size };
     },
 
@@ -186,6 +202,17 @@ export function createLocalArtifactStore(root: string): ArtifactStore {
       await rm(uploadDir(id), { recursive: true, force: true });
     },
   };
+  return translateErrors(store, (err) => fsFault(err, 'the artifact store'), ['put', 'delete', 'removeTree', 'createUpload', 'putPart', 'completeUpload', 'abortUpload']);
+}
+
+/** Creates `dir`, unless the disk refuses: a server on a read-only data directory still serves reads. */
+function mkdirUnlessRefused(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    // A recursive mkdir on a read-only mount may answer ENOENT for the part it could not create.
+    if (fsFaultReason(err, dir) === null && (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
 }
 
 /** Beside the root, on the same file system, so that moving a finished upload into place is a rename. */

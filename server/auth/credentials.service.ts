@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { invalid, rateLimited, unauthenticated } from '../errors.js';
+import { invalid, rateLimited, unauthenticated, unlessStorageUnavailable } from '../errors.js';
 import type { AuthSource, Role, UserRecord } from '../store/auth-types.js';
 import type { TrackingStore } from '../store/types.js';
 import type { Caller } from './permissions.js';
@@ -86,7 +86,8 @@ export function createCredentialService(store: TrackingStore, opts: CredentialOp
     const now = opts.now();
     if (now - (touched.get(found.token.id) ?? 0) > TOUCH_EVERY_MS) {
       touched.set(found.token.id, now);
-      await store.touchToken(found.token.id, now);
+      // A read with a token must not fail because the disk refuses this bookkeeping write.
+      await unlessStorageUnavailable(store.touchToken(found.token.id, now));
     }
     // An expiring token must not outlive its expiry in the cache.
     const caller = callerOf(found.user, 'token', { tokenId: found.token.id });

@@ -5,7 +5,7 @@ import type { AccountService } from '../auth/accounts.service.js';
 import type { Credential, CredentialService } from '../auth/credentials.service.js';
 import { LOCAL_ADMIN, type Caller } from '../auth/permissions.js';
 import { sameSecret } from '../auth/secrets.js';
-import { denied, rateLimited, unauthenticated } from '../errors.js';
+import { denied, rateLimited, unauthenticated, unlessStorageUnavailable } from '../errors.js';
 import type { Role } from '../store/auth-types.js';
 
 declare module 'fastify' {
@@ -148,15 +148,18 @@ export async function registerAuth(app: FastifyInstance, opts: AuthHttpOptions):
     const answer = created.get(req);
     if (typeof answer?.experimentId === 'string') experimentId ??= answer.experimentId;
     if (typeof answer?.runId === 'string') runId ??= answer.runId;
-    await opts.accounts.record({
-      time: opts.clock.now(),
-      username: req.caller.username,
-      method: req.method,
-      route: req.routeOptions.url,
-      status: reply.statusCode,
-      experimentId,
-      runId,
-    });
+    // A disk that refused the write refuses its record too; the answer has gone out all the same.
+    await unlessStorageUnavailable(
+      opts.accounts.record({
+        time: opts.clock.now(),
+        username: req.caller.username,
+        method: req.method,
+        route: req.routeOptions.url,
+        status: reply.statusCode,
+        experimentId,
+        runId,
+      }),
+    );
   });
 }
 

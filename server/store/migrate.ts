@@ -14,16 +14,14 @@ interface JournalEntry {
  * second sees the first's bookkeeping row and skips, instead of both running the DDL.
  */
 export function migrate(db: Database, migrationsDir: string): number {
-  const journal = JSON.parse(readFileSync(path.join(migrationsDir, 'meta', '_journal.json'), 'utf8')) as {
-    entries: JournalEntry[];
-  };
+  const journal = readJournal(migrationsDir);
   db.exec(
     'CREATE TABLE IF NOT EXISTS lablog_migrations (idx INTEGER PRIMARY KEY, tag TEXT NOT NULL, hash TEXT NOT NULL, applied_at INTEGER NOT NULL)',
   );
   const isApplied = db.prepare('SELECT 1 FROM lablog_migrations WHERE idx = ?');
   const record = db.prepare('INSERT INTO lablog_migrations (idx, tag, hash, applied_at) VALUES (?, ?, ?, ?)');
   let applied = 0;
-  for (const entry of [...journal.entries].sort((a, b) => a.idx - b.idx)) {
+  for (const entry of journal) {
     const text = readFileSync(path.join(migrationsDir, `${entry.tag}.sql`), 'utf8');
     const run = db.transaction(() => {
       if (isApplied.get(entry.idx)) return;
@@ -36,4 +34,16 @@ export function migrate(db: Database, migrationsDir: string): number {
     run.immediate();
   }
   return applied;
+}
+
+function readJournal(migrationsDir: string): JournalEntry[] {
+  const journal = JSON.parse(readFileSync(path.join(migrationsDir, 'meta', '_journal.json'), 'utf8')) as { entries: JournalEntry[] };
+  return [...journal.entries].sort((a, b) => a.idx - b.idx);
+}
+
+/** The tags of the migrations a database still lacks, found without writing (for a read-only open). */
+export function pendingMigrations(db: Database, migrationsDir: string): string[] {
+  const hasTable = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'lablog_migrations'").get();
+  const applied = new Set(hasTable ? db.prepare<[], number>('SELECT idx FROM lablog_migrations').pluck().all() : []);
+  return readJournal(migrationsDir).filter((e) => !applied.has(e.idx)).map((e) => e.tag);
 }

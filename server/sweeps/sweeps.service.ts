@@ -1,7 +1,7 @@
 import type { Access } from '../auth/access.js';
 import type { Caller } from '../auth/permissions.js';
 import { randomUUID } from 'node:crypto';
-import { alreadyExists, invalid } from '../errors.js';
+import { alreadyExists, invalid, unlessStorageUnavailable } from '../errors.js';
 import type { Permission } from '../store/auth-types.js';
 import type { SweepRecord, SweepStatus, TrialRow, TrialStatus } from '../store/sweep-types.js';
 import type { KeyValue, TrackingStore } from '../store/types.js';
@@ -91,7 +91,8 @@ export function createSweepService(store: TrackingStore, clock: Clock, access: A
     let record = await store.getSweep(sweepId);
     const l = loaded(record);
     const now = clock.now();
-    await store.refreshTrials(sweepId, now, now - l.config.heartbeat_timeout_ms);
+    // Looking at a sweep must work while the disk refuses writes; the timeouts apply once it takes them.
+    await unlessStorageUnavailable(store.refreshTrials(sweepId, now, now - l.config.heartbeat_timeout_ms));
     const trials = await store.listTrials(sweepId, l.config.metric.name);
     const s = { record, loaded: l, trials };
     // A paused sweep whose every trial is done is over too: resuming it could hand out nothing.

@@ -53,9 +53,17 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-export function spawnLablog(args: string[], opts: { env?: Record<string, string>; script?: string } = {}): LablogProcess {
+export interface SpawnOptions {
+  env?: Record<string, string>;
+  script?: string;
+  /** A command that execs the server (e.g. nsenter into a mount namespace); its pid is the server's. */
+  wrap?: string[];
+}
+
+export function spawnLablog(args: string[], opts: SpawnOptions = {}): LablogProcess {
+  const [command, ...argv] = [...(opts.wrap ?? []), process.execPath, opts.script ?? MAIN_JS, ...args];
   // cwd is a temp dir so that a default ./lablog-data could never land in the checkout.
-  const child = spawn(process.execPath, [opts.script ?? MAIN_JS, ...args], { cwd: tempDir(), env: cleanEnv(opts.env ?? {}), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, argv, { cwd: tempDir(), env: cleanEnv(opts.env ?? {}), stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   const lines: Record<string, any>[] = [];
   let stderr = '';
@@ -104,7 +112,7 @@ export function spawnLablog(args: string[], opts: { env?: Record<string, string>
 }
 
 /** Starts a server and waits for its "lablog listening" line; `url` is the address it reports. */
-export async function startLablog(args: string[], opts: { env?: Record<string, string>; script?: string } = {}) {
+export async function startLablog(args: string[], opts: SpawnOptions = {}) {
   const p = spawnLablog(args, opts);
   const line = await p.waitForLine((l) => l.msg === 'lablog listening', 'the listening line');
   return { ...p, url: line.address as string, listening: line };

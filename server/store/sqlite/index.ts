@@ -1,9 +1,12 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { openDatabase, type Db } from '../db.js';
+import { translateErrors } from '../../errors.js';
+import { openDatabase, openDatabaseReadOnly, type Db } from '../db.js';
 import type { SampledSeries, Series, TrackingStore } from '../types.js';
 import { createAuthStatements } from './auth.sql.js';
 import { createDatasetStatements } from './datasets.sql.js';
 import { createExperimentStatements } from './experiments.sql.js';
+import { sqliteFault } from './faults.js';
 import { createGcStatements } from './gc.sql.js';
 import { createImportStatements } from './import.sql.js';
 import { createMetricStatements } from './metrics.sql.js';
@@ -17,12 +20,48 @@ export const DB_FILE = 'lablog.db';
 
 const EMPTY: Series = { steps: new Float64Array(0), timestamps: new Float64Array(0), values: new Float64Array(0) };
 
+export interface OpenOptions {
+  /** Open read-only at once, for this reason (the data directory is known to refuse writes). */
+  readOnly?: string;
+  /** When the database cannot be opened for writing for the disk's sake, open it read-only instead. */
+  readOnlyFallback?: boolean;
+}
+
 /**
  * The embedded store. better-sqlite3 is synchronous and this process holds the only writer
- * connection, so writes are serialized by the event loop; each call is one transaction.
+ * connection, so writes are serialized by the event loop; each call is one transaction. A call the
+ * disk refuses (full, read-only) rejects with StorageUnavailableError, its transaction rolled back.
+ * `readOnlyBecause` says why the database was opened read-only (OpenOptions), else null.
  */
-export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
-  const db = openDatabase(path.join(dataDir, DB_FILE));
+export function openSqliteStore(dataDir: string, opts: OpenOptions = {}): TrackingStore & { db: Db; readOnlyBecause: string | null } {
+  const file = path.join(dataDir, DB_FILE);
+  let db: Db;
+  let readOnlyBecause: string | null = null;
+  if (opts.readOnly) {
+    db = openReadOnly(file, opts.readOnly);
+    readOnlyBecause = opts.readOnly;
+  } else {
+    try {
+      db = openDatabase(file);
+    } catch (err) {
+      const fault = sqliteFault(err);
+      if (!opts.readOnlyFallback || !fault || !existsSync(file)) throw err;
+      db = openReadOnly(file, fault.reason);
+      readOnlyBecause = fault.reason;
+    }
+  }
+  return translateErrors(statements(db, readOnlyBecause), sqliteFault);
+}
+
+function openReadOnly(file: string, because: string): Db {
+  try {
+    return openDatabaseReadOnly(file);
+  } catch (err) {
+    throw new Error(`the database cannot be opened for writing (${because}), nor read-only: ${(err as Error).message}`);
+  }
+}
+
+function statements(db: Db, readOnlyBecause: string | null): TrackingStore & { db: Db; readOnlyBecause: string | null } {
   const experiments = createExperimentStatements(db);
   const metrics = createMetricStatements(db);
   const runs = createRunStatements(db, experiments, metrics);
@@ -35,6 +74,7 @@ export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
 
   return {
     db,
+    readOnlyBecause,
     ...createAuthStatements(db),
     ...createRegistryStatements(db),
     ...createRegistryImportStatements(db),
