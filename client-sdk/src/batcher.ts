@@ -280,7 +280,9 @@ export class Batcher {
       created ??= r.run;
       for (const e of r.report.errors ?? []) if (e !== r.stopped) this.host.error(new Error(`lablog: ${e}`));
       if (r.stopped) {
-        if (r.stopped !== this.lastStop) this.host.error(new Error(`lablog: replaying the spool stopped: ${r.stopped}`));
+        // The server failing again is what offline is for: the next probe tries again. Anything else
+        // (credentials, a run that cannot be made) is reported, once.
+        if (!r.transient && r.stopped !== this.lastStop) this.host.error(new Error(`lablog: replaying the spool stopped: ${r.stopped}`));
         this.lastStop = r.stopped;
         return false;
       }

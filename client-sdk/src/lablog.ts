@@ -26,6 +26,7 @@ export class Lablog {
   readonly mode: 'online' | 'offline';
   private readonly http: Transport;
   private readonly fetchFn: typeof fetch | undefined;
+  private readonly requestTimeoutMs: number;
   private readonly createState: CreateState = {};
   private readonly handleExit: boolean;
   private readonly systemMetrics: boolean;
@@ -48,6 +49,7 @@ export class Lablog {
       requestTimeoutMs: opts.requestTimeoutMs ?? 30_000,
       fetch: opts.fetch,
     });
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.client = new LablogClient(this.http);
     this.flushIntervalMs = opts.flushIntervalMs ?? 1000;
     this.offlineAfterMs = opts.offlineAfterMs ?? 30_000;
@@ -101,7 +103,7 @@ export class Lablog {
   private async replaySpool(spool: Spool): Promise<ReplayResult | null> {
     const mod = await this.node();
     if (typeof mod?.replaySpool !== 'function' || !spool.path) return null;
-    return mod.replaySpool(spool.path, { ...this.syncOptions(), retries: 2 });
+    return mod.replaySpool(spool.path, { ...this.syncOptions(), retries: 2, requestTimeoutMs: this.requestTimeoutMs });
   }
 
   private syncOptions(): SyncCallOptions {

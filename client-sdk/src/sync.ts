@@ -17,7 +17,8 @@ export type SyncOptions = SyncCallOptions;
 
 /** sync stopped before the end (server unreachable, or refused our credentials); `report` is what was done. */
 export class SyncError extends Error {
-  constructor(message: string, readonly report: SyncReport) {
+  /** `transient`: the server could not be reached (or kept failing); running sync again later may do. */
+  constructor(message: string, readonly report: SyncReport, readonly transient = false) {
     super(message);
     this.name = 'SyncError';
   }
@@ -100,7 +101,7 @@ async function call(ctx: Ctx, method: string, route: string, o: { json?: unknown
     try {
       // A file goes as a Blob read from disk as it is sent (never whole in memory), afresh for each attempt.
       const body = o.file === undefined ? undefined : ((await openAsBlob(o.file)) as BodyInit);
-      const res = await ctx.http.send(method, route, { json: o.json, query: o.query, headers: o.headers, body, timeoutMs: o.file === undefined ? 60_000 : 0 });
+      const res = await ctx.http.send(method, route, { json: o.json, query: o.query, headers: o.headers, body, timeoutMs: o.file === undefined ? undefined : 0 });
       const text = await res.text();
       let json: unknown;
       try {
@@ -251,7 +252,7 @@ async function syncFile(ctx: Ctx, file: string, onLine: () => void): Promise<Fil
         try {
           outcome = await deliver(ctx, entry, run, file);
         } catch (err) {
-          throw new SyncError(`sync stopped at ${name}: ${(err as Error).message}`, report);
+          throw new SyncError(`sync stopped at ${name}: ${(err as Error).message}`, report, true);
         }
         if (outcome.kind === 'ok') {
           tally(report, entry, outcome.replayed);
@@ -310,7 +311,7 @@ export function listSpoolFiles(dir: string): string[] {
 }
 
 function context(opts: SyncOptions): Ctx {
-  const http = new Transport({ url: opts.url, headers: opts.headers, fetch: opts.fetch, requestTimeoutMs: 60_000 });
+  const http = new Transport({ url: opts.url, headers: opts.headers, fetch: opts.fetch, requestTimeoutMs: opts.requestTimeoutMs ?? 60_000 });
   const report: Required<SyncReport> = { files: 0, batches: 0, points: 0, runs: 0, artifacts: 0, replayed: 0, updates: 0, rejected: 0, skippedLines: 0, keptFiles: 0, errors: [] };
   return { http, base: http.baseUrl, opts, report, experiments: new Map() };
 }
@@ -359,6 +360,6 @@ export async function replaySpool(file: string, opts: SyncOptions): Promise<Repl
     const out = await syncFile(ctx, file, () => undefined);
     return { offset: out.offset, stopped: out.kept, run: out.run.info, report: ctx.report };
   } catch (err) {
-    return { offset: readProgress(file), stopped: (err as Error).message, report: ctx.report };
+    return { offset: readProgress(file), stopped: (err as Error).message, transient: err instanceof SyncError && err.transient, report: ctx.report };
   }
 }

@@ -220,6 +220,8 @@ export interface ReplayResult {
   offset: number;
   /** Stopped early (server unreachable again, credentials refused, the run could not be made). */
   stopped?: string;
+  /** The stop was the network or the server failing for a while: worth trying again, nothing to report. */
+  transient?: boolean;
   /** The run as the server created it, when a 'lablog/runs/create' line was replayed. */
   run?: RunInfoJson;
   report: SyncReport;
@@ -230,8 +232,12 @@ export interface SyncCallOptions {
   headers?: Record<string, string>;
   fetch?: typeof fetch;
   onProgress?: (done: number, total: number) => void;
+  /** Retries of one request on network errors, 408, 429 and 5xx before sync stops (default 6). */
   retries?: number;
+  /** First backoff delay in ms, doubled each retry, with jitter (default 250). */
   retryBaseMs?: number;
+  /** Timeout of one request (ms; uploads have none). Default 60000. */
+  requestTimeoutMs?: number;
 }
 
 /** What the SDK uses from `./node.js` (every member optional: each use is guarded). */
