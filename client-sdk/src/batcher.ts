@@ -65,6 +65,8 @@ export class Batcher {
   private deliveredTo = 0;
   /** The last reason a replay stopped, reported once. */
   private lastStop = '';
+  /** The run as the server answered its creation (a run started offline), once a replay created it. */
+  private created: RunInfoJson | undefined;
 
   constructor(private readonly host: BatcherHost) {
     this.queues = new Queues(host.runId, (err, repeat) => this.invalid(err, repeat));
@@ -273,11 +275,10 @@ export class Batcher {
 
   private async replay(): Promise<boolean> {
     const spool = this.spool;
-    let created: RunInfoJson | undefined;
     while (spool && (spool.size?.() ?? 0) > this.deliveredTo) {
       const r = await this.host.replaySpool(spool);
       if (!r) return false;
-      created ??= r.run;
+      this.created = r.run ?? this.created;
       for (const e of r.report.errors ?? []) if (e !== r.stopped) this.host.error(new Error(`lablog: ${e}`));
       if (r.stopped) {
         // The server failing again is what offline is for: the next probe tries again. Anything else
@@ -296,7 +297,7 @@ export class Batcher {
     this.failingSince = null;
     if (this.probe) clearInterval(this.probe);
     this.probe = null;
-    this.host.reconnected(created);
+    this.host.reconnected(this.created);
     this.host.state(false);
     if (!this.closed) this.requestFlush();
     return true;

@@ -68,7 +68,8 @@ export class Run {
       autoReconnect: offline?.autoReconnect ?? true,
       replaySpool: (spool) => host.replaySpool(spool),
       reconnected: (created) => {
-        if (created) this._info = { ...created, status: this._info.status, end_time: this._info.end_time };
+        if (created) this.serverInfo(created);
+        else if (!this._info.artifact_uri) void this.refreshInfo().catch(() => undefined); // read later by artifactRoot() if need be
       },
       error: (err) => host.emit('error', err, this),
       state: (offline) => host.emit(offline ? 'offline' : 'online', undefined, this),
@@ -185,11 +186,17 @@ export class Run {
 
   /** The proxied root of the run's artifacts; read from the server when a run started offline lacks it. */
   private async artifactRoot(): Promise<string> {
-    if (!this._info.artifact_uri) {
-      const { run } = await this.host.client.runs.get({ run_id: this.id });
-      this._info = { ...run.info, status: this._info.status, end_time: this._info.end_time };
-    }
+    if (!this._info.artifact_uri) await this.refreshInfo();
     return proxiedRoot(this._info.artifact_uri);
+  }
+
+  private async refreshInfo(): Promise<void> {
+    this.serverInfo((await this.host.client.runs.get({ run_id: this.id })).run.info);
+  }
+
+  /** The server's view of the run (experiment, name, artifact_uri), keeping the status end() set here. */
+  private serverInfo(info: RunInfoJson): void {
+    this._info = { ...info, status: this._info.status, end_time: this._info.end_time };
   }
 
   /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { buildTestApp, seedRun, type TestApp } from '../helper.js';
-import { assertError, byKey, oneRow, rows, tableCounts } from './api.helpers.js';
+import { assertError, byKey, runRowOf, tableCounts, tagRowsOf } from './api.helpers.js';
 
 // POST /api/2.0/lablog/runs/create: a run under an id the client made (an SDK run started offline, or
 // a create retried after a lost answer). Idempotent per (id, experiment); the rows are checked directly.
@@ -9,21 +9,11 @@ import { assertError, byKey, oneRow, rows, tableCounts } from './api.helpers.js'
 const URL = '/api/2.0/lablog/runs/create';
 const ID = 'c0ffee00c0ffee00c0ffee00c0ffee00';
 
-interface RunRow {
-  run_uuid: string;
-  name: string;
-  experiment_id: number;
-  user_id: string;
-  status: string;
-  start_time: number;
-  end_time: number | null;
-  lifecycle_stage: string;
-  artifact_uri: string;
-}
-
-const runRow = (t: TestApp, id: string) => oneRow<RunRow>(t, 'SELECT run_uuid, name, experiment_id, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri FROM runs WHERE run_uuid = ?', id);
-const tagRows = (t: TestApp, id: string) =>
-  rows<{ key: string; value: string }>(t, 'SELECT t.key, t.value FROM tags t JOIN runs r ON r.id = t.run_id WHERE r.run_uuid = ? ORDER BY t.key', id);
+const runRow = (t: TestApp, id: string) => {
+  const r = runRowOf(t, id);
+  return r && { run_uuid: r.run_uuid, name: r.name, experiment_id: r.experiment_id, user_id: r.user_id, status: r.status, start_time: r.start_time, end_time: r.end_time, lifecycle_stage: r.lifecycle_stage, artifact_uri: r.artifact_uri };
+};
+const tagRows = (t: TestApp, id: string) => tagRowsOf(t, id);
 
 describe('lablog runs/create with a client-made id', () => {
   let t: TestApp;
