@@ -2,7 +2,8 @@ import { existsSync, statSync } from 'node:fs';
 import { syncSpools, SyncError, type SyncReport } from 'lablog-client/node';
 
 export const SYNC_USAGE = `  sync [dir] [--url U] [--json]
-         replay the SDK's offline spool files (default dir ./lablog-spool) into a server, exactly once;
+         replay the SDK's offline spool files (default dir ./lablog-spool) into a server, exactly once:
+         runs started offline are created under their own ids (their experiments too, when missing);
          --url defaults to LABLOG_TRACKING_URI, then MLFLOW_TRACKING_URI, then http://127.0.0.1:5000;
          token from LABLOG_TRACKING_TOKEN / MLFLOW_TRACKING_TOKEN (or MLFLOW_TRACKING_USERNAME/PASSWORD);
          --json prints the report as one JSON line
@@ -57,6 +58,8 @@ export function formatSyncReport(r: SyncReport): string {
     `${plural(r.batches, 'batch', 'batches')} (${plural(r.points, 'point')}) written`,
     `${plural(r.replayed, 'batch', 'batches')} already on the server`,
   ];
+  if (r.runs) parts.push(`${plural(r.runs, 'offline run')} created`);
+  if (r.artifacts) parts.push(`${plural(r.artifacts, 'artifact')} uploaded`);
   if (r.updates) parts.push(`${plural(r.updates, 'run status', 'run statuses')} set`);
   if (r.rejected) parts.push(`${r.rejected} rejected`);
   if (r.skippedLines) parts.push(`${plural(r.skippedLines, 'unreadable line')} skipped`);

@@ -5,7 +5,6 @@ import { retryTransient } from './util.js';
 type FsPromises = typeof import('node:fs/promises');
 
 const CHUNK = 1 << 20;
-const CONCURRENCY = 4;
 
 /** Node's fs, loaded only when a local path is uploaded (a variable specifier keeps bundlers away). */
 async function nodeFs(): Promise<FsPromises> {
@@ -112,7 +111,7 @@ export async function uploadFile(client: LablogClient, path: string, localPath: 
 }
 
 /** Every file under `dir` (symlinks followed), as paths relative to it with '/' separators. */
-async function listFiles(dir: string): Promise<string[]> {
+export async function listFiles(dir: string): Promise<string[]> {
   const fs = await nodeFs();
   const out: string[] = [];
   const walk = async (rel: string): Promise<void> => {
@@ -134,19 +133,6 @@ async function listFiles(dir: string): Promise<string[]> {
   };
   await walk('');
   return out;
-}
-
-/** Uploads a directory tree, a few files at a time. */
-export async function uploadDir(client: LablogClient, destDir: string, localDir: string, retryForMs: number): Promise<void> {
-  const files = await listFiles(localDir);
-  let next = 0;
-  const worker = async () => {
-    while (next < files.length) {
-      const rel = files[next++];
-      await uploadFile(client, joinPath(destDir, rel), `${localDir}/${rel}`, retryForMs);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, files.length) }, worker));
 }
 
 /** `images/<key>/step_<step, 9 digits>.png`: sorted by name, sorted by step. */

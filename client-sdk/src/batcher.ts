@@ -1,7 +1,7 @@
 import { isRetryable, LablogApiError, LablogTimeoutError } from './errors.js';
 import type { Transport } from './http.js';
 import { type Batch, M, P, Queues, T } from './queue.js';
-import type { Spool } from './types.js';
+import type { ReplayResult, RunInfoJson, Spool } from './types.js';
 import { backoff, sleep, unref, uuid } from './util.js';
 
 export interface BatcherHost {
@@ -13,6 +13,14 @@ export interface BatcherHost {
   probeIntervalMs: number;
   /** The run's spool (opened on first use), or null where there is none (browsers). */
   openSpool(): Promise<Spool | null>;
+  /** Starts offline on this spool (a run the server has not created yet: its creation is the first line). */
+  initialSpool?: Spool;
+  /** While offline, probe the server and, once it answers, replay the spool and go live (false in offline mode). */
+  autoReconnect: boolean;
+  /** Replays the spool's lines into the server (Node); null where that cannot be done. */
+  replaySpool(spool: Spool): Promise<ReplayResult | null>;
+  /** The spool was delivered and the run is live; `run` is the run as the server created it, if it did now. */
+  reconnected(run: RunInfoJson | undefined): void;
   error(err: Error): void;
   state(offline: boolean): void;
 }
@@ -31,6 +39,9 @@ const LOG_BATCH = '/api/2.0/mlflow/runs/log-batch';
  * answered without writing again). Network errors, 408, 429 and 5xx are retried with exponential
  * backoff and full jitter; after `offlineAfterMs` of continuous failure the batch and everything after
  * it go to the spool (Node) while the server is probed; other errors drop the batch and are reported.
+ * Once the probe gets an answer, the spool is replayed into the server (in order, up to what was
+ * appended meanwhile) before anything goes live again, so a run keeps its order and nothing waits for
+ * `lablog sync`; a spool delivered in full is removed when the run ends.
  */
 export class Batcher {
   readonly queues: Queues;
@@ -48,10 +59,19 @@ export class Batcher {
   private offline = false;
   private probe: ReturnType<typeof setInterval> | null = null;
   private readonly timer: ReturnType<typeof setInterval>;
+  /** The replay in progress (one at a time). */
+  private replaying: Promise<boolean> | null = null;
+  /** The spool's bytes delivered by replays from this process. */
+  private deliveredTo = 0;
+  /** The last reason a replay stopped, reported once. */
+  private lastStop = '';
+  /** The run as the server answered its creation (a run started offline), once a replay created it. */
+  private created: RunInfoJson | undefined;
 
   constructor(private readonly host: BatcherHost) {
     this.queues = new Queues(host.runId, (err, repeat) => this.invalid(err, repeat));
     this.timer = unref(setInterval(() => this.requestFlush(), host.flushIntervalMs));
+    if (host.initialSpool) this.goOffline(host.initialSpool);
   }
 
   /** Entities done with: acknowledged, spooled, or dropped as invalid. */
@@ -130,14 +150,34 @@ export class Batcher {
     return true;
   }
 
-  /** Stops the timers and closes the spool; nothing more is sent. */
+  /** Copies a file (or bytes) into the spool as an artifact of the run, and goes offline; false without a spool. */
+  async spoolFile(artifactPath: string, source: string | Uint8Array): Promise<boolean> {
+    const spool = this.spool ?? (await this.host.openSpool());
+    if (!spool?.addFile) return false;
+    await spool.addFile(this.host.runId, artifactPath, source);
+    this.goOffline(spool);
+    return true;
+  }
+
+  /**
+   * For end(): waits for a replay in progress; while offline (and reconnecting is on), asks the server
+   * once more rather than waiting for the next probe, and replays when it answers.
+   */
+  async reconnectNow(): Promise<void> {
+    if (this.replaying) await this.replaying;
+    if (this.offline && this.host.autoReconnect && !this.closed && (await this.healthy())) await this.reconnect();
+  }
+
+  /** Stops the timers and closes the spool (removed when it was delivered in full); nothing more is sent. */
   close(): void {
     this.closed = true;
     clearInterval(this.timer);
     if (this.probe) clearInterval(this.probe);
     this.probe = null;
+    const spool = this.spool;
     try {
-      this.spool?.close?.();
+      if (!this.offline && this.deliveredTo > 0 && spool?.size?.() === this.deliveredTo && spool.discard) spool.discard();
+      else spool?.close?.();
     } catch (err) {
       this.host.error(err as Error);
     }
@@ -208,22 +248,59 @@ export class Batcher {
     if (this.offline) return;
     this.offline = true;
     this.host.state(true);
-    if (this.closed) return;
+    if (this.closed || !this.host.autoReconnect) return;
     const probe = async () => {
-      try {
-        const res = await this.host.http.send('GET', '/health', { timeoutMs: Math.max(1000, this.host.probeIntervalMs) });
-        await res.text().catch(() => '');
-        if (!res.ok || !this.offline || this.closed) return;
-        this.offline = false;
-        this.failingSince = null;
-        if (this.probe) clearInterval(this.probe);
-        this.probe = null;
-        this.host.state(false);
-      } catch {
-        // still down
-      }
+      if (this.replaying || !(await this.healthy()) || !this.offline || this.closed) return;
+      await this.reconnect();
     };
     this.probe = unref(setInterval(() => void probe(), this.host.probeIntervalMs));
+  }
+
+  /** GET /health answers 200. */
+  private async healthy(): Promise<boolean> {
+    try {
+      const res = await this.host.http.send('GET', '/health', { timeoutMs: Math.max(1000, this.host.probeIntervalMs) });
+      await res.text().catch(() => '');
+      return res.ok;
+    } catch {
+      return false; // still down
+    }
+  }
+
+  /** Replays the spool, then goes live; false when the replay stopped (tried again at the next probe). */
+  private reconnect(): Promise<boolean> {
+    this.replaying ??= this.replay().finally(() => (this.replaying = null));
+    return this.replaying;
+  }
+
+  private async replay(): Promise<boolean> {
+    const spool = this.spool;
+    while (spool && (spool.size?.() ?? 0) > this.deliveredTo) {
+      const r = await this.host.replaySpool(spool);
+      if (!r) return false;
+      this.created = r.run ?? this.created;
+      for (const e of r.report.errors ?? []) if (e !== r.stopped) this.host.error(new Error(`lablog: ${e}`));
+      if (r.stopped) {
+        // The server failing again is what offline is for: the next probe tries again. Anything else
+        // (credentials, a run that cannot be made) is reported, once.
+        if (!r.transient && r.stopped !== this.lastStop) this.host.error(new Error(`lablog: replaying the spool stopped: ${r.stopped}`));
+        this.lastStop = r.stopped;
+        return false;
+      }
+      if (r.offset <= this.deliveredTo) return false; // the file went away under us: nothing to replay from
+      this.deliveredTo = r.offset;
+      // Lines appended during the replay go round again; the check and the switch below happen in one
+      // synchronous step, so no batch can be spooled between them.
+    }
+    if (!this.offline) return true;
+    this.offline = false;
+    this.failingSince = null;
+    if (this.probe) clearInterval(this.probe);
+    this.probe = null;
+    this.host.reconnected(this.created);
+    this.host.state(false);
+    if (!this.closed) this.requestFlush();
+    return true;
   }
 
   /** Appends a batch to the spool; on a write failure (disk full) reports it and goes back to retrying from memory. */

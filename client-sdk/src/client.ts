@@ -151,6 +151,12 @@ export class LablogClient {
   };
 
   readonly lablog = {
+    /**
+     * Creates a run under an id the client made (32 lowercase hex digits). Idempotent: the same id in the
+     * same experiment answers the existing run; in another experiment, RESOURCE_ALREADY_EXISTS.
+     */
+    createRun: (b: { run_id: string; experiment_id?: string; user_id?: string; run_name?: string; start_time?: number; tags?: KeyValue[] }) =>
+      this.call<{ run: RunJson }>('POST', `${LABLOG}/runs/create`, { json: b }),
     /** Per bucket min, max and last (with their x) of each run and key. */
     sampled: (q: { run_ids: string[]; keys: string[]; x?: 'step' | 'time'; start?: number; end?: number; buckets?: number }) =>
       this.call<{ x: 'step' | 'time'; series: SampledSeriesJson[] }>('GET', `${LABLOG}/metrics/sampled`, { query: q }),

@@ -7,6 +7,8 @@ export interface TransportOptions {
   password?: string;
   requestTimeoutMs: number;
   fetch?: typeof fetch;
+  /** Sent with every request (e.g. an Authorization header another client resolved). */
+  headers?: Record<string, string>;
 }
 
 export type QueryValue = string | number | boolean | undefined | null | readonly (string | number)[];
@@ -65,8 +67,10 @@ export class Transport {
   private readonly auth: string | undefined;
   private readonly timeoutMs: number;
   private readonly fetchFn: typeof fetch;
+  private readonly headers: Record<string, string>;
 
   constructor(opts: TransportOptions) {
+    this.headers = { ...opts.headers };
     this.baseUrl = opts.url.replace(/\/+$/, '');
     if (opts.token) this.auth = `Bearer ${opts.token}`;
     else if (opts.username !== undefined || opts.password !== undefined) this.auth = `Basic ${base64(`${opts.username ?? ''}:${opts.password ?? ''}`)}`;
@@ -83,7 +87,7 @@ export class Transport {
 
   /** Sends a request; resolves with the Response whatever its status. Network failures throw LablogNetworkError. */
   async send(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
-    const headers: Record<string, string> = { ...opts.headers };
+    const headers: Record<string, string> = { ...this.headers, ...opts.headers };
     if (this.auth) headers.authorization = this.auth;
     let body: BodyInit | undefined = opts.body;
     if (opts.json !== undefined) {

@@ -1,9 +1,10 @@
 import { LablogClient } from './client.js';
-import { LablogApiError } from './errors.js';
+import { isRetryable, LablogApiError } from './errors.js';
 import { env, isNode, Transport } from './http.js';
+import { type CreateBody, type CreateState, createRun, newRunId, spoolCreation } from './run-start.js';
 import { Run, type RunHost } from './run.js';
 import { Sweep, sweepConfigToWire, type SweepHost } from './sweep.js';
-import type { LablogOptions, NodeHooks, RunJson, SearchRunsOptions, Spool, StartRunOptions, SweepConfig, SweepParamsOf, SyncReport } from './types.js';
+import type { LablogOptions, NodeHooks, ReplayResult, RunJson, SearchRunsOptions, Spool, StartRunOptions, SweepConfig, SweepParamsOf, SyncCallOptions, SyncReport } from './types.js';
 import { retryTransient, userName } from './util.js';
 
 type ErrorListener = (err: Error, run?: Run) => void;
@@ -21,7 +22,12 @@ export class Lablog {
   readonly flushIntervalMs: number;
   readonly offlineAfterMs: number;
   readonly spoolDir: string;
+  /** 'offline': runs go to the spool only, for `lablog sync`; 'online': to the server (and the spool while it is away). */
+  readonly mode: 'online' | 'offline';
   private readonly http: Transport;
+  private readonly fetchFn: typeof fetch | undefined;
+  private readonly requestTimeoutMs: number;
+  private readonly createState: CreateState = {};
   private readonly handleExit: boolean;
   private readonly systemMetrics: boolean;
   private readonly captureSource: boolean;
@@ -43,10 +49,15 @@ export class Lablog {
       requestTimeoutMs: opts.requestTimeoutMs ?? 30_000,
       fetch: opts.fetch,
     });
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.client = new LablogClient(this.http);
     this.flushIntervalMs = opts.flushIntervalMs ?? 1000;
     this.offlineAfterMs = opts.offlineAfterMs ?? 30_000;
     this.spoolDir = opts.spoolDir ?? env('LABLOG_SPOOL_DIR') ?? './lablog-spool';
+    const mode = opts.mode ?? env('LABLOG_MODE') ?? 'online';
+    if (mode !== 'online' && mode !== 'offline') throw new Error(`lablog-client: mode (LABLOG_MODE) must be 'online' or 'offline', not '${mode}'`);
+    this.mode = mode;
+    this.fetchFn = opts.fetch;
     this.handleExit = opts.handleExit ?? true;
     this.systemMetrics = opts.systemMetrics ?? env('LABLOG_SYSTEM_METRICS') === '1';
     this.captureSource = opts.captureSource ?? true;
@@ -56,6 +67,7 @@ export class Lablog {
       flushIntervalMs: this.flushIntervalMs,
       offlineAfterMs: this.offlineAfterMs,
       openSpool: (runId) => this.openSpool(runId),
+      replaySpool: (spool) => this.replaySpool(spool),
       emit: (event, err, run) => this.emit(event, err, run),
       forget: (run) => this.runs.delete(run),
     };
@@ -85,6 +97,17 @@ export class Lablog {
       this.emit('error', err as Error);
       return null;
     }
+  }
+
+  /** Replays a run's own spool into the server (Node), retrying little: the run's probe tries again later. */
+  private async replaySpool(spool: Spool): Promise<ReplayResult | null> {
+    const mod = await this.node();
+    if (typeof mod?.replaySpool !== 'function' || !spool.path) return null;
+    return mod.replaySpool(spool.path, { ...this.syncOptions(), retries: 2, requestTimeoutMs: this.requestTimeoutMs });
+  }
+
+  private syncOptions(): SyncCallOptions {
+    return { url: this.url, headers: this.http.authHeaders(), fetch: this.fetchFn };
   }
 
   /** Listens to delivery errors (`error`), and to a run's batches going to the spool (`offline`) and back (`online`). */
@@ -157,10 +180,14 @@ export class Lablog {
   /**
    * Creates a run (in `experimentId`, else the experiment named `experiment`, created if missing, else
    * experiment "0") with its name, tags (mlflow.runName, mlflow.user, mlflow.parentRunId, and under
-   * Node the source and git tags) and params.
+   * Node the source and git tags) and params. The run's id is made here, so creating it is idempotent.
+   *
+   * Offline-first (Node): in offline mode, or when the server cannot be reached for offlineAfterMs, the
+   * run starts in the spool (its creation first) and logs there; online, it keeps asking the server and,
+   * once it answers, creates the run under its id, replays the spool and goes live. In offline mode only
+   * `lablog sync` delivers it.
    */
   async startRun(opts: StartRunOptions = {}): Promise<Run> {
-    const experimentId = opts.experimentId ?? (opts.experiment !== undefined ? await this.experimentId(opts.experiment) : '0');
     const node = await this.registerExit();
     let source: { tags: Record<string, string>; diff?: string } | undefined;
     if (node && this.captureSource && typeof node.captureSourceTags === 'function') {
@@ -172,16 +199,15 @@ export class Lablog {
     if (opts.name) tags['mlflow.runName'] = opts.name;
     if (opts.parent !== undefined) tags['mlflow.parentRunId'] = typeof opts.parent === 'string' ? opts.parent : opts.parent.id;
     Object.assign(tags, opts.tags);
-    const { run: created } = await this.retrying(() =>
-      this.client.runs.create({
-        experiment_id: experimentId,
-        run_name: opts.name,
-        user_id: user,
-        start_time: opts.startTime ?? Date.now(),
-        tags: Object.entries(tags).map(([key, value]) => ({ key, value: String(value) })),
-      }),
-    );
-    const run = new Run(this.host, created.info);
+    const body: CreateBody = {
+      run_id: newRunId(),
+      experiment_id: opts.experimentId,
+      run_name: opts.name,
+      user_id: user,
+      start_time: opts.startTime ?? Date.now(),
+      tags: Object.entries(tags).map(([key, value]) => ({ key, value: String(value) })),
+    };
+    const run = this.mode === 'offline' ? await this.startOffline(body, opts.experiment, false) : await this.startOnline(body, opts.experiment);
     this.runs.add(run);
     if (opts.params) run.logParams(opts.params);
     if (source?.diff !== undefined) {
@@ -191,6 +217,32 @@ export class Lablog {
       run.addStopper(node.startSystemMetrics(run, SYSTEM_METRICS_INTERVAL_MS));
     }
     return run;
+  }
+
+  /** The run created on the server; offline when the server stays unreachable (or failing) for offlineAfterMs. */
+  private async startOnline(body: CreateBody, experiment: string | undefined): Promise<Run> {
+    const giveUpAt = Date.now() + this.offlineAfterMs;
+    const left = () => Math.max(0, giveUpAt - Date.now());
+    try {
+      body.experiment_id ??= experiment !== undefined ? await retryTransient(() => this.experimentId(experiment), left()) : '0';
+      return new Run(this.host, await createRun(this.client, { ...body, experiment_id: body.experiment_id }, this.createState, left()));
+    } catch (err) {
+      if (!isRetryable(err)) throw err;
+      return this.startOffline(body, experiment, true, err);
+    }
+  }
+
+  /** A run whose creation and everything after go to the spool; `reconnect`: go live once the server answers. */
+  private async startOffline(body: CreateBody, experiment: string | undefined, reconnect: boolean, cause?: unknown): Promise<Run> {
+    const spool = await this.openSpool(body.run_id);
+    if (!spool) throw cause ?? new Error('lablog-client: offline runs need Node (they are kept in a spool file)');
+    let info;
+    try {
+      info = spoolCreation(spool, body, experiment);
+    } catch (err) {
+      throw cause ?? err; // the spool cannot be written either (disk full): the run cannot start
+    }
+    return new Run(this.host, info, { spool, autoReconnect: reconnect });
   }
 
   /** Node's part, with the exit handlers registered once (when handleExit). */
@@ -302,7 +354,7 @@ export class Lablog {
   async sync(dir?: string, opts: { onProgress?: (done: number, total: number) => void } = {}): Promise<SyncReport> {
     const node = await this.node();
     if (typeof node?.syncSpools !== 'function') throw new Error('lablog-client: sync() needs Node');
-    return node.syncSpools(dir ?? this.spoolDir, { url: this.url, headers: this.http.authHeaders(), onProgress: opts.onProgress });
+    return node.syncSpools(dir ?? this.spoolDir, { ...this.syncOptions(), onProgress: opts.onProgress });
   }
 
   private retrying<T>(fn: () => Promise<T>): Promise<T> {

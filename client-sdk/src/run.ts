@@ -1,9 +1,9 @@
-import { baseName, imagePath, joinPath, proxiedRoot, uploadBytes, uploadDir, uploadFile } from './artifacts.js';
+import { baseName, imagePath, joinPath, listFiles, proxiedRoot, uploadBytes, uploadFile } from './artifacts.js';
 import { Batcher } from './batcher.js';
 import type { LablogClient } from './client.js';
 import { isRetryable, LablogTimeoutError } from './errors.js';
 import type { Transport } from './http.js';
-import type { RunInfoJson, RunStatus, Spool } from './types.js';
+import type { ReplayResult, RunInfoJson, RunStatus, Spool } from './types.js';
 import { backoff, clientInvalid, keyProblem, pythonNumber, sleep } from './util.js';
 
 /** What a Run needs from its Lablog. */
@@ -13,8 +13,16 @@ export interface RunHost {
   flushIntervalMs: number;
   offlineAfterMs: number;
   openSpool(runId: string): Promise<Spool | null>;
+  replaySpool(spool: Spool): Promise<ReplayResult | null>;
   emit(event: 'error' | 'offline' | 'online', err: Error | undefined, run: Run): void;
   forget(run: Run): void;
+}
+
+/** A run started without the server: its spool (whose first line creates it) and whether to reconnect. */
+export interface OfflineStart {
+  spool: Spool;
+  /** Probe the server, and replay and go live when it answers (false in offline mode: `lablog sync` only). */
+  autoReconnect: boolean;
 }
 
 /**
@@ -34,8 +42,6 @@ function paramString(v: unknown): string {
  */
 export class Run {
   readonly id: string;
-  readonly experimentId: string;
-  readonly name: string;
   private _info: RunInfoJson;
   private readonly host: RunHost;
   private readonly batcher: Batcher;
@@ -47,12 +53,10 @@ export class Run {
   private readonly imageSteps = new Map<string, number>();
   private readonly imageKeys: string[] = [];
 
-  constructor(host: RunHost, info: RunInfoJson) {
+  constructor(host: RunHost, info: RunInfoJson, offline?: OfflineStart) {
     this.host = host;
     this._info = info;
     this.id = info.run_id;
-    this.experimentId = info.experiment_id;
-    this.name = info.run_name ?? '';
     this.batcher = new Batcher({
       http: host.http,
       runId: info.run_id,
@@ -60,14 +64,35 @@ export class Run {
       offlineAfterMs: host.offlineAfterMs,
       probeIntervalMs: Math.min(5000, Math.max(250, host.offlineAfterMs / 4)),
       openSpool: () => host.openSpool(info.run_id),
+      initialSpool: offline?.spool,
+      autoReconnect: offline?.autoReconnect ?? true,
+      replaySpool: (spool) => host.replaySpool(spool),
+      reconnected: (created) => {
+        if (created) this.serverInfo(created);
+        else if (!this._info.artifact_uri) void this.refreshInfo().catch(() => undefined); // read later by artifactRoot() if need be
+      },
       error: (err) => host.emit('error', err, this),
       state: (offline) => host.emit(offline ? 'offline' : 'online', undefined, this),
     });
   }
 
-  /** The run's info as the server returned it (status and end_time updated by end()). */
+  /**
+   * The run's info as the server returned it (status and end_time updated by end()). A run started
+   * offline has what the client knows until the server creates it: no artifact_uri, and an empty
+   * experiment_id when only the experiment's name was given.
+   */
   get info(): RunInfoJson {
     return this._info;
+  }
+
+  /** The experiment's id ('' while a run started offline only knows its experiment's name). */
+  get experimentId(): string {
+    return this._info.experiment_id;
+  }
+
+  /** The run's name ('' until the server names a run started offline without one). */
+  get name(): string {
+    return this._info.run_name ?? '';
   }
 
   /** Metric points, params and tags logged and not yet acknowledged by the server (or spooled). */
@@ -124,21 +149,54 @@ export class Run {
 
   /**
    * Uploads a local file (Node; streamed) into `artifactPath` (a directory, default the root), keeping its
-   * name; or bytes, then `artifactPath` is the file's full path within the run's artifacts.
+   * name; or bytes, then `artifactPath` is the file's full path within the run's artifacts. While the run
+   * is offline (or the upload keeps failing for offlineAfterMs) a copy goes to the spool instead.
    */
   async logArtifact(localPathOrBytes: string | Uint8Array, artifactPath?: string): Promise<void> {
-    const root = proxiedRoot(this._info.artifact_uri);
-    if (typeof localPathOrBytes === 'string') {
-      await uploadFile(this.host.client, joinPath(root, artifactPath, baseName(localPathOrBytes)), localPathOrBytes, this.host.offlineAfterMs);
-      return;
-    }
+    if (typeof localPathOrBytes === 'string') return this.putArtifact(joinPath(artifactPath, baseName(localPathOrBytes)), localPathOrBytes);
     if (!artifactPath || joinPath(artifactPath) === '') throw clientInvalid('logArtifact(bytes, artifactPath): artifactPath (the file path) is required for bytes');
-    await uploadBytes(this.host.client, joinPath(root, artifactPath), localPathOrBytes, this.host.offlineAfterMs);
+    return this.putArtifact(joinPath(artifactPath), localPathOrBytes);
   }
 
   /** Uploads every file under `localDir` (Node), keeping the tree, into `artifactPath` (default the root). */
   async logArtifacts(localDir: string, artifactPath?: string): Promise<void> {
-    await uploadDir(this.host.client, joinPath(proxiedRoot(this._info.artifact_uri), artifactPath), localDir, this.host.offlineAfterMs);
+    const files = await listFiles(localDir);
+    let next = 0;
+    // A few files at a time; each one goes to the spool instead when the server cannot take it.
+    const worker = async () => {
+      while (next < files.length) {
+        const rel = files[next++];
+        await this.putArtifact(joinPath(artifactPath, rel), `${localDir}/${rel}`);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(4, files.length) }, worker));
+  }
+
+  /** One artifact at `rel` (a path within the run's artifacts): uploaded, or spooled while offline. */
+  private async putArtifact(rel: string, source: string | Uint8Array): Promise<void> {
+    if (this.batcher.isOffline && (await this.batcher.spoolFile(rel, source))) return;
+    try {
+      const path = joinPath(await this.artifactRoot(), rel);
+      if (typeof source === 'string') await uploadFile(this.host.client, path, source, this.host.offlineAfterMs);
+      else await uploadBytes(this.host.client, path, source, this.host.offlineAfterMs);
+    } catch (err) {
+      if (!isRetryable(err) || !(await this.batcher.spoolFile(rel, source))) throw err;
+    }
+  }
+
+  /** The proxied root of the run's artifacts; read from the server when a run started offline lacks it. */
+  private async artifactRoot(): Promise<string> {
+    if (!this._info.artifact_uri) await this.refreshInfo();
+    return proxiedRoot(this._info.artifact_uri);
+  }
+
+  private async refreshInfo(): Promise<void> {
+    this.serverInfo((await this.host.client.runs.get({ run_id: this.id })).run.info);
+  }
+
+  /** The server's view of the run (experiment, name, artifact_uri), keeping the status end() set here. */
+  private serverInfo(info: RunInfoJson): void {
+    this._info = { ...info, status: this._info.status, end_time: this._info.end_time };
   }
 
   /**
@@ -151,9 +209,7 @@ export class Run {
     const step = opts?.step ?? this.imageSteps.get(key) ?? 0;
     if (!Number.isSafeInteger(step)) throw clientInvalid(`logImage: step ${step} is not an integer`);
     this.imageSteps.set(key, Math.max(step + 1, this.imageSteps.get(key) ?? 0));
-    const path = joinPath(proxiedRoot(this._info.artifact_uri), imagePath(key, step));
-    if (typeof pngBytesOrPath === 'string') await uploadFile(this.host.client, path, pngBytesOrPath, this.host.offlineAfterMs);
-    else await uploadBytes(this.host.client, path, pngBytesOrPath, this.host.offlineAfterMs);
+    await this.putArtifact(imagePath(key, step), pngBytesOrPath);
     if (!this.imageKeys.includes(key)) {
       this.imageKeys.push(key);
       if (!this.ended) this.setTags({ 'lablog.images': JSON.stringify(this.imageKeys) });
@@ -200,6 +256,8 @@ export class Run {
       flushError = err;
     }
     if (flushError instanceof LablogTimeoutError && (await this.batcher.spillAll())) flushError = null;
+    // A run waiting for the server to come back asks once more now, so that it ends live when it can.
+    if (Date.now() < deadline) await this.batcher.reconnectNow();
     const endTime = Date.now();
     try {
       await this.setStatus(status, endTime, deadline);

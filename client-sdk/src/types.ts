@@ -101,8 +101,17 @@ export interface LablogOptions {
   password?: string;
   /** How often buffered points are sent (ms). Default 1000. */
   flushIntervalMs?: number;
-  /** Continuous failure after which batches go to the spool instead of memory (ms). Default 30000. */
+  /**
+   * Continuous failure after which batches go to the spool instead of memory, and after which a run the
+   * server cannot create (unreachable at start) starts offline (ms). Default 30000.
+   */
   offlineAfterMs?: number;
+  /**
+   * 'offline': runs never touch the network; everything goes to the spool for `lablog sync`.
+   * 'online' (default): runs go to the server, and to the spool while it cannot be reached.
+   * Default: env LABLOG_MODE, else 'online'.
+   */
+  mode?: 'online' | 'offline';
   /** Where spool files go (Node only). Default './lablog-spool'. */
   spoolDir?: string;
   /** Flush and end runs on exit, SIGINT and SIGTERM (Node only). Default true in Node. */
@@ -144,7 +153,7 @@ export interface SearchRunsOptions {
   viewType?: ViewType;
 }
 
-/** What `lab.sync()` reports (produced by the Node part, `syncSpools`). */
+/** What `lab.sync()` and `lablog sync` report (produced by the Node part, sync.ts). */
 export interface SyncReport {
   /** Spool files looked at. */
   files: number;
@@ -152,30 +161,83 @@ export interface SyncReport {
   batches: number;
   /** Metric points in those entries. */
   points: number;
+  /** Runs started offline that the server created now (lablog's runs/create under the run's own id). */
+  runs?: number;
+  /** Artifacts (files logged while offline) uploaded. */
+  artifacts?: number;
+  /** Run status updates (a run ended while offline) applied; not counted in batches. */
+  updates?: number;
   /** Entries the server already had (answered `Idempotent-Replayed: true`), not written again. */
   replayed: number;
-  /** Entries refused with a 4xx, not retried. */
+  /** Entries refused with a 4xx (kept in `<file>.rejected`), not retried. */
   rejected?: number;
-  /** Lines that could not be read (a torn last line of a crashed writer). */
+  /** Lines that could not be read: a torn last line of a crashed writer, or garbage. */
   skippedLines?: number;
-  /** Files kept for a later sync. */
+  /** Files kept for a later sync (writer still alive, or their run could not be made or found). */
   keptFiles?: number;
+  /** One message per rejected entry or kept file. */
   errors?: string[];
 }
 
-/** A spooled log-batch (or, with `endpoint: 'runs/update'`, a run's final status). */
+/** Where a spool line goes; absent means 'runs/log-batch'. */
+export type SpoolEndpoint = 'runs/log-batch' | 'runs/update' | 'lablog/runs/create' | 'artifact';
+
+/**
+ * One spool line: a log-batch body; a run's final status ('runs/update'); the creation of a run started
+ * offline ('lablog/runs/create', with the experiment's name when only the name is known); or a file
+ * logged while offline ('artifact': `body` is `{ path, file }`, the artifact path in the run and the
+ * copy kept beside the spool file).
+ */
 export interface SpoolEntry {
   runId: string;
   /** The request body, as it would be POSTed. */
   body: Record<string, unknown>;
+  /** Sent as the Idempotency-Key header of a log-batch, so a replay is never written twice. */
   idempotencyKey: string;
-  /** Which endpoint the body is for. Absent means 'runs/log-batch'. */
-  endpoint?: 'runs/log-batch' | 'runs/update';
+  endpoint?: SpoolEndpoint;
+  /** 'lablog/runs/create': the experiment's name, resolved (and created if missing) at sync time. */
+  experiment?: string;
 }
 
 export interface Spool {
+  /** Synchronous; one line per entry, appended in a single write. */
   append(entry: SpoolEntry): void;
+  /** Writes the end marker and closes the file. */
   close?(): void;
+  /** The file's path. */
+  readonly path?: string;
+  /** Bytes appended so far (the offset a replay must reach to have delivered everything). */
+  size?(): number;
+  /** Copies a file (or bytes) beside the spool and appends an 'artifact' entry for it. */
+  addFile?(runId: string, artifactPath: string, source: string | Uint8Array): Promise<void>;
+  /** Closes and removes the file (and what lies beside it): for a spool that was delivered in full. */
+  discard?(): void;
+}
+
+/** What replaying one spool file from this process achieved (see `replaySpool` in sync.ts). */
+export interface ReplayResult {
+  /** Every complete line up to `offset` is delivered. */
+  offset: number;
+  /** Stopped early (server unreachable again, credentials refused, the run could not be made). */
+  stopped?: string;
+  /** The stop was the network or the server failing for a while: worth trying again, nothing to report. */
+  transient?: boolean;
+  /** The run as the server created it, when a 'lablog/runs/create' line was replayed. */
+  run?: RunInfoJson;
+  report: SyncReport;
+}
+
+export interface SyncCallOptions {
+  url: string;
+  headers?: Record<string, string>;
+  fetch?: typeof fetch;
+  onProgress?: (done: number, total: number) => void;
+  /** Retries of one request on network errors, 408, 429 and 5xx before sync stops (default 6). */
+  retries?: number;
+  /** First backoff delay in ms, doubled each retry, with jitter (default 250). */
+  retryBaseMs?: number;
+  /** Timeout of one request (ms; uploads have none). Default 60000. */
+  requestTimeoutMs?: number;
 }
 
 /** What the SDK uses from `./node.js` (every member optional: each use is guarded). */
@@ -184,10 +246,8 @@ export interface NodeHooks {
   captureSourceTags?(): Promise<{ tags: Record<string, string>; diff?: string }>;
   startSystemMetrics?(run: { log(m: Record<string, number>, o?: { step?: number }): void }, intervalMs?: number): () => void;
   registerExitHandlers?(lab: { activeRuns(): { end(status: 'FINISHED' | 'FAILED' | 'KILLED', o?: { timeoutMs?: number }): Promise<void> }[] }, opts?: { timeoutMs?: number }): void;
-  syncSpools?(
-    dir: string,
-    opts: { url: string; headers?: Record<string, string>; onProgress?: (done: number, total: number) => void },
-  ): Promise<SyncReport>;
+  syncSpools?(dir: string, opts: SyncCallOptions): Promise<SyncReport>;
+  replaySpool?(file: string, opts: SyncCallOptions): Promise<ReplayResult>;
 }
 
 // Sweeps (docs/sweeps.md): the wire shapes, and the camelCase config `lab.sweep()` takes.

@@ -1,21 +1,30 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { RunService } from '../tracking/runs.service.js';
+import { RUN_ID, type RunService } from '../tracking/runs.service.js';
 import { LIMITS } from '../tracking/validation.js';
-import { checkMaxResults, MLFLOW_PREFIXES, runIdOf, SEARCH_MAX_RESULTS } from './prefixes.js';
+import { checkMaxResults, LABLOG_PREFIX, MLFLOW_PREFIXES, runIdOf, SEARCH_MAX_RESULTS } from './prefixes.js';
 import { double, EX, experimentId, int64, keyValue, keyValues, nonNegInt64, requiredString, runRef, runStatus, viewType, withExamples } from './schemas.js';
 import { decodePageToken, runInfoJson, runJson, withToken } from './wire.js';
 
 // Each body lists its fields in the order of MLflow's handler schema dict: the first failing field is
 // the one MLflow reports (see server/http/validation-messages.ts).
-export const createRunBody = withExamples(z.object({
+const createRunFields = {
   experiment_id: experimentId.default('0'),
   start_time: int64.optional(),
   run_name: z.string().optional(),
   user_id: z.string().optional(),
   tags: keyValues,
-}), { experiment_id: EX.experiment, run_name: 'bright-owl-7', start_time: 1700000000000, tags: [{ key: 'mlflow.user', value: 'ada' }] });
+};
+export const createRunBody = withExamples(
+  z.object(createRunFields),
+  { experiment_id: EX.experiment, run_name: 'bright-owl-7', start_time: 1700000000000, tags: [{ key: 'mlflow.user', value: 'ada' }] },
+);
+/** lablog's runs/create: MLflow's fields plus the run's id, made by the client (32 lowercase hex digits). */
+export const createRunWithIdBody = withExamples(
+  z.object({ run_id: requiredString.regex(RUN_ID), ...createRunFields }),
+  { run_id: EX.run, experiment_id: EX.experiment, run_name: 'offline-owl-3', start_time: 1700000000000, tags: [{ key: 'mlflow.user', value: 'ada' }] },
+);
 const runQuery = withExamples(z.object(runRef), { run_id: EX.run });
 const runBody = withExamples(z.object(runRef), { run_id: EX.run });
 const updateBody = withExamples(
@@ -82,18 +91,23 @@ export async function runRoutes(app: FastifyInstance, opts: { runs: RunService }
     return {};
   };
 
+  const createRun = (b: z.output<typeof createRunBody>) => ({
+    experimentId: b.experiment_id,
+    userId: b.user_id,
+    runName: b.run_name,
+    startTime: b.start_time,
+    tags: b.tags,
+  });
+
+  // Idempotent: the same id in the same experiment answers the run as it is, with Idempotent-Replayed.
+  r.post(`${LABLOG_PREFIX}/runs/create`, { schema: { body: createRunWithIdBody } }, async (req, reply) => {
+    const { run, created } = await svc.createWithId(req.caller!, req.body.run_id, createRun(req.body));
+    if (!created) reply.header('Idempotent-Replayed', 'true');
+    return { run: runJson(run) };
+  });
+
   for (const p of MLFLOW_PREFIXES) {
-    r.post(`${p}/runs/create`, { schema: { body: createRunBody } }, async (req) => ({
-      run: runJson(
-        await svc.create(req.caller!, {
-          experimentId: req.body.experiment_id,
-          userId: req.body.user_id,
-          runName: req.body.run_name,
-          startTime: req.body.start_time,
-          tags: req.body.tags,
-        }),
-      ),
-    }));
+    r.post(`${p}/runs/create`, { schema: { body: createRunBody } }, async (req) => ({ run: runJson(await svc.create(req.caller!, createRun(req.body))) }));
     r.get(`${p}/runs/get`, { schema: { querystring: runQuery } }, async (req) => ({ run: runJson(await svc.get(req.caller!, runIdOf(req.query))) }));
     r.post(`${p}/runs/update`, { schema: { body: updateBody } }, async (req) => ({
       run_info: runInfoJson(

@@ -87,10 +87,16 @@ for (const p of [
   MLFLOW_OK[p] = empty;
 }
 
+/** The 200 body of lablog's own endpoints that answer MLflow shapes, by the path after `/lablog/`. */
+const LABLOG_OK: Record<string, Json> = {
+  'runs/create': obj({ run }),
+};
+
 /** The documented responses of a route: its 200 body where known, and MLflow's error body for 4xx and 5xx. */
 export function responsesOf(url: string): Record<string, Json> {
   const m = /^\/(?:ajax-)?api\/2\.0\/mlflow\/(.+)$/.exec(url);
-  const ok = m ? MLFLOW_OK[m[1]] : undefined;
+  const l = /^\/api\/2\.0\/lablog\/(.+)$/.exec(url);
+  const ok = m ? MLFLOW_OK[m[1]] : l ? LABLOG_OK[l[1]] : undefined;
   const error = { description: 'An error, in MLflow\'s shape', ...errorBody };
   return {
     ...(ok ? { 200: { description: 'Success', ...ok } } : {}),

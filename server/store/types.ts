@@ -207,6 +207,11 @@ export interface TrackingStore extends SweepStore, AuthStore, ImportStore, Regis
   deleteExperimentTag(id: string, key: string): Promise<void>;
 
   createRun(r: NewRun): Promise<RunInfo>;
+  /**
+   * Creates the run under the id `r.runUuid` names unless a run with that id exists; an existing run is
+   * returned as it is (`created` false), whatever its experiment: one transaction either way.
+   */
+  ensureRun(r: NewRun): Promise<{ info: RunInfo; created: boolean }>;
   getRun(runId: string): Promise<Run>;
   getRunInfo(runId: string): Promise<RunInfo>;
   updateRun(runId: string, u: RunUpdate): Promise<RunInfo>;

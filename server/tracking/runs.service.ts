@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Access } from '../auth/access.js';
 import type { Caller } from '../auth/permissions.js';
-import { invalid } from '../errors.js';
+import { alreadyExists, invalid } from '../errors.js';
 import { parseRunFilter, parseRunOrderBy } from '../search/parser.js';
-import type { Batch, DatasetInput, KeyValue, RunStatus, TrackingStore, ViewType } from '../store/types.js';
+import type { Batch, DatasetInput, KeyValue, NewRun, RunStatus, TrackingStore, ViewType } from '../store/types.js';
 import type { Clock } from './experiments.service.js';
 import { generateRunName } from './run-names.js';
 import { validateBatch, validateKey, validateTag } from './validation.js';
@@ -30,30 +30,52 @@ export interface CreateRun {
   tags: KeyValue[];
 }
 
+/** A run id as lablog and MLflow make them: 32 lowercase hex digits (a UUID without its dashes). */
+export const RUN_ID = /^[0-9a-f]{32}$/;
+
+/** `1` for `01`: the store reads experiment ids as integers, so two spellings name one experiment. */
+const sameExperiment = (a: string, b: string) => a === b || (/^\d{1,15}$/.test(a) && /^\d{1,15}$/.test(b) && Number(a) === Number(b));
+
 export function createRunService(store: TrackingStore, clock: Clock, access: Access) {
+  /** The checks and defaults MLflow's create applies (permission, tags, name), as a new row under `runUuid`. */
+  async function newRun(caller: Caller, r: CreateRun, runUuid: string): Promise<NewRun> {
+    await access.experiment(caller, r.experimentId, 'EDIT');
+    r.tags.forEach(validateTag);
+    const tagName = r.tags.findLast((t) => t.key === RUN_NAME_TAG)?.value;
+    if (r.runName && tagName && r.runName !== tagName) {
+      throw invalid(
+        `Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values (run_name='${r.runName}', mlflow.runName='${tagName}').`,
+      );
+    }
+    const runName = r.runName || tagName || generateRunName();
+    return {
+      runUuid,
+      experimentId: r.experimentId,
+      userId: r.userId || r.tags.findLast((t) => t.key === USER_TAG)?.value || '',
+      runName,
+      startTime: r.startTime ?? clock.now(),
+      tags: [...r.tags.filter((t) => t.key !== RUN_NAME_TAG), { key: RUN_NAME_TAG, value: runName }],
+      artifactUri: (location) => `${location.replace(/\/+$/, '')}/${runUuid}/artifacts`,
+    };
+  }
+
   return {
     async create(caller: Caller, r: CreateRun) {
-      await access.experiment(caller, r.experimentId, 'EDIT');
-      r.tags.forEach(validateTag);
-      const tagName = r.tags.findLast((t) => t.key === RUN_NAME_TAG)?.value;
-      if (r.runName && tagName && r.runName !== tagName) {
-        throw invalid(
-          `Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values (run_name='${r.runName}', mlflow.runName='${tagName}').`,
-        );
-      }
-      const runName = r.runName || tagName || generateRunName();
-      const tags = [...r.tags.filter((t) => t.key !== RUN_NAME_TAG), { key: RUN_NAME_TAG, value: runName }];
-      const runUuid = randomUUID().replaceAll('-', '');
-      const info = await store.createRun({
-        runUuid,
-        experimentId: r.experimentId,
-        userId: r.userId || r.tags.findLast((t) => t.key === USER_TAG)?.value || '',
-        runName,
-        startTime: r.startTime ?? clock.now(),
-        tags,
-        artifactUri: (location) => `${location.replace(/\/+$/, '')}/${runUuid}/artifacts`,
-      });
+      const info = await store.createRun(await newRun(caller, r, randomUUID().replaceAll('-', '')));
       return store.getRun(info.runId);
+    },
+    /**
+     * lablog's create with a client-made id (offline runs, and retries that must not make a second run):
+     * the same id in the same experiment answers the run as it is (`created` false); in another
+     * experiment it is RESOURCE_ALREADY_EXISTS. The caller needs EDIT on the experiment named.
+     */
+    async createWithId(caller: Caller, runId: string, r: CreateRun) {
+      if (!RUN_ID.test(runId)) throw invalid(`Invalid run id '${runId.slice(0, 100)}': a run id is 32 lowercase hexadecimal digits`);
+      const { info, created } = await store.ensureRun(await newRun(caller, r, runId));
+      if (!created && !sameExperiment(info.experimentId, r.experimentId)) {
+        throw alreadyExists(`Run with id=${runId} already exists in another experiment.`);
+      }
+      return { run: await store.getRun(runId), created };
     },
     async get(caller: Caller, runId: string) {
       await access.run(caller, runId, 'READ');

@@ -80,3 +80,28 @@ export function runPk(t: TestApp, runUuid: string): number {
   if (!r) throw new Error(`no run row for ${runUuid}`);
   return r.id;
 }
+
+/** A row of the runs table. */
+export interface RunRow {
+  id: number;
+  run_uuid: string;
+  name: string;
+  experiment_id: number;
+  user_id: string;
+  status: string;
+  start_time: number;
+  end_time: number | null;
+  lifecycle_stage: string;
+  artifact_uri: string;
+  deleted_time: number | null;
+}
+
+/** The runs row of a run id, undefined when there is none. */
+export function runRowOf(t: TestApp, runUuid: string): RunRow | undefined {
+  return oneRow<RunRow>(t, 'SELECT * FROM runs WHERE run_uuid = ?', runUuid);
+}
+
+/** The tag rows of a run, by key. */
+export function tagRowsOf(t: TestApp, runUuid: string): KV[] {
+  return rows<KV>(t, 'SELECT key, value FROM tags WHERE run_id = ? ORDER BY key', runPk(t, runUuid));
+}

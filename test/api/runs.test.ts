@@ -1,21 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { buildTestApp, type TestApp } from '../helper.js';
-import { assertError, byKey, manualClock, oneRow, rows, runPk, tableCounts } from './api.helpers.js';
-
-interface RunRow {
-  id: number;
-  run_uuid: string;
-  name: string;
-  experiment_id: number;
-  user_id: string;
-  status: string;
-  start_time: number;
-  end_time: number | null;
-  lifecycle_stage: string;
-  artifact_uri: string;
-  deleted_time: number | null;
-}
+import { assertError, byKey, manualClock, oneRow, rows, runPk, runRowOf, tableCounts, tagRowsOf } from './api.helpers.js';
 
 let t: TestApp;
 let clock: ReturnType<typeof manualClock>;
@@ -26,8 +12,8 @@ beforeEach(async () => {
 });
 afterEach(() => t.close());
 
-const runRow = (id: string) => oneRow<RunRow>(t, 'SELECT * FROM runs WHERE run_uuid = ?', id);
-const tagRows = (id: string) => rows<{ key: string; value: string }>(t, 'SELECT key, value FROM tags WHERE run_id = ? ORDER BY key', runPk(t, id));
+const runRow = (id: string) => runRowOf(t, id);
+const tagRows = (id: string) => tagRowsOf(t, id);
 
 async function newExperiment(name: string): Promise<string> {
   const res = await t.post('experiments/create', { name });

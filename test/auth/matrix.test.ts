@@ -29,6 +29,9 @@ interface Op {
 }
 
 const one = (t: TestApp, sql: string, ...args: unknown[]) => t.db.prepare(sql).pluck().get(...args);
+/** A client-made run id (lablog's runs/create) that no refused caller may bring into being. */
+const INTRUDER_RUN = 'badc0ffee0ddf00dbadc0ffee0ddf00d';
+const BOB_RUN = 'b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0';
 
 describe('auth matrix: every route family, every kind of caller', () => {
   const clock = manualClock();
@@ -92,6 +95,14 @@ describe('auth matrix: every route family, every kind of caller', () => {
       { family: 'experiments', method: 'POST', url: 'experiments/search', body: { max_results: 10 }, kind: 'read' },
       // runs
       { family: 'runs', method: 'POST', url: 'runs/create', body: () => ({ experiment_id: E, run_name: 'intruder-run' }), kind: 'write', absent: (t) => assert.equal(one(t, "SELECT count(*) FROM runs WHERE name = 'intruder-run'"), 0) },
+      {
+        family: 'runs',
+        method: 'POST',
+        url: `${LABLOG}/runs/create`,
+        body: () => ({ run_id: INTRUDER_RUN, experiment_id: E, run_name: 'intruder-offline-run' }),
+        kind: 'write',
+        absent: (t) => assert.equal(one(t, 'SELECT count(*) FROM runs WHERE run_uuid = ?', INTRUDER_RUN), 0),
+      },
       {
         family: 'runs',
         method: 'POST',
@@ -249,6 +260,7 @@ describe('auth matrix: every route family, every kind of caller', () => {
         ['POST', 'runs/set-tag', { run_id: R, key: 'bob-t', value: 'v' }],
         ['PUT', `${ART}/${E}/${R}/artifacts/bob.txt`, 'from bob'],
         ['POST', `${LABLOG}/sweeps/${S}/pause`, {}],
+        ['POST', `${LABLOG}/runs/create`, { run_id: BOB_RUN, experiment_id: E, run_name: 'bob-offline' }],
       ];
       for (const [method, url, body] of writes) {
         const res = await t.call(method, url, body, method === 'PUT' ? { ...bob, 'content-type': 'application/octet-stream' } : bob);
@@ -260,6 +272,7 @@ describe('auth matrix: every route family, every kind of caller', () => {
       assert.equal(one(t, "SELECT value FROM tags WHERE key = 'bob-t'"), 'v');
       assert.ok(existsSync(path.join(t.artifactsDir, E, R, 'artifacts', 'bob.txt')));
       assert.equal(one(t, 'SELECT status FROM sweeps WHERE id = ?', Number(S)), 'PAUSED');
+      assert.equal(one(t, 'SELECT name FROM runs WHERE run_uuid = ? AND experiment_id = ?', BOB_RUN, Number(E)), 'bob-offline');
       // EDIT is not MANAGE: no deleting the experiment, no granting.
       await deniedWrite('experiments/delete', { experiment_id: E }, bob, /needs MANAGE/, 'EDIT grantee');
       await deniedWrite(`${LABLOG}/permissions/set`, { experiment_id: E, username: 'carol', permission: 'READ' }, bob, /needs MANAGE/, 'EDIT grantee');

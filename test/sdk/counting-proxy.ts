@@ -3,8 +3,13 @@ import type { AddressInfo } from 'node:net';
 
 // A small HTTP proxy between the SDK and a real lablog process: it records every request (body size,
 // log-batch entity counts, idempotency key, outcome), tracks how many log-batch requests of one run are
-// in flight at once, and can play a broken network: refuse everything ('down'), or forward a request and
-// then drop the answer (the server wrote, the client never hears it).
+// in flight at once, and can play a broken network: refuse everything ('down'), forward a request and
+// then drop the answer (the server wrote, the client never hears it), or inject a fault per request
+// (`fault`): a reset before the server sees it, a hang (the client's timeout fires) before or after the
+// server wrote, an answer cut off half-way, or a status of its own (503).
+
+/** What `fault` may do to one request. */
+export type Fault = 'reset' | 'hang' | 'drop-after' | 'hang-after' | 'truncate' | 503;
 
 export interface Seen {
   method: string;
@@ -17,7 +22,11 @@ export interface Seen {
   status?: number;
   replayed?: boolean;
   /** 'down' = refused by the proxy, 'upstream' = the server could not be reached, 'dropped' = answer withheld. */
-  failure?: 'down' | 'upstream' | 'dropped';
+  failure?: 'down' | 'upstream' | 'dropped' | 'reset' | 'hung' | 'truncated';
+  /** The fault `fault` injected, if any. */
+  fault?: Fault;
+  /** 0, 1, 2, ...: the order the proxy received requests in. */
+  index: number;
   done: boolean;
 }
 
@@ -31,6 +40,8 @@ export interface CountingProxy {
   intercept: (req: Seen) => number | undefined;
   /** Decides, after the server answered, whether the client gets the answer (false: the socket is destroyed). */
   deliverAnswer: (req: Seen) => boolean;
+  /** A fault to inject into this request (decided when it arrives), or undefined to let it through. */
+  fault: (req: Seen) => Fault | undefined;
   /** Highest number of log-batch requests of one run in flight at once. */
   maxInFlightPerRun: number;
   logBatches(): Seen[];
@@ -53,6 +64,7 @@ export async function startProxy(target: string): Promise<CountingProxy> {
     mode: 'pass',
     intercept: () => undefined,
     deliverAnswer: () => true,
+    fault: () => undefined,
     maxInFlightPerRun: 0,
     logBatches: () => proxy.requests.filter((r) => r.batch !== undefined),
     waitFor(pred, what, timeoutMs = 120_000) {
@@ -74,7 +86,7 @@ export async function startProxy(target: string): Promise<CountingProxy> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      const seen: Seen = { method: req.method!, url: req.url!, headers: req.headers, bytes: body.length, body, done: false };
+      const seen: Seen = { method: req.method!, url: req.url!, headers: req.headers, bytes: body.length, body, index: proxy.requests.length, done: false };
       if (req.url!.includes('/runs/log-batch')) {
         try {
           seen.batch = JSON.parse(body.toString('utf8'));
@@ -99,7 +111,13 @@ export async function startProxy(target: string): Promise<CountingProxy> {
         check();
       };
       if (proxy.mode === 'down') return finish('down');
-      const status = proxy.intercept(seen);
+      const fault = proxy.fault(seen);
+      seen.fault = fault;
+      // Held until the client gives up (its timeout closes the connection) or the proxy closes.
+      const hang = () => res.once('close', () => finish('hung'));
+      if (fault === 'reset') return finish('reset');
+      if (fault === 'hang') return hang();
+      const status = typeof fault === 'number' ? fault : proxy.intercept(seen);
       if (status !== undefined) {
         seen.status = status;
         res.writeHead(status, { 'content-type': 'application/json' });
@@ -116,11 +134,17 @@ export async function startProxy(target: string): Promise<CountingProxy> {
         upRes.on('end', () => {
           seen.status = upRes.statusCode;
           seen.replayed = upRes.headers['idempotent-replayed'] === 'true';
-          if (!proxy.deliverAnswer(seen)) return finish('dropped');
+          if (fault === 'hang-after') return hang();
+          if (fault === 'drop-after' || !proxy.deliverAnswer(seen)) return finish('dropped');
           const out = Buffer.concat(parts);
           const h = { ...upRes.headers, 'content-length': String(out.length) };
           delete h['transfer-encoding'];
           res.writeHead(upRes.statusCode!, h);
+          if (fault === 'truncate') {
+            // The head and half the body, then the connection goes: the client reads a cut-off answer.
+            res.write(out.subarray(0, out.length >> 1), () => finish('truncated'));
+            return;
+          }
           res.end(out);
           finish();
         });

@@ -79,3 +79,12 @@ export async function metricHistory(base: string, runId: string, key: string): P
 export async function runStatus(base: string, runId: string): Promise<string> {
   return (await mlflowGet(base, 'runs/get', { run_id: runId })).run.info.status;
 }
+
+/** Polls `pred` every 20 ms; fails after a generous bound (a wait for an event, never a timing assert). */
+export async function until(pred: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -83,7 +83,7 @@ describe('offline spool and lablog sync', () => {
     // Running sync again finds nothing to do.
     const again = await sync(spoolDir, server.url);
     assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual({ ...again.report, errors: undefined }, { files: 0, batches: 0, points: 0, replayed: 0, updates: 0, rejected: 0, skippedLines: 0, keptFiles: 0, errors: undefined });
+    assert.deepEqual({ ...again.report, errors: undefined }, { files: 0, batches: 0, points: 0, runs: 0, artifacts: 0, replayed: 0, updates: 0, rejected: 0, skippedLines: 0, keptFiles: 0, errors: undefined });
 
     // The same file once more (as if its progress had been lost): every batch is answered as already
     // there by its Idempotency-Key, and nothing is written twice.

@@ -91,6 +91,7 @@ function statements(db: Db, readOnlyBecause: string | null): TrackingStore & { d
     deleteExperimentTag: async (id, key) => experiments.deleteTag(id, key),
 
     createRun: async (r) => runs.create(r),
+    ensureRun: async (r) => runs.ensure(r),
     getRun: async (id) => runs.get(id),
     getRunInfo: async (id) => runs.info(id),
     updateRun: async (id, u) => runs.update(id, u),

@@ -96,6 +96,14 @@ export function createRunStatements(db: Db, experiments: ExperimentStatements, m
     }
   }
 
+  function insertRun(n: NewRun): RunInfo {
+    const exp = experiments.activeRow(n.experimentId);
+    const artifactUri = n.artifactUri(exp.artifact_location);
+    const id = Number(s.insert.run(n.runUuid, n.runName, exp.experiment_id, n.userId, n.startTime, artifactUri).lastInsertRowid);
+    writeTags(s.byId.get(id)!, n.tags);
+    return toInfo(s.byId.get(id)!);
+  }
+
   /** Loads whole runs (info, latest metrics, params, tags, inputs) in the order of `ids`. */
   function load(ids: number[]): Run[] {
     if (ids.length === 0) return [];
@@ -130,12 +138,11 @@ export function createRunStatements(db: Db, experiments: ExperimentStatements, m
     load,
     info: (runUuid: string) => toInfo(row(runUuid)),
     get: (runUuid: string) => load([row(runUuid).id])[0],
-    create: db.transaction((n: NewRun): RunInfo => {
-      const exp = experiments.activeRow(n.experimentId);
-      const artifactUri = n.artifactUri(exp.artifact_location);
-      const id = Number(s.insert.run(n.runUuid, n.runName, exp.experiment_id, n.userId, n.startTime, artifactUri).lastInsertRowid);
-      writeTags(s.byId.get(id)!, n.tags);
-      return toInfo(s.byId.get(id)!);
+    create: db.transaction((n: NewRun): RunInfo => insertRun(n)),
+    /** The run with the id `n` names, as it is when it exists (nothing written), else created from `n`. */
+    ensure: db.transaction((n: NewRun): { info: RunInfo; created: boolean } => {
+      const existing = s.byUuid.get(n.runUuid);
+      return existing ? { info: toInfo(existing), created: false } : { info: insertRun(n), created: true };
     }),
     update: db.transaction((runUuid: string, u: RunUpdate): RunInfo => {
       const r = activeRow(runUuid);
