@@ -36,3 +36,14 @@ export const tooLarge = (message: string) => new LablogError('REQUEST_LIMIT_EXCE
 export const denied = (message: string) => new LablogError('PERMISSION_DENIED', message);
 export const unauthenticated = (message: string) => new LablogError('UNAUTHENTICATED', message);
 export const rateLimited = (message: string, retryAfter: number) => new LablogError('REQUEST_LIMIT_EXCEEDED', message, undefined, retryAfter);
+
+/**
+ * A TrackingStore method the PostgreSQL store does not implement yet (issue #13 lands it in slices).
+ * 501 Not Implemented: the request was fine, this server cannot serve it on this backend.
+ */
+export class NotYetOnPostgresError extends LablogError {
+  constructor(readonly method: string) {
+    super('INTERNAL_ERROR', `${method} is not yet available on PostgreSQL; run lablog on SQLite (no LABLOG_DATABASE_URL) for it`, 501);
+    this.name = 'NotYetOnPostgresError';
+  }
+}
