@@ -4,12 +4,14 @@ import { createLocalArtifactStore, removeStaleUploads } from './artifacts/local.
 import { buildApp } from './app.js';
 import { ensureFirstAdmin } from './auth/bootstrap.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { openPostgresStore } from './store/postgres/index.js';
 import { openSqliteStore } from './store/sqlite/index.js';
+import type { TrackingStore } from './store/types.js';
 
 /** Starts the server and wires signals for a graceful stop; resolves once it listens. */
 export async function startServer(config: Config) {
   const logger = pino({ level: config.logLevel });
-  const store = openSqliteStore(config.dataDir);
+  const store: TrackingStore = config.databaseUrl ? await openPostgresStore(config.databaseUrl) : openSqliteStore(config.dataDir);
   const artifactsRoot = path.join(config.dataDir, 'artifacts');
   const artifacts = createLocalArtifactStore(artifactsRoot);
   const stale = await removeStaleUploads(artifactsRoot);
@@ -39,8 +41,20 @@ export async function startServer(config: Config) {
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
   const address = await app.listen({ host: config.host, port: config.port });
-  logger.info({ address, dataDir: config.dataDir, auth: config.auth ? 'on' : 'off' }, 'lablog listening');
+  // The database URL's password never reaches the log.
+  const database = config.databaseUrl ? `postgres ${redactUrl(config.databaseUrl)}` : 'sqlite';
+  logger.info({ address, dataDir: config.dataDir, database, auth: config.auth ? 'on' : 'off' }, 'lablog listening');
   return { app, store, address };
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://(unparsable URL)';
+  }
 }
 
 export async function serverCommand(argv: string[]): Promise<void> {

@@ -37,10 +37,10 @@ export function createPool(url: string, max = 10): pg.Pool {
 export type Queryable = pg.Pool | pg.PoolClient;
 
 /** Runs `fn` in one transaction on one pooled connection; rolls back when it throws. */
-export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
+    await client.query(begin);
     const out = await fn(client);
     await client.query('COMMIT');
     return out;
@@ -50,6 +50,14 @@ export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) 
   } finally {
     client.release();
   }
+}
+
+/**
+ * A read of several statements that must see one state (a series' chunks and tail while another server
+ * seals it, a run and its params): one REPEATABLE READ snapshot.
+ */
+export function snapshot<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return transaction(pool, fn, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
 }
 
 interface JournalEntry {
@@ -102,4 +110,9 @@ export async function migratePostgres(pool: pg.Pool, migrationsDir = PG_MIGRATIO
     client.release();
   }
   return applied;
+}
+
+/** A unique constraint refused the row (SQLSTATE 23505). */
+export function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string }).code === '23505';
 }
