@@ -32,6 +32,17 @@ export function isNewer(p: MetricPoint, step: number, timestamp: number, value: 
   return (Number.isNaN(p.value) ? 0 : p.value) > (Number.isNaN(value) ? 0 : value);
 }
 
+/** Points grouped by metric key, each group in arrival order. */
+export function groupByKey(points: MetricPoint[]): Map<string, MetricPoint[]> {
+  const byKey = new Map<string, MetricPoint[]>();
+  for (const p of points) {
+    const list = byKey.get(p.key);
+    if (list) list.push(p);
+    else byKey.set(p.key, [p]);
+  }
+  return byKey;
+}
+
 /** The index of the latest point of `p` by isNewer. */
 export function latestIndex(key: string, p: Points): number {
   let latest = 0;

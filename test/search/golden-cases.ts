@@ -5,6 +5,16 @@
 import type { ViewType } from '../../server/store/types.js';
 import { runUuid } from './fixture.js';
 
+/** One run search of the golden tests, defaults filled in by each test. */
+export interface Search {
+  filter?: string;
+  orderBy?: string[];
+  experimentIds?: string[];
+  viewType?: ViewType;
+  offset?: number;
+  limit?: number;
+}
+
 // Active runs of experiments 1-3 in the default order: start_time DESC, then run_uuid.
 export const ALL = ['vit', 'lstm', 'gpt-small', 'gpt-mini', 'resnet-101', 'resnet-50', 'bert-large', 'xgb', 'bert-base', 'cnn small', 'CNN-Large', 'mlp'];
 

@@ -9,21 +9,11 @@ import type pg from 'pg';
 import { parseExperimentFilter, parseExperimentOrderBy, parseRunFilter, parseRunOrderBy } from '../../server/search/parser.js';
 import { createPool, migratePostgres } from '../../server/store/postgres/db.js';
 import { searchExperimentIdsPg, searchRunIdsPg } from '../../server/store/postgres/search.sql.js';
-import type { ViewType } from '../../server/store/types.js';
 import { createDatabase, dropDatabase, postgresSkip } from '../support/postgres.js';
 import { seedPostgres } from './fixture-postgres.js';
-import { ALL, EXPERIMENT_CASES, FILTERS, many, ORDERS } from './golden-cases.js';
+import { ALL, EXPERIMENT_CASES, FILTERS, many, ORDERS, type Search } from './golden-cases.js';
 
 const skip = postgresSkip() ?? false;
-
-interface Search {
-  filter?: string;
-  orderBy?: string[];
-  experimentIds?: string[];
-  viewType?: ViewType;
-  offset?: number;
-  limit?: number;
-}
 
 describe('golden search tables on PostgreSQL', { skip }, () => {
   let pool: pg.Pool;

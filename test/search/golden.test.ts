@@ -8,8 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { parseRunFilter, parseRunOrderBy } from '../../server/search/parser.js';
 import { explainRunSearch, searchRunIds } from '../../server/store/sqlite/search.sql.js';
 import type { Db } from '../../server/store/db.js';
-import type { ViewType } from '../../server/store/types.js';
-import { ALL, FILTERS, many, ORDERS } from './golden-cases.js';
+import { ALL, FILTERS, many, ORDERS, type Search } from './golden-cases.js';
 import { namesOf, openFixture } from './fixture.js';
 
 const ALL_EXPERIMENTS = ['1', '2', '3'];
@@ -19,15 +18,6 @@ let db: Db;
 let close: () => void;
 before(() => ({ db, close } = openFixture()));
 after(() => close());
-
-interface Search {
-  filter?: string;
-  orderBy?: string[];
-  experimentIds?: string[];
-  viewType?: ViewType;
-  offset?: number;
-  limit?: number;
-}
 
 function search(s: Search, plan?: 'stream' | 'full') {
   const page = searchRunIds(

@@ -11,6 +11,8 @@ import {
   sampleRange,
   sampleSeries,
   slice,
+  groupByKey,
+  tailPoints,
   timeRange,
   type ChunkMeta,
   type TailRow,
@@ -71,25 +73,13 @@ export function createPgMetrics() {
 
   /** Packs the series' tail (in the order SQLite's seal reads it) into one chunk. */
   async function seal(q: Queryable, seriesId: number): Promise<void> {
-    const rows = await tailRows(q, seriesId);
-    const p: Points = {
-      steps: Float64Array.from(rows, (r) => r[0]),
-      timestamps: Float64Array.from(rows, (r) => r[1]),
-      values: Float64Array.from(rows, (r) => (r[2] === null ? NaN : r[2])),
-    };
-    await insertChunk(q, seriesId, p);
+    await insertChunk(q, seriesId, tailPoints(await tailRows(q, seriesId)));
     await q.query('DELETE FROM metric_tail WHERE series_id = $1', [seriesId]);
   }
 
   /** Appends points of one run inside the caller's transaction; keeps each key's latest value. */
   async function appendPoints(q: Queryable, runId: number, points: MetricPoint[]): Promise<void> {
-    const byKey = new Map<string, MetricPoint[]>();
-    for (const p of points) {
-      const list = byKey.get(p.key);
-      if (list) list.push(p);
-      else byKey.set(p.key, [p]);
-    }
-    for (const [key, list] of byKey) {
+    for (const [key, list] of groupByKey(points)) {
       const first = list[0];
       let row = (await q.query<SeriesRow>('SELECT id, value, step, timestamp, tail_count FROM metric_series WHERE run_id = $1 AND key = $2', [runId, key])).rows[0];
       row ??= (

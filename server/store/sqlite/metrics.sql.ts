@@ -12,6 +12,7 @@ import {
   sampleSeries,
   slice,
   sortPoints,
+  groupByKey,
   timeRange,
   type ChunkMeta,
   type TailRow,
@@ -76,13 +77,7 @@ export function createMetricStatements(db: Db) {
 
   /** Appends points of one run (inside the caller's transaction) and keeps each key's latest value. */
   function appendPoints(runId: number, points: MetricPoint[]): void {
-    const byKey = new Map<string, MetricPoint[]>();
-    for (const p of points) {
-      const list = byKey.get(p.key);
-      if (list) list.push(p);
-      else byKey.set(p.key, [p]);
-    }
-    for (const [key, list] of byKey) {
+    for (const [key, list] of groupByKey(points)) {
       let row = s.series.get(runId, key);
       if (!row) {
         const first = list[0];
