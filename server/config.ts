@@ -24,6 +24,14 @@ export const configSchema = z.object({
     )
     .default(5000),
   dataDir: z.string().min(1, 'data dir must not be empty').default('./lablog-data'),
+  /**
+   * A PostgreSQL URL puts the tracking data in that database (several servers can share it); unset,
+   * it lives in SQLite in the data dir. Artifacts stay in the data dir either way.
+   */
+  databaseUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/\S+$/i, 'database URL must look like postgres://user:password@host:5432/database')
+    .optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Largest artifact accepted (single upload or assembled multipart upload); larger ones get 413. */
   maxArtifactBytes: z.coerce.number().int().min(1).default(10 * 1024 ** 3),
@@ -83,11 +91,13 @@ const FLAGS: Record<string, keyof Config> = {
   '--log-level': 'logLevel',
   '--max-artifact-bytes': 'maxArtifactBytes',
   '--auth': 'auth',
+  '--database-url': 'databaseUrl',
 };
 const ENV: Record<string, keyof Config> = {
   LABLOG_HOST: 'host',
   LABLOG_PORT: 'port',
   LABLOG_DATA_DIR: 'dataDir',
+  LABLOG_DATABASE_URL: 'databaseUrl',
   LABLOG_LOG_LEVEL: 'logLevel',
   LABLOG_BODY_LIMIT: 'bodyLimit',
   LABLOG_MAX_CONNECTIONS: 'maxConnections',

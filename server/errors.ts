@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'REQUEST_LIMIT_EXCEEDED'
   | 'INVALID_STATE'
   | 'INTERNAL_ERROR'
+  | 'NOT_IMPLEMENTED'
   | 'TEMPORARILY_UNAVAILABLE';
 
 export class LablogError extends Error {
@@ -81,5 +82,16 @@ export async function unlessStorageUnavailable(write: Promise<unknown>): Promise
     await write;
   } catch (err) {
     if (!(err instanceof StorageUnavailableError)) throw err;
+  }
+}
+
+/**
+ * A TrackingStore method the PostgreSQL store does not implement yet (issue #13 lands it in slices).
+ * 501 NOT_IMPLEMENTED (MLflow's code for it): the request was fine, this backend cannot serve it yet.
+ */
+export class NotYetOnPostgresError extends LablogError {
+  constructor(readonly method: string) {
+    super('NOT_IMPLEMENTED', `${method} is not yet available on PostgreSQL; run lablog on SQLite (no LABLOG_DATABASE_URL) for it`);
+    this.name = 'NotYetOnPostgresError';
   }
 }

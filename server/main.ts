@@ -6,7 +6,9 @@ import { ensureFirstAdmin } from './auth/bootstrap.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createStorageHealth } from './storage/health.js';
 import { probeWritable } from './storage/probe.js';
+import { openPostgresStore } from './store/postgres/index.js';
 import { openSqliteStore } from './store/sqlite/index.js';
+import type { TrackingStore } from './store/types.js';
 
 /** Probe answers that no freed space cures: the database is then opened read-only from the start. */
 const REFUSES_FOR_GOOD = new Set(['EROFS', 'EACCES', 'EPERM']);
@@ -19,7 +21,9 @@ export async function startServer(config: Config) {
   // read-only; on a full disk the usual open is tried first, so writes resume once space returns.
   const atStart = await probeWritable(config.dataDir, 'the data directory');
   const readOnly = !atStart.writable && REFUSES_FOR_GOOD.has(atStart.code ?? '') ? atStart.reason : undefined;
-  const store = openSqliteStore(config.dataDir, { readOnly, readOnlyFallback: true });
+  const store: TrackingStore & { readOnlyBecause?: string | null } = config.databaseUrl
+    ? await openPostgresStore(config.databaseUrl)
+    : openSqliteStore(config.dataDir, { readOnly, readOnlyFallback: true });
   const artifacts = createLocalArtifactStore(artifactsDir);
   if (!readOnly) {
     const stale = await removeStaleUploads(artifactsDir).catch(() => ({ files: 0, bytes: 0 }));
@@ -60,8 +64,20 @@ export async function startServer(config: Config) {
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
   const address = await app.listen({ host: config.host, port: config.port });
-  logger.info({ address, dataDir: config.dataDir, auth: config.auth ? 'on' : 'off', storage: storageAtStart.writable ? 'writable' : 'not writable' }, 'lablog listening');
+  // The database URL's password never reaches the log.
+  const database = config.databaseUrl ? `postgres ${redactUrl(config.databaseUrl)}` : 'sqlite';
+  logger.info({ address, dataDir: config.dataDir, database, auth: config.auth ? 'on' : 'off', storage: storageAtStart.writable ? 'writable' : 'not writable' }, 'lablog listening');
   return { app, store, address };
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://(unparsable URL)';
+  }
 }
 
 export async function serverCommand(argv: string[]): Promise<void> {

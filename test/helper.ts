@@ -7,8 +7,13 @@ import { buildApp, type AppDeps } from '../server/app.js';
 import { ensureFirstAdmin } from '../server/auth/bootstrap.js';
 import type { ConnectionLimits } from '../server/http/limits.js';
 import { createLocalArtifactStore } from '../server/artifacts/local.js';
+import type { Db } from '../server/store/db.js';
+import { createPool, migratePostgres } from '../server/store/postgres/db.js';
+import { openPostgresStore } from '../server/store/postgres/index.js';
 import { openSqliteStore } from '../server/store/sqlite/index.js';
+import type { TrackingStore } from '../server/store/types.js';
 import { parseJsonOr } from './support/json.js';
+import { createDatabase, dropDatabase, postgresSkip } from './support/postgres.js';
 
 export type TestApp = Awaited<ReturnType<typeof buildTestApp>>;
 
@@ -17,9 +22,43 @@ export const ADMIN = { username: 'admin', password: 'admin-password-1' };
 /** Auth settings for a test app; `auth: {}` turns auth on with the first admin ADMIN. */
 export type TestAuth = Partial<Omit<NonNullable<AppDeps['config']>, 'bodyLimit' | 'maxArtifactBytes' | 'auth'>>;
 
-/** A fresh app over a fresh SQLite file in its own temp dir; `close()` removes everything. */
+export type Backend = 'sqlite' | 'postgres';
+
+/** The backends a parameterized suite runs on, each with its skip reason (false: runs). */
+export function backends(): Array<{ backend: Backend; skip: string | false }> {
+  return [
+    { backend: 'sqlite', skip: false },
+    { backend: 'postgres', skip: postgresSkip() ?? false },
+  ];
+}
+
+/** lablog's migrations, run once on the test cluster's template database (support/postgres.ts). */
+async function migrateTemplate(url: string): Promise<void> {
+  const pool = createPool(url, 1);
+  try {
+    await migratePostgres(pool);
+  } finally {
+    await pool.end();
+  }
+}
+
+async function openStore(backend: Backend, dir: string): Promise<{ store: TrackingStore; db: Db | null; pool: import('pg').Pool | null; drop: () => Promise<void> }> {
+  if (backend === 'sqlite') {
+    const store = openSqliteStore(dir);
+    return { store, db: store.db, pool: null, drop: async () => {} };
+  }
+  const url = await createDatabase({ migrated: migrateTemplate });
+  const store = await openPostgresStore(url, { poolSize: 4 });
+  return { store, db: null, pool: store.pool, drop: () => dropDatabase(url) };
+}
+
+/**
+ * A fresh app over a fresh store: a SQLite file in its own temp dir, or (backend 'postgres') a fresh
+ * database on the test process's PostgreSQL cluster; `close()` removes everything.
+ */
 export async function buildTestApp(
   opts: {
+    backend?: Backend;
     now?: () => number;
     maxArtifactBytes?: number;
     artifactListPageSize?: number;
@@ -30,7 +69,8 @@ export async function buildTestApp(
   } = {},
 ) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'lablog-test-'));
-  const store = openSqliteStore(dir);
+  const backend = opts.backend ?? 'sqlite';
+  const { store, db, pool, drop } = await openStore(backend, dir);
   const artifacts = createLocalArtifactStore(path.join(dir, 'artifacts'));
   const clock = { now: opts.now ?? (() => Date.now()) };
   const config = {
@@ -54,8 +94,19 @@ export async function buildTestApp(
   return {
     app,
     store,
+    backend,
     artifactsDir: path.join(dir, 'artifacts'),
-    db: store.db,
+    /** The SQLite connection (SQLite only; backend-neutral tests use `sql`). */
+    get db(): Db {
+      if (db === null) throw new Error('t.db is the SQLite connection; this app runs on PostgreSQL (use t.sql)');
+      return db;
+    },
+    /** Rows of a query on the app's own database, either backend; `?` placeholders. */
+    async sql<T = Record<string, unknown>>(text: string, ...params: unknown[]): Promise<T[]> {
+      if (pool === null) return db!.prepare(text).all(...params) as T[];
+      let n = 0;
+      return (await pool.query(text.replace(/\?/g, () => `$${++n}`), params)).rows as T[];
+    },
     dir,
     get: (url: string, query?: Record<string, string | string[]>) => call('GET', url, query),
     post: (url: string, body?: unknown, headers?: Record<string, string>) => call('POST', url, body, headers),
@@ -64,6 +115,7 @@ export async function buildTestApp(
     async close() {
       await app.close();
       await store.close();
+      await drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { buildTestApp, seedRun, type TestApp } from '../helper.js';
+import { backends, buildTestApp, seedRun, type TestApp } from '../helper.js';
 import { assertError, byKey, runRowOf, tableCounts, tagRowsOf } from './api.helpers.js';
 
 // POST /api/2.0/lablog/runs/create: a run under an id the client made (an SDK run started offline, or
@@ -141,3 +141,30 @@ describe('lablog runs/create with a client-made id', () => {
     assert.deepEqual(tableCounts(t), before);
   });
 });
+
+// The same contract through HTTP alone, on every backend: concurrent creates of one id make one run.
+for (const { backend, skip } of backends()) {
+  describe(`lablog runs/create with a client-made id (${backend})`, { skip }, () => {
+    let t: TestApp;
+    before(async () => {
+      t = await buildTestApp({ backend });
+    });
+    after(() => t.close());
+
+    test('eight concurrent creates of one id: one run, seven replays; another experiment is refused', async () => {
+      const exp = (await t.post('experiments/create', { name: `concurrent-${backend}` })).json.experiment_id;
+      const id = 'feed0000feed0000feed0000feed0000';
+      const answers = await Promise.all(Array.from({ length: 8 }, () => t.call('POST', URL, { run_id: id, experiment_id: exp, tags: [{ key: 'k', value: 'v' }] })));
+      assert.deepEqual(answers.map((a) => a.status), Array(8).fill(200));
+      assert.equal(answers.filter((a) => a.headers['idempotent-replayed'] === 'true').length, 7);
+      assert.ok(answers.every((a) => a.json.run.info.run_id === id && a.json.run.info.experiment_id === exp));
+      const found = await t.post('runs/search', { experiment_ids: [exp] });
+      assert.deepEqual(found.json.runs.map((r: { info: { run_id: string } }) => r.info.run_id), [id]);
+      assert.deepEqual(found.json.runs[0].data.tags.filter((x: { key: string }) => x.key === 'k'), [{ key: 'k', value: 'v' }]);
+      const elsewhere = (await t.post('experiments/create', { name: `elsewhere-${backend}` })).json.experiment_id;
+      const clash = await t.call('POST', URL, { run_id: id, experiment_id: elsewhere });
+      assert.equal(clash.status, 400);
+      assert.equal(clash.json.error_code, 'RESOURCE_ALREADY_EXISTS');
+    });
+  });
+}

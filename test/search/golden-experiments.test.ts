@@ -5,6 +5,7 @@ import { parseExperimentFilter, parseExperimentOrderBy } from '../../server/sear
 import { searchExperimentIds } from '../../server/store/sqlite/search.sql.js';
 import type { Db } from '../../server/store/db.js';
 import type { ViewType } from '../../server/store/types.js';
+import { EXPERIMENT_CASES as CASES } from './golden-cases.js';
 import { experimentNamesOf, openFixture } from './fixture.js';
 
 let db: Db;
@@ -23,37 +24,6 @@ function search(s: { filter?: string; orderBy?: string[]; viewType?: ViewType; o
   return { names: experimentNamesOf(db, page.ids), nextOffset: page.nextOffset };
 }
 
-// Fixture times: Default 100, alpha 300, beta 200, gamma 300 (tie with alpha), delta 400 (deleted).
-const CASES: Array<[{ filter?: string; orderBy?: string[]; viewType?: ViewType }, string[]]> = [
-  // MLflow's default: creation_time DESC, then experiment_id ASC.
-  [{}, ['alpha', 'gamma', 'beta', 'Default']],
-  // With an explicit order the tie-break is experiment_id DESC (MLflow's SqlAlchemyStore).
-  [{ orderBy: ['creation_time DESC'] }, ['gamma', 'alpha', 'beta', 'Default']],
-  [{ orderBy: ['creation_time'] }, ['Default', 'beta', 'gamma', 'alpha']],
-  [{ orderBy: ['name'] }, ['Default', 'alpha', 'beta', 'gamma']],
-  [{ orderBy: ['attributes.name DESC'] }, ['gamma', 'beta', 'alpha', 'Default']],
-  [{ orderBy: ['last_update_time DESC'] }, ['alpha', 'beta', 'gamma', 'Default']],
-  [{ orderBy: ['experiment_id DESC'] }, ['gamma', 'beta', 'alpha', 'Default']],
-  [{ orderBy: ['creation_time DESC', 'experiment_id ASC'] }, ['alpha', 'gamma', 'beta', 'Default']],
-  [{ filter: "name = 'alpha'" }, ['alpha']],
-  [{ filter: "attributes.name LIKE '%a'" }, ['alpha', 'gamma', 'beta']],
-  [{ filter: "name LIKE 'def%'" }, []],
-  [{ filter: "name ILIKE 'DEF%'" }, ['Default']],
-  [{ filter: "name != 'alpha'" }, ['gamma', 'beta', 'Default']],
-  [{ filter: "name IN ('beta', 'gamma')" }, ['gamma', 'beta']],
-  [{ filter: "tags.team = 'vision'" }, ['alpha']],
-  [{ filter: "tag.team ILIKE 'vision'" }, ['alpha', 'gamma']],
-  [{ filter: "tags.team != 'nlp'" }, ['alpha', 'gamma']],
-  [{ filter: 'tags.owner IS NULL' }, ['gamma', 'beta', 'Default']],
-  [{ filter: 'tags.owner IS NOT NULL' }, ['alpha']],
-  [{ filter: 'creation_time >= 200 AND last_update_time < 850' }, ['gamma', 'beta']],
-  [{ filter: 'attributes.creation_time = 300' }, ['alpha', 'gamma']],
-  [{ filter: "name != 'alpha' OR tags.owner = 'Ann'" }, ['alpha', 'gamma', 'beta', 'Default']],
-  [{ filter: "(tags.team = 'nlp' OR tags.team = 'Vision') AND creation_time > 150" }, ['gamma', 'beta']],
-  [{ filter: "tags.team ILIKE 'vision'", viewType: 'ALL' }, ['delta', 'alpha', 'gamma']],
-  [{ viewType: 'DELETED_ONLY' }, ['delta']],
-  [{ viewType: 'ALL', orderBy: ['name'] }, ['Default', 'alpha', 'beta', 'delta', 'gamma']],
-];
 
 describe('experiment search (exact ordered names)', () => {
   for (const [s, expected] of CASES) {

@@ -2,7 +2,7 @@ import type { Db } from '../db.js';
 import { alreadyExists, invalid, notFound } from '../../errors.js';
 import type { Experiment, KeyValue, LifecycleStage, NewExperiment } from '../types.js';
 
-interface ExperimentRow {
+export interface ExperimentRow {
   experiment_id: number;
   name: string;
   artifact_location: string;
@@ -126,7 +126,7 @@ export function createExperimentStatements(db: Db) {
 
 export type ExperimentStatements = ReturnType<typeof createExperimentStatements>;
 
-function toExperiment(r: ExperimentRow, tags: KeyValue[]): Experiment {
+export function toExperiment(r: ExperimentRow, tags: KeyValue[]): Experiment {
   return {
     experimentId: String(r.experiment_id),
     name: r.name,

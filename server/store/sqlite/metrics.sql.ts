@@ -1,19 +1,25 @@
 import type { Db } from '../db.js';
-import { decodeChunk, encodeChunk, type Points } from '../chunk-codec.js';
-import { Bucketer, buildRollup, eachPoint, ROLLUP_BLOCK } from '../sampler.js';
+import { encodeChunk, type Points } from '../chunk-codec.js';
+import { buildRollup } from '../sampler.js';
+import {
+  assembleSeries,
+  CHUNK_POINTS,
+  isClean,
+  isNewer,
+  joinPieces,
+  latestIndex,
+  pagePieces,
+  sampleSeries,
+  slice,
+  sortPoints,
+  groupByKey,
+  timeRange,
+  type ChunkMeta,
+  type TailRow,
+} from '../series.js';
 import type { Bucket, MetricPoint } from '../types.js';
 
-/** Points per packed chunk: large enough to make chunk rows cheap, small enough to seal often. */
-export const CHUNK_POINTS = 1024;
-
-interface ChunkMeta {
-  id: number;
-  n: number;
-  min_step: number;
-  max_step: number;
-  min_ts: number;
-  max_ts: number;
-}
+export { CHUNK_POINTS };
 
 interface SeriesRow {
   id: number;
@@ -21,16 +27,6 @@ interface SeriesRow {
   step: number;
   timestamp: number;
   tail_count: number;
-}
-
-/**
- * MLflow's rule for a run's latest metric: highest step, then latest timestamp, then largest value,
- * where NaN compares as 0 (MLflow's SQL store keeps NaN as value 0 with a flag).
- */
-function isNewer(p: MetricPoint, step: number, timestamp: number, value: number): boolean {
-  if (p.step !== step) return p.step > step;
-  if (p.timestamp !== timestamp) return p.timestamp > timestamp;
-  return (Number.isNaN(p.value) ? 0 : p.value) > (Number.isNaN(value) ? 0 : value);
 }
 
 export function createMetricStatements(db: Db) {
@@ -81,13 +77,7 @@ export function createMetricStatements(db: Db) {
 
   /** Appends points of one run (inside the caller's transaction) and keeps each key's latest value. */
   function appendPoints(runId: number, points: MetricPoint[]): void {
-    const byKey = new Map<string, MetricPoint[]>();
-    for (const p of points) {
-      const list = byKey.get(p.key);
-      if (list) list.push(p);
-      else byKey.set(p.key, [p]);
-    }
-    for (const [key, list] of byKey) {
+    for (const [key, list] of groupByKey(points)) {
       let row = s.series.get(runId, key);
       if (!row) {
         const first = list[0];
@@ -115,21 +105,18 @@ export function createMetricStatements(db: Db) {
   }
 
   function seal(seriesId: number): void {
-    const rows = s.tailAll.all(seriesId) as [number, number, number | null][];
+    const rows = s.tailAll.all(seriesId) as TailRow[];
     const n = rows.length;
     const steps = new Float64Array(n);
     const ts = new Float64Array(n);
     const values = new Float64Array(n);
-    let minTs = Infinity;
-    let maxTs = -Infinity;
     for (let i = 0; i < n; i++) {
       const [st, t, v] = rows[i];
       steps[i] = st;
       ts[i] = t;
       values[i] = v === null ? NaN : v;
-      if (t < minTs) minTs = t;
-      if (t > maxTs) maxTs = t;
     }
+    const [minTs, maxTs] = timeRange(ts);
     const rollup = buildRollup({ steps, timestamps: ts, values });
     s.insertChunk.run(seriesId, n, steps[0], steps[n - 1], minTs, maxTs, encodeChunk(steps, ts, values), rollup);
     s.deleteTail.run(seriesId);
@@ -141,51 +128,14 @@ export function createMetricStatements(db: Db) {
     const lo = minStep ?? -Number.MAX_VALUE;
     const hi = maxStep ?? Number.MAX_VALUE;
     const chunkRows = (ranged ? s.chunksRange.all(seriesId, lo, hi) : s.chunksAll.all(seriesId)) as [number, number, Buffer][];
-    const tail = (ranged ? s.tailRange.all(seriesId, lo, hi) : s.tailAll.all(seriesId)) as [number, number, number | null][];
-    const parts = chunkRows.map((c) => decodeChunk(c[2]));
-    let total = tail.length;
-    for (const p of parts) total += p.values.length;
-    const out: Points = { steps: new Float64Array(total), timestamps: new Float64Array(total), values: new Float64Array(total) };
-    let k = 0;
-    for (const p of parts) {
-      for (let i = 0; i < p.values.length; i++) {
-        const st = p.steps[i];
-        if (ranged && (st < lo || st > hi)) continue;
-        out.steps[k] = st;
-        out.timestamps[k] = p.timestamps[i];
-        out.values[k++] = p.values[i];
-      }
-    }
-    for (const [st, t, v] of tail) {
-      out.steps[k] = st;
-      out.timestamps[k] = t;
-      out.values[k++] = v === null ? NaN : v;
-    }
-    const trimmed: Points =
-      k === total
-        ? out
-        : { steps: out.steps.subarray(0, k), timestamps: out.timestamps.subarray(0, k), values: out.values.subarray(0, k) };
-    return isSorted(trimmed) ? trimmed : sortPoints(trimmed);
-  }
-
-  /** True when chunks and tail follow each other in step order, so a page can skip whole chunks. */
-  function isClean(metas: ChunkMeta[], tail: [number, number, number | null][]): boolean {
-    for (let i = 1; i < metas.length; i++) if (metas[i].min_step <= metas[i - 1].max_step) return false;
-    return metas.length === 0 || tail.length === 0 || tail[0][0] > metas[metas.length - 1].max_step;
+    const tail = (ranged ? s.tailRange.all(seriesId, lo, hi) : s.tailAll.all(seriesId)) as TailRow[];
+    return assembleSeries(chunkRows.map((c) => c[2]), tail, minStep, maxStep);
   }
 
   /** Points [offset, offset + limit) in (step, timestamp) order, in one piece. */
   function readPage(seriesId: number, offset: number, limit: number | null): { points: Points; total: number } {
     const { count, total, pieces } = streamPage(seriesId, offset, limit);
-    const out: Points = { steps: new Float64Array(count), timestamps: new Float64Array(count), values: new Float64Array(count) };
-    let k = 0;
-    for (const p of pieces) {
-      out.steps.set(p.steps, k);
-      out.timestamps.set(p.timestamps, k);
-      out.values.set(p.values, k);
-      k += p.values.length;
-    }
-    return { points: out, total };
+    return { points: joinPieces(pieces, count), total };
   }
 
   /**
@@ -195,84 +145,21 @@ export function createMetricStatements(db: Db) {
    */
   function streamPage(seriesId: number, offset: number, limit: number | null): { count: number; total: number; pieces: Iterable<Points> } {
     const metas = s.chunkMetas.all(seriesId);
-    const tail = s.tailAll.all(seriesId) as [number, number, number | null][];
+    const tail = s.tailAll.all(seriesId) as TailRow[];
     let total = tail.length;
     for (const m of metas) total += m.n;
     const end = limit === null ? total : Math.min(total, offset + limit);
     const count = Math.max(0, end - offset);
     if (!isClean(metas, tail)) return { count, total, pieces: [slice(readSeries(seriesId), offset, end)] };
-    function* pieces(): Generator<Points> {
-      let pos = 0;
-      for (const m of metas) {
-        if (pos + m.n > offset && pos < end) yield slice(decodeChunk(s.chunkData.get(m.id)!), Math.max(0, offset - pos), Math.min(m.n, end - pos));
-        pos += m.n;
-      }
-      const from = Math.max(0, offset - pos);
-      const to = Math.min(tail.length, end - pos);
-      if (to > from) {
-        const rows = tail.slice(from, to);
-        yield {
-          steps: Float64Array.from(rows, (r) => r[0]),
-          timestamps: Float64Array.from(rows, (r) => r[1]),
-          values: Float64Array.from(rows, (r) => (r[2] === null ? NaN : r[2])),
-        };
-      }
-    }
-    return { count, total, pieces: pieces() };
+    return { count, total, pieces: pagePieces(metas, tail, offset, end, (m) => s.chunkData.get(m.id)!) };
   }
 
-  /**
-   * Bucketed view of a series over [lo, hi] on the step or time axis. When buckets are several rollup
-   * blocks wide, chunks lying wholly inside the range contribute their rollups and are never decoded;
-   * only the chunks cut by the range ends and the tail are read point by point.
-   */
+  /** Bucketed view of a series over [lo, hi] on the step or time axis (series.ts sampleSeries). */
   function sample(seriesId: number, axis: 'step' | 'time', lo: number | null, hi: number | null, buckets: number): Bucket[] {
-    const metas = s.chunkMetas.all(seriesId);
-    const tail = s.tailAll.all(seriesId) as [number, number, number | null][];
-    const minX = (m: ChunkMeta) => (axis === 'step' ? m.min_step : m.min_ts);
-    const maxX = (m: ChunkMeta) => (axis === 'step' ? m.max_step : m.max_ts);
-    const xi = axis === 'step' ? 0 : 1;
-    let from = lo ?? Infinity;
-    let to = hi ?? -Infinity;
-    if (lo === null || hi === null) {
-      for (const m of metas) {
-        if (lo === null) from = Math.min(from, minX(m));
-        if (hi === null) to = Math.max(to, maxX(m));
-      }
-      for (const row of tail) {
-        if (lo === null) from = Math.min(from, row[xi]);
-        if (hi === null) to = Math.max(to, row[xi]);
-      }
-    }
-    const inRange = metas.filter((m) => maxX(m) >= from && minX(m) <= to);
-    let estimate = tail.length;
-    for (const m of inRange) estimate += m.n;
-    const tailPart = { values: Float64Array.from(tail, (r) => (r[2] === null ? NaN : r[2])), xs: Float64Array.from(tail, (r) => r[xi]) };
-    if (estimate < buckets * ROLLUP_BLOCK * 4) {
-      // Few points per bucket: read them all (and return them as they are when they fit).
-      const parts = inRange.map((m) => {
-        const p = decodeChunk(s.chunkData.get(m.id)!);
-        return { values: p.values, xs: axis === 'step' ? p.steps : p.timestamps };
-      });
-      parts.push(tailPart);
-      let count = 0;
-      for (const p of parts) for (let i = 0; i < p.xs.length; i++) if (p.xs[i] >= from && p.xs[i] <= to) count++;
-      if (count <= buckets) return eachPoint(parts, from, to);
-      const b = new Bucketer(from, to, buckets);
-      for (const p of parts) b.addPoints(p.values, p.xs);
-      return b.result();
-    }
-    const b = new Bucketer(from, to, buckets);
-    for (const m of inRange) {
-      const rollup = minX(m) >= from && maxX(m) <= to ? s.chunkRollup.get(m.id) : null;
-      if (rollup) b.addRollup(rollup, axis);
-      else {
-        const p = decodeChunk(s.chunkData.get(m.id)!);
-        b.addPoints(p.values, axis === 'step' ? p.steps : p.timestamps);
-      }
-    }
-    b.addPoints(tailPart.values, tailPart.xs);
-    return b.result();
+    return sampleSeries(s.chunkMetas.all(seriesId), s.tailAll.all(seriesId) as TailRow[], axis, lo, hi, buckets, {
+      data: (m) => s.chunkData.get(m.id)!,
+      rollup: (m) => s.chunkRollup.get(m.id) ?? null,
+    });
   }
 
   /**
@@ -286,21 +173,13 @@ export function createMetricStatements(db: Db) {
     const n = points.values.length;
     if (n === 0) return;
     const p = sortPoints(points, true);
-    let latest = 0;
-    for (let i = 1; i < n; i++) {
-      if (isNewer({ key, step: p.steps[i], timestamp: p.timestamps[i], value: p.values[i] }, p.steps[latest], p.timestamps[latest], p.values[latest])) latest = i;
-    }
+    const latest = latestIndex(key, p);
     const v = p.values[latest];
     const seriesId = Number(s.insertSeries.run(runId, key, Number.isNaN(v) ? null : v, p.steps[latest], p.timestamps[latest]).lastInsertRowid);
     const full = n - (n % CHUNK_POINTS);
     for (let start = 0; start < full; start += CHUNK_POINTS) {
       const c = slice(p, start, start + CHUNK_POINTS);
-      let minTs = Infinity;
-      let maxTs = -Infinity;
-      for (const t of c.timestamps) {
-        if (t < minTs) minTs = t;
-        if (t > maxTs) maxTs = t;
-      }
+      const [minTs, maxTs] = timeRange(c.timestamps);
       s.insertChunk.run(seriesId, CHUNK_POINTS, c.steps[0], c.steps[CHUNK_POINTS - 1], minTs, maxTs, encodeChunk(c.steps, c.timestamps, c.values), buildRollup(c));
     }
     for (let i = full; i < n; i++) s.insertTail.run(seriesId, p.steps[i], p.timestamps[i], p.values[i]);
@@ -320,29 +199,3 @@ export function createMetricStatements(db: Db) {
 }
 
 export type MetricStatements = ReturnType<typeof createMetricStatements>;
-
-function slice(p: Points, from: number, to: number): Points {
-  return { steps: p.steps.subarray(from, to), timestamps: p.timestamps.subarray(from, to), values: p.values.subarray(from, to) };
-}
-
-function isSorted(p: Points): boolean {
-  for (let i = 1; i < p.steps.length; i++) {
-    if (p.steps[i] < p.steps[i - 1] || (p.steps[i] === p.steps[i - 1] && p.timestamps[i] < p.timestamps[i - 1])) return false;
-  }
-  return true;
-}
-
-/** NaN sorts as MLflow compares it in the latest-value rule (as 0), so a sort is total and repeatable. */
-const sortable = (v: number) => (Number.isNaN(v) ? 0 : v);
-
-// Out-of-order logging (a step logged after later steps) makes chunks overlap; reads then sort.
-// byValue: ties of (step, timestamp) are ordered by value instead of arrival (an import has no arrival order).
-function sortPoints(p: Points, byValue = false): Points {
-  const idx = Array.from({ length: p.steps.length }, (_, i) => i);
-  idx.sort((a, b) => p.steps[a] - p.steps[b] || p.timestamps[a] - p.timestamps[b] || (byValue ? sortable(p.values[a]) - sortable(p.values[b]) : 0) || a - b);
-  return {
-    steps: Float64Array.from(idx, (i) => p.steps[i]),
-    timestamps: Float64Array.from(idx, (i) => p.timestamps[i]),
-    values: Float64Array.from(idx, (i) => p.values[i]),
-  };
-}

@@ -5,7 +5,7 @@ import type { ExperimentStatements } from './experiments.sql.js';
 import type { MetricStatements } from './metrics.sql.js';
 import { IDEMPOTENCY_TTL_MS, type Batch, type DatasetInput, type KeyValue, type LifecycleStage, type NewRun, type Run, type RunInfo, type RunStatus, type RunUpdate } from '../types.js';
 
-interface RunRow {
+export interface RunRow {
   id: number;
   run_uuid: string;
   name: string;
@@ -206,7 +206,7 @@ export function createRunStatements(db: Db, experiments: ExperimentStatements, m
 
 export type RunStatements = ReturnType<typeof createRunStatements>;
 
-function toInfo(r: RunRow): RunInfo {
+export function toInfo(r: RunRow): RunInfo {
   return {
     runId: r.run_uuid,
     runName: r.name,

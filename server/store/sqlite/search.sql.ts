@@ -15,9 +15,9 @@ export interface IdPage {
 }
 
 /** The input tag holding a dataset input's context (MLflow's MLFLOW_DATASET_CONTEXT). */
-const DATASET_CONTEXT_TAG = 'mlflow.data.context';
+export const DATASET_CONTEXT_TAG = 'mlflow.data.context';
 
-const RUN_COLUMNS: Record<string, string> = {
+export const RUN_COLUMNS: Record<string, string> = {
   run_id: 'r.run_uuid',
   run_name: 'r.name',
   status: 'r.status',
@@ -28,14 +28,14 @@ const RUN_COLUMNS: Record<string, string> = {
   lifecycle_stage: 'r.lifecycle_stage',
 };
 
-const EXPERIMENT_COLUMNS: Record<string, string> = {
+export const EXPERIMENT_COLUMNS: Record<string, string> = {
   name: 'e.name',
   experiment_id: 'e.experiment_id',
   creation_time: 'e.creation_time',
   last_update_time: 'e.last_update_time',
 };
 
-const NULLABLE_COLUMNS = new Set(['r.end_time']);
+export const NULLABLE_COLUMNS = new Set(['r.end_time']);
 
 /** Collects bound values in the order their placeholders appear in the SQL text. */
 export class Binder {
@@ -89,7 +89,7 @@ export function valueTest(column: string, c: Comparison, b: Binder): string {
 
 const KEYED_TABLES = { metric: 'metric_series', param: 'params', tag: 'tags' } as const;
 
-function keyedTable(c: { entity: string }): string {
+export function keyedTable(c: { entity: string }): string {
   const t = KEYED_TABLES[c.entity as keyof typeof KEYED_TABLES];
   if (t === undefined) throw new Error(`no table for ${c.entity} keys`);
   return t;

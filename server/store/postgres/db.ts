@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { MIGRATIONS_DIR } from '../db.js';
+
+export const PG_MIGRATIONS_DIR = path.join(MIGRATIONS_DIR, 'postgres');
+
+/** Any one of lablog's processes holds this advisory lock while it migrates; the others wait. */
+const MIGRATION_LOCK = 0x1ab109;
+
+const INT8_OID = 20;
+
+/** True for the URLs that select the PostgreSQL store. */
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(url);
+}
+
+/**
+ * A connection pool whose bigint columns (ids, times, steps, counts) come back as JS numbers, as in the
+ * SQLite store: lablog's values stay below 2^53.
+ */
+export function createPool(url: string, max = 10): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle client whose connection drops must not take the process down; the pool replaces it.
+  pool.on('error', () => {});
+  return pool;
+}
+
+export type Queryable = pg.Pool | pg.PoolClient;
+
+/** Runs `fn` in one transaction on one pooled connection; rolls back when it throws. */
+export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query(begin);
+    const out = await fn(client);
+    await client.query('COMMIT');
+    return out;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * A read of several statements that must see one state (a series' chunks and tail while another server
+ * seals it, a run and its params): one REPEATABLE READ snapshot.
+ */
+export function snapshot<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return transaction(pool, fn, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+}
+
+interface JournalEntry {
+  idx: number;
+  tag: string;
+}
+
+/**
+ * Applies drizzle-kit's generated PostgreSQL migrations in journal order under a session advisory
+ * lock, so several servers starting at once on one empty database run each migration exactly once:
+ * the first holds the lock while it migrates, the others then find the bookkeeping rows and skip.
+ * Returns how many migrations this call applied.
+ */
+export async function migratePostgres(pool: pg.Pool, migrationsDir = PG_MIGRATIONS_DIR): Promise<number> {
+  const journal = JSON.parse(readFileSync(path.join(migrationsDir, 'meta', '_journal.json'), 'utf8')) as { entries: JournalEntry[] };
+  const client = await pool.connect();
+  let applied = 0;
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    try {
+      await client.query(
+        'CREATE TABLE IF NOT EXISTS lablog_migrations (idx integer PRIMARY KEY, tag text NOT NULL, hash text NOT NULL, applied_at bigint NOT NULL)',
+      );
+      for (const entry of [...journal.entries].sort((a, b) => a.idx - b.idx)) {
+        const done = await client.query('SELECT 1 FROM lablog_migrations WHERE idx = $1', [entry.idx]);
+        if (done.rowCount) continue;
+        const text = readFileSync(path.join(migrationsDir, `${entry.tag}.sql`), 'utf8');
+        await client.query('BEGIN');
+        try {
+          for (const statement of text.split('--> statement-breakpoint')) {
+            if (statement.trim()) await client.query(statement);
+          }
+          await client.query('INSERT INTO lablog_migrations (idx, tag, hash, applied_at) VALUES ($1, $2, $3, $4)', [
+            entry.idx,
+            entry.tag,
+            createHash('sha256').update(text).digest('hex'),
+            Date.now(),
+          ]);
+          await client.query('COMMIT');
+          applied++;
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => {});
+          throw err;
+        }
+      }
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
+    }
+  } finally {
+    client.release();
+  }
+  return applied;
+}
+
+/** A unique constraint refused the row (SQLSTATE 23505). */
+export function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string }).code === '23505';
+}

@@ -1,0 +1,107 @@
+import type pg from 'pg';
+import type { SampledSeries, Series, TrackingStore } from '../types.js';
+import { createPool, migratePostgres, snapshot } from './db.js';
+import { searchDatasetsPg } from './datasets.sql.js';
+import { createPgExperiments } from './experiments.sql.js';
+import { createPgMetrics } from './metrics.sql.js';
+import { notYetOnPostgres } from './not-yet.js';
+import { createPgRuns } from './runs.sql.js';
+import { searchExperimentIdsPg, searchRunIdsPg } from './search.sql.js';
+
+const EMPTY: Series = { steps: new Float64Array(0), timestamps: new Float64Array(0), values: new Float64Array(0) };
+
+/**
+ * The PostgreSQL store (LABLOG_DATABASE_URL): the tracking core (experiments, runs, params, tags,
+ * log-batch with idempotency keys, inputs, metric history in the SQLite store's chunk encoding, run
+ * and experiment search). Several lablog servers can share one database: migrations run under an
+ * advisory lock, writes to a run hold its row lock, multi-statement reads share one snapshot. The
+ * rest of TrackingStore rejects with NotYetOnPostgresError (not-yet.ts).
+ */
+export async function openPostgresStore(url: string, opts: { poolSize?: number } = {}): Promise<TrackingStore & { pool: pg.Pool }> {
+  const pool = createPool(url, opts.poolSize ?? 10);
+  try {
+    await migratePostgres(pool);
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+  const experiments = createPgExperiments(pool);
+  const metrics = createPgMetrics();
+  const runs = createPgRuns(pool, experiments, metrics);
+
+  return {
+    pool,
+    ...notYetOnPostgres(),
+    createExperiment: (e) => experiments.create(e),
+    getExperiment: (id) => experiments.get(id),
+    getExperimentByName: (name) => experiments.getByName(name),
+    searchExperiments: (q) =>
+      snapshot(pool, async (c) => {
+        const page = await searchExperimentIdsPg(c, q);
+        return { items: await experiments.load(c, page.ids), nextOffset: page.nextOffset };
+      }),
+    renameExperiment: (id, name, now) => experiments.rename(id, name, now),
+    setExperimentLifecycle: (id, stage, now) => experiments.setLifecycle(id, stage, now),
+    setExperimentTag: (id, tag, now) => experiments.setTag(id, tag, now),
+    deleteExperimentTag: (id, key) => experiments.deleteTag(id, key),
+
+    createRun: (r) => runs.create(r),
+    ensureRun: (r) => runs.ensure(r),
+    getRun: (id) => snapshot(pool, async (c) => (await runs.load(c, [(await runs.row(c, id)).id]))[0]),
+    getRunInfo: (id) => runs.info(id),
+    updateRun: (id, u) => runs.update(id, u),
+    setRunLifecycle: (id, stage, now) => runs.setLifecycle(id, stage, now),
+    logBatch: async (id, batch, idempotency) => ({ replayed: await runs.logBatch(id, batch, idempotency) }),
+    deleteTag: (id, key) => runs.deleteTag(id, key),
+    rewriteRunTag: (id, key, rewrite) => runs.rewriteTag(id, key, rewrite),
+    logInputs: (id, inputs) => runs.logInputs(id, inputs),
+    searchDatasets: (ids, limit) => searchDatasetsPg(pool, ids, limit),
+    searchRuns: (q) =>
+      snapshot(pool, async (c) => {
+        const page = await searchRunIdsPg(c, q);
+        return { items: await runs.load(c, page.ids), nextOffset: page.nextOffset };
+      }),
+
+    getMetricHistory: (q) =>
+      snapshot(pool, async (c) => {
+        const series = await metrics.seriesId(c, (await runs.row(c, q.runId)).id, q.key);
+        if (series === null) return { points: EMPTY, nextOffset: null };
+        const { points, total } = await metrics.readPage(c, series, q.offset, q.limit);
+        const end = q.offset + points.values.length;
+        return { points, nextOffset: end < total ? end : null };
+      }),
+    streamMetricHistory: (q) =>
+      snapshot(pool, async (c) => {
+        const series = await metrics.seriesId(c, (await runs.row(c, q.runId)).id, q.key);
+        if (series === null) return { count: 0, pieces: [], nextOffset: null };
+        const { count, total, pieces } = await metrics.streamPage(c, series, q.offset, q.limit);
+        const end = q.offset + count;
+        return { count, pieces, nextOffset: end < total ? end : null };
+      }),
+    getMetricRange: (q) =>
+      snapshot(pool, async (c) => {
+        const out = new Map<string, Series>();
+        for (const runId of q.runIds) {
+          const series = await metrics.seriesId(c, (await runs.row(c, runId)).id, q.key);
+          out.set(runId, series === null ? EMPTY : await metrics.readSeries(c, series, q.startStep, q.endStep));
+        }
+        return out;
+      }),
+    sampleMetrics: (q) =>
+      snapshot(pool, async (c) => {
+        const out: SampledSeries[] = [];
+        for (const runId of q.runIds) {
+          const run = await runs.row(c, runId);
+          for (const key of q.keys) {
+            const series = await metrics.seriesId(c, run.id, key);
+            out.push({ runId, key, buckets: series === null ? [] : await metrics.sample(c, series, q.x === 'step' ? 'step' : 'time', q.start, q.end, q.buckets) });
+          }
+        }
+        return out;
+      }),
+
+    close: async () => {
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,185 @@
+import { encodeChunk, type Points } from '../chunk-codec.js';
+import { buildRollup } from '../sampler.js';
+import {
+  assembleSeries,
+  CHUNK_POINTS,
+  isClean,
+  isNewer,
+  joinPieces,
+  pageChunks,
+  pagePieces,
+  sampleRange,
+  sampleSeries,
+  slice,
+  groupByKey,
+  tailPoints,
+  timeRange,
+  type ChunkMeta,
+  type TailRow,
+} from '../series.js';
+import type { Bucket, MetricPoint } from '../types.js';
+import type { Queryable } from './db.js';
+
+interface SeriesRow {
+  id: number;
+  value: number | null;
+  step: number;
+  timestamp: number;
+  tail_count: number;
+}
+
+const nullIfNaN = (v: number) => (Number.isNaN(v) ? null : v);
+
+/**
+ * Metric series on PostgreSQL in the SQLite store's layout (store/series.ts): a row per (run, key)
+ * with the latest point, recent points in metric_tail, and every CHUNK_POINTS of them sealed into a
+ * chunk of the same encoding. Writers hold the run's row lock (runs.sql.ts), so a series has one
+ * writer at a time.
+ */
+export function createPgMetrics() {
+  async function tailRows(q: Queryable, seriesId: number, lo?: number, hi?: number): Promise<TailRow[]> {
+    const ranged = lo !== undefined;
+    const res = await q.query<{ step: number; timestamp: number; value: number | null }>(
+      `SELECT step, timestamp, value FROM metric_tail WHERE series_id = $1${ranged ? ' AND step BETWEEN $2::float8 AND $3::float8' : ''} ORDER BY step, timestamp, seq`,
+      ranged ? [seriesId, lo, hi] : [seriesId],
+    );
+    return res.rows.map((r) => [r.step, r.timestamp, r.value]);
+  }
+
+  const chunkMetas = async (q: Queryable, seriesId: number) =>
+    (await q.query<ChunkMeta>('SELECT id, n, min_step, max_step, min_ts, max_ts FROM metric_chunks WHERE series_id = $1 ORDER BY min_step, id', [seriesId])).rows;
+
+  async function insertTail(q: Queryable, seriesId: number, points: MetricPoint[]): Promise<void> {
+    await q.query(
+      'INSERT INTO metric_tail (series_id, step, timestamp, value) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::float8[])',
+      [seriesId, points.map((p) => p.step), points.map((p) => p.timestamp), points.map((p) => nullIfNaN(p.value))],
+    );
+  }
+
+  async function insertChunk(q: Queryable, seriesId: number, p: Points): Promise<void> {
+    const n = p.values.length;
+    const [minTs, maxTs] = timeRange(p.timestamps);
+    await q.query('INSERT INTO metric_chunks (series_id, n, min_step, max_step, min_ts, max_ts, data, rollup) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
+      seriesId,
+      n,
+      p.steps[0],
+      p.steps[n - 1],
+      minTs,
+      maxTs,
+      encodeChunk(p.steps, p.timestamps, p.values),
+      buildRollup(p),
+    ]);
+  }
+
+  /** Packs the series' tail (in the order SQLite's seal reads it) into one chunk. */
+  async function seal(q: Queryable, seriesId: number): Promise<void> {
+    await insertChunk(q, seriesId, tailPoints(await tailRows(q, seriesId)));
+    await q.query('DELETE FROM metric_tail WHERE series_id = $1', [seriesId]);
+  }
+
+  /** Appends points of one run inside the caller's transaction; keeps each key's latest value. */
+  async function appendPoints(q: Queryable, runId: number, points: MetricPoint[]): Promise<void> {
+    for (const [key, list] of groupByKey(points)) {
+      const first = list[0];
+      let row = (await q.query<SeriesRow>('SELECT id, value, step, timestamp, tail_count FROM metric_series WHERE run_id = $1 AND key = $2', [runId, key])).rows[0];
+      row ??= (
+        await q.query<SeriesRow>(
+          'INSERT INTO metric_series (run_id, key, value, step, timestamp, count, tail_count) VALUES ($1, $2, $3, $4, $5, 0, 0) RETURNING id, value, step, timestamp, tail_count',
+          [runId, key, nullIfNaN(first.value), first.step, first.timestamp],
+        )
+      ).rows[0];
+      let step = row.step;
+      let timestamp = row.timestamp;
+      let value = row.value === null ? NaN : row.value;
+      for (const p of list) {
+        if (isNewer(p, step, timestamp, value)) {
+          step = p.step;
+          timestamp = p.timestamp;
+          value = p.value;
+        }
+      }
+      // The tail fills to CHUNK_POINTS, is sealed, and fills again: the same chunk boundaries as SQLite.
+      let tailCount = row.tail_count;
+      for (let i = 0; i < list.length; ) {
+        const part = list.slice(i, i + CHUNK_POINTS - tailCount);
+        await insertTail(q, row.id, part);
+        i += part.length;
+        tailCount += part.length;
+        if (tailCount >= CHUNK_POINTS) {
+          await seal(q, row.id);
+          tailCount = 0;
+        }
+      }
+      await q.query('UPDATE metric_series SET value = $1, step = $2, timestamp = $3, count = count + $4, tail_count = $5 WHERE id = $6', [
+        nullIfNaN(value),
+        step,
+        timestamp,
+        list.length,
+        tailCount,
+        row.id,
+      ]);
+    }
+  }
+
+  async function readSeries(q: Queryable, seriesId: number, minStep: number | null = null, maxStep: number | null = null): Promise<Points> {
+    const ranged = minStep !== null || maxStep !== null;
+    const lo = minStep ?? -Number.MAX_VALUE;
+    const hi = maxStep ?? Number.MAX_VALUE;
+    const chunks = await q.query<{ data: Buffer }>(
+      `SELECT data FROM metric_chunks WHERE series_id = $1${ranged ? ' AND max_step >= $2::float8 AND min_step <= $3::float8' : ''} ORDER BY min_step, id`,
+      ranged ? [seriesId, lo, hi] : [seriesId],
+    );
+    const tail = ranged ? await tailRows(q, seriesId, lo, hi) : await tailRows(q, seriesId);
+    return assembleSeries(chunks.rows.map((r) => r.data), tail, minStep, maxStep);
+  }
+
+  async function chunkData(q: Queryable, ids: number[], withRollup = false): Promise<Map<number, { data: Buffer; rollup: Buffer | null }>> {
+    if (ids.length === 0) return new Map();
+    const res = await q.query<{ id: number; data: Buffer; rollup: Buffer | null }>(
+      `SELECT id, data, ${withRollup ? 'rollup' : 'NULL::bytea AS rollup'} FROM metric_chunks WHERE id = ANY($1::bigint[])`,
+      [ids],
+    );
+    return new Map(res.rows.map((r) => [r.id, r]));
+  }
+
+  /**
+   * Points [offset, offset + limit) in (step, timestamp) order as pieces: only the chunks the page lies
+   * in are fetched, and they are decoded one at a time as the caller iterates.
+   */
+  async function streamPage(q: Queryable, seriesId: number, offset: number, limit: number | null) {
+    const metas = await chunkMetas(q, seriesId);
+    const tail = await tailRows(q, seriesId);
+    let total = tail.length;
+    for (const m of metas) total += m.n;
+    const end = limit === null ? total : Math.min(total, offset + limit);
+    const count = Math.max(0, end - offset);
+    if (!isClean(metas, tail)) return { count, total, pieces: [slice(await readSeries(q, seriesId), offset, end)] as Iterable<Points> };
+    const data = await chunkData(q, pageChunks(metas, offset, end).map((m) => m.id));
+    return { count, total, pieces: pagePieces(metas, tail, offset, end, (m) => data.get(m.id)!.data) as Iterable<Points> };
+  }
+
+  async function sample(q: Queryable, seriesId: number, axis: 'step' | 'time', lo: number | null, hi: number | null, buckets: number): Promise<Bucket[]> {
+    const metas = await chunkMetas(q, seriesId);
+    const tail = await tailRows(q, seriesId);
+    const [from, to] = sampleRange(metas, tail, axis, lo, hi);
+    const touched = metas.filter((m) => (axis === 'step' ? m.max_step >= from && m.min_step <= to : m.max_ts >= from && m.min_ts <= to));
+    // Fetched up front (the sampler is synchronous): each touched chunk's bytes and rollup.
+    const rows = await chunkData(q, touched.map((m) => m.id), true);
+    return sampleSeries(metas, tail, axis, lo, hi, buckets, { data: (m) => rows.get(m.id)!.data, rollup: (m) => rows.get(m.id)!.rollup });
+  }
+
+  return {
+    appendPoints,
+    readSeries,
+    readPage: async (q: Queryable, seriesId: number, offset: number, limit: number | null) => {
+      const { count, total, pieces } = await streamPage(q, seriesId, offset, limit);
+      return { points: joinPieces(pieces, count), total };
+    },
+    streamPage,
+    sample,
+    seriesId: async (q: Queryable, runId: number, key: string) =>
+      (await q.query<{ id: number }>('SELECT id FROM metric_series WHERE run_id = $1 AND key = $2', [runId, key])).rows[0]?.id ?? null,
+  };
+}
+
+export type PgMetrics = ReturnType<typeof createPgMetrics>;

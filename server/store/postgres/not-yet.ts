@@ -1,0 +1,34 @@
+import { NotYetOnPostgresError } from '../../errors.js';
+import type { TrackingStore } from '../types.js';
+
+/**
+ * The TrackingStore methods the PostgreSQL store does not have yet (issue #13 lands it in slices):
+ * each rejects with NotYetOnPostgresError (501) naming itself, so a client learns what is missing
+ * instead of meeting a crash or a wrong answer.
+ */
+export const NOT_YET_ON_POSTGRES = [
+  // auth (AuthStore)
+  'countUsers', 'createUser', 'getUser', 'getUserById', 'listUsers', 'updateUser', 'deleteUser', 'createToken', 'tokenByHash',
+  'listTokens', 'getToken', 'revokeToken', 'touchToken', 'createSession', 'sessionByHash', 'deleteSession', 'setPermission',
+  'deletePermission', 'listPermissions', 'permissionsOf', 'appendAudit', 'listAudit',
+  // sweeps (SweepStore)
+  'createSweep', 'getSweep', 'listSweeps', 'setSweepStatus', 'listTrials', 'startTrial', 'trialByRequest', 'refreshTrials', 'touchTrial', 'stopTrial',
+  // import (ImportStore)
+  'importExperiment', 'importRun', 'seriesSummaries', 'replaceMetricHistory',
+  // Model Registry (RegistryStore)
+  'createRegisteredModel', 'getRegisteredModel', 'renameRegisteredModel', 'updateRegisteredModel', 'deleteRegisteredModel',
+  'searchRegisteredModels', 'setRegisteredModelTag', 'deleteRegisteredModelTag', 'setRegisteredModelAlias', 'deleteRegisteredModelAlias',
+  'getModelVersionByAlias', 'createModelVersion', 'getModelVersion', 'updateModelVersion', 'transitionModelVersionStage',
+  'deleteModelVersion', 'searchModelVersions', 'modelVersionsOfRun', 'setModelVersionTag', 'deleteModelVersionTag',
+  'importRegisteredModel', 'importModelVersion', 'setModelPermission', 'deleteModelPermission', 'listModelPermissions', 'modelPermissionsOf',
+  // lablog gc
+  'gcListDeletedRuns', 'gcGetRuns', 'gcListExperimentRuns', 'gcListDeletedExperiments', 'gcGetExperiments', 'hardDeleteRun', 'hardDeleteExperiment',
+] as const satisfies readonly (keyof TrackingStore)[];
+
+export type NotYetOnPostgres = (typeof NOT_YET_ON_POSTGRES)[number];
+
+export function notYetOnPostgres(): Pick<TrackingStore, NotYetOnPostgres> {
+  const out: Record<string, () => Promise<never>> = {};
+  for (const name of NOT_YET_ON_POSTGRES) out[name] = () => Promise.reject(new NotYetOnPostgresError(name));
+  return out as unknown as Pick<TrackingStore, NotYetOnPostgres>;
+}

@@ -1,0 +1,239 @@
+/**
+ * The storage-independent half of metric series (store/sqlite/metrics.sql.ts and
+ * store/postgres/metrics.sql.ts): the latest-point rule, how chunks and tail rows are put together in
+ * (step, timestamp) order, paging over them, and sampling. The stores only fetch rows.
+ */
+import { decodeChunk, type Points } from './chunk-codec.js';
+import { Bucketer, eachPoint, ROLLUP_BLOCK } from './sampler.js';
+import type { Bucket, MetricPoint } from './types.js';
+
+/** Points per packed chunk: large enough to make chunk rows cheap, small enough to seal often. */
+export const CHUNK_POINTS = 1024;
+
+export interface ChunkMeta {
+  id: number;
+  n: number;
+  min_step: number;
+  max_step: number;
+  min_ts: number;
+  max_ts: number;
+}
+
+/** A tail row as [step, timestamp, value]; value null is NaN. */
+export type TailRow = [number, number, number | null];
+
+/**
+ * MLflow's rule for a run's latest metric: highest step, then latest timestamp, then largest value,
+ * where NaN compares as 0 (MLflow's SQL store keeps NaN as value 0 with a flag).
+ */
+export function isNewer(p: MetricPoint, step: number, timestamp: number, value: number): boolean {
+  if (p.step !== step) return p.step > step;
+  if (p.timestamp !== timestamp) return p.timestamp > timestamp;
+  return (Number.isNaN(p.value) ? 0 : p.value) > (Number.isNaN(value) ? 0 : value);
+}
+
+/** Points grouped by metric key, each group in arrival order. */
+export function groupByKey(points: MetricPoint[]): Map<string, MetricPoint[]> {
+  const byKey = new Map<string, MetricPoint[]>();
+  for (const p of points) {
+    const list = byKey.get(p.key);
+    if (list) list.push(p);
+    else byKey.set(p.key, [p]);
+  }
+  return byKey;
+}
+
+/** The index of the latest point of `p` by isNewer. */
+export function latestIndex(key: string, p: Points): number {
+  let latest = 0;
+  for (let i = 1; i < p.values.length; i++) {
+    if (isNewer({ key, step: p.steps[i], timestamp: p.timestamps[i], value: p.values[i] }, p.steps[latest], p.timestamps[latest], p.values[latest])) latest = i;
+  }
+  return latest;
+}
+
+export function tailPoints(rows: TailRow[]): Points {
+  return {
+    steps: Float64Array.from(rows, (r) => r[0]),
+    timestamps: Float64Array.from(rows, (r) => r[1]),
+    values: Float64Array.from(rows, (r) => (r[2] === null ? NaN : r[2])),
+  };
+}
+
+/** Chunk bytes (already filtered to the range by their summaries) and tail rows, as one sorted run of points. */
+export function assembleSeries(chunks: Buffer[], tail: TailRow[], minStep: number | null, maxStep: number | null): Points {
+  const ranged = minStep !== null || maxStep !== null;
+  const lo = minStep ?? -Number.MAX_VALUE;
+  const hi = maxStep ?? Number.MAX_VALUE;
+  const parts = chunks.map((c) => decodeChunk(c));
+  let total = tail.length;
+  for (const p of parts) total += p.values.length;
+  const out: Points = { steps: new Float64Array(total), timestamps: new Float64Array(total), values: new Float64Array(total) };
+  let k = 0;
+  for (const p of parts) {
+    for (let i = 0; i < p.values.length; i++) {
+      const st = p.steps[i];
+      if (ranged && (st < lo || st > hi)) continue;
+      out.steps[k] = st;
+      out.timestamps[k] = p.timestamps[i];
+      out.values[k++] = p.values[i];
+    }
+  }
+  for (const [st, t, v] of tail) {
+    out.steps[k] = st;
+    out.timestamps[k] = t;
+    out.values[k++] = v === null ? NaN : v;
+  }
+  const trimmed: Points = k === total ? out : slice(out, 0, k);
+  return isSorted(trimmed) ? trimmed : sortPoints(trimmed);
+}
+
+/** True when chunks and tail follow each other in step order, so a page can skip whole chunks. */
+export function isClean(metas: ChunkMeta[], tail: TailRow[]): boolean {
+  for (let i = 1; i < metas.length; i++) if (metas[i].min_step <= metas[i - 1].max_step) return false;
+  return metas.length === 0 || tail.length === 0 || tail[0][0] > metas[metas.length - 1].max_step;
+}
+
+/** Which of the clean series' chunks the page [offset, end) touches. */
+export function pageChunks(metas: ChunkMeta[], offset: number, end: number): ChunkMeta[] {
+  const out: ChunkMeta[] = [];
+  let pos = 0;
+  for (const m of metas) {
+    if (pos + m.n > offset && pos < end) out.push(m);
+    pos += m.n;
+  }
+  return out;
+}
+
+/**
+ * Points [offset, end) of a clean series as pieces decoded one chunk at a time while the caller
+ * iterates; `data` gives a touched chunk's bytes.
+ */
+export function* pagePieces(metas: ChunkMeta[], tail: TailRow[], offset: number, end: number, data: (m: ChunkMeta) => Buffer): Generator<Points> {
+  let pos = 0;
+  for (const m of metas) {
+    if (pos + m.n > offset && pos < end) yield slice(decodeChunk(data(m)), Math.max(0, offset - pos), Math.min(m.n, end - pos));
+    pos += m.n;
+  }
+  const from = Math.max(0, offset - pos);
+  const to = Math.min(tail.length, end - pos);
+  if (to > from) yield tailPoints(tail.slice(from, to));
+}
+
+/** Concatenates pieces into one run of `count` points. */
+export function joinPieces(pieces: Iterable<Points>, count: number): Points {
+  const out: Points = { steps: new Float64Array(count), timestamps: new Float64Array(count), values: new Float64Array(count) };
+  let k = 0;
+  for (const p of pieces) {
+    out.steps.set(p.steps, k);
+    out.timestamps.set(p.timestamps, k);
+    out.values.set(p.values, k);
+    k += p.values.length;
+  }
+  return out;
+}
+
+/** The [from, to] a sampled read covers: the caller's bounds, else the series' own extent. */
+export function sampleRange(metas: ChunkMeta[], tail: TailRow[], axis: 'step' | 'time', lo: number | null, hi: number | null): [number, number] {
+  const xi = axis === 'step' ? 0 : 1;
+  let from = lo ?? Infinity;
+  let to = hi ?? -Infinity;
+  if (lo === null || hi === null) {
+    for (const m of metas) {
+      if (lo === null) from = Math.min(from, axis === 'step' ? m.min_step : m.min_ts);
+      if (hi === null) to = Math.max(to, axis === 'step' ? m.max_step : m.max_ts);
+    }
+    for (const row of tail) {
+      if (lo === null) from = Math.min(from, row[xi]);
+      if (hi === null) to = Math.max(to, row[xi]);
+    }
+  }
+  return [from, to];
+}
+
+/**
+ * Bucketed view of a series over [lo, hi] on the step or time axis. When buckets are several rollup
+ * blocks wide, chunks lying wholly inside the range contribute their rollups and are never decoded;
+ * only the chunks cut by the range ends and the tail are read point by point.
+ */
+export function sampleSeries(
+  metas: ChunkMeta[],
+  tail: TailRow[],
+  axis: 'step' | 'time',
+  lo: number | null,
+  hi: number | null,
+  buckets: number,
+  fetch: { data: (m: ChunkMeta) => Buffer; rollup: (m: ChunkMeta) => Buffer | null },
+): Bucket[] {
+  const minX = (m: ChunkMeta) => (axis === 'step' ? m.min_step : m.min_ts);
+  const maxX = (m: ChunkMeta) => (axis === 'step' ? m.max_step : m.max_ts);
+  const xi = axis === 'step' ? 0 : 1;
+  const [from, to] = sampleRange(metas, tail, axis, lo, hi);
+  const inRange = metas.filter((m) => maxX(m) >= from && minX(m) <= to);
+  let estimate = tail.length;
+  for (const m of inRange) estimate += m.n;
+  const tailPart = { values: Float64Array.from(tail, (r) => (r[2] === null ? NaN : r[2])), xs: Float64Array.from(tail, (r) => r[xi]) };
+  if (estimate < buckets * ROLLUP_BLOCK * 4) {
+    // Few points per bucket: read them all (and return them as they are when they fit).
+    const parts = inRange.map((m) => {
+      const p = decodeChunk(fetch.data(m));
+      return { values: p.values, xs: axis === 'step' ? p.steps : p.timestamps };
+    });
+    parts.push(tailPart);
+    let count = 0;
+    for (const p of parts) for (let i = 0; i < p.xs.length; i++) if (p.xs[i] >= from && p.xs[i] <= to) count++;
+    if (count <= buckets) return eachPoint(parts, from, to);
+    const b = new Bucketer(from, to, buckets);
+    for (const p of parts) b.addPoints(p.values, p.xs);
+    return b.result();
+  }
+  const b = new Bucketer(from, to, buckets);
+  for (const m of inRange) {
+    const rollup = minX(m) >= from && maxX(m) <= to ? fetch.rollup(m) : null;
+    if (rollup) b.addRollup(rollup, axis);
+    else {
+      const p = decodeChunk(fetch.data(m));
+      b.addPoints(p.values, axis === 'step' ? p.steps : p.timestamps);
+    }
+  }
+  b.addPoints(tailPart.values, tailPart.xs);
+  return b.result();
+}
+
+export function slice(p: Points, from: number, to: number): Points {
+  return { steps: p.steps.subarray(from, to), timestamps: p.timestamps.subarray(from, to), values: p.values.subarray(from, to) };
+}
+
+function isSorted(p: Points): boolean {
+  for (let i = 1; i < p.steps.length; i++) {
+    if (p.steps[i] < p.steps[i - 1] || (p.steps[i] === p.steps[i - 1] && p.timestamps[i] < p.timestamps[i - 1])) return false;
+  }
+  return true;
+}
+
+/** NaN sorts as MLflow compares it in the latest-value rule (as 0), so a sort is total and repeatable. */
+const sortable = (v: number) => (Number.isNaN(v) ? 0 : v);
+
+// Out-of-order logging (a step logged after later steps) makes chunks overlap; reads then sort.
+// byValue: ties of (step, timestamp) are ordered by value instead of arrival (an import has no arrival order).
+export function sortPoints(p: Points, byValue = false): Points {
+  const idx = Array.from({ length: p.steps.length }, (_, i) => i);
+  idx.sort((a, b) => p.steps[a] - p.steps[b] || p.timestamps[a] - p.timestamps[b] || (byValue ? sortable(p.values[a]) - sortable(p.values[b]) : 0) || a - b);
+  return {
+    steps: Float64Array.from(idx, (i) => p.steps[i]),
+    timestamps: Float64Array.from(idx, (i) => p.timestamps[i]),
+    values: Float64Array.from(idx, (i) => p.values[i]),
+  };
+}
+
+/** The time range of a chunk's points (timestamps need not be sorted within it). */
+export function timeRange(timestamps: ArrayLike<number>): [number, number] {
+  let minTs = Infinity;
+  let maxTs = -Infinity;
+  for (let i = 0; i < timestamps.length; i++) {
+    const t = timestamps[i];
+    if (t < minTs) minTs = t;
+    if (t > maxTs) maxTs = t;
+  }
+  return [minTs, maxTs];
+}
