@@ -46,6 +46,7 @@ describe('lablog on PostgreSQL (LABLOG_DATABASE_URL)', { skip }, () => {
     const sweeps = await fetch(`${a.url}/api/2.0/lablog/sweeps/list?experiment_id=0`);
     const body = await sweeps.json();
     assert.equal(sweeps.status, 501, JSON.stringify(body));
+    assert.equal(body.error_code, 'NOT_IMPLEMENTED');
     assert.match(body.message, /listSweeps is not yet available on PostgreSQL/);
     assert.deepEqual(await Promise.all([stop(a), stop(b)]), [{ code: 0, signal: null }, { code: 0, signal: null }]);
   });
