@@ -59,13 +59,14 @@ export function parseLoadArgs(argv: string[]): { url?: string; opts: LoadOptions
 }
 
 /** Like Client.raw, but counts the body instead of keeping it: a 17 MB history per call would cost the client more than the server. */
-function drain(agent: http.Agent, url: URL, path: string): Promise<{ status: number; bytes: number; error: string }> {
+function drain(agent: http.Agent, url: URL, path: string, onBytes: (n: number) => void): Promise<{ status: number; bytes: number; error: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: url.hostname, port: url.port, path, agent }, (res) => {
       let bytes = 0;
       let error = '';
       res.on('data', (c: Buffer) => {
         bytes += c.length;
+        onBytes(c.length);
         if (res.statusCode !== 200 && error.length < 300) error += c.toString();
       });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, error }));
@@ -80,6 +81,7 @@ interface Tally {
   lat: number[];
   errors: string[];
   points: number;
+  /** Bytes received after warm-up, answers still in flight at the end included. */
   bytes: number;
 }
 
@@ -118,12 +120,14 @@ export async function runLoad(base: string, opts: LoadOptions, serverPid?: numbe
       }
       if (start < measureFrom) continue;
       tl.lat.push(performance.now() - start);
-      tl.bytes += res.bytes;
       if (res.status === 200) tl.points += points;
       else tl.errors.push(`HTTP ${res.status}: ${res.error.slice(0, 200)}`);
     }
     c.close();
     agent.destroy();
+  };
+  const counted = (kind: Kind) => (n: number) => {
+    if (performance.now() >= measureFrom) tally[kind].bytes += n;
   };
   const post = async (c: Client, path: string, body: string) => {
     const r = await c.raw('POST', path, body);
@@ -152,8 +156,8 @@ export async function runLoad(base: string, opts: LoadOptions, serverPid?: numbe
     }, 1));
   }
   for (let i = 0; i < opts.mix.searchers; i++) loops.push(loop('searchers', (c) => post(c, `${API}/runs/search`, searchBody), 0));
-  for (let i = 0; i < opts.mix.readers; i++) loops.push(loop('readers', (_, agent) => drain(agent, u, historyPath), 0));
-  for (let i = 0; i < opts.mix.sampled; i++) loops.push(loop('sampled', (_, agent) => drain(agent, u, sampledPath), 0));
+  for (let i = 0; i < opts.mix.readers; i++) loops.push(loop('readers', (_, agent) => drain(agent, u, historyPath, counted('readers')), 0));
+  for (let i = 0; i < opts.mix.sampled; i++) loops.push(loop('sampled', (_, agent) => drain(agent, u, sampledPath, counted('sampled')), 0));
 
   await new Promise((r) => setTimeout(r, Math.max(0, measureFrom - performance.now())));
   const rssWarm = serverPid ? serverMemory(serverPid) : null;
@@ -186,7 +190,7 @@ export function report(r: Awaited<ReturnType<typeof runLoad>>, opts: LoadOptions
   return [
     textTable(['call', 'clients', 'calls', 'rate', 'p50', 'p99', 'max', 'errors'], rows),
     `ingest: ${Math.round(points / r.seconds).toLocaleString('en-US')} points/s (log-batch of ${opts.batch} points + log-metric), ` +
-      `history reads: ${(r.tally.readers.bytes / 2 ** 20 / r.seconds).toFixed(0)} MiB/s`,
+      `history reads: ${(r.tally.readers.bytes / 2 ** 20 / r.seconds).toFixed(1)} MiB/s received (answers in flight included)`,
     `server RSS after warm-up ${mib(r.rssWarm?.rss)}, at the end ${mib(r.rssEnd?.rss)} (peak ${mib(r.rssEnd?.peak)}); ${r.cpu.note}`,
     ...(errors.length ? ['errors (first 3 per call):', ...errors] : []),
   ].join('\n');

@@ -1,11 +1,13 @@
 import type { Db } from '../db.js';
 import { decodeChunk, encodeChunk, type Points } from '../chunk-codec.js';
 import { Bucketer, buildRollup, eachPoint, ROLLUP_BLOCK } from '../sampler.js';
+import { concat, isSorted, slice, sortByTime, sortPoints } from '../points.js';
 import type { Bucket, MetricPoint } from '../types.js';
 
 /** Points per packed chunk: large enough to make chunk rows cheap, small enough to seal often. */
 export const CHUNK_POINTS = 1024;
-
+/** Points per piece of a streamed page: decoding them is a fraction of a millisecond. */
+const STREAM_PIECE_POINTS = 8 * CHUNK_POINTS;
 interface ChunkMeta {
   id: number;
   n: number;
@@ -68,6 +70,13 @@ export function createMetricStatements(db: Db) {
       'SELECT id, n, min_step, max_step, min_ts, max_ts FROM metric_chunks WHERE series_id = ? ORDER BY min_step, id',
     ),
     chunkData: db.prepare<[number], Buffer>('SELECT data FROM metric_chunks WHERE id = ?').pluck(),
+    // The whole identity of the chunk a stream listed: a series replaced meanwhile (an import) may have
+    // reused the row id for other points.
+    sameChunkData: db
+      .prepare<[number, number, number, number, number, number, number], Buffer>(
+        'SELECT data FROM metric_chunks WHERE id = ? AND series_id = ? AND n = ? AND min_step = ? AND max_step = ? AND min_ts = ? AND max_ts = ?',
+      )
+      .pluck(),
     chunkRollup: db.prepare<[number], Buffer | null>('SELECT rollup FROM metric_chunks WHERE id = ?').pluck(),
     chunksAll: db
       .prepare<[number]>('SELECT min_step, max_step, data FROM metric_chunks WHERE series_id = ? ORDER BY min_step, id')
@@ -176,22 +185,16 @@ export function createMetricStatements(db: Db) {
 
   /** Points [offset, offset + limit) in (step, timestamp) order, in one piece. */
   function readPage(seriesId: number, offset: number, limit: number | null): { points: Points; total: number } {
-    const { count, total, pieces } = streamPage(seriesId, offset, limit);
-    const out: Points = { steps: new Float64Array(count), timestamps: new Float64Array(count), values: new Float64Array(count) };
-    let k = 0;
-    for (const p of pieces) {
-      out.steps.set(p.steps, k);
-      out.timestamps.set(p.timestamps, k);
-      out.values.set(p.values, k);
-      k += p.values.length;
-    }
-    return { points: out, total };
+    const { total, pieces } = streamPage(seriesId, offset, limit);
+    return { points: concat([...pieces]), total };
   }
 
   /**
-   * Points [offset, offset + limit) in (step, timestamp) order, as pieces decoded one chunk at a time
-   * while the caller iterates, so a long history is never held whole (iterate before the next write to
-   * this series). Only the chunks the page lies in are decoded.
+   * Points [offset, offset + limit) in (step, timestamp) order, as pieces of about STREAM_PIECE_POINTS
+   * decoded while the caller iterates, so a long history is never held whole. Only the chunks the page
+   * lies in are decoded. The page is the series as it was at this call: chunks are immutable and the
+   * tail is read now, so points logged while the caller iterates (over many event-loop turns) are not
+   * in it; a series deleted or replaced meanwhile makes the iteration throw rather than mix two series.
    */
   function streamPage(seriesId: number, offset: number, limit: number | null): { count: number; total: number; pieces: Iterable<Points> } {
     const metas = s.chunkMetas.all(seriesId);
@@ -203,22 +206,64 @@ export function createMetricStatements(db: Db) {
     if (!isClean(metas, tail)) return { count, total, pieces: [slice(readSeries(seriesId), offset, end)] };
     function* pieces(): Generator<Points> {
       let pos = 0;
+      let group: Points[] = [];
+      let grouped = 0;
       for (const m of metas) {
-        if (pos + m.n > offset && pos < end) yield slice(decodeChunk(s.chunkData.get(m.id)!), Math.max(0, offset - pos), Math.min(m.n, end - pos));
+        if (pos + m.n > offset && pos < end) {
+          const data = s.sameChunkData.get(m.id, seriesId, m.n, m.min_step, m.max_step, m.min_ts, m.max_ts);
+          if (data === undefined) throw new Error(`metric series ${seriesId} was deleted or replaced while it was being read`);
+          const part = slice(decodeChunk(data), Math.max(0, offset - pos), Math.min(m.n, end - pos));
+          group.push(part);
+          grouped += part.values.length;
+          if (grouped >= STREAM_PIECE_POINTS) {
+            yield concat(group);
+            group = [];
+            grouped = 0;
+          }
+        }
         pos += m.n;
       }
       const from = Math.max(0, offset - pos);
       const to = Math.min(tail.length, end - pos);
       if (to > from) {
         const rows = tail.slice(from, to);
-        yield {
+        group.push({
           steps: Float64Array.from(rows, (r) => r[0]),
           timestamps: Float64Array.from(rows, (r) => r[1]),
           values: Float64Array.from(rows, (r) => (r[2] === null ? NaN : r[2])),
-        };
+        });
       }
+      if (group.length > 0) yield concat(group);
     }
     return { count, total, pieces: pieces() };
+  }
+
+  /**
+   * The first `limit` points in (timestamp, step, value) order (MLflow's get-history-bulk order),
+   * decoding only the chunks that can hold them: take chunks by their earliest timestamp until they
+   * hold `limit` points; the latest timestamp among them bounds the answer, so every chunk starting
+   * after it is skipped. A series logged in time order reads about `limit` points, not all of them.
+   */
+  function earliestByTime(seriesId: number, limit: number): Points {
+    const metas = s.chunkMetas.all(seriesId).sort((a, b) => a.min_ts - b.min_ts || a.id - b.id);
+    let held = 0;
+    let bound = Infinity;
+    for (let i = 0; i < metas.length && held < limit; i++) {
+      held += metas[i].n;
+      bound = i === 0 ? metas[i].max_ts : Math.max(bound, metas[i].max_ts);
+    }
+    if (held < limit) bound = Infinity;
+    // In readSeries' order (chunks by step, then the tail), so ties fall as they would in the whole series.
+    const chosen = metas.filter((m) => m.min_ts <= bound).sort((a, b) => a.min_step - b.min_step || a.id - b.id);
+    const parts = chosen.map((m) => decodeChunk(s.chunkData.get(m.id)!));
+    const tail = s.tailAll.all(seriesId) as [number, number, number | null][];
+    parts.push({
+      steps: Float64Array.from(tail, (r) => r[0]),
+      timestamps: Float64Array.from(tail, (r) => r[1]),
+      values: Float64Array.from(tail, (r) => (r[2] === null ? NaN : r[2])),
+    });
+    const points = concat(parts);
+    return sortByTime(isSorted(points) ? points : sortPoints(points), limit);
   }
 
   /**
@@ -314,35 +359,10 @@ export function createMetricStatements(db: Db) {
     readSeries,
     readPage,
     streamPage,
+    earliestByTime,
     sample,
     seriesId: (runId: number, key: string) => s.seriesId.get(runId, key)?.id ?? null,
   };
 }
 
 export type MetricStatements = ReturnType<typeof createMetricStatements>;
-
-function slice(p: Points, from: number, to: number): Points {
-  return { steps: p.steps.subarray(from, to), timestamps: p.timestamps.subarray(from, to), values: p.values.subarray(from, to) };
-}
-
-function isSorted(p: Points): boolean {
-  for (let i = 1; i < p.steps.length; i++) {
-    if (p.steps[i] < p.steps[i - 1] || (p.steps[i] === p.steps[i - 1] && p.timestamps[i] < p.timestamps[i - 1])) return false;
-  }
-  return true;
-}
-
-/** NaN sorts as MLflow compares it in the latest-value rule (as 0), so a sort is total and repeatable. */
-const sortable = (v: number) => (Number.isNaN(v) ? 0 : v);
-
-// Out-of-order logging (a step logged after later steps) makes chunks overlap; reads then sort.
-// byValue: ties of (step, timestamp) are ordered by value instead of arrival (an import has no arrival order).
-function sortPoints(p: Points, byValue = false): Points {
-  const idx = Array.from({ length: p.steps.length }, (_, i) => i);
-  idx.sort((a, b) => p.steps[a] - p.steps[b] || p.timestamps[a] - p.timestamps[b] || (byValue ? sortable(p.values[a]) - sortable(p.values[b]) : 0) || a - b);
-  return {
-    steps: Float64Array.from(idx, (i) => p.steps[i]),
-    timestamps: Float64Array.from(idx, (i) => p.timestamps[i]),
-    values: Float64Array.from(idx, (i) => p.values[i]),
-  };
-}
