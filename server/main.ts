@@ -9,7 +9,7 @@ import { openSqliteStore } from './store/sqlite/index.js';
 /** Starts the server and wires signals for a graceful stop; resolves once it listens. */
 export async function startServer(config: Config) {
   const logger = pino({ level: config.logLevel });
-  const store = openSqliteStore(config.dataDir);
+  const store = openSqliteStore(config.dataDir, { backgroundCheckpoints: true });
   const artifacts = createLocalArtifactStore(path.join(config.dataDir, 'artifacts'));
   if (config.auth) {
     const admin = await ensureFirstAdmin(store, config.adminUsername, config.adminPassword, Date.now());

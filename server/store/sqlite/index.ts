@@ -3,6 +3,7 @@ import { Reader } from '../../read-turns.js';
 import { openDatabase, type Db } from '../db.js';
 import type { SampledSeries, Series, TrackingStore } from '../types.js';
 import { createAuthStatements } from './auth.sql.js';
+import { startCheckpointer } from './checkpointer.js';
 import { createDatasetStatements } from './datasets.sql.js';
 import { createExperimentStatements } from './experiments.sql.js';
 import { createGcStatements } from './gc.sql.js';
@@ -35,8 +36,11 @@ const EMPTY: Series = { steps: new Float64Array(0), timestamps: new Float64Array
  * The embedded store. better-sqlite3 is synchronous and this process holds the only writer
  * connection, so writes are serialized by the event loop; each call is one transaction.
  */
-export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
-  const db = openDatabase(path.join(dataDir, DB_FILE));
+export function openSqliteStore(dataDir: string, opts: { backgroundCheckpoints?: boolean } = {}): TrackingStore & { db: Db } {
+  const file = path.join(dataDir, DB_FILE);
+  const db = openDatabase(file);
+  // The server's store only: a short-lived command has no requests to keep waiting.
+  const checkpointer = opts.backgroundCheckpoints ? startCheckpointer(db, file) : null;
   const experiments = createExperimentStatements(db);
   const metrics = createMetricStatements(db);
   const runs = createRunStatements(db, experiments, metrics);
@@ -149,6 +153,8 @@ export function openSqliteStore(dataDir: string): TrackingStore & { db: Db } {
     replaceMetricHistory: async (runUuid, key, points) => imports.replaceMetricHistory(runUuid, key, points),
 
     close: async () => {
+      // The checkpointer's connection closes first, so this last one folds the WAL in and removes it.
+      await checkpointer?.close();
       db.close();
     },
   };
