@@ -32,9 +32,12 @@ function freePort(): Promise<number> {
   });
 }
 
-/** `env`: extra environment for the server (e.g. LABLOG_AUTH=on); the suite's own environment is kept. */
-export async function startLocalServer(opts: { env?: Record<string, string> } = {}): Promise<LocalServer> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'lablog-bench-'));
+/**
+ * `env`: extra environment for the server (e.g. LABLOG_AUTH=on); the suite's own environment is kept.
+ * `dataDir`: serve this data dir (filled beforehand) instead of a fresh one; cleanup() removes it too.
+ */
+export async function startLocalServer(opts: { env?: Record<string, string>; dataDir?: string } = {}): Promise<LocalServer> {
+  const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'lablog-bench-'));
   const port = await freePort();
   const child = spawn(process.execPath, [...START_FLAGS, ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), MAIN, '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], {
     stdio: ['ignore', 'inherit', 'inherit'],

@@ -1,22 +1,15 @@
 import type { Db } from '../db.js';
 import { decodeChunk, encodeChunk, type Points } from '../chunk-codec.js';
-import { Bucketer, buildRollup, eachPoint, ROLLUP_BLOCK } from '../sampler.js';
+import { buildRollup, summarizeChunk } from '../sampler.js';
 import { concat, isSorted, slice, sortByTime, sortPoints } from '../points.js';
 import type { Bucket, MetricPoint } from '../types.js';
+import { createChunkPages, type ChunkMeta } from './chunk-pages.sql.js';
+import { sampleSeries } from './sampled.sql.js';
 
 /** Points per packed chunk: large enough to make chunk rows cheap, small enough to seal often. */
 export const CHUNK_POINTS = 1024;
 /** Points per piece of a streamed page: decoding them is a fraction of a millisecond. */
 const STREAM_PIECE_POINTS = 8 * CHUNK_POINTS;
-interface ChunkMeta {
-  id: number;
-  n: number;
-  min_step: number;
-  max_step: number;
-  min_ts: number;
-  max_ts: number;
-}
-
 interface SeriesRow {
   id: number;
   value: number | null;
@@ -88,6 +81,23 @@ export function createMetricStatements(db: Db) {
       .raw(),
   };
 
+  const pages = createChunkPages(db);
+
+  /** A series' chunks sorted by (min_step, id): from its pages when it has them (one row per 32 chunks). */
+  function chunkList(seriesId: number): { metas: ChunkMeta[]; summaries: Float64Array | null } {
+    return pages.read(seriesId) ?? { metas: s.chunkMetas.all(seriesId), summaries: null };
+  }
+
+  function sample(seriesId: number, axis: 'step' | 'time', lo: number | null, hi: number | null, buckets: number): Bucket[] {
+    const src = {
+      chunkList,
+      chunkData: (id: number) => s.chunkData.get(id)!,
+      chunkRollup: (id: number) => s.chunkRollup.get(id) ?? null,
+      tail: (id: number) => s.tailAll.all(id) as [number, number, number | null][],
+    };
+    return sampleSeries(src, seriesId, axis, lo, hi, buckets);
+  }
+
   /** Appends points of one run (inside the caller's transaction) and keeps each key's latest value. */
   function appendPoints(runId: number, points: MetricPoint[]): void {
     const byKey = new Map<string, MetricPoint[]>();
@@ -139,8 +149,9 @@ export function createMetricStatements(db: Db) {
       if (t < minTs) minTs = t;
       if (t > maxTs) maxTs = t;
     }
-    const rollup = buildRollup({ steps, timestamps: ts, values });
-    s.insertChunk.run(seriesId, n, steps[0], steps[n - 1], minTs, maxTs, encodeChunk(steps, ts, values), rollup);
+    const p = { steps, timestamps: ts, values };
+    const chunkId = Number(s.insertChunk.run(seriesId, n, steps[0], steps[n - 1], minTs, maxTs, encodeChunk(steps, ts, values), buildRollup(p)).lastInsertRowid);
+    pages.append(seriesId, summarizeChunk(chunkId, p, minTs, maxTs));
     s.deleteTail.run(seriesId);
   }
 
@@ -197,7 +208,7 @@ export function createMetricStatements(db: Db) {
    * in it; a series deleted or replaced meanwhile makes the iteration throw rather than mix two series.
    */
   function streamPage(seriesId: number, offset: number, limit: number | null): { count: number; total: number; pieces: Iterable<Points> } {
-    const metas = s.chunkMetas.all(seriesId);
+    const { metas } = chunkList(seriesId);
     const tail = s.tailAll.all(seriesId) as [number, number, number | null][];
     let total = tail.length;
     for (const m of metas) total += m.n;
@@ -245,7 +256,7 @@ export function createMetricStatements(db: Db) {
    * after it is skipped. A series logged in time order reads about `limit` points, not all of them.
    */
   function earliestByTime(seriesId: number, limit: number): Points {
-    const metas = s.chunkMetas.all(seriesId).sort((a, b) => a.min_ts - b.min_ts || a.id - b.id);
+    const metas = [...chunkList(seriesId).metas].sort((a, b) => a.min_ts - b.min_ts || a.id - b.id);
     let held = 0;
     let bound = Infinity;
     for (let i = 0; i < metas.length && held < limit; i++) {
@@ -267,60 +278,6 @@ export function createMetricStatements(db: Db) {
   }
 
   /**
-   * Bucketed view of a series over [lo, hi] on the step or time axis. When buckets are several rollup
-   * blocks wide, chunks lying wholly inside the range contribute their rollups and are never decoded;
-   * only the chunks cut by the range ends and the tail are read point by point.
-   */
-  function sample(seriesId: number, axis: 'step' | 'time', lo: number | null, hi: number | null, buckets: number): Bucket[] {
-    const metas = s.chunkMetas.all(seriesId);
-    const tail = s.tailAll.all(seriesId) as [number, number, number | null][];
-    const minX = (m: ChunkMeta) => (axis === 'step' ? m.min_step : m.min_ts);
-    const maxX = (m: ChunkMeta) => (axis === 'step' ? m.max_step : m.max_ts);
-    const xi = axis === 'step' ? 0 : 1;
-    let from = lo ?? Infinity;
-    let to = hi ?? -Infinity;
-    if (lo === null || hi === null) {
-      for (const m of metas) {
-        if (lo === null) from = Math.min(from, minX(m));
-        if (hi === null) to = Math.max(to, maxX(m));
-      }
-      for (const row of tail) {
-        if (lo === null) from = Math.min(from, row[xi]);
-        if (hi === null) to = Math.max(to, row[xi]);
-      }
-    }
-    const inRange = metas.filter((m) => maxX(m) >= from && minX(m) <= to);
-    let estimate = tail.length;
-    for (const m of inRange) estimate += m.n;
-    const tailPart = { values: Float64Array.from(tail, (r) => (r[2] === null ? NaN : r[2])), xs: Float64Array.from(tail, (r) => r[xi]) };
-    if (estimate < buckets * ROLLUP_BLOCK * 4) {
-      // Few points per bucket: read them all (and return them as they are when they fit).
-      const parts = inRange.map((m) => {
-        const p = decodeChunk(s.chunkData.get(m.id)!);
-        return { values: p.values, xs: axis === 'step' ? p.steps : p.timestamps };
-      });
-      parts.push(tailPart);
-      let count = 0;
-      for (const p of parts) for (let i = 0; i < p.xs.length; i++) if (p.xs[i] >= from && p.xs[i] <= to) count++;
-      if (count <= buckets) return eachPoint(parts, from, to);
-      const b = new Bucketer(from, to, buckets);
-      for (const p of parts) b.addPoints(p.values, p.xs);
-      return b.result();
-    }
-    const b = new Bucketer(from, to, buckets);
-    for (const m of inRange) {
-      const rollup = minX(m) >= from && maxX(m) <= to ? s.chunkRollup.get(m.id) : null;
-      if (rollup) b.addRollup(rollup, axis);
-      else {
-        const p = decodeChunk(s.chunkData.get(m.id)!);
-        b.addPoints(p.values, axis === 'step' ? p.steps : p.timestamps);
-      }
-    }
-    b.addPoints(tailPart.values, tailPart.xs);
-    return b.result();
-  }
-
-  /**
    * Replaces the whole series of one key (inside the caller's transaction) with `points`: sorted by
    * (step, timestamp, value), packed straight into full chunks with the remainder in the tail, which is
    * the layout appendPoints leaves after appending the same sorted points, without the detour through
@@ -338,6 +295,7 @@ export function createMetricStatements(db: Db) {
     const v = p.values[latest];
     const seriesId = Number(s.insertSeries.run(runId, key, Number.isNaN(v) ? null : v, p.steps[latest], p.timestamps[latest]).lastInsertRowid);
     const full = n - (n % CHUNK_POINTS);
+    const summaries: Float64Array[] = [];
     for (let start = 0; start < full; start += CHUNK_POINTS) {
       const c = slice(p, start, start + CHUNK_POINTS);
       let minTs = Infinity;
@@ -346,8 +304,10 @@ export function createMetricStatements(db: Db) {
         if (t < minTs) minTs = t;
         if (t > maxTs) maxTs = t;
       }
-      s.insertChunk.run(seriesId, CHUNK_POINTS, c.steps[0], c.steps[CHUNK_POINTS - 1], minTs, maxTs, encodeChunk(c.steps, c.timestamps, c.values), buildRollup(c));
+      const chunkId = s.insertChunk.run(seriesId, CHUNK_POINTS, c.steps[0], c.steps[CHUNK_POINTS - 1], minTs, maxTs, encodeChunk(c.steps, c.timestamps, c.values), buildRollup(c)).lastInsertRowid;
+      summaries.push(summarizeChunk(Number(chunkId), c, minTs, maxTs));
     }
+    pages.write(seriesId, summaries);
     for (let i = full; i < n; i++) s.insertTail.run(seriesId, p.steps[i], p.timestamps[i], p.values[i]);
     s.updateSeries.run(Number.isNaN(v) ? null : v, p.steps[latest], p.timestamps[latest], n, n - full, seriesId);
   }
