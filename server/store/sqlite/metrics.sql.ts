@@ -16,6 +16,7 @@ interface SeriesRow {
   step: number;
   timestamp: number;
   tail_count: number;
+  count: number;
 }
 
 /**
@@ -31,7 +32,7 @@ function isNewer(p: MetricPoint, step: number, timestamp: number, value: number)
 export function createMetricStatements(db: Db) {
   const s = {
     series: db.prepare<[number, string], SeriesRow>(
-      'SELECT id, value, step, timestamp, tail_count FROM metric_series WHERE run_id = ? AND key = ?',
+      'SELECT id, value, step, timestamp, tail_count, count FROM metric_series WHERE run_id = ? AND key = ?',
     ),
     seriesId: db.prepare<[number, string], { id: number }>('SELECT id FROM metric_series WHERE run_id = ? AND key = ?'),
     deleteSeries: db.prepare<[number, string]>('DELETE FROM metric_series WHERE run_id = ? AND key = ?'),
@@ -44,15 +45,15 @@ export function createMetricStatements(db: Db) {
     updateSeries: db.prepare<[number | null, number, number, number, number, number]>(
       'UPDATE metric_series SET value = ?, step = ?, timestamp = ?, count = count + ?, tail_count = ? WHERE id = ?',
     ),
-    insertTail: db.prepare<[number, number, number, number]>(
-      'INSERT INTO metric_tail (series_id, step, timestamp, value) VALUES (?, ?, ?, ?)',
+    insertTail: db.prepare<[number, number, number, number, number]>(
+      'INSERT INTO metric_tail (series_id, seq, step, timestamp, value) VALUES (?, ?, ?, ?, ?)',
     ),
     tailAll: db
-      .prepare<[number]>('SELECT step, timestamp, value FROM metric_tail WHERE series_id = ? ORDER BY step, timestamp, rowid')
+      .prepare<[number]>('SELECT step, timestamp, value FROM metric_tail WHERE series_id = ? ORDER BY step, timestamp, seq')
       .raw(),
     tailRange: db
       .prepare<[number, number, number]>(
-        'SELECT step, timestamp, value FROM metric_tail WHERE series_id = ? AND step BETWEEN ? AND ? ORDER BY step, timestamp, rowid',
+        'SELECT step, timestamp, value FROM metric_tail WHERE series_id = ? AND step BETWEEN ? AND ? ORDER BY step, timestamp, seq',
       )
       .raw(),
     deleteTail: db.prepare<[number]>('DELETE FROM metric_tail WHERE series_id = ?'),
@@ -117,8 +118,9 @@ export function createMetricStatements(db: Db) {
       let timestamp = row.timestamp;
       let value = row.value === null ? NaN : row.value;
       let tailCount = row.tail_count;
+      let seq = row.count;
       for (const p of list) {
-        s.insertTail.run(row.id, p.step, p.timestamp, p.value);
+        s.insertTail.run(row.id, seq++, p.step, p.timestamp, p.value);
         if (isNewer(p, step, timestamp, value)) {
           step = p.step;
           timestamp = p.timestamp;
@@ -308,7 +310,7 @@ export function createMetricStatements(db: Db) {
       summaries.push(summarizeChunk(Number(chunkId), c, minTs, maxTs));
     }
     pages.write(seriesId, summaries);
-    for (let i = full; i < n; i++) s.insertTail.run(seriesId, p.steps[i], p.timestamps[i], p.values[i]);
+    for (let i = full; i < n; i++) s.insertTail.run(seriesId, i, p.steps[i], p.timestamps[i], p.values[i]);
     s.updateSeries.run(Number.isNaN(v) ? null : v, p.steps[latest], p.timestamps[latest], n, n - full, seriesId);
   }
 
