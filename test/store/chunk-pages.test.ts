@@ -43,8 +43,12 @@ describe('chunk pages (one row of chunk summaries per 32 chunks)', () => {
     });
   }
 
+  /** As requests arrive: one batch per event-loop turn (the store seals a few chunks per turn). */
   async function logInBatches(runUuid: string, list: MetricPoint[]) {
-    for (let i = 0; i < list.length; i += 1000) await store.logBatch(runUuid, { metrics: list.slice(i, i + 1000), params: [], tags: [] });
+    for (let i = 0; i < list.length; i += 1000) {
+      await store.logBatch(runUuid, { metrics: list.slice(i, i + 1000), params: [], tags: [] });
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   /** The same sampled reads with the series' pages and without them (chunk rollups only): equal. */
