@@ -112,7 +112,9 @@ export function sqliteBytes(dataDir: string): number {
 
 /**
  * Folds the WAL into the database file from a second connection (SQLite allows this across processes)
- * and truncates it, so the files' size is the stored data; the server must be idle meanwhile.
+ * and truncates it, so the files' size is the stored data; the server must be idle meanwhile. The
+ * server's own checkpointer thread runs a short checkpoint every 250 ms even then, and SQLite answers
+ * busy to a second checkpointer instead of waiting: tried again for up to 5 s.
  */
 export function checkpoint(dataDir: string): void {
   for (const name of readdirSync(dataDir)) {
@@ -120,8 +122,12 @@ export function checkpoint(dataDir: string): void {
     const db = new Database(path.join(dataDir, name), { fileMustExist: true });
     try {
       db.pragma('busy_timeout = 10000');
-      const [r] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
-      if (r.busy) throw new Error(`checkpoint of ${name} was blocked by a reader`);
+      for (let attempt = 1; ; attempt++) {
+        const [r] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+        if (!r.busy) break;
+        if (attempt >= 100) throw new Error(`checkpoint of ${name} was blocked by a reader`);
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+      }
     } finally {
       db.close();
     }
