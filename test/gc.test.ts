@@ -57,6 +57,7 @@ function owned(t: TestApp, runIds: string[], experimentIds: string[]): Record<st
     metric_series: n(`SELECT COUNT(*) AS n FROM metric_series WHERE run_id IN ${inRuns}`, runs),
     metric_tail: n(`SELECT COUNT(*) AS n FROM metric_tail WHERE series_id IN ${series}`, runs),
     metric_chunks: n(`SELECT COUNT(*) AS n FROM metric_chunks WHERE series_id IN ${series}`, runs),
+    metric_chunk_pages: n(`SELECT COUNT(*) AS n FROM metric_chunk_pages WHERE series_id IN ${series}`, runs),
     inputs: n(`SELECT COUNT(*) AS n FROM inputs WHERE run_id IN ${inRuns}`, runs),
     input_tags: n(`SELECT COUNT(*) AS n FROM input_tags WHERE input_id IN (SELECT id FROM inputs WHERE run_id IN ${inRuns})`, runs),
     experiments: n('SELECT COUNT(*) AS n FROM experiments WHERE experiment_id IN (SELECT value FROM json_each(?))', exps),
