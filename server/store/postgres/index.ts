@@ -4,6 +4,7 @@ import { createPool, migratePostgres, snapshot } from './db.js';
 import { searchDatasetsPg } from './datasets.sql.js';
 import { createPgExperiments } from './experiments.sql.js';
 import { createPgGc } from './gc.sql.js';
+import { createPgImport } from './import.sql.js';
 import { createPgMetrics } from './metrics.sql.js';
 import { createPgRegistryImport } from './registry-import.sql.js';
 import { createPgRegistry } from './registry.sql.js';
@@ -38,6 +39,7 @@ export async function openPostgresStore(url: string, opts: { poolSize?: number }
     ...createPgRegistry(pool),
     ...createPgRegistryImport(pool),
     ...createPgGc(pool),
+    ...createPgImport(pool, experiments, runs, metrics),
     createExperiment: (e) => experiments.create(e),
     getExperiment: (id) => experiments.get(id),
     getExperimentByName: (name) => experiments.getByName(name),

@@ -170,6 +170,9 @@ export function createPgMetrics() {
 
   return {
     appendPoints,
+    // For an import's replaced history (import.sql.ts), which writes chunks and tail rows directly.
+    insertChunk,
+    insertTail,
     readSeries,
     readPage: async (q: Queryable, seriesId: number, offset: number, limit: number | null) => {
       const { count, total, pieces } = await streamPage(q, seriesId, offset, limit);

@@ -13,8 +13,6 @@ export const NOT_YET_ON_POSTGRES = [
   'deletePermission', 'listPermissions', 'permissionsOf', 'appendAudit', 'listAudit',
   // sweeps (SweepStore)
   'createSweep', 'getSweep', 'listSweeps', 'setSweepStatus', 'listTrials', 'startTrial', 'trialByRequest', 'refreshTrials', 'touchTrial', 'stopTrial',
-  // import (ImportStore)
-  'importExperiment', 'importRun', 'seriesSummaries', 'replaceMetricHistory',
 ] as const satisfies readonly (keyof TrackingStore)[];
 
 export type NotYetOnPostgres = (typeof NOT_YET_ON_POSTGRES)[number];

@@ -7,11 +7,10 @@ import {
   isClean,
   isNewer,
   joinPieces,
-  latestIndex,
   pagePieces,
+  replacementLayout,
   sampleSeries,
   slice,
-  sortPoints,
   groupByKey,
   timeRange,
   type ChunkMeta,
@@ -172,18 +171,15 @@ export function createMetricStatements(db: Db) {
     s.deleteSeries.run(runId, key);
     const n = points.values.length;
     if (n === 0) return;
-    const p = sortPoints(points, true);
-    const latest = latestIndex(key, p);
+    const { sorted: p, latest, chunks, tail } = replacementLayout(key, points);
     const v = p.values[latest];
     const seriesId = Number(s.insertSeries.run(runId, key, Number.isNaN(v) ? null : v, p.steps[latest], p.timestamps[latest]).lastInsertRowid);
-    const full = n - (n % CHUNK_POINTS);
-    for (let start = 0; start < full; start += CHUNK_POINTS) {
-      const c = slice(p, start, start + CHUNK_POINTS);
+    for (const c of chunks) {
       const [minTs, maxTs] = timeRange(c.timestamps);
       s.insertChunk.run(seriesId, CHUNK_POINTS, c.steps[0], c.steps[CHUNK_POINTS - 1], minTs, maxTs, encodeChunk(c.steps, c.timestamps, c.values), buildRollup(c));
     }
-    for (let i = full; i < n; i++) s.insertTail.run(seriesId, p.steps[i], p.timestamps[i], p.values[i]);
-    s.updateSeries.run(Number.isNaN(v) ? null : v, p.steps[latest], p.timestamps[latest], n, n - full, seriesId);
+    for (let i = 0; i < tail.values.length; i++) s.insertTail.run(seriesId, tail.steps[i], tail.timestamps[i], tail.values[i]);
+    s.updateSeries.run(Number.isNaN(v) ? null : v, p.steps[latest], p.timestamps[latest], n, tail.values.length, seriesId);
   }
 
   return {
