@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { ImportedExperiment, ImportedRun, ImportedRunResult, SeriesSummary, UpsertCounts } from '../import-types.js';
 import { replacementLayout } from '../series.js';
@@ -6,7 +5,7 @@ import type { KeyValue, MetricPoint, Series, TrackingStore } from '../types.js';
 import { transaction, type Queryable } from './db.js';
 import type { PgExperiments } from './experiments.sql.js';
 import type { PgMetrics } from './metrics.sql.js';
-import type { PgRuns } from './runs.sql.js';
+import { linkDataset, type PgRuns } from './runs.sql.js';
 
 type ImportMethods = Pick<TrackingStore, 'importExperiment' | 'importRun' | 'seriesSummaries' | 'replaceMetricHistory'>;
 
@@ -91,16 +90,7 @@ export function createPgImport(pool: pg.Pool, experiments: PgExperiments, runs: 
         const tags = await upsertKv(c, 'tags', row.id, r.tags);
         const inputs = { created: 0, present: 0 };
         for (const di of r.inputs) {
-          const d = di.dataset;
-          await c.query(
-            `INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, source_type, source, schema, profile)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (experiment_id, name, digest) DO NOTHING`,
-            [randomUUID().replaceAll('-', ''), row.experiment_id, d.name, d.digest, d.sourceType, d.source, d.schema ?? null, d.profile ?? null],
-          );
-          const datasetId = (await c.query<{ id: number }>('SELECT id FROM datasets WHERE experiment_id = $1 AND name = $2 AND digest = $3', [row.experiment_id, d.name, d.digest]))
-            .rows[0].id;
-          const fresh = (await c.query('INSERT INTO inputs (dataset_id, run_id) VALUES ($1, $2) ON CONFLICT (run_id, dataset_id) DO NOTHING', [datasetId, row.id])).rowCount === 1;
-          const inputId = (await c.query<{ id: number }>('SELECT id FROM inputs WHERE run_id = $1 AND dataset_id = $2', [row.id, datasetId])).rows[0].id;
+          const { inputId, fresh } = await linkDataset(c, row, di.dataset);
           const t = await upsertKv(c, 'input_tags', inputId, di.tags);
           if (fresh || t.created > 0) inputs.created++;
           else inputs.present++;
