@@ -53,6 +53,10 @@ for (const { backend, skip } of backends()) describe(backend, { skip }, () => {
       // Found by name; its stage is not touched by an import.
       assert.deepEqual([exp.created, exp.tags], [false, { created: 0, present: 1 }]);
       assert.equal((await t.store.getExperiment(exp.experimentId)).lifecycleStage, 'active');
+      // Imports that found what they looked for used up no id: the next experiment takes the next number.
+      const next = await t.store.createExperiment({ name: 'after', artifactLocation: null, tags: [], now: 1 });
+      assert.equal(next, String(Number(exp.experimentId) + 1));
+      assert.deepEqual(await t.sql('SELECT max(id) AS n FROM runs'), [{ n: 1 }]);
     });
 
     test('a history is replaced whole, sorted, packed into full chunks plus a tail that later appends continue', async () => {

@@ -52,17 +52,22 @@ export function createPgImport(pool: pg.Pool, experiments: PgExperiments, runs: 
   return {
     importExperiment: (e: ImportedExperiment) =>
       transaction(pool, async (c) => {
-        const inserted = await c.query<{ experiment_id: number }>(
-          "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, last_update_time) VALUES ($1, '', $2, $3, $4) ON CONFLICT (name) DO NOTHING RETURNING experiment_id",
-          [e.name, e.lifecycleStage, e.creationTime, e.lastUpdateTime],
-        );
-        const created = inserted.rows.length > 0;
+        // Looked up before inserting: an insert that meets the name would still use up an id.
+        const byName = async () => (await c.query<{ experiment_id: number }>('SELECT experiment_id FROM experiments WHERE name = $1', [e.name])).rows[0]?.experiment_id;
+        let id = await byName();
+        let created = false;
+        if (id === undefined) {
+          const inserted = await c.query<{ experiment_id: number }>(
+            "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, last_update_time) VALUES ($1, '', $2, $3, $4) ON CONFLICT (name) DO NOTHING RETURNING experiment_id",
+            [e.name, e.lifecycleStage, e.creationTime, e.lastUpdateTime],
+          );
+          created = inserted.rows.length > 0;
+          // Not created: another server made the same name a moment ago.
+          id = created ? inserted.rows[0].experiment_id : (await byName())!;
+          if (created) await c.query('UPDATE experiments SET artifact_location = $1 WHERE experiment_id = $2', [`mlflow-artifacts:/${id}`, id]);
+        }
         // An experiment already in lablog keeps its stage: an import never deletes (or restores) what
         // may be someone's live experiment of the same name; --verify reports the difference.
-        const id = created
-          ? inserted.rows[0].experiment_id
-          : (await c.query<{ experiment_id: number }>('SELECT experiment_id FROM experiments WHERE name = $1', [e.name])).rows[0].experiment_id;
-        if (created) await c.query('UPDATE experiments SET artifact_location = $1 WHERE experiment_id = $2', [`mlflow-artifacts:/${id}`, id]);
         return { experimentId: String(id), created, tags: await upsertKv(c, 'experiment_tags', id, e.tags) };
       }),
 
@@ -73,12 +78,15 @@ export function createPgImport(pool: pg.Pool, experiments: PgExperiments, runs: 
         const withExperiment = r.lifecycleStage === 'deleted' && exp.lifecycle_stage === 'deleted';
         const info = [r.runName, r.userId, r.status, r.startTime, r.endTime, r.lifecycleStage, withExperiment];
         const artifactUri = `${exp.artifact_location.replace(/\/+$/, '')}/${r.runUuid}/artifacts`;
-        const inserted = await c.query<{ id: number }>(
-          `INSERT INTO runs (run_uuid, experiment_id, artifact_uri, name, user_id, status, start_time, end_time, lifecycle_stage, deleted_with_experiment)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (run_uuid) DO NOTHING RETURNING id`,
-          [r.runUuid, exp.experiment_id, artifactUri, ...info],
-        );
-        const created = inserted.rows.length > 0;
+        const existing = (await c.query<{ id: number }>('SELECT id FROM runs WHERE run_uuid = $1 FOR UPDATE', [r.runUuid])).rows[0];
+        const inserted = existing
+          ? null
+          : await c.query<{ id: number }>(
+              `INSERT INTO runs (run_uuid, experiment_id, artifact_uri, name, user_id, status, start_time, end_time, lifecycle_stage, deleted_with_experiment)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (run_uuid) DO NOTHING RETURNING id`,
+              [r.runUuid, exp.experiment_id, artifactUri, ...info],
+            );
+        const created = (inserted?.rows.length ?? 0) > 0;
         const row = await runs.row(c, r.runUuid, true);
         if (!created) {
           await c.query(
