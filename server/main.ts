@@ -23,7 +23,7 @@ export async function startServer(config: Config) {
   const readOnly = !atStart.writable && REFUSES_FOR_GOOD.has(atStart.code ?? '') ? atStart.reason : undefined;
   const store: TrackingStore & { readOnlyBecause?: string | null } = config.databaseUrl
     ? await openPostgresStore(config.databaseUrl)
-    : openSqliteStore(config.dataDir, { readOnly, readOnlyFallback: true });
+    : openSqliteStore(config.dataDir, { readOnly, readOnlyFallback: true, backgroundCheckpoints: true });
   const artifacts = createLocalArtifactStore(artifactsDir);
   if (!readOnly) {
     const stale = await removeStaleUploads(artifactsDir).catch(() => ({ files: 0, bytes: 0 }));

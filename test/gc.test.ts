@@ -58,6 +58,8 @@ async function owned(t: TestApp, runIds: string[], experimentIds: string[]): Pro
     metric_series: await n(`SELECT COUNT(*) AS n FROM metric_series WHERE run_id IN ${inRuns}`, runIds),
     metric_tail: await n(`SELECT COUNT(*) AS n FROM metric_tail WHERE series_id IN ${series}`, runIds),
     metric_chunks: await n(`SELECT COUNT(*) AS n FROM metric_chunks WHERE series_id IN ${series}`, runIds),
+    // SQLite's page summaries of long series (PostgreSQL has no such table).
+    ...(t.backend === 'sqlite' ? { metric_chunk_pages: await n(`SELECT COUNT(*) AS n FROM metric_chunk_pages WHERE series_id IN ${series}`, runIds) } : {}),
     inputs: await n(`SELECT COUNT(*) AS n FROM inputs WHERE run_id IN ${inRuns}`, runIds),
     input_tags: await n(`SELECT COUNT(*) AS n FROM input_tags WHERE input_id IN (SELECT id FROM inputs WHERE run_id IN ${inRuns})`, runIds),
     experiments: await n(`SELECT COUNT(*) AS n FROM experiments WHERE experiment_id IN ${exps}`, keys),

@@ -81,10 +81,15 @@ export async function openPostgresStore(url: string, opts: { poolSize?: number }
     streamMetricHistory: (q) =>
       snapshot(pool, async (c) => {
         const series = await metrics.seriesId(c, (await runs.row(c, q.runId)).id, q.key);
-        if (series === null) return { count: 0, pieces: [], nextOffset: null };
-        const { count, total, pieces } = await metrics.streamPage(c, series, q.offset, q.limit);
+        if (series === null) return { count: 0, pieces: (async function* () {})(), nextOffset: null };
+        const { count, total, pieces } = await metrics.streamPage(c, pool, series, q.offset, q.limit);
         const end = q.offset + count;
         return { count, pieces, nextOffset: end < total ? end : null };
+      }),
+    getEarliestMetricPoints: (q) =>
+      snapshot(pool, async (c) => {
+        const series = await metrics.seriesId(c, (await runs.row(c, q.runId)).id, q.key);
+        return series === null ? EMPTY : metrics.earliestByTime(c, series, q.limit);
       }),
     getMetricRange: (q) =>
       snapshot(pool, async (c) => {

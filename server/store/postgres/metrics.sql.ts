@@ -1,17 +1,19 @@
 import { encodeChunk, type Points } from '../chunk-codec.js';
+import { concat, slice } from '../points.js';
 import { buildRollup } from '../sampler.js';
 import {
   assembleSeries,
   CHUNK_POINTS,
+  earliestChunks,
+  earliestPoints,
   isClean,
   isNewer,
-  joinPieces,
   pageChunks,
   pagePieces,
   sampleRange,
   sampleSeries,
-  slice,
   groupByKey,
+  STREAM_PIECE_POINTS,
   tailPoints,
   timeRange,
   type ChunkMeta,
@@ -143,19 +145,53 @@ export function createPgMetrics() {
   }
 
   /**
-   * Points [offset, offset + limit) in (step, timestamp) order as pieces: only the chunks the page lies
-   * in are fetched, and they are decoded one at a time as the caller iterates.
+   * Points [offset, offset + limit) in (step, timestamp) order as pieces. Chunk metas and the tail are
+   * read now, through `q` (the caller's snapshot); the chunks the page lies in are fetched through `lazy`
+   * (the pool) a few at a time as the caller iterates, so a long history is never held whole. A series
+   * deleted or replaced meanwhile makes the iteration throw (chunk ids are never reused).
    */
-  async function streamPage(q: Queryable, seriesId: number, offset: number, limit: number | null) {
+  async function streamPage(q: Queryable, lazy: Queryable, seriesId: number, offset: number, limit: number | null) {
     const metas = await chunkMetas(q, seriesId);
     const tail = await tailRows(q, seriesId);
     let total = tail.length;
     for (const m of metas) total += m.n;
     const end = limit === null ? total : Math.min(total, offset + limit);
     const count = Math.max(0, end - offset);
-    if (!isClean(metas, tail)) return { count, total, pieces: [slice(await readSeries(q, seriesId), offset, end)] as Iterable<Points> };
-    const data = await chunkData(q, pageChunks(metas, offset, end).map((m) => m.id));
-    return { count, total, pieces: pagePieces(metas, tail, offset, end, (m) => data.get(m.id)!.data) as Iterable<Points> };
+    if (!isClean(metas, tail)) {
+      const whole = slice(await readSeries(q, seriesId), offset, end);
+      return { count, total, pieces: (async function* () { yield whole; })() };
+    }
+    return { count, total, pieces: windows(lazy, seriesId, metas, tail, offset, end) };
+  }
+
+  /** pagePieces over windows of a piece's worth of chunks, each window's bytes fetched in one query. */
+  async function* windows(lazy: Queryable, seriesId: number, metas: ChunkMeta[], tail: TailRow[], offset: number, end: number): AsyncGenerator<Points> {
+    const touched = pageChunks(metas, offset, end);
+    const startOf = new Map<number, number>();
+    let pos = 0;
+    for (const m of metas) {
+      startOf.set(m.id, pos);
+      pos += m.n;
+    }
+    const per = STREAM_PIECE_POINTS / CHUNK_POINTS;
+    for (let i = 0; i === 0 || i < touched.length; i += per) {
+      const win = touched.slice(i, i + per);
+      const from = i === 0 ? offset : startOf.get(win[0].id)!;
+      const to = i + per >= touched.length ? end : startOf.get(touched[i + per].id)!;
+      const rows = await lazy.query<{ id: number; data: Buffer }>('SELECT id, data FROM metric_chunks WHERE series_id = $1 AND id = ANY($2::bigint[])', [
+        seriesId,
+        win.map((m) => m.id),
+      ]);
+      const data = new Map(rows.rows.map((r) => [Number(r.id), r.data]));
+      yield* pagePieces(metas, tail, from, to, (m) => data.get(m.id));
+    }
+  }
+
+  /** The first `limit` points in (timestamp, step, value) order, fetching only the chunks that can hold them. */
+  async function earliestByTime(q: Queryable, seriesId: number, limit: number): Promise<Points> {
+    const chosen = earliestChunks(await chunkMetas(q, seriesId), limit);
+    const data = await chunkData(q, chosen.map((m) => m.id));
+    return earliestPoints(chosen.map((m) => data.get(m.id)!.data), await tailRows(q, seriesId), limit);
   }
 
   async function sample(q: Queryable, seriesId: number, axis: 'step' | 'time', lo: number | null, hi: number | null, buckets: number): Promise<Bucket[]> {
@@ -175,10 +211,13 @@ export function createPgMetrics() {
     insertTail,
     readSeries,
     readPage: async (q: Queryable, seriesId: number, offset: number, limit: number | null) => {
-      const { count, total, pieces } = await streamPage(q, seriesId, offset, limit);
-      return { points: joinPieces(pieces, count), total };
+      const { total, pieces } = await streamPage(q, q, seriesId, offset, limit);
+      const parts: Points[] = [];
+      for await (const p of pieces) parts.push(p);
+      return { points: concat(parts), total };
     },
     streamPage,
+    earliestByTime,
     sample,
     seriesId: async (q: Queryable, runId: number, key: string) =>
       (await q.query<{ id: number }>('SELECT id FROM metric_series WHERE run_id = $1 AND key = $2', [runId, key])).rows[0]?.id ?? null,
