@@ -1,15 +1,16 @@
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createLocalArtifactStore } from './artifacts/local.js';
-import { ConfigError, resolveDataDir } from './config.js';
+import { missingData, openCommandStore } from './commands/open-store.js';
+import { ConfigError, resolveDatabaseUrl, resolveDataDir } from './config.js';
 import { LablogError } from './errors.js';
-import { DB_FILE, openSqliteStore } from './store/sqlite/index.js';
 import { executeGc, planGc, type GcPlan, type GcProgress, type GcReport } from './tracking/gc.service.js';
 
 export const GC_USAGE = `  gc [--older-than 7d] [--experiment-ids 1,2] [--run-ids a,b] [--dry-run] [--data-dir D]
+         [--database-url URL]
          permanently remove deleted runs (rows and artifact folders) and deleted experiments;
          with no ids, everything deleted (at least --older-than ago, e.g. 1d2h3m4s) goes;
-         named ids must be deleted; --dry-run only prints what would be removed
+         named ids must be deleted; --dry-run only prints what would be removed;
+         the rows are in --database-url (env LABLOG_DATABASE_URL) when lablog runs on PostgreSQL
 `;
 
 export interface GcArgs {
@@ -18,15 +19,16 @@ export interface GcArgs {
   runIds: string[];
   dryRun: boolean;
   dataDir: string | undefined;
+  databaseUrl: string | undefined;
   help: boolean;
 }
 
-const VALUE_OPTIONS = ['--older-than', '--experiment-ids', '--run-ids', '--data-dir'] as const;
+const VALUE_OPTIONS = ['--older-than', '--experiment-ids', '--run-ids', '--data-dir', '--database-url'] as const;
 type ValueOption = (typeof VALUE_OPTIONS)[number];
 
 /** `--flag value` and `--flag=value`; anything unknown, valueless or malformed is a ConfigError. */
 export function parseGcArgs(argv: string[]): GcArgs {
-  const out: GcArgs = { olderThanMs: null, experimentIds: [], runIds: [], dryRun: false, dataDir: undefined, help: false };
+  const out: GcArgs = { olderThanMs: null, experimentIds: [], runIds: [], dryRun: false, dataDir: undefined, databaseUrl: undefined, help: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const eq = arg.indexOf('=');
@@ -57,6 +59,9 @@ export function parseGcArgs(argv: string[]): GcArgs {
         break;
       case '--data-dir':
         out.dataDir = value;
+        break;
+      case '--database-url':
+        out.databaseUrl = value;
         break;
     }
   }
@@ -129,6 +134,7 @@ export function formatReport(r: GcReport): { out: string[]; err: string[] } {
 export async function gcCommand(argv: string[]): Promise<number> {
   let args: GcArgs;
   let dataDir: string;
+  let databaseUrl: string | undefined;
   try {
     args = parseGcArgs(argv);
     if (args.help) {
@@ -136,17 +142,24 @@ export async function gcCommand(argv: string[]): Promise<number> {
       return 0;
     }
     dataDir = resolveDataDir(args.dataDir);
+    databaseUrl = resolveDatabaseUrl(args.databaseUrl);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`lablog gc: ${err.message}\n`);
     return 2;
   }
-  // Opening would create an empty database; a mistyped --data-dir deserves an error instead.
-  if (!existsSync(path.join(dataDir, DB_FILE))) {
-    process.stderr.write(`lablog gc: no lablog data in '${dataDir}' (${DB_FILE} not found); give --data-dir or LABLOG_DATA_DIR\n`);
+  const missing = missingData(dataDir, databaseUrl);
+  if (missing) {
+    process.stderr.write(`lablog gc: ${missing}\n`);
     return 2;
   }
-  const store = openSqliteStore(dataDir);
+  let store: Awaited<ReturnType<typeof openCommandStore>>;
+  try {
+    store = await openCommandStore(dataDir, databaseUrl);
+  } catch (err) {
+    process.stderr.write(`lablog gc: cannot open the database: ${(err as Error).message}\n`);
+    return 1;
+  }
   try {
     const artifacts = createLocalArtifactStore(path.join(dataDir, 'artifacts'));
     const request = { olderThanMs: args.olderThanMs, experimentIds: args.experimentIds, runIds: args.runIds, dryRun: args.dryRun, now: Date.now() };

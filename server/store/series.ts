@@ -269,3 +269,17 @@ export function timeRange(timestamps: ArrayLike<number>): [number, number] {
   }
   return [minTs, maxTs];
 }
+
+/**
+ * A whole history as an import stores it (replaceMetricHistory on either backend): sorted by (step,
+ * timestamp, value), packed into full chunks of CHUNK_POINTS with the remainder for the tail, which is
+ * the layout appends of the same sorted points leave. `latest` indexes the latest point of `sorted`.
+ */
+export function replacementLayout(key: string, points: Points): { sorted: Points; latest: number; chunks: Points[]; tail: Points } {
+  const sorted = sortPoints(points, true);
+  const n = sorted.values.length;
+  const full = n - (n % CHUNK_POINTS);
+  const chunks: Points[] = [];
+  for (let start = 0; start < full; start += CHUNK_POINTS) chunks.push(slice(sorted, start, start + CHUNK_POINTS));
+  return { sorted, latest: latestIndex(key, sorted), chunks, tail: slice(sorted, full, n) };
+}

@@ -3,7 +3,11 @@ import type { SampledSeries, Series, TrackingStore } from '../types.js';
 import { createPool, migratePostgres, snapshot } from './db.js';
 import { searchDatasetsPg } from './datasets.sql.js';
 import { createPgExperiments } from './experiments.sql.js';
+import { createPgGc } from './gc.sql.js';
+import { createPgImport } from './import.sql.js';
 import { createPgMetrics } from './metrics.sql.js';
+import { createPgRegistryImport } from './registry-import.sql.js';
+import { createPgRegistry } from './registry.sql.js';
 import { notYetOnPostgres } from './not-yet.js';
 import { createPgRuns } from './runs.sql.js';
 import { searchExperimentIdsPg, searchRunIdsPg } from './search.sql.js';
@@ -32,6 +36,10 @@ export async function openPostgresStore(url: string, opts: { poolSize?: number }
   return {
     pool,
     ...notYetOnPostgres(),
+    ...createPgRegistry(pool),
+    ...createPgRegistryImport(pool),
+    ...createPgGc(pool),
+    ...createPgImport(pool, experiments, runs, metrics),
     createExperiment: (e) => experiments.create(e),
     getExperiment: (id) => experiments.get(id),
     getExperimentByName: (name) => experiments.getByName(name),

@@ -236,6 +236,9 @@ export function createPgMetrics() {
 
   return {
     appendPoints,
+    // For an import's replaced history (import.sql.ts), which writes chunks and tail rows directly.
+    insertChunk,
+    insertTail,
     readSeries,
     readPage: async (q: Queryable, seriesId: number, offset: number, limit: number | null) => {
       const { total, pieces } = await streamPage(q, q, seriesId, offset, limit);

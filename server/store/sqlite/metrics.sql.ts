@@ -10,8 +10,8 @@ import {
   groupByKey,
   isClean,
   isNewer,
-  latestIndex,
   pagePieces,
+  replacementLayout,
   sampleSeries,
   timeRange,
   type ChunkMeta,
@@ -219,21 +219,20 @@ export function createMetricStatements(db: Db) {
     s.deleteSeries.run(runId, key);
     const n = points.values.length;
     if (n === 0) return;
-    const p = sortPoints(points, true);
-    const latest = latestIndex(key, p);
+    const { sorted: p, latest, chunks, tail } = replacementLayout(key, points);
     const v = p.values[latest];
     const seriesId = Number(s.insertSeries.run(runId, key, Number.isNaN(v) ? null : v, p.steps[latest], p.timestamps[latest]).lastInsertRowid);
-    const full = n - (n % CHUNK_POINTS);
     const summaries: Float64Array[] = [];
-    for (let start = 0; start < full; start += CHUNK_POINTS) {
-      const c = slice(p, start, start + CHUNK_POINTS);
+    for (const c of chunks) {
       const [minTs, maxTs] = timeRange(c.timestamps);
       const chunkId = s.insertChunk.run(seriesId, CHUNK_POINTS, c.steps[0], c.steps[CHUNK_POINTS - 1], minTs, maxTs, encodeChunk(c.steps, c.timestamps, c.values), buildRollup(c)).lastInsertRowid;
       summaries.push(summarizeChunk(Number(chunkId), c, minTs, maxTs));
     }
     pages.write(seriesId, summaries);
-    for (let i = full; i < n; i++) s.insertTail.run(seriesId, i, p.steps[i], p.timestamps[i], p.values[i]);
-    s.updateSeries.run(Number.isNaN(v) ? null : v, p.steps[latest], p.timestamps[latest], n, n - full, seriesId);
+    // The tail's seq continues the series' point count, as appends number it.
+    const full = n - tail.values.length;
+    for (let i = 0; i < tail.values.length; i++) s.insertTail.run(seriesId, full + i, tail.steps[i], tail.timestamps[i], tail.values[i]);
+    s.updateSeries.run(Number.isNaN(v) ? null : v, p.steps[latest], p.timestamps[latest], n, tail.values.length, seriesId);
   }
 
   return {
