@@ -133,7 +133,7 @@ export function createPgImport(pool: pg.Pool, experiments: PgExperiments, runs: 
         for (const chunk of chunks) await metrics.insertChunk(c, seriesId, chunk);
         if (tail.values.length > 0) {
           const rows: MetricPoint[] = Array.from(tail.values, (value, i) => ({ key, value, step: tail.steps[i], timestamp: tail.timestamps[i] }));
-          await metrics.insertTail(c, seriesId, rows);
+          await metrics.insertTail(c, [{ seriesId, points: rows }]);
         }
       }),
   };
