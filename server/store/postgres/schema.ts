@@ -94,7 +94,13 @@ export const metricSeries = pgTable(
     count: int8('count').notNull().default(0),
     tailCount: integer('tail_count').notNull().default(0),
   },
-  (t) => [uniqueIndex('metric_series_run_key').on(t.runId, t.key), index('metric_series_key_value_run').on(t.key, t.value, t.runId)],
+  // Both directions of "order by a metric" walk an index (search.sql.ts): ascending, NULLs (NaN) last,
+  // on the first; descending with NULLs last, which a backward walk of the first cannot give, on the second.
+  (t) => [
+    uniqueIndex('metric_series_run_key').on(t.runId, t.key),
+    index('metric_series_key_value_run').on(t.key, t.value, t.runId),
+    index('metric_series_key_value_desc_run').on(t.key, t.value.desc().nullsLast(), t.runId),
+  ],
 );
 
 /**

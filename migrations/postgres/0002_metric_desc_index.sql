@@ -1,0 +1,1 @@
+CREATE INDEX "metric_series_key_value_desc_run" ON "metric_series" USING btree ("key","value" DESC NULLS LAST,"run_id");
