@@ -1,15 +1,17 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { createLocalArtifactStore } from './artifacts/local.js';
-import { ConfigError, resolveDataDir } from './config.js';
+import { openArtifactStore } from './artifacts/open.js';
+import { ConfigError, resolveArtifactsUri, resolveDataDir } from './config.js';
 import { LablogError } from './errors.js';
 import { DB_FILE, openSqliteStore } from './store/sqlite/index.js';
 import { executeGc, planGc, type GcPlan, type GcProgress, type GcReport } from './tracking/gc.service.js';
 
 export const GC_USAGE = `  gc [--older-than 7d] [--experiment-ids 1,2] [--run-ids a,b] [--dry-run] [--data-dir D]
+         [--artifacts-uri s3://bucket/prefix]
          permanently remove deleted runs (rows and artifact folders) and deleted experiments;
          with no ids, everything deleted (at least --older-than ago, e.g. 1d2h3m4s) goes;
-         named ids must be deleted; --dry-run only prints what would be removed
+         named ids must be deleted; --dry-run only prints what would be removed;
+         artifacts are removed where the server keeps them (LABLOG_ARTIFACTS_URI)
 `;
 
 export interface GcArgs {
@@ -18,15 +20,16 @@ export interface GcArgs {
   runIds: string[];
   dryRun: boolean;
   dataDir: string | undefined;
+  artifactsUri: string | undefined;
   help: boolean;
 }
 
-const VALUE_OPTIONS = ['--older-than', '--experiment-ids', '--run-ids', '--data-dir'] as const;
+const VALUE_OPTIONS = ['--older-than', '--experiment-ids', '--run-ids', '--data-dir', '--artifacts-uri'] as const;
 type ValueOption = (typeof VALUE_OPTIONS)[number];
 
 /** `--flag value` and `--flag=value`; anything unknown, valueless or malformed is a ConfigError. */
 export function parseGcArgs(argv: string[]): GcArgs {
-  const out: GcArgs = { olderThanMs: null, experimentIds: [], runIds: [], dryRun: false, dataDir: undefined, help: false };
+  const out: GcArgs = { olderThanMs: null, experimentIds: [], runIds: [], dryRun: false, dataDir: undefined, artifactsUri: undefined, help: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const eq = arg.indexOf('=');
@@ -57,6 +60,9 @@ export function parseGcArgs(argv: string[]): GcArgs {
         break;
       case '--data-dir':
         out.dataDir = value;
+        break;
+      case '--artifacts-uri':
+        out.artifactsUri = value;
         break;
     }
   }
@@ -129,6 +135,7 @@ export function formatReport(r: GcReport): { out: string[]; err: string[] } {
 export async function gcCommand(argv: string[]): Promise<number> {
   let args: GcArgs;
   let dataDir: string;
+  let artifactsUri: string | undefined;
   try {
     args = parseGcArgs(argv);
     if (args.help) {
@@ -136,6 +143,7 @@ export async function gcCommand(argv: string[]): Promise<number> {
       return 0;
     }
     dataDir = resolveDataDir(args.dataDir);
+    artifactsUri = resolveArtifactsUri(args.artifactsUri);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`lablog gc: ${err.message}\n`);
@@ -148,7 +156,7 @@ export async function gcCommand(argv: string[]): Promise<number> {
   }
   const store = openSqliteStore(dataDir);
   try {
-    const artifacts = createLocalArtifactStore(path.join(dataDir, 'artifacts'));
+    const artifacts = openArtifactStore(artifactsUri, dataDir).store;
     const request = { olderThanMs: args.olderThanMs, experimentIds: args.experimentIds, runIds: args.runIds, dryRun: args.dryRun, now: Date.now() };
     let plan: GcPlan;
     try {
