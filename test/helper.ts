@@ -8,6 +8,7 @@ import { ensureFirstAdmin } from '../server/auth/bootstrap.js';
 import type { ConnectionLimits } from '../server/http/limits.js';
 import { createLocalArtifactStore } from '../server/artifacts/local.js';
 import { createS3ArtifactStore } from '../server/artifacts/s3.js';
+import type { S3Location } from '../server/artifacts/s3-location.js';
 import type { Db } from '../server/store/db.js';
 import { createPool, migratePostgres } from '../server/store/postgres/db.js';
 import { openPostgresStore } from '../server/store/postgres/index.js';
@@ -43,9 +44,9 @@ export function artifactBackends(): ArtifactBackend[] {
 }
 
 /** The store a test app keeps its artifacts in, and a way to look at what it holds from outside lablog. */
-async function openArtifacts(backend: ArtifactBackend, dir: string): Promise<{ artifacts: AppDeps['artifacts']; stored: StoredArtifacts }> {
+async function openArtifacts(backend: ArtifactBackend | S3Location, dir: string): Promise<{ artifacts: AppDeps['artifacts']; stored: StoredArtifacts }> {
   if (backend === 'local') return { artifacts: createLocalArtifactStore(path.join(dir, 'artifacts')), stored: localStored(path.join(dir, 'artifacts')) };
-  const loc = await freshBucket();
+  const loc = backend === 's3' ? await freshBucket() : backend;
   return { artifacts: createS3ArtifactStore(loc), stored: s3Stored(loc) };
 }
 
@@ -76,8 +77,8 @@ async function openStore(backend: Backend, dir: string): Promise<{ store: Tracki
 export async function buildTestApp(
   opts: {
     backend?: Backend;
-    /** Where artifacts are kept: the data dir (default) or a fresh bucket on the test process's s3rver. */
-    artifacts?: ArtifactBackend;
+    /** Where artifacts are kept: the data dir (default), a fresh bucket on the test process's s3rver, or the bucket given. */
+    artifacts?: ArtifactBackend | S3Location;
     now?: () => number;
     maxArtifactBytes?: number;
     artifactListPageSize?: number;

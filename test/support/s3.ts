@@ -76,9 +76,9 @@ export function sharedS3(): Promise<S3Server> {
   return shared;
 }
 
-/** A new, empty bucket on the shared s3rver; `prefix` is the artifact root's key prefix. */
-export async function freshBucket(prefix = 'artifacts'): Promise<S3Location & { uri: string; server: S3Server }> {
-  const server = await sharedS3();
+/** A new, empty bucket on the shared s3rver (or `on`); `prefix` is the artifact root's key prefix. */
+export async function freshBucket(prefix = 'artifacts', on?: S3Server): Promise<S3Location & { uri: string; server: S3Server }> {
+  const server = on ?? (await sharedS3());
   const bucket = `lablog-${process.pid}-${++buckets}`;
   await server.client.send(new CreateBucketCommand({ Bucket: bucket }));
   return { client: server.client, bucket, prefix, uri: `s3://${bucket}/${prefix}`, server };
