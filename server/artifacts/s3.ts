@@ -15,8 +15,8 @@ import { byName, byteLimit, checkPartNumber, checkUploadId, orderedParts, upload
 import { clientSide, s3Fault, type S3Location } from './s3-location.js';
 import type { ArtifactEntry, ArtifactStore, Range } from './types.js';
 
-/** S3 allows at most 10,000 parts per upload; parts are at least 8 MiB so 80 GB fit at the default. */
-const MIN_PART_BYTES = 8 * 1024 * 1024;
+/** S3 allows at most 10,000 parts per upload, each (but the last) at least 5 MiB; larger limits get larger parts. */
+const MIN_PART_BYTES = 5 * 1024 * 1024;
 /** Parts in flight per upload: memory per upload is about partSize x (QUEUE + 1). */
 const QUEUE = 2;
 
