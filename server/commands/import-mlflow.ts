@@ -1,7 +1,6 @@
 import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { createLocalArtifactStore } from '../artifacts/local.js';
-import { ConfigError, resolveDataDir } from '../config.js';
+import { openArtifactStore } from '../artifacts/open.js';
+import { ConfigError, resolveArtifactsUri, resolveDataDir } from '../config.js';
 import { formatBytes } from '../gc-command.js';
 import { ImportScopeError } from '../import/experiments.phase.js';
 import { importFromMlflow, verifyFromMlflow } from '../import/import.service.js';
@@ -129,6 +128,7 @@ export function formatImportSummary(s: ImportSummary, from: string, seconds: num
 export async function importMlflowCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let args: ImportArgs;
   let dataDir: string;
+  let artifactsUri: string | undefined;
   try {
     args = parseImportArgs(argv);
     if (args.help) {
@@ -136,12 +136,14 @@ export async function importMlflowCommand(argv: string[], env: NodeJS.ProcessEnv
       return 0;
     }
     dataDir = resolveDataDir(args.dataDir);
+    // Artifacts go where the server will look for them.
+    artifactsUri = resolveArtifactsUri(undefined, env);
   } catch (err) {
     return usageFailure('import-mlflow', IMPORT_MLFLOW_USAGE, err);
   }
   mkdirSync(dataDir, { recursive: true });
   const store = openSqliteStore(dataDir);
-  const artifacts = createLocalArtifactStore(path.join(dataDir, 'artifacts'));
+  const artifacts = openArtifactStore(artifactsUri, dataDir, env).store;
   const source = createSourceClient({ url: args.from, headers: sourceAuthHeaders(env) });
   const bars = phaseBars();
   const options = {

@@ -1,5 +1,6 @@
 // A real s3rver in its own process (started by support/s3.ts): it listens on a free loopback port,
-// keeps its objects in the directory given as argv[2], prints its port as one JSON line, and stops
+// keeps its objects in the directory given as argv[2] (with the buckets named after it, created if
+// missing), prints its port as one JSON line, and stops
 // when its stdin closes, so it never outlives the test process that started it, however that ends.
 // It runs with --openssl-legacy-provider: s3rver makes continuation tokens with DES, which OpenSSL 3
 // keeps only there (without it every truncated listing answers 500).
@@ -43,7 +44,9 @@ FilesystemStore.prototype.listObjects = async function (bucket, options) {
   return { objects, commonPrefixes: shown, isTruncated };
 };
 
-const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: process.argv[2], resetOnClose: true });
+const [directory, ...buckets] = process.argv.slice(2);
+const port = Number(process.env.S3RVER_PORT ?? 0);
+const server = new S3rver({ address: '127.0.0.1', port, silent: true, directory, resetOnClose: port === 0, configureBuckets: buckets.map((name) => ({ name })) });
 const address = await server.run();
 process.stdout.write(`${JSON.stringify({ port: address.port })}\n`);
 process.stdin.resume();
