@@ -20,8 +20,23 @@ export function byteLimit(maxBytes: number, withMd5 = false) {
   return { stream, size: () => size, md5: () => md5?.digest('hex') ?? '' };
 }
 
-/** The parts a client names to complete an upload, in part order; an empty or repeating list is refused. */
-export function orderedParts<P extends { partNumber: number }>(parts: P[]): P[] {
+/**
+ * Checks the parts a client names to complete upload `id` against the etags stored with them
+ * (`storedEtag`: null for a part never uploaded) and answers their numbers in part order, the order
+ * to assemble them in; an empty or repeating list, a missing part or a wrong etag is refused.
+ */
+export async function checkedParts(id: string, parts: { partNumber: number; etag: string }[], storedEtag: (partNumber: number) => Promise<string | null>): Promise<number[]> {
+  const out: number[] = [];
+  for (const p of orderedParts(parts)) {
+    const etag = await storedEtag(p.partNumber);
+    if (etag === null) throw invalid(`Part ${p.partNumber} of upload ${id} was never uploaded`);
+    if (etag !== p.etag.replaceAll('"', '')) throw invalid(`Part ${p.partNumber} of upload ${id}: etag '${p.etag}' does not match`);
+    out.push(p.partNumber);
+  }
+  return out;
+}
+
+function orderedParts<P extends { partNumber: number }>(parts: P[]): P[] {
   if (parts.length === 0) throw invalid('A multipart upload needs at least one part');
   const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
   for (let i = 1; i < sorted.length; i++) {

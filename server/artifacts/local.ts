@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { invalid, translateErrors } from '../errors.js';
 import { fsFault, fsFaultReason } from '../storage/faults.js';
-import { byName, byteLimit, checkPartNumber, checkUploadId, orderedParts, uploadMissing } from './common.js';
+import { byName, byteLimit, checkedParts, checkPartNumber, checkUploadId, uploadMissing } from './common.js';
 import type { ArtifactEntry, ArtifactStore, Range } from './types.js';
 
 /**
@@ -171,14 +171,8 @@ export function createLocalArtifactStore(root: string): ArtifactStore {
     async completeUpload(id, rel, parts, maxBytes) {
       const target = await uploadTarget(id);
       if (target !== rel) throw invalid(`Upload ${id} is for '${target}', not '${rel}'`);
-      const sorted = orderedParts(parts);
-      const files: string[] = [];
-      for (const p of sorted) {
-        const etag = await readFile(path.join(uploadDir(id), `part-${p.partNumber}.etag`), 'utf8').catch(() => null);
-        if (etag === null) throw invalid(`Part ${p.partNumber} of upload ${id} was never uploaded`);
-        if (etag !== p.etag.replaceAll('"', '')) throw invalid(`Part ${p.partNumber} of upload ${id}: etag '${p.etag}' does not match`);
-        files.push(path.join(uploadDir(id), `part-${p.partNumber}`));
-      }
+      const part = (n: number) => path.join(uploadDir(id), `part-${n}`);
+      const files = (await checkedParts(id, parts, (n) => readFile(`${part(n)}.etag`, 'utf8').catch(() => null))).map(part);
       const { file, size } = await stage(Readable.from(concat(files)), maxBytes);
       await moveIntoPlace(file, rel);
       await rm(uploadDir(id), { recursive: true, force: true });

@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { invalid, translateErrors } from '../errors.js';
-import { byName, byteLimit, checkPartNumber, checkUploadId, orderedParts, uploadMissing } from './common.js';
+import { byName, byteLimit, checkedParts, checkPartNumber, checkUploadId, uploadMissing } from './common.js';
 import { clientSide, s3Fault, type S3Location } from './s3-location.js';
 import type { ArtifactEntry, ArtifactStore, Range } from './types.js';
 
@@ -251,15 +251,8 @@ export function createS3ArtifactStore(loc: S3Location): ArtifactStore {
     async completeUpload(id, rel, parts, maxBytes) {
       const target = await uploadTarget(id);
       if (target !== rel) throw invalid(`Upload ${id} is for '${target}', not '${rel}'`);
-      const sorted = orderedParts(parts);
-      const keys: string[] = [];
-      for (const p of sorted) {
-        const part = `${uploadPrefix(id)}part-${p.partNumber}`;
-        const etag = await readText(`${part}.etag`);
-        if (etag === null) throw invalid(`Part ${p.partNumber} of upload ${id} was never uploaded`);
-        if (etag !== p.etag.replaceAll('"', '')) throw invalid(`Part ${p.partNumber} of upload ${id}: etag '${p.etag}' does not match`);
-        keys.push(part);
-      }
+      const part = (n: number) => `${uploadPrefix(id)}part-${n}`;
+      const keys = (await checkedParts(id, parts, (n) => readText(`${part(n)}.etag`))).map(part);
       await checkTarget(rel);
       const { size } = await upload(key(rel), Readable.from(concat(keys)), maxBytes);
       await removeAll(`${uploadPrefix(id)}`, uploadPrefix(id));
@@ -295,6 +288,8 @@ function isNotFound(err: unknown): boolean {
 /** Aborts the S3 request when the reader goes away before the end (a client that disconnected). */
 function abortOn(stream: PassThrough): AbortSignal {
   const ctl = new AbortController();
-  stream.once('close', () => ctl.abort());
+  stream.once('close', () => {
+    if (!stream.writableFinished) ctl.abort();
+  });
   return ctl.signal;
 }

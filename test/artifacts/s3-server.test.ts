@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Lablog } from 'lablog-client';
 import { api, CLI_JS, cleanup, runToExit, startLablog, stop, tempDir } from '../support/lablog-process.js';
 import { freshBucket, startS3rver, type S3Server } from '../support/s3.js';
+import { bucketKeys } from '../support/stored-artifacts.js';
 import { downloadSha256, hashing, MiB, prngStream, request } from './artifacts.helpers.js';
 
 const T = { timeout: 180_000 };
@@ -23,16 +23,6 @@ after(async () => {
 });
 afterEach(() => cleanup());
 
-async function bucketKeys(loc: { client: S3Server['client']; bucket: string }, prefix = ''): Promise<string[]> {
-  const out: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await loc.client.send(new ListObjectsV2Command({ Bucket: loc.bucket, Prefix: prefix, ContinuationToken: token }));
-    out.push(...(page.Contents ?? []).map((o) => o.Key!));
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return out.sort();
-}
 
 const healthJson = async (url: string) => (await fetch(`${url}/health`, { headers: { accept: 'application/json' } })).json();
 

@@ -2,26 +2,16 @@
 // across S3's multipart boundaries, listings and deletes past S3's 1,000-key pages, deletes that stay
 // inside their prefix, a bucket used from its root, and a bucket that cannot be reached.
 import assert from 'node:assert/strict';
-import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, it } from 'node:test';
 import { buildTestApp, type TestApp } from '../helper.js';
 import { freshBucket, startS3rver } from '../support/s3.js';
+import { bucketKeys } from '../support/stored-artifacts.js';
 import { artUrl, assertError, inject, listen, MiB, newRun, prngBytes, prngStream, putOk, request } from './artifacts.helpers.js';
 
 let t: TestApp;
 afterEach(() => t?.close());
 
-/** Every key in the bucket under `prefix`, read page by page. */
-async function keys(loc: Awaited<ReturnType<typeof freshBucket>>, prefix: string): Promise<string[]> {
-  const out: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await loc.client.send(new ListObjectsV2Command({ Bucket: loc.bucket, Prefix: prefix, ContinuationToken: token }));
-    out.push(...(page.Contents ?? []).map((o) => o.Key!));
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return out;
-}
 
 describe('Range reads from S3', () => {
   it('serve the exact bytes of any range, also across the parts S3 stored the object in', async () => {
@@ -99,7 +89,7 @@ describe('more keys than one S3 page', () => {
 
     const del = await inject(t, 'DELETE', artUrl(`${rootRel}/many`));
     assert.equal(del.status, 200, del.text);
-    assert.deepEqual(await keys(loc, `${loc.prefix}/${rootRel}/`), [`${loc.prefix}/${rootRel}/many.txt`]);
+    assert.deepEqual(await bucketKeys(loc, `${loc.prefix}/${rootRel}/`), [`${loc.prefix}/${rootRel}/many.txt`]);
     assert.deepEqual((await inject(t, 'GET', `/api/2.0/mlflow-artifacts/artifacts?path=${encodeURIComponent(`${rootRel}/many`)}`)).json, {});
   });
 });
@@ -133,7 +123,7 @@ describe('a bucket used from its root (s3://bucket, no prefix)', () => {
       headers: { 'content-type': 'application/json' },
     });
     assert.equal(mpu.status, 200, mpu.text);
-    assert.ok((await keys(loc, '.lablog-staging/')).length > 0, 'the upload waits in the staging folder');
+    assert.ok((await bucketKeys(loc, '.lablog-staging/')).length > 0, 'the upload waits in the staging folder');
 
     const root = await inject(t, 'GET', '/api/2.0/mlflow-artifacts/artifacts');
     assert.deepEqual(root.json, { files: [{ path: experimentId, is_dir: true }] });
@@ -142,7 +132,7 @@ describe('a bucket used from its root (s3://bucket, no prefix)', () => {
       assertError(await inject(t, 'PUT', artUrl(rel), { body: 'x' }), 400, 'INVALID_PARAMETER_VALUE', `PUT ${rel}`);
       assertError(await inject(t, 'DELETE', artUrl(rel)), 400, 'INVALID_PARAMETER_VALUE', `DELETE ${rel}`);
     }
-    assert.ok((await keys(loc, '.lablog-staging/')).length > 0, 'the upload is still there');
+    assert.ok((await bucketKeys(loc, '.lablog-staging/')).length > 0, 'the upload is still there');
   });
 });
 

@@ -59,11 +59,16 @@ export function localStored(root: string): StoredArtifacts {
   };
 }
 
-function localTree(dir: string): string[] {
+/**
+ * Every entry under `dir`, recursively, as sorted lines: `d/` for directories, `f size sha256` for
+ * files, `l -> target` for symlinks (not followed). `skip(rel)` leaves a subtree out.
+ */
+export function localTree(dir: string, skip: (rel: string) => boolean = () => false): string[] {
   const out: string[] = [];
   const walk = (rel: string) => {
     for (const name of readdirSync(path.join(dir, rel)).sort()) {
       const r = rel ? `${rel}/${name}` : name;
+      if (skip(r)) continue;
       const abs = path.join(dir, r);
       const s = lstatSync(abs);
       if (s.isSymbolicLink()) out.push(`${r} -> ${readlinkSync(abs)}`);
@@ -77,22 +82,28 @@ function localTree(dir: string): string[] {
   return out;
 }
 
+/** Every object in the bucket under `prefix`, in key order, page by page as S3 answers. */
+export async function bucketObjects(loc: Pick<S3Location, 'client' | 'bucket'>, prefix = ''): Promise<{ key: string; size: number }[]> {
+  const out: { key: string; size: number }[] = [];
+  let token: string | undefined;
+  do {
+    const page = await loc.client.send(new ListObjectsV2Command({ Bucket: loc.bucket, Prefix: prefix, ContinuationToken: token }));
+    for (const o of page.Contents ?? []) out.push({ key: o.Key!, size: o.Size ?? 0 });
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return out;
+}
+
+/** The keys of bucketObjects. */
+export const bucketKeys = async (loc: Pick<S3Location, 'client' | 'bucket'>, prefix = '') => (await bucketObjects(loc, prefix)).map((o) => o.key);
+
 /** Objects in the bucket under the store's prefix; directories are what the keys imply. */
 export function s3Stored(loc: S3Location): StoredArtifacts {
   const { client, bucket } = loc;
   const key = (rel: string) => [loc.prefix, rel].filter(Boolean).join('/');
   const dirPrefix = (rel: string) => (key(rel) === '' ? '' : `${key(rel)}/`);
 
-  async function keysUnder(prefix: string): Promise<{ key: string; size: number }[]> {
-    const out: { key: string; size: number }[] = [];
-    let token: string | undefined;
-    do {
-      const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-      for (const o of page.Contents ?? []) out.push({ key: o.Key!, size: o.Size ?? 0 });
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-    return out;
-  }
+  const keysUnder = (prefix: string) => bucketObjects(loc, prefix);
 
   async function get(k: string): Promise<Buffer | null> {
     try {
