@@ -38,7 +38,8 @@ export async function startS3rver(): Promise<S3Server> {
     createInterface({ input: child.stdout! }).once('line', (line) => resolve(JSON.parse(line).port));
   });
   const endpoint = `http://127.0.0.1:${port}`;
-  const env = { ...S3RVER_CREDENTIALS, AWS_ENDPOINT_URL: endpoint };
+  // Both endpoint variables: one set on the machine (AWS_ENDPOINT_URL_S3 wins) must not lead a test elsewhere.
+  const env = { ...S3RVER_CREDENTIALS, AWS_ENDPOINT_URL: endpoint, AWS_ENDPOINT_URL_S3: endpoint };
   let stopped: Promise<void> | null = null;
   return {
     endpoint,
