@@ -1,8 +1,9 @@
-// `npm run build && node dist/bench/import-mlflow.js [POINTS] [RUNS]`: imports an MLflow source (the
-// test suite's fake MLflow 2.x server, over a real socket on this machine) into a fresh data dir with
-// the `lablog import-mlflow` code path, and prints the figures: a first import, a second (resuming)
-// import that finds everything present, and --verify. Defaults: one run of 100,000 points of one
-// metric, plus 9 runs of 1,000 points.
+// `npm run build && node dist/bench/import-mlflow.js [POINTS] [RUNS] [--postgres]`: imports an MLflow
+// source (the test suite's fake MLflow 2.x server, over a real socket on this machine) into a fresh data
+// dir with the `lablog import-mlflow` code path, and prints the figures: a first import, a second
+// (resuming) import that finds everything present, and --verify. Defaults: one run of 100,000 points
+// of one metric, plus 9 runs of 1,000 points. With --postgres the rows go to a fresh database on a
+// throwaway PostgreSQL cluster (test/support/postgres.ts), or to LABLOG_DATABASE_URL when it is set.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,11 +11,24 @@ import { performance } from 'node:perf_hooks';
 import { createLocalArtifactStore } from '../server/artifacts/local.js';
 import { importFromMlflow, verifyFromMlflow } from '../server/import/import.service.js';
 import { createSourceClient } from '../server/import/source.client.js';
+import { openPostgresStore } from '../server/store/postgres/index.js';
 import { openSqliteStore } from '../server/store/sqlite/index.js';
 import { startFakeMlflow, type FakeRun } from '../test/import/fake-mlflow.js';
+import { createDatabase, dropDatabase, postgresSkip } from '../test/support/postgres.js';
 
-const POINTS = Number(process.argv[2] ?? 100_000);
-const RUNS = Number(process.argv[3] ?? 10);
+const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const POSTGRES = process.argv.includes('--postgres');
+const POINTS = Number(args[0] ?? 100_000);
+const RUNS = Number(args[1] ?? 10);
+
+/** Where the rows go: the data dir's SQLite file, or a PostgreSQL database (dropped afterwards when it was made here). */
+async function openTarget(dir: string) {
+  if (!POSTGRES) return { store: openSqliteStore(dir), label: 'sqlite', drop: async () => {} };
+  const given = process.env.LABLOG_DATABASE_URL;
+  if (!given && postgresSkip()) throw new Error(`--postgres: ${postgresSkip()}`);
+  const url = given ?? (await createDatabase());
+  return { store: await openPostgresStore(url), label: 'postgres', drop: () => (given ? Promise.resolve() : dropDatabase(url)) };
+}
 const T0 = Date.UTC(2024, 0, 1);
 
 function run(i: number, points: number): FakeRun {
@@ -38,7 +52,7 @@ const fake = await startFakeMlflow(
   { pageSizes: { runs: 1000 } },
 );
 const dir = mkdtempSync(path.join(os.tmpdir(), 'lablog-bench-import-'));
-const store = openSqliteStore(dir);
+const { store, label, drop } = await openTarget(dir);
 const artifacts = createLocalArtifactStore(path.join(dir, 'artifacts'));
 const deps = { source: createSourceClient({ url: fake.url }), store, artifacts };
 const opts = { experiments: [], since: null };
@@ -53,12 +67,13 @@ try {
   t = performance.now();
   const verified = await verifyFromMlflow(deps, opts);
   const s3 = (performance.now() - t) / 1000;
-  console.log(`source: ${RUNS} runs, ${total} points (one run of ${POINTS}); node ${process.version}, ${os.cpus().length} cpus`);
+  console.log(`source: ${RUNS} runs, ${total} points (one run of ${POINTS}) into ${label}; node ${process.version}, ${os.cpus().length} cpus`);
   console.log(`first import:  ${first.metricPoints.created} points in ${s1.toFixed(2)} s = ${Math.round(first.metricPoints.created / s1)} points/s (fetch + parse + store)`);
   console.log(`second import: ${second.metricPoints.present} points found present, ${second.metricPoints.created} copied, in ${s2.toFixed(2)} s`);
   console.log(`verify:        ${verified.metricPoints} points compared, ${verified.mismatches.length} mismatches, in ${s3.toFixed(2)} s`);
 } finally {
   await store.close();
+  await drop();
   await fake.close();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -47,9 +47,12 @@ export class Logger {
   }
 }
 
-/** `clients` loops in parallel until each sent MAX_REQUESTS / clients or SECONDS passed; points/s overall. */
-async function ingest(ctx: Ctx, experimentId: string, clients: number): Promise<{ rate: number; points: number; note: string }> {
-  const loggers = await Promise.all(Array.from({ length: clients }, (_, i) => Logger.open(ctx.url, experimentId, `ingest-${clients}c-${i}`)));
+/**
+ * `clients` loops in parallel until each sent MAX_REQUESTS / clients or SECONDS passed; points/s overall.
+ * With `urls` (several servers on one store), client i talks to urls[i % urls.length].
+ */
+export async function ingest(ctx: Ctx, experimentId: string, clients: number, urls: string[] = [ctx.url]): Promise<{ rate: number; points: number; note: string }> {
+  const loggers = await Promise.all(Array.from({ length: clients }, (_, i) => Logger.open(urls[i % urls.length], experimentId, `ingest-${clients}c-${i}`)));
   await Promise.all(loggers.map(async (l) => {
     for (let i = 0; i < WARMUP_REQUESTS; i++) await l.send();
   }));

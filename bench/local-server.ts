@@ -32,9 +32,12 @@ function freePort(): Promise<number> {
   });
 }
 
-/** `env`: extra environment for the server (e.g. LABLOG_AUTH=on); the suite's own environment is kept. */
-export async function startLocalServer(opts: { env?: Record<string, string> } = {}): Promise<LocalServer> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'lablog-bench-'));
+/**
+ * `env`: extra environment for the server (e.g. LABLOG_AUTH=on); the suite's own environment is kept.
+ * `dataDir`: serve this data dir (filled beforehand) instead of a fresh one; cleanup() removes it too.
+ */
+export async function startLocalServer(opts: { env?: Record<string, string>; dataDir?: string } = {}): Promise<LocalServer> {
+  const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'lablog-bench-'));
   const port = await freePort();
   const child = spawn(process.execPath, [...START_FLAGS, ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), MAIN, '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], {
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -109,7 +112,9 @@ export function sqliteBytes(dataDir: string): number {
 
 /**
  * Folds the WAL into the database file from a second connection (SQLite allows this across processes)
- * and truncates it, so the files' size is the stored data; the server must be idle meanwhile.
+ * and truncates it, so the files' size is the stored data; the server must be idle meanwhile. The
+ * server's own checkpointer thread runs a short checkpoint every 250 ms even then, and SQLite answers
+ * busy to a second checkpointer instead of waiting: tried again for up to 5 s.
  */
 export function checkpoint(dataDir: string): void {
   for (const name of readdirSync(dataDir)) {
@@ -117,8 +122,12 @@ export function checkpoint(dataDir: string): void {
     const db = new Database(path.join(dataDir, name), { fileMustExist: true });
     try {
       db.pragma('busy_timeout = 10000');
-      const [r] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
-      if (r.busy) throw new Error(`checkpoint of ${name} was blocked by a reader`);
+      for (let attempt = 1; ; attempt++) {
+        const [r] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+        if (!r.busy) break;
+        if (attempt >= 100) throw new Error(`checkpoint of ${name} was blocked by a reader`);
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+      }
     } finally {
       db.close();
     }

@@ -2,13 +2,13 @@
 import { performance } from 'node:perf_hooks';
 import { Client, cpuMeter, createExperiment, log, percentile, prng, QUICK, standalone, timeLoop, type Ctx, type Figure, type Outcome } from './lib.js';
 
-const FILTER = "metrics.m0 < 0.5 AND params.p1 = 'b'";
-const ORDER_BY = ['metrics.m2 DESC'];
-const MAX_RESULTS = 100;
+export const FILTER = "metrics.m0 < 0.5 AND params.p1 = 'b'";
+export const ORDER_BY = ['metrics.m2 DESC'];
+export const MAX_RESULTS = 100;
 /** Parallel seeding loops: enough to keep the server busy between one loop's request and the next. */
 const SEED_CONCURRENCY = 8;
 
-interface Seeded {
+export interface Seeded {
   experimentId: string;
   /** m2 of every run that matches FILTER, to check the server's answer. */
   matchingM2: number[];
@@ -30,7 +30,7 @@ function runData(i: number) {
   return { params, metrics };
 }
 
-async function seed(ctx: Ctx, runs: number): Promise<Seeded> {
+export async function seed(ctx: Ctx, runs: number): Promise<Seeded> {
   const setup = new Client(ctx.url);
   const experimentId = await createExperiment(setup, `bench-search-${runs}`);
   setup.close();

@@ -2,6 +2,7 @@
 import { ACCOUNTS_USAGE, accountsCommand } from './commands/accounts.js';
 import { BACKUP_USAGE, backupCommand } from './commands/backup.js';
 import { IMPORT_MLFLOW_USAGE, importMlflowCommand } from './commands/import-mlflow.js';
+import { MIGRATE_STORE_USAGE, migrateStoreCommand } from './commands/migrate-store.js';
 import { RESTORE_USAGE, restoreCommand } from './commands/restore.js';
 import { GC_USAGE, gcCommand } from './gc-command.js';
 import { SYNC_USAGE, syncCommand } from './sync-command.js';
@@ -14,7 +15,7 @@ commands:
          env LABLOG_HOST, LABLOG_PORT, LABLOG_DATA_DIR, LABLOG_LOG_LEVEL; flags win)
          [--auth on] requires credentials (env LABLOG_AUTH; docs/auth.md has every setting)
          [--artifacts-uri s3://bucket/prefix] keeps artifacts in S3 (env LABLOG_ARTIFACTS_URI)
-${GC_USAGE}${SYNC_USAGE}${ACCOUNTS_USAGE}${BACKUP_USAGE}${RESTORE_USAGE}${IMPORT_MLFLOW_USAGE}`;
+${GC_USAGE}${SYNC_USAGE}${ACCOUNTS_USAGE}${BACKUP_USAGE}${RESTORE_USAGE}${IMPORT_MLFLOW_USAGE}${MIGRATE_STORE_USAGE}`;
 
 const [command, ...rest] = process.argv.slice(2);
 switch (command) {
@@ -41,6 +42,9 @@ switch (command) {
     break;
   case 'import-mlflow':
     process.exitCode = await importMlflowCommand(rest);
+    break;
+  case 'migrate-store':
+    process.exitCode = await migrateStoreCommand(rest);
     break;
   case undefined:
   case '-h':

@@ -207,3 +207,14 @@ function ensureDataDir(dir: string): void {
     throw new ConfigError(`data dir '${dir}' is not readable: ${(err as Error).message}`);
   }
 }
+
+/**
+ * Only the PostgreSQL URL (flag, else LABLOG_DATABASE_URL), for the commands that open the store
+ * themselves (gc, import-mlflow): undefined means the data dir's SQLite file.
+ */
+export function resolveDatabaseUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const value = flag ?? (env.LABLOG_DATABASE_URL !== '' ? env.LABLOG_DATABASE_URL : undefined);
+  const parsed = configSchema.shape.databaseUrl.safeParse(value);
+  if (!parsed.success) throw new ConfigError(`invalid configuration:\n  databaseUrl: ${parsed.error.issues[0].message}`);
+  return parsed.data;
+}

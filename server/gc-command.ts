@@ -1,17 +1,16 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { openArtifactStore } from './artifacts/open.js';
-import { ConfigError, resolveArtifactsUri, resolveDataDir } from './config.js';
+import { missingData, openCommandStore } from './commands/open-store.js';
+import { ConfigError, resolveArtifactsUri, resolveDatabaseUrl, resolveDataDir } from './config.js';
 import { LablogError } from './errors.js';
-import { DB_FILE, openSqliteStore } from './store/sqlite/index.js';
 import { executeGc, planGc, type GcPlan, type GcProgress, type GcReport } from './tracking/gc.service.js';
 
 export const GC_USAGE = `  gc [--older-than 7d] [--experiment-ids 1,2] [--run-ids a,b] [--dry-run] [--data-dir D]
-         [--artifacts-uri s3://bucket/prefix]
+         [--database-url URL] [--artifacts-uri s3://bucket/prefix]
          permanently remove deleted runs (rows and artifact folders) and deleted experiments;
          with no ids, everything deleted (at least --older-than ago, e.g. 1d2h3m4s) goes;
          named ids must be deleted; --dry-run only prints what would be removed;
-         artifacts are removed where the server keeps them (LABLOG_ARTIFACTS_URI)
+         the rows are in --database-url (env LABLOG_DATABASE_URL) when lablog runs on PostgreSQL,
+         the artifacts in --artifacts-uri (env LABLOG_ARTIFACTS_URI) when they are on S3
 `;
 
 export interface GcArgs {
@@ -20,16 +19,17 @@ export interface GcArgs {
   runIds: string[];
   dryRun: boolean;
   dataDir: string | undefined;
+  databaseUrl: string | undefined;
   artifactsUri: string | undefined;
   help: boolean;
 }
 
-const VALUE_OPTIONS = ['--older-than', '--experiment-ids', '--run-ids', '--data-dir', '--artifacts-uri'] as const;
+const VALUE_OPTIONS = ['--older-than', '--experiment-ids', '--run-ids', '--data-dir', '--database-url', '--artifacts-uri'] as const;
 type ValueOption = (typeof VALUE_OPTIONS)[number];
 
 /** `--flag value` and `--flag=value`; anything unknown, valueless or malformed is a ConfigError. */
 export function parseGcArgs(argv: string[]): GcArgs {
-  const out: GcArgs = { olderThanMs: null, experimentIds: [], runIds: [], dryRun: false, dataDir: undefined, artifactsUri: undefined, help: false };
+  const out: GcArgs = { olderThanMs: null, experimentIds: [], runIds: [], dryRun: false, dataDir: undefined, databaseUrl: undefined, artifactsUri: undefined, help: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const eq = arg.indexOf('=');
@@ -60,6 +60,9 @@ export function parseGcArgs(argv: string[]): GcArgs {
         break;
       case '--data-dir':
         out.dataDir = value;
+        break;
+      case '--database-url':
+        out.databaseUrl = value;
         break;
       case '--artifacts-uri':
         out.artifactsUri = value;
@@ -135,6 +138,7 @@ export function formatReport(r: GcReport): { out: string[]; err: string[] } {
 export async function gcCommand(argv: string[]): Promise<number> {
   let args: GcArgs;
   let dataDir: string;
+  let databaseUrl: string | undefined;
   let artifactsUri: string | undefined;
   try {
     args = parseGcArgs(argv);
@@ -143,18 +147,25 @@ export async function gcCommand(argv: string[]): Promise<number> {
       return 0;
     }
     dataDir = resolveDataDir(args.dataDir);
+    databaseUrl = resolveDatabaseUrl(args.databaseUrl);
     artifactsUri = resolveArtifactsUri(args.artifactsUri);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`lablog gc: ${err.message}\n`);
     return 2;
   }
-  // Opening would create an empty database; a mistyped --data-dir deserves an error instead.
-  if (!existsSync(path.join(dataDir, DB_FILE))) {
-    process.stderr.write(`lablog gc: no lablog data in '${dataDir}' (${DB_FILE} not found); give --data-dir or LABLOG_DATA_DIR\n`);
+  const missing = missingData(dataDir, databaseUrl);
+  if (missing) {
+    process.stderr.write(`lablog gc: ${missing}\n`);
     return 2;
   }
-  const store = openSqliteStore(dataDir);
+  let store: Awaited<ReturnType<typeof openCommandStore>>;
+  try {
+    store = await openCommandStore(dataDir, databaseUrl);
+  } catch (err) {
+    process.stderr.write(`lablog gc: cannot open the database: ${(err as Error).message}\n`);
+    return 1;
+  }
   try {
     const artifacts = openArtifactStore(artifactsUri, dataDir).store;
     const request = { olderThanMs: args.olderThanMs, experimentIds: args.experimentIds, runIds: args.runIds, dryRun: args.dryRun, now: Date.now() };

@@ -21,7 +21,7 @@ export async function startServer(config: Config) {
   const readOnly = !atStart.writable && REFUSES_FOR_GOOD.has(atStart.code ?? '') ? atStart.reason : undefined;
   const store: TrackingStore & { readOnlyBecause?: string | null } = config.databaseUrl
     ? await openPostgresStore(config.databaseUrl)
-    : openSqliteStore(config.dataDir, { readOnly, readOnlyFallback: true });
+    : openSqliteStore(config.dataDir, { readOnly, readOnlyFallback: true, backgroundCheckpoints: true });
   const opened = openArtifactStore(config.artifactsUri, config.dataDir);
   const artifacts = opened.store;
   if (!readOnly) {

@@ -60,14 +60,36 @@ async function migrateTemplate(url: string): Promise<void> {
   }
 }
 
-async function openStore(backend: Backend, dir: string): Promise<{ store: TrackingStore; db: Db | null; pool: import('pg').Pool | null; drop: () => Promise<void> }> {
+/**
+ * A fresh store: a SQLite file in `dir`, or (backend 'postgres') a fresh database on the test process's
+ * PostgreSQL cluster (`url`, for a lablog process to open too); `drop()` removes that database.
+ */
+export async function openTestStore(
+  backend: Backend,
+  dir: string,
+): Promise<{ store: TrackingStore; db: Db | null; pool: import('pg').Pool | null; url: string | null; drop: () => Promise<void> }> {
   if (backend === 'sqlite') {
     const store = openSqliteStore(dir);
-    return { store, db: store.db, pool: null, drop: async () => {} };
+    return { store, db: store.db, pool: null, url: null, drop: async () => {} };
   }
   const url = await createDatabase({ migrated: migrateTemplate });
   const store = await openPostgresStore(url, { poolSize: 4 });
-  return { store, db: null, pool: store.pool, drop: () => dropDatabase(url) };
+  return { store, db: null, pool: store.pool, url, drop: () => dropDatabase(url) };
+}
+
+/** Rows of a query on either backend's database; `?` placeholders. */
+export async function sqlRows<T = Record<string, unknown>>(on: { db: Db | null; pool: import('pg').Pool | null }, text: string, ...params: unknown[]): Promise<T[]> {
+  if (on.pool === null) {
+    const statement = on.db!.prepare(text);
+    // A write (UPDATE, DELETE) returns no rows, as on PostgreSQL.
+    if (!statement.reader) {
+      statement.run(...params);
+      return [];
+    }
+    return statement.all(...params) as T[];
+  }
+  let n = 0;
+  return (await on.pool.query(text.replace(/\?/g, () => `$${++n}`), params)).rows as T[];
 }
 
 /**
@@ -90,7 +112,7 @@ export async function buildTestApp(
 ) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'lablog-test-'));
   const backend = opts.backend ?? 'sqlite';
-  const { store, db, pool, drop } = await openStore(backend, dir);
+  const { store, db, pool, url, drop } = await openTestStore(backend, dir);
   const { artifacts, stored } = await openArtifacts(opts.artifacts ?? 'local', dir);
   const clock = { now: opts.now ?? (() => Date.now()) };
   const config = {
@@ -115,6 +137,8 @@ export async function buildTestApp(
     app,
     store,
     backend,
+    /** The PostgreSQL database's URL (null on SQLite), for a lablog process to open. */
+    databaseUrl: url,
     artifactsDir: path.join(dir, 'artifacts'),
     /** What the artifact store holds, read from its files or bucket directly. */
     stored,
@@ -124,11 +148,7 @@ export async function buildTestApp(
       return db;
     },
     /** Rows of a query on the app's own database, either backend; `?` placeholders. */
-    async sql<T = Record<string, unknown>>(text: string, ...params: unknown[]): Promise<T[]> {
-      if (pool === null) return db!.prepare(text).all(...params) as T[];
-      let n = 0;
-      return (await pool.query(text.replace(/\?/g, () => `$${++n}`), params)).rows as T[];
-    },
+    sql: <T = Record<string, unknown>>(text: string, ...params: unknown[]) => sqlRows<T>({ db, pool }, text, ...params),
     dir,
     get: (url: string, query?: Record<string, string | string[]>) => call('GET', url, query),
     post: (url: string, body?: unknown, headers?: Record<string, string>) => call('POST', url, body, headers),

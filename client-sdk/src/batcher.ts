@@ -256,12 +256,19 @@ export class Batcher {
     this.probe = unref(setInterval(() => void probe(), this.host.probeIntervalMs));
   }
 
-  /** GET /health answers 200. */
+  /**
+   * GET /health answers 200 and does not say its storage refuses writes: a server on a full disk stays
+   * up for reads, and replaying into it would only meet 503s (the spool keeps the points meanwhile).
+   */
   private async healthy(): Promise<boolean> {
     try {
-      const res = await this.host.http.send('GET', '/health', { timeoutMs: Math.max(1000, this.host.probeIntervalMs) });
-      await res.text().catch(() => '');
-      return res.ok;
+      const res = await this.host.http.send('GET', '/health', {
+        timeoutMs: Math.max(1000, this.host.probeIntervalMs),
+        headers: { accept: 'application/json' }, // else lablog answers a plain OK, without the storage state
+      });
+      const text = await res.text().catch(() => '');
+      if (!res.ok) return false;
+      return !storageRefusesWrites(text);
     } catch {
       return false; // still down
     }
@@ -349,5 +356,16 @@ export class Batcher {
     const err = this.pendingError;
     this.pendingError = null;
     for (const w of ready) (err ? w.reject(err) : w.resolve());
+  }
+}
+
+/** True when a /health body says `storage.writable: false`; anything else (older servers: plain "OK") is writable. */
+function storageRefusesWrites(body: string): boolean {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    const storage = (parsed as { storage?: { writable?: unknown } } | null)?.storage;
+    return storage?.writable === false;
+  } catch {
+    return false;
   }
 }

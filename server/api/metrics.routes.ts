@@ -7,8 +7,9 @@ import type { MetricService } from '../tracking/metrics.service.js';
 import { LABLOG_PREFIX, MLFLOW_PREFIXES, runIdOf } from './prefixes.js';
 import { mlflowRequired } from '../http/validation-messages.js';
 import { EX, queryInt, requiredString, runRef, stringList, withExamples } from './schemas.js';
-import type { Series } from '../store/types.js';
-import { decodePageToken, metricJson, metricListJson, metricsBody, metricsBodyPieces, nonEmpty, wireDouble } from './wire.js';
+import { metricsJson, tokenField, type MetricPart } from './metric-stream.js';
+import type { MetricPoint } from '../store/types.js';
+import { decodePageToken, wireDouble } from './wire.js';
 
 // Fields in the order of MLflow's handler schema dicts: the first failing one is the one reported.
 const historyQuery = withExamples(
@@ -51,11 +52,12 @@ export async function metricRoutes(app: FastifyInstance, opts: { metrics: Metric
       const key = req.query.metric_key;
       const page = await svc.streamHistory(req.caller!, runIdOf(req.query), key, decodePageToken(req.query.page_token), limit);
       reply.type('application/json');
-      const body = metricsBodyPieces(key, page.pieces, page.nextOffset);
-      // A short history goes out as one string (with a Content-Length); the same pieces either way.
-      return reply.send(page.count <= STREAM_ABOVE ? [...body].join('') : Readable.from(body));
+      const parts = [{ key, points: page.pieces }];
+      const body = metricsJson(parts, tokenField(page.nextOffset));
+      // A short history goes out as one buffer, with a Content-Length.
+      return reply.send(page.count <= STREAM_ABOVE ? await collect(body) : streamOf(body));
     });
-    r.get(`${p}/metrics/get-history-bulk-interval`, { schema: { querystring: bulkIntervalQuery } }, async (req) => {
+    r.get(`${p}/metrics/get-history-bulk-interval`, { schema: { querystring: bulkIntervalQuery } }, async (req, reply) => {
       const points = await svc.bulkInterval(req.caller!, {
         runIds: req.query.run_ids,
         key: req.query.metric_key,
@@ -63,7 +65,9 @@ export async function metricRoutes(app: FastifyInstance, opts: { metrics: Metric
         endStep: req.query.end_step,
         maxResults: req.query.max_results,
       });
-      return nonEmpty({ metrics: points.map((m) => ({ ...metricJson(m), run_id: m.runId })) });
+      // Up to 100 runs x 2,500 points: written in pieces like a long history.
+      const body = metricsJson(byRun(req.query.metric_key, points), '');
+      return reply.type('application/json').send(points.length <= STREAM_ABOVE ? await collect(body) : streamOf(body));
     });
     // MLflow's UI route (a Flask route, not in the proto): every point of up to 100 runs.
     r.get(`${p}/metrics/get-history-bulk`, { schema: { querystring: bulkQuery } }, async (req, reply) => {
@@ -76,13 +80,12 @@ export async function metricRoutes(app: FastifyInstance, opts: { metrics: Metric
       // MLflow clamps max_results to 25000; below 1 it would return nothing, lablog refuses it.
       const limit = Math.min(req.query.max_results ?? BULK_MAX_RESULTS, BULK_MAX_RESULTS);
       if (limit < 1) throw invalid(`Invalid value ${limit} for parameter 'max_results' supplied. It must be a positive integer`);
-      const lists: string[] = [];
-      for (const runId of runIds) {
-        const { points } = await svc.history(req.caller!, runId, metricKey, 0, null);
-        const list = metricListJson(metricKey, sortByTime(points, limit), runId);
-        if (list) lists.push(list);
-      }
-      return reply.type('application/json').send(metricsBody(lists.join(',')));
+      const runs = await svc.earliestOfRuns(req.caller!, runIds, metricKey, limit);
+      const parts = async function* () {
+        for await (const r of runs) yield { key: metricKey, runId: r.runId, points: [r.points] };
+      };
+      // Up to 100 x 25,000 points: each run is read when the answer reaches it, a piece per turn.
+      return reply.type('application/json').send(streamOf(metricsJson(parts(), '')));
     });
   }
 
@@ -107,14 +110,25 @@ export async function metricRoutes(app: FastifyInstance, opts: { metrics: Metric
   });
 }
 
-/** get-history-bulk orders each run's points by (timestamp, step, value), as MLflow does. */
-function sortByTime(s: Series, limit: number): Series {
-  const idx = Array.from({ length: s.values.length }, (_, i) => i);
-  idx.sort((a, b) => s.timestamps[a] - s.timestamps[b] || s.steps[a] - s.steps[b] || s.values[a] - s.values[b]);
-  idx.length = Math.min(idx.length, limit);
-  return {
-    steps: Float64Array.from(idx, (i) => s.steps[i]),
-    timestamps: Float64Array.from(idx, (i) => s.timestamps[i]),
-    values: Float64Array.from(idx, (i) => s.values[i]),
-  };
+/** Consecutive points of the same run as one part each. */
+function byRun(key: string, points: (MetricPoint & { runId: string })[]): MetricPart[] {
+  const parts: MetricPart[] = [];
+  for (let i = 0, j = 0; i < points.length; i = j) {
+    while (j < points.length && points[j].runId === points[i].runId) j++;
+    const run = points.slice(i, j);
+    const series = { steps: Float64Array.from(run, (m) => m.step), timestamps: Float64Array.from(run, (m) => m.timestamp), values: Float64Array.from(run, (m) => m.value) };
+    parts.push({ key, runId: points[i].runId, points: [series] });
+  }
+  return parts;
+}
+
+/** A stream that asks for the next piece only once the last one is written (backpressure). */
+function streamOf(pieces: AsyncIterable<Buffer>): Readable {
+  return Readable.from(pieces, { highWaterMark: 1 });
+}
+
+async function collect(pieces: AsyncIterable<Buffer>): Promise<Buffer> {
+  const all: Buffer[] = [];
+  for await (const p of pieces) all.push(p);
+  return Buffer.concat(all);
 }

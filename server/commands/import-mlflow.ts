@@ -1,22 +1,24 @@
 import { mkdirSync } from 'node:fs';
 import { openArtifactStore } from '../artifacts/open.js';
-import { ConfigError, resolveArtifactsUri, resolveDataDir } from '../config.js';
+import { ConfigError, resolveArtifactsUri, resolveDatabaseUrl, resolveDataDir } from '../config.js';
 import { formatBytes } from '../gc-command.js';
 import { ImportScopeError } from '../import/experiments.phase.js';
 import { importFromMlflow, verifyFromMlflow } from '../import/import.service.js';
 import type { Count, ImportProgress, ImportSummary, Phase } from '../import/import.types.js';
 import { createSourceClient, sourceAuthHeaders, SourceError } from '../import/source.client.js';
-import { openSqliteStore } from '../store/sqlite/index.js';
 import { scanArgs, usageFailure } from './args.js';
+import { openCommandStore } from './open-store.js';
 import { progressLine, renderBar } from './progress.js';
 
 export const IMPORT_MLFLOW_USAGE = `  import-mlflow --from URL [--experiments NAME...] [--since DATE] [--verify] [--data-dir D]
+         [--database-url URL]
          copy an MLflow server (>= 2.0, through its REST API) into the data dir, also while lablog runs:
          experiments, runs with their ids, params, tags, every metric point, datasets, artifacts,
          registered models with their versions (same numbers), stages, aliases and tags;
          run it again to resume or to pick up new runs (nothing is duplicated); --verify compares
          both sides run by run (counts and checksums) and exits 1 on any difference;
-         source credentials from MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/_PASSWORD
+         source credentials from MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/_PASSWORD;
+         into --database-url (env LABLOG_DATABASE_URL) when lablog runs on PostgreSQL
 `;
 
 export interface ImportArgs {
@@ -25,6 +27,7 @@ export interface ImportArgs {
   since: number | null;
   verify: boolean;
   dataDir: string | undefined;
+  databaseUrl: string | undefined;
   concurrency: number;
   help: boolean;
 }
@@ -36,7 +39,7 @@ function parseSince(value: string): number {
 }
 
 export function parseImportArgs(argv: string[]): ImportArgs {
-  const args: ImportArgs = { from: '', experiments: [], since: null, verify: false, dataDir: undefined, concurrency: 4, help: false };
+  const args: ImportArgs = { from: '', experiments: [], since: null, verify: false, dataDir: undefined, databaseUrl: undefined, concurrency: 4, help: false };
   let collecting = false;
   scanArgs(argv, ({ flag, raw, inline, value }) => {
     if (!raw.startsWith('-') && collecting) {
@@ -47,6 +50,7 @@ export function parseImportArgs(argv: string[]): ImportArgs {
     if (flag === '-h' || flag === '--help') args.help = true;
     else if (flag === '--from') args.from = value();
     else if (flag === '--data-dir') args.dataDir = value();
+    else if (flag === '--database-url') args.databaseUrl = value();
     else if (flag === '--since') args.since = parseSince(value());
     else if (flag === '--verify') {
       if (inline) throw new ConfigError(`option '--verify' takes no value`);
@@ -59,7 +63,7 @@ export function parseImportArgs(argv: string[]): ImportArgs {
       // `--experiments A B C` takes names up to the next option; `--experiments=A` one name.
       if (inline) args.experiments.push(value());
       else collecting = true;
-    } else throw new ConfigError(`unknown option '${flag}' (known: --from, --experiments, --since, --verify, --data-dir, --concurrency)`);
+    } else throw new ConfigError(`unknown option '${flag}' (known: --from, --experiments, --since, --verify, --data-dir, --database-url, --concurrency)`);
   });
   if (args.help) return args;
   if (!args.from) throw new ConfigError('name the MLflow server with --from, e.g. --from http://old-mlflow:5000');
@@ -128,6 +132,7 @@ export function formatImportSummary(s: ImportSummary, from: string, seconds: num
 export async function importMlflowCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let args: ImportArgs;
   let dataDir: string;
+  let databaseUrl: string | undefined;
   let artifactsUri: string | undefined;
   try {
     args = parseImportArgs(argv);
@@ -136,13 +141,20 @@ export async function importMlflowCommand(argv: string[], env: NodeJS.ProcessEnv
       return 0;
     }
     dataDir = resolveDataDir(args.dataDir);
+    databaseUrl = resolveDatabaseUrl(args.databaseUrl, env);
     // Artifacts go where the server will look for them.
     artifactsUri = resolveArtifactsUri(undefined, env);
   } catch (err) {
     return usageFailure('import-mlflow', IMPORT_MLFLOW_USAGE, err);
   }
   mkdirSync(dataDir, { recursive: true });
-  const store = openSqliteStore(dataDir);
+  let store: Awaited<ReturnType<typeof openCommandStore>>;
+  try {
+    store = await openCommandStore(dataDir, databaseUrl);
+  } catch (err) {
+    process.stderr.write(`lablog import-mlflow: cannot open the database: ${(err as Error).message}\n`);
+    return 1;
+  }
   const artifacts = openArtifactStore(artifactsUri, dataDir, env).store;
   const source = createSourceClient({ url: args.from, headers: sourceAuthHeaders(env) });
   const bars = phaseBars();

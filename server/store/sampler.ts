@@ -6,28 +6,43 @@ export const ROLLUP_BLOCK = 64;
 // count, firstStep, firstTs, min, minStep, minTs, max, maxStep, maxTs, last, lastStep, lastTs
 const F = 12;
 
+/** Points [start, end) as one rollup row (see F) written at `at`; NaN is min or max only of all-NaN points. */
+function summarize(p: Points, start: number, end: number, out: Float64Array, at: number): void {
+  let mi = start;
+  let ma = start;
+  for (let i = start + 1; i < end; i++) {
+    const v = p.values[i];
+    if (v < p.values[mi] || Number.isNaN(p.values[mi])) mi = i;
+    if (v > p.values[ma] || Number.isNaN(p.values[ma])) ma = i;
+  }
+  const l = end - 1;
+  out.set(
+    [end - start, p.steps[start], p.timestamps[start], p.values[mi], p.steps[mi], p.timestamps[mi], p.values[ma], p.steps[ma], p.timestamps[ma], p.values[l], p.steps[l], p.timestamps[l]],
+    at,
+  );
+}
+
 /** Per-block min/max/last of a sorted chunk, so a sampled read can use the chunk without decoding it. */
 export function buildRollup(p: Points): Buffer {
   const n = p.values.length;
   const blocks = Math.ceil(n / ROLLUP_BLOCK);
   const out = new Float64Array(blocks * F);
-  for (let b = 0; b < blocks; b++) {
-    const start = b * ROLLUP_BLOCK;
-    const end = Math.min(n, start + ROLLUP_BLOCK);
-    let mi = start;
-    let ma = start;
-    for (let i = start + 1; i < end; i++) {
-      const v = p.values[i];
-      if (v < p.values[mi] || Number.isNaN(p.values[mi])) mi = i;
-      if (v > p.values[ma] || Number.isNaN(p.values[ma])) ma = i;
-    }
-    const l = end - 1;
-    out.set(
-      [end - start, p.steps[start], p.timestamps[start], p.values[mi], p.steps[mi], p.timestamps[mi], p.values[ma], p.steps[ma], p.timestamps[ma], p.values[l], p.steps[l], p.timestamps[l]],
-      b * F,
-    );
-  }
+  for (let b = 0; b < blocks; b++) summarize(p, b * ROLLUP_BLOCK, Math.min(n, (b + 1) * ROLLUP_BLOCK), out, b * F);
   return Buffer.from(out.buffer);
+}
+
+/**
+ * A chunk in CHUNK_SUMMARY float64s: its row id, step range [min, max], time range [min, max], then
+ * its whole span as one rollup row (count, first x, min, max and last with their x).
+ */
+export const CHUNK_SUMMARY = 5 + F;
+
+export function summarizeChunk(id: number, p: Points, minTs: number, maxTs: number): Float64Array {
+  const out = new Float64Array(CHUNK_SUMMARY);
+  const n = p.values.length;
+  out.set([id, p.steps[0], p.steps[n - 1], minTs, maxTs]);
+  summarize(p, 0, n, out, 5);
+  return out;
 }
 
 /**
@@ -51,9 +66,14 @@ export class Bucketer {
     this.width = (hi - lo) / buckets || 1;
   }
 
+  /** The bucket of x (x within [lo, hi]). */
+  bucketOf(x: number): number {
+    return Math.min(this.buckets - 1, Math.floor((x - this.lo) / this.width));
+  }
+
   add(x: number, n: number, min: number, minX: number, max: number, maxX: number, last: number, lastX: number): void {
     if (x < this.lo || x > this.hi) return;
-    const j = Math.min(this.buckets - 1, Math.floor((x - this.lo) / this.width));
+    const j = this.bucketOf(x);
     const [cMin, cMinX, cMax, cMaxX, cLast, cLastX] = this.cols;
     if (this.count[j] === 0) {
       cMin[j] = min;
@@ -88,10 +108,17 @@ export class Bucketer {
   addRollup(blob: Buffer, axis: 'step' | 'time'): void {
     const r = new Float64Array(blob.length / 8);
     new Uint8Array(r.buffer).set(blob);
+    for (let o = 0; o < r.length; o += F) this.addRow(r, o, axis);
+  }
+
+  /** Adds a whole chunk from its summary (see summarizeChunk) at `at` in `summaries`. */
+  addChunk(summaries: Float64Array, at: number, axis: 'step' | 'time'): void {
+    this.addRow(summaries, at + 5, axis);
+  }
+
+  private addRow(r: Float64Array, o: number, axis: 'step' | 'time'): void {
     const t = axis === 'step' ? 0 : 1;
-    for (let o = 0; o < r.length; o += F) {
-      this.add(r[o + 1 + t], r[o], r[o + 3], r[o + 4 + t], r[o + 6], r[o + 7 + t], r[o + 9], r[o + 10 + t]);
-    }
+    this.add(r[o + 1 + t], r[o], r[o + 3], r[o + 4 + t], r[o + 6], r[o + 7 + t], r[o + 9], r[o + 10 + t]);
   }
 
   result(): Bucket[] {

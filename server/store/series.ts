@@ -4,11 +4,16 @@
  * (step, timestamp) order, paging over them, and sampling. The stores only fetch rows.
  */
 import { decodeChunk, type Points } from './chunk-codec.js';
+import { concat, isSorted, slice, sortByTime, sortPoints } from './points.js';
 import { Bucketer, eachPoint, ROLLUP_BLOCK } from './sampler.js';
 import type { Bucket, MetricPoint } from './types.js';
 
 /** Points per packed chunk: large enough to make chunk rows cheap, small enough to seal often. */
 export const CHUNK_POINTS = 1024;
+/** Points per piece of a streamed page: decoding them is a fraction of a millisecond. */
+export const STREAM_PIECE_POINTS = 8 * CHUNK_POINTS;
+/** Rollup blocks are summed whole into the bucket they start in when a bucket is at least this many blocks wide. */
+const BLOCKS_PER_BUCKET = 4;
 
 export interface ChunkMeta {
   id: number;
@@ -17,6 +22,8 @@ export interface ChunkMeta {
   max_step: number;
   min_ts: number;
   max_ts: number;
+  /** Where the chunk's summary starts in the series' summaries (SQLite's chunk pages), when it has them. */
+  at?: number;
 }
 
 /** A tail row as [step, timestamp, value]; value null is NaN. */
@@ -106,31 +113,64 @@ export function pageChunks(metas: ChunkMeta[], offset: number, end: number): Chu
 }
 
 /**
- * Points [offset, end) of a clean series as pieces decoded one chunk at a time while the caller
- * iterates; `data` gives a touched chunk's bytes.
+ * Points [offset, end) of a clean series as pieces of about STREAM_PIECE_POINTS, decoded while the
+ * caller iterates. `data` gives a touched chunk's bytes, or undefined when the chunk is gone: the series
+ * was deleted or replaced since `metas` were listed, and the iteration throws rather than mix two series.
  */
-export function* pagePieces(metas: ChunkMeta[], tail: TailRow[], offset: number, end: number, data: (m: ChunkMeta) => Buffer): Generator<Points> {
+export function* pagePieces(
+  metas: ChunkMeta[],
+  tail: TailRow[],
+  offset: number,
+  end: number,
+  data: (m: ChunkMeta) => Buffer | undefined,
+): Generator<Points> {
   let pos = 0;
+  let group: Points[] = [];
+  let grouped = 0;
   for (const m of metas) {
-    if (pos + m.n > offset && pos < end) yield slice(decodeChunk(data(m)), Math.max(0, offset - pos), Math.min(m.n, end - pos));
+    if (pos + m.n > offset && pos < end) {
+      const bytes = data(m);
+      if (bytes === undefined) throw new Error('the metric series was deleted or replaced while it was being read');
+      const part = slice(decodeChunk(bytes), Math.max(0, offset - pos), Math.min(m.n, end - pos));
+      group.push(part);
+      grouped += part.values.length;
+      if (grouped >= STREAM_PIECE_POINTS) {
+        yield concat(group);
+        group = [];
+        grouped = 0;
+      }
+    }
     pos += m.n;
   }
   const from = Math.max(0, offset - pos);
   const to = Math.min(tail.length, end - pos);
-  if (to > from) yield tailPoints(tail.slice(from, to));
+  if (to > from) group.push(tailPoints(tail.slice(from, to)));
+  if (group.length > 0) yield concat(group);
 }
 
-/** Concatenates pieces into one run of `count` points. */
-export function joinPieces(pieces: Iterable<Points>, count: number): Points {
-  const out: Points = { steps: new Float64Array(count), timestamps: new Float64Array(count), values: new Float64Array(count) };
-  let k = 0;
-  for (const p of pieces) {
-    out.steps.set(p.steps, k);
-    out.timestamps.set(p.timestamps, k);
-    out.values.set(p.values, k);
-    k += p.values.length;
+/**
+ * The chunks that can hold a series' first `limit` points in (timestamp, step, value) order (MLflow's
+ * get-history-bulk order), in step order: take chunks by their earliest timestamp until they hold
+ * `limit` points; the latest timestamp among them bounds the answer, so every chunk starting after it
+ * is skipped. A series logged in time order decodes about `limit` points, not all of them.
+ */
+export function earliestChunks(metas: ChunkMeta[], limit: number): ChunkMeta[] {
+  const byTime = [...metas].sort((a, b) => a.min_ts - b.min_ts || a.id - b.id);
+  let held = 0;
+  let bound = -Infinity;
+  for (let i = 0; i < byTime.length && held < limit; i++) {
+    held += byTime[i].n;
+    bound = Math.max(bound, byTime[i].max_ts);
   }
-  return out;
+  if (held < limit) bound = Infinity;
+  // In readSeries' order (chunks by step, then the tail), so ties fall as they would in the whole series.
+  return metas.filter((m) => m.min_ts <= bound).sort((a, b) => a.min_step - b.min_step || a.id - b.id);
+}
+
+/** The first `limit` points by time of the chunks earliestChunks chose and the tail. */
+export function earliestPoints(chunks: Buffer[], tail: TailRow[], limit: number): Points {
+  const points = concat([...chunks.map((c) => decodeChunk(c)), tailPoints(tail)]);
+  return sortByTime(isSorted(points) ? points : sortPoints(points), limit);
 }
 
 /** The [from, to] a sampled read covers: the caller's bounds, else the series' own extent. */
@@ -151,10 +191,21 @@ export function sampleRange(metas: ChunkMeta[], tail: TailRow[], axis: 'step' | 
   return [from, to];
 }
 
+/** What a sampled read fetches besides chunk metas and tail rows. */
+export interface SampleFetch {
+  data(m: ChunkMeta): Buffer;
+  rollup(m: ChunkMeta): Buffer | null;
+  /** The series' chunk summaries (SQLite's chunk pages; see sampler.ts summarizeChunk), where `m.at` points. */
+  summaries?: Float64Array | null;
+}
+
 /**
  * Bucketed view of a series over [lo, hi] on the step or time axis. When buckets are several rollup
- * blocks wide, chunks lying wholly inside the range contribute their rollups and are never decoded;
- * only the chunks cut by the range ends and the tail are read point by point.
+ * blocks wide, chunks lying wholly inside the range contribute their rollups and are never decoded,
+ * and a chunk lying wholly inside one bucket contributes its one-row summary when the store keeps them
+ * (the same sums as its rollup, without reading it: a 10M-point series in 1000 buckets reads 300 page
+ * rows and the rollups of the ~1000 chunks that cross a bucket border, not 10,000 rollups). Only the
+ * chunks cut by the range ends and the tail are read point by point.
  */
 export function sampleSeries(
   metas: ChunkMeta[],
@@ -163,7 +214,7 @@ export function sampleSeries(
   lo: number | null,
   hi: number | null,
   buckets: number,
-  fetch: { data: (m: ChunkMeta) => Buffer; rollup: (m: ChunkMeta) => Buffer | null },
+  fetch: SampleFetch,
 ): Bucket[] {
   const minX = (m: ChunkMeta) => (axis === 'step' ? m.min_step : m.min_ts);
   const maxX = (m: ChunkMeta) => (axis === 'step' ? m.max_step : m.max_ts);
@@ -173,12 +224,13 @@ export function sampleSeries(
   let estimate = tail.length;
   for (const m of inRange) estimate += m.n;
   const tailPart = { values: Float64Array.from(tail, (r) => (r[2] === null ? NaN : r[2])), xs: Float64Array.from(tail, (r) => r[xi]) };
-  if (estimate < buckets * ROLLUP_BLOCK * 4) {
+  const points = (m: ChunkMeta) => {
+    const p = decodeChunk(fetch.data(m));
+    return { values: p.values, xs: axis === 'step' ? p.steps : p.timestamps };
+  };
+  if (estimate < buckets * ROLLUP_BLOCK * BLOCKS_PER_BUCKET) {
     // Few points per bucket: read them all (and return them as they are when they fit).
-    const parts = inRange.map((m) => {
-      const p = decodeChunk(fetch.data(m));
-      return { values: p.values, xs: axis === 'step' ? p.steps : p.timestamps };
-    });
+    const parts = inRange.map(points);
     parts.push(tailPart);
     let count = 0;
     for (const p of parts) for (let i = 0; i < p.xs.length; i++) if (p.xs[i] >= from && p.xs[i] <= to) count++;
@@ -188,42 +240,22 @@ export function sampleSeries(
     return b.result();
   }
   const b = new Bucketer(from, to, buckets);
+  const summaries = fetch.summaries ?? null;
   for (const m of inRange) {
-    const rollup = minX(m) >= from && maxX(m) <= to ? fetch.rollup(m) : null;
+    const inside = minX(m) >= from && maxX(m) <= to;
+    if (inside && summaries !== null && m.at !== undefined && b.bucketOf(minX(m)) === b.bucketOf(maxX(m))) {
+      b.addChunk(summaries, m.at, axis);
+      continue;
+    }
+    const rollup = inside ? fetch.rollup(m) : null;
     if (rollup) b.addRollup(rollup, axis);
     else {
-      const p = decodeChunk(fetch.data(m));
-      b.addPoints(p.values, axis === 'step' ? p.steps : p.timestamps);
+      const p = points(m);
+      b.addPoints(p.values, p.xs);
     }
   }
   b.addPoints(tailPart.values, tailPart.xs);
   return b.result();
-}
-
-export function slice(p: Points, from: number, to: number): Points {
-  return { steps: p.steps.subarray(from, to), timestamps: p.timestamps.subarray(from, to), values: p.values.subarray(from, to) };
-}
-
-function isSorted(p: Points): boolean {
-  for (let i = 1; i < p.steps.length; i++) {
-    if (p.steps[i] < p.steps[i - 1] || (p.steps[i] === p.steps[i - 1] && p.timestamps[i] < p.timestamps[i - 1])) return false;
-  }
-  return true;
-}
-
-/** NaN sorts as MLflow compares it in the latest-value rule (as 0), so a sort is total and repeatable. */
-const sortable = (v: number) => (Number.isNaN(v) ? 0 : v);
-
-// Out-of-order logging (a step logged after later steps) makes chunks overlap; reads then sort.
-// byValue: ties of (step, timestamp) are ordered by value instead of arrival (an import has no arrival order).
-export function sortPoints(p: Points, byValue = false): Points {
-  const idx = Array.from({ length: p.steps.length }, (_, i) => i);
-  idx.sort((a, b) => p.steps[a] - p.steps[b] || p.timestamps[a] - p.timestamps[b] || (byValue ? sortable(p.values[a]) - sortable(p.values[b]) : 0) || a - b);
-  return {
-    steps: Float64Array.from(idx, (i) => p.steps[i]),
-    timestamps: Float64Array.from(idx, (i) => p.timestamps[i]),
-    values: Float64Array.from(idx, (i) => p.values[i]),
-  };
 }
 
 /** The time range of a chunk's points (timestamps need not be sorted within it). */
@@ -236,4 +268,18 @@ export function timeRange(timestamps: ArrayLike<number>): [number, number] {
     if (t > maxTs) maxTs = t;
   }
   return [minTs, maxTs];
+}
+
+/**
+ * A whole history as an import stores it (replaceMetricHistory on either backend): sorted by (step,
+ * timestamp, value), packed into full chunks of CHUNK_POINTS with the remainder for the tail, which is
+ * the layout appends of the same sorted points leave. `latest` indexes the latest point of `sorted`.
+ */
+export function replacementLayout(key: string, points: Points): { sorted: Points; latest: number; chunks: Points[]; tail: Points } {
+  const sorted = sortPoints(points, true);
+  const n = sorted.values.length;
+  const full = n - (n % CHUNK_POINTS);
+  const chunks: Points[] = [];
+  for (let start = 0; start < full; start += CHUNK_POINTS) chunks.push(slice(sorted, start, start + CHUNK_POINTS));
+  return { sorted, latest: latestIndex(key, sorted), chunks, tail: slice(sorted, full, n) };
 }

@@ -236,8 +236,14 @@ export interface TrackingStore extends SweepStore, AuthStore, ImportStore, Regis
 
   /** One page of a series in (step, timestamp) order. */
   getMetricHistory(q: HistoryQuery): Promise<{ points: Series; nextOffset: number | null }>;
-  /** The same page as pieces decoded lazily, for streaming long histories; iterate it right away. */
-  streamMetricHistory(q: HistoryQuery): Promise<{ count: number; pieces: Iterable<Series>; nextOffset: number | null }>;
+  /**
+   * The same page as pieces decoded lazily, for streaming long histories over many event-loop turns.
+   * The page is the series as it was at this call (points logged later are not in it); a series deleted
+   * or replaced while it is iterated makes the iteration throw.
+   */
+  streamMetricHistory(q: HistoryQuery): Promise<{ count: number; pieces: AsyncIterable<Series>; nextOffset: number | null }>;
+  /** The first `limit` points of a series in (timestamp, step, value) order, as get-history-bulk answers. */
+  getEarliestMetricPoints(q: { runId: string; key: string; limit: number }): Promise<Series>;
   /** All points of one key for several runs within an optional step range, sorted by step. */
   getMetricRange(q: RangeQuery): Promise<Map<string, Series>>;
   sampleMetrics(q: SampledQuery): Promise<SampledSeries[]>;

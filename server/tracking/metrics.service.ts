@@ -1,7 +1,7 @@
 import type { Access } from '../auth/access.js';
 import type { Caller } from '../auth/permissions.js';
 import { invalid } from '../errors.js';
-import type { MetricPoint, SampledQuery, TrackingStore } from '../store/types.js';
+import type { MetricPoint, SampledQuery, Series, TrackingStore } from '../store/types.js';
 import { validateKey } from './validation.js';
 
 export const BULK_MAX_RUNS = 100;
@@ -43,9 +43,15 @@ export function createMetricService(store: TrackingStore, access: Access) {
     for (const id of runIds) await access.run(caller, id, 'READ');
   };
   return {
-    async history(caller: Caller, runId: string, key: string, offset: number, limit: number | null) {
-      await access.run(caller, runId, 'READ');
-      return store.getMetricHistory({ runId, key, offset, limit });
+    /**
+     * get-history-bulk: each run's first `limit` points by time, read run by run as the caller iterates.
+     * Every run is checked first, so a missing or forbidden one is refused before the answer starts.
+     */
+    async earliestOfRuns(caller: Caller, runIds: string[], key: string, limit: number): Promise<AsyncIterable<{ runId: string; points: Series }>> {
+      await mayReadAll(caller, runIds);
+      return (async function* () {
+        for (const runId of runIds) yield { runId, points: await store.getEarliestMetricPoints({ runId, key, limit }) };
+      })();
     },
     async streamHistory(caller: Caller, runId: string, key: string, offset: number, limit: number | null) {
       await access.run(caller, runId, 'READ');

@@ -27,6 +27,16 @@ export function tableCounts(t: TestApp): Record<string, number> {
   return out;
 }
 
+/** tableCounts on either backend (PostgreSQL's tables from its catalog). */
+export async function tableCountsOf(t: TestApp): Promise<Record<string, number>> {
+  if (t.backend === 'sqlite') return tableCounts(t);
+  const names = new Set<string>(DATA_TABLES);
+  for (const r of await t.sql<{ name: string }>("SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'")) names.add(r.name);
+  const out: Record<string, number> = {};
+  for (const n of [...names].sort()) out[n] = (await t.sql<{ n: number }>(`SELECT COUNT(*) AS n FROM "${n}"`))[0].n;
+  return out;
+}
+
 /** A clock the test moves by hand: `clock.now()` for the app, `clock.ms` to read or set. */
 export function manualClock(start = 1_700_000_000_000) {
   const c = {

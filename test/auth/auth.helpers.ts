@@ -20,7 +20,9 @@ export function dump(t: TestApp): Record<string, unknown[]> {
     .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'audit_log' ORDER BY name")
     .pluck()
     .all() as string[];
-  return Object.fromEntries(tables.map((name) => [name, t.db.prepare(`SELECT * FROM "${name}" ORDER BY rowid`).all()]));
+  // Ordered by every column: WITHOUT ROWID tables (metric_tail) have no rowid to order by.
+  const everyColumn = (name: string) => (t.db.prepare(`SELECT * FROM "${name}" LIMIT 0`).columns() as unknown[]).map((_, i) => i + 1).join(', ');
+  return Object.fromEntries(tables.map((name) => [name, t.db.prepare(`SELECT * FROM "${name}" ORDER BY ${everyColumn(name)}`).all()]));
 }
 
 /** Asserts MLflow's error shape: exactly `{error_code, message}`, with this code and a message matching `message`. */

@@ -49,7 +49,8 @@ describe('docker-compose.yml', () => {
     assert.equal(res.status, 0, res.stderr);
     const cfg = yamlToJson(res.stdout);
 
-    assert.deepEqual(Object.keys(cfg.services), ['lablog']);
+    // docker-compose v1 lists every service; `docker compose up -d` starts those without a profile.
+    assert.deepEqual(Object.keys(cfg.services).filter((name) => !cfg.services[name].profiles), ['lablog']);
     const svc = cfg.services.lablog;
     assert.equal(svc.image, 'lablog:latest');
     assert.equal(svc.build.context, dir, 'built from the directory of the compose file');
@@ -59,6 +60,40 @@ describe('docker-compose.yml', () => {
     assert.deepEqual(svc.ports.map((p: any) => (typeof p === 'string' ? p : `${p.published}:${p.target}`)), ['5000:5000']);
     assert.deepEqual(svc.volumes, ['lablog-data:/data:rw']);
     assert.ok(cfg.volumes && 'lablog-data' in cfg.volumes, 'lablog-data is a named volume');
+  });
+
+  it('has a scale profile: PostgreSQL, MinIO and its bucket, two replicas on them, Caddy in front', (t) => {
+    if (SKIP) return t.skip(SKIP);
+    copyFileSync(path.join(ROOT, 'docker-compose.yml'), path.join(dir, 'docker-compose.yml'));
+    copyFileSync(path.join(ROOT, 'lablog.env.example'), path.join(dir, 'lablog.env'));
+    const res = spawnSync('docker-compose', ['--profile', 'scale', 'config'], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, LABLOG_DB_PASSWORD: 'db-pass-1234', LABLOG_S3_SECRET: 's3-secret-1234' },
+    });
+    assert.equal(res.status, 0, res.stderr);
+    const cfg = yamlToJson(res.stdout);
+    const scale = Object.keys(cfg.services).filter((name) => cfg.services[name].profiles?.includes('scale')).sort();
+    assert.deepEqual(scale, ['bucket', 'lablog-a', 'lablog-b', 'minio', 'postgres', 'proxy']);
+    for (const name of ['lablog-a', 'lablog-b']) {
+      const svc = cfg.services[name];
+      assert.equal(svc.image, 'lablog:latest');
+      assert.equal(svc.environment.LABLOG_AUTH, 'on');
+      assert.equal(svc.environment.LABLOG_DATABASE_URL, 'postgres://lablog:db-pass-1234@postgres:5432/lablog');
+      assert.equal(svc.environment.LABLOG_ARTIFACTS_URI, 's3://lablog/artifacts');
+      assert.equal(svc.environment.AWS_ENDPOINT_URL, 'http://minio:9000');
+      assert.equal(svc.environment.AWS_SECRET_ACCESS_KEY, 's3-secret-1234');
+      assert.equal(svc.environment.LABLOG_ADMIN_PASSWORD, 'change-me', 'the first admin comes from lablog.env, as for one server');
+      assert.equal(svc.depends_on.postgres.condition, 'service_healthy');
+      assert.equal(svc.depends_on.bucket.condition, 'service_completed_successfully');
+      assert.equal(svc.ports, undefined, 'replicas are reached through the proxy only');
+    }
+    assert.equal(cfg.services.postgres.environment.POSTGRES_PASSWORD, 'db-pass-1234');
+    assert.equal(cfg.services.minio.environment.MINIO_ROOT_PASSWORD, 's3-secret-1234');
+    const proxy = cfg.services.proxy;
+    assert.deepEqual(proxy.command, ['caddy', 'reverse-proxy', '--from', ':8080', '--to', 'lablog-a:5000', '--to', 'lablog-b:5000']);
+    assert.deepEqual(proxy.ports.map((p: any) => (typeof p === 'string' ? p : `${p.published}:${p.target}`)), ['8080:8080']);
+    for (const volume of ['lablog-pg', 'lablog-s3']) assert.ok(volume in cfg.volumes, `${volume} is a named volume`);
   });
 
   it('ships lablog.env.example with the admin password to change', () => {

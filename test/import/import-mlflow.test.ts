@@ -6,6 +6,7 @@ import { importFromMlflow, verifyFromMlflow } from '../../server/import/import.s
 import type { ImportOptions } from '../../server/import/import.types.js';
 import { createSourceClient } from '../../server/import/source.client.js';
 import { startFakeMlflow, type FakeSource } from './fake-mlflow.js';
+import { backends } from '../helper.js';
 import { openTarget, rowCounts, type Target } from './import.helpers.js';
 import { LONG_POINTS, RUN, sortedPoints, sourceFixture, T0 } from './import.fixtures.js';
 
@@ -90,101 +91,105 @@ async function assertRegistry(t: Target) {
   assert.equal((await t.store.getRegisteredModel("bob's model")).latestVersions.length, 0);
 }
 
-describe('lablog import-mlflow: copying a server', () => {
-  const src = sourceFixture();
-  let fake: Awaited<ReturnType<typeof startFakeMlflow>>;
-  const t = openTarget();
-  const totalPoints = src.runs.reduce((n, r) => n + [...r.metrics.values()].reduce((m, p) => m + p.length, 0), 0);
-  const totalFiles = src.runs.reduce((n, r) => n + r.artifacts.size, 0);
-  const totalBytes = src.runs.reduce((n, r) => n + [...r.artifacts.values()].reduce((m, b) => m + b.length, 0), 0);
+// Into either backend (SQLite, and PostgreSQL where a cluster can be started).
+for (const { backend, skip } of backends()) describe(backend, { skip }, () => {
+  describe('lablog import-mlflow: copying a server', () => {
+    const src = sourceFixture();
+    let fake: Awaited<ReturnType<typeof startFakeMlflow>>;
+    let t: Target;
+    const totalPoints = src.runs.reduce((n, r) => n + [...r.metrics.values()].reduce((m, p) => m + p.length, 0), 0);
+    const totalFiles = src.runs.reduce((n, r) => n + r.artifacts.size, 0);
+    const totalBytes = src.runs.reduce((n, r) => n + [...r.artifacts.values()].reduce((m, b) => m + b.length, 0), 0);
 
-  before(async () => {
-    fake = await startFakeMlflow(src);
-  });
-  after(async () => {
-    await fake.close();
-    await t.close();
-  });
+    before(async () => {
+      t = await openTarget(backend);
+      fake = await startFakeMlflow(src);
+    });
+    after(async () => {
+      await fake.close();
+      await t.close();
+    });
 
-  test('copies experiments, runs with their ids, params, tags, every metric point, datasets and artifacts byte-exact', async () => {
-    const source = createSourceClient({ url: fake.url, baseDelayMs: 1 });
-    const phases = new Set<string>();
-    const s = await importFromMlflow({ source, store: t.store, artifacts: t.artifacts }, { ...ALL, onProgress: (p) => phases.add(p.phase) });
-    assert.deepEqual(s.warnings, []);
-    assert.deepEqual([...phases], ['experiments', 'runs', 'metrics', 'artifacts', 'registry']);
-    assert.deepEqual([s.models, s.modelVersions, s.aliases], [{ created: 2, present: 0 }, { created: 3, present: 0 }, { created: 2, present: 0 }]);
-    // Default exists in every lablog store: it is found by name, not created again.
-    assert.deepEqual(s.experiments, { created: 3, present: 1 });
-    assert.deepEqual(s.runs, { created: src.runs.length, present: 0 });
-    assert.deepEqual(s.metricPoints, { created: totalPoints, present: 0 });
-    assert.deepEqual(s.datasets, { created: 2, present: 0 });
-    assert.deepEqual(s.artifactFiles, { created: totalFiles, present: 0 });
-    assert.deepEqual(s.artifactBytes, { created: totalBytes, present: 0 });
-    assert.equal(s.params.created, src.runs.reduce((n, r) => n + r.params.length, 0));
-    await assertSameAsSource(src, t);
-    // The 100k-point history came in get-history pages of 25000.
-    assert.ok(LONG_POINTS / 25000 <= fake.counts.get('/api/2.0/mlflow/metrics/get-history')!);
-    // Nested runs keep their parent link.
-    const child = await t.store.getRun(RUN.childA);
-    assert.equal(child.data.tags.find((x) => x.key === 'mlflow.parentRunId')?.value, RUN.parent);
-    await assertRegistry(t);
-    // A deleted run of a deleted experiment comes back with its experiment.
-    assert.equal((await t.store.getRun(RUN.deleted)).info.lifecycleStage, 'deleted');
-  });
+    test('copies experiments, runs with their ids, params, tags, every metric point, datasets and artifacts byte-exact', async () => {
+      const source = createSourceClient({ url: fake.url, baseDelayMs: 1 });
+      const phases = new Set<string>();
+      const s = await importFromMlflow({ source, store: t.store, artifacts: t.artifacts }, { ...ALL, onProgress: (p) => phases.add(p.phase) });
+      assert.deepEqual(s.warnings, []);
+      assert.deepEqual([...phases], ['experiments', 'runs', 'metrics', 'artifacts', 'registry']);
+      assert.deepEqual([s.models, s.modelVersions, s.aliases], [{ created: 2, present: 0 }, { created: 3, present: 0 }, { created: 2, present: 0 }]);
+      // Default exists in every lablog store: it is found by name, not created again.
+      assert.deepEqual(s.experiments, { created: 3, present: 1 });
+      assert.deepEqual(s.runs, { created: src.runs.length, present: 0 });
+      assert.deepEqual(s.metricPoints, { created: totalPoints, present: 0 });
+      assert.deepEqual(s.datasets, { created: 2, present: 0 });
+      assert.deepEqual(s.artifactFiles, { created: totalFiles, present: 0 });
+      assert.deepEqual(s.artifactBytes, { created: totalBytes, present: 0 });
+      assert.equal(s.params.created, src.runs.reduce((n, r) => n + r.params.length, 0));
+      await assertSameAsSource(src, t);
+      // The 100k-point history came in get-history pages of 25000.
+      assert.ok(LONG_POINTS / 25000 <= fake.counts.get('/api/2.0/mlflow/metrics/get-history')!);
+      // Nested runs keep their parent link.
+      const child = await t.store.getRun(RUN.childA);
+      assert.equal(child.data.tags.find((x) => x.key === 'mlflow.parentRunId')?.value, RUN.parent);
+      await assertRegistry(t);
+      // A deleted run of a deleted experiment comes back with its experiment.
+      assert.equal((await t.store.getRun(RUN.deleted)).info.lifecycleStage, 'deleted');
+    });
 
-  test('a second import duplicates nothing and fetches no history again', async () => {
-    const before = rowCounts(t.store.db);
-    const histories = fake.counts.get('/api/2.0/mlflow/metrics/get-history');
-    const source = createSourceClient({ url: fake.url, baseDelayMs: 1 });
-    const s = await importFromMlflow({ source, store: t.store, artifacts: t.artifacts }, ALL);
-    assert.deepEqual(rowCounts(t.store.db), before);
-    assert.equal(fake.counts.get('/api/2.0/mlflow/metrics/get-history'), histories);
-    assert.deepEqual(s.experiments, { created: 0, present: 4 });
-    assert.deepEqual(s.runs, { created: 0, present: src.runs.length });
-    assert.deepEqual(s.metricPoints, { created: 0, present: totalPoints });
-    assert.deepEqual(s.artifactFiles, { created: 0, present: totalFiles });
-    assert.equal(s.params.created + s.tags.created + s.datasets.created, 0);
-    assert.deepEqual([s.models, s.modelVersions, s.aliases], [{ created: 0, present: 2 }, { created: 0, present: 3 }, { created: 0, present: 2 }]);
-    await assertSameAsSource(src, t);
-    await assertRegistry(t);
-    // Numbers imported from the source are never given again: the next version registered in lablog is 5.
-    const next = await t.store.createModelVersion({ name: 'resnet', source: 'runs:/x/m', storageLocation: 'runs:/x/m', runId: '', runLink: '', description: null, userId: null, tags: [], now: 1 });
-    assert.equal(next.version, 5);
-    await t.store.deleteModelVersion('resnet', 5, 2);
-  });
+    test('a second import duplicates nothing and fetches no history again', async () => {
+      const before = await rowCounts(t);
+      const histories = fake.counts.get('/api/2.0/mlflow/metrics/get-history');
+      const source = createSourceClient({ url: fake.url, baseDelayMs: 1 });
+      const s = await importFromMlflow({ source, store: t.store, artifacts: t.artifacts }, ALL);
+      assert.deepEqual(await rowCounts(t), before);
+      assert.equal(fake.counts.get('/api/2.0/mlflow/metrics/get-history'), histories);
+      assert.deepEqual(s.experiments, { created: 0, present: 4 });
+      assert.deepEqual(s.runs, { created: 0, present: src.runs.length });
+      assert.deepEqual(s.metricPoints, { created: 0, present: totalPoints });
+      assert.deepEqual(s.artifactFiles, { created: 0, present: totalFiles });
+      assert.equal(s.params.created + s.tags.created + s.datasets.created, 0);
+      assert.deepEqual([s.models, s.modelVersions, s.aliases], [{ created: 0, present: 2 }, { created: 0, present: 3 }, { created: 0, present: 2 }]);
+      await assertSameAsSource(src, t);
+      await assertRegistry(t);
+      // Numbers imported from the source are never given again: the next version registered in lablog is 5.
+      const next = await t.store.createModelVersion({ name: 'resnet', source: 'runs:/x/m', storageLocation: 'runs:/x/m', runId: '', runLink: '', description: null, userId: null, tags: [], now: 1 });
+      assert.equal(next.version, 5);
+      await t.store.deleteModelVersion('resnet', 5, 2);
+    });
 
-  test('--verify finds no difference on a good import, and names the run after one stored value is changed', async () => {
-    const source = createSourceClient({ url: fake.url, baseDelayMs: 1 });
-    const good = await verifyFromMlflow({ source, store: t.store, artifacts: t.artifacts }, ALL);
-    assert.deepEqual(good.mismatches, []);
-    assert.equal(good.runs, src.runs.length);
-    assert.equal(good.metricPoints, totalPoints);
-    assert.equal(good.artifactFiles, totalFiles);
-    assert.deepEqual([good.models, good.modelVersions], [2, 3]);
+    test('--verify finds no difference on a good import, and names the run after one stored value is changed', async () => {
+      const source = createSourceClient({ url: fake.url, baseDelayMs: 1 });
+      const good = await verifyFromMlflow({ source, store: t.store, artifacts: t.artifacts }, ALL);
+      assert.deepEqual(good.mismatches, []);
+      assert.equal(good.runs, src.runs.length);
+      assert.equal(good.metricPoints, totalPoints);
+      assert.equal(good.artifactFiles, totalFiles);
+      assert.deepEqual([good.models, good.modelVersions], [2, 3]);
 
-    t.store.db.prepare("UPDATE params SET value = '0.5' WHERE key = 'lr' AND run_id = (SELECT id FROM runs WHERE run_uuid = ?)").run(RUN.childA);
-    const vision = (await t.store.getExperimentByName('vision'))!.experimentId;
-    const weights = path.join(t.dir, 'artifacts', vision, RUN.parent, 'artifacts', 'model', 'data', 'weights.bin');
-    const original = readFileSync(weights);
-    const tampered = Buffer.from(original);
-    tampered[1000] ^= 1;
-    writeFileSync(weights, tampered);
-    await t.store.transitionModelVersionStage('resnet', 2, 'Archived', false, 1);
-    const bad = await verifyFromMlflow({ source, store: t.store, artifacts: t.artifacts }, ALL);
-    // In the source's run order (parent first: it started earlier).
-    assert.deepEqual(
-      bad.mismatches.map((m) => [m.subject, m.what.split(':')[0]]),
-      [
-        [RUN.parent, "artifact 'model/data/weights.bin'"],
-        [RUN.childA, 'params'],
-        ['model resnet', 'version 2 (stage, description, run, source)'],
-      ],
-    );
-    assert.match(bad.mismatches[1].what, /^params: source 1 \(sha256 \w{12}\), lablog 1 \(sha256 \w{12}\)$/);
+      await t.sql("UPDATE params SET value = '0.5' WHERE key = 'lr' AND run_id = (SELECT id FROM runs WHERE run_uuid = ?)", RUN.childA);
+      const vision = (await t.store.getExperimentByName('vision'))!.experimentId;
+      const weights = path.join(t.dir, 'artifacts', vision, RUN.parent, 'artifacts', 'model', 'data', 'weights.bin');
+      const original = readFileSync(weights);
+      const tampered = Buffer.from(original);
+      tampered[1000] ^= 1;
+      writeFileSync(weights, tampered);
+      await t.store.transitionModelVersionStage('resnet', 2, 'Archived', false, 1);
+      const bad = await verifyFromMlflow({ source, store: t.store, artifacts: t.artifacts }, ALL);
+      // In the source's run order (parent first: it started earlier).
+      assert.deepEqual(
+        bad.mismatches.map((m) => [m.subject, m.what.split(':')[0]]),
+        [
+          [RUN.parent, "artifact 'model/data/weights.bin'"],
+          [RUN.childA, 'params'],
+          ['model resnet', 'version 2 (stage, description, run, source)'],
+        ],
+      );
+      assert.match(bad.mismatches[1].what, /^params: source 1 \(sha256 \w{12}\), lablog 1 \(sha256 \w{12}\)$/);
 
-    // The next import repairs the param and the stage (the source wins); the same-size artifact is verify's to catch.
-    await importFromMlflow({ source, store: t.store, artifacts: t.artifacts }, ALL);
-    writeFileSync(weights, original);
-    assert.deepEqual((await verifyFromMlflow({ source, store: t.store, artifacts: t.artifacts }, ALL)).mismatches, []);
+      // The next import repairs the param and the stage (the source wins); the same-size artifact is verify's to catch.
+      await importFromMlflow({ source, store: t.store, artifacts: t.artifacts }, ALL);
+      writeFileSync(weights, original);
+      assert.deepEqual((await verifyFromMlflow({ source, store: t.store, artifacts: t.artifacts }, ALL)).mismatches, []);
+    });
   });
 });

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, statfsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, statfsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cleanup, startLablog, stop, type LablogProcess } from '../support/lablog-process.js';
 import { parseJsonOr } from '../support/json.js';
 import { sampleBatch } from '../support/sample-batch.js';
+import { until } from '../sdk/sdk.helpers.js';
 import { mountSmallDisk, type SmallDisk } from '../support/small-disk.js';
 
 // The server as a user runs it (a child process on a real port) on a small tmpfs of its own: filled to
@@ -125,6 +126,16 @@ async function assertReadsServeStoredData(c: Client, s: Seeded) {
   assert.equal(sweep.json.sweep.name, 'sw');
 }
 
+/**
+ * Near a full disk the server's checkpointer truncates the WAL at each checkpoint (checkpoint-worker.ts),
+ * so that no commit fits into space the WAL already holds: waited for after filling the disk, since a
+ * checkpoint comes every 250 ms.
+ */
+async function walTruncated(disk: SmallDisk): Promise<void> {
+  const wal = path.join(disk.outside, `${DB}-wal`);
+  await until(() => !existsSync(wal) || statSync(wal).size === 0, 'the WAL truncated by a checkpoint near the full disk');
+}
+
 function assertRefused(res: Answer, what: string, reason: RegExp) {
   assert.equal(res.status, 503, `${what}: ${res.text}`);
   assert.equal(res.json.error_code, 'TEMPORARILY_UNAVAILABLE', what);
@@ -157,6 +168,7 @@ describe('a full disk', { skip: typeof fullDisk === 'string' ? fullDisk : false 
     token = created.json.token.value;
     before_ = disk.census(DB);
     disk.fill();
+    await walTruncated(disk);
   });
 
   it('answers each write 503 TEMPORARILY_UNAVAILABLE saying the disk is full, and stores none of it', T, async () => {
@@ -188,6 +200,7 @@ describe('a full disk', { skip: typeof fullDisk === 'string' ? fullDisk : false 
   it('refuses an upload that meets the full disk midway and a batch larger than the space left, leaving no trace of either', T, async () => {
     disk.free();
     disk.fill(256 * 1024);
+    await walTruncated(disk);
     const left = statfsSync(disk.outside);
     assert.ok(left.bavail * left.bsize >= 200 * 1024, 'about 256 KB free');
     const big = `${s.experimentId}/${s.runId}/artifacts/big.bin`;

@@ -38,6 +38,8 @@ export interface CountingProxy {
   mode: 'pass' | 'down';
   /** Answers instead of the server when it returns a status (e.g. 503), with MLflow's error body. */
   intercept: (req: Seen) => number | undefined;
+  /** Answers 200 with this JSON instead of the server when it returns one (e.g. a /health of a server whose disk is full). */
+  answer: (req: Seen) => unknown;
   /** Decides, after the server answered, whether the client gets the answer (false: the socket is destroyed). */
   deliverAnswer: (req: Seen) => boolean;
   /** A fault to inject into this request (decided when it arrives), or undefined to let it through. */
@@ -63,6 +65,7 @@ export async function startProxy(target: string): Promise<CountingProxy> {
     target,
     mode: 'pass',
     intercept: () => undefined,
+    answer: () => undefined,
     deliverAnswer: () => true,
     fault: () => undefined,
     maxInFlightPerRun: 0,
@@ -117,6 +120,13 @@ export async function startProxy(target: string): Promise<CountingProxy> {
       const hang = () => res.once('close', () => finish('hung'));
       if (fault === 'reset') return finish('reset');
       if (fault === 'hang') return hang();
+      const json = proxy.answer(seen);
+      if (json !== undefined) {
+        seen.status = 200;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(json));
+        return finish();
+      }
       const status = typeof fault === 'number' ? fault : proxy.intercept(seen);
       if (status !== undefined) {
         seen.status = status;

@@ -182,6 +182,39 @@ describe('lablog-client delivery', () => {
     }
   });
 
+  it('while /health says the storage refuses writes, the probe does not replay the spool; once writable it does', T, async () => {
+    const p = await startProxy(env.server.url);
+    const spoolDir = path.join(tempDir(), 'spool');
+    try {
+      const l = lab(p, { offlineAfterMs: 300, flushIntervalMs: 100, spoolDir });
+      const states: string[] = [];
+      l.on('offline', () => states.push('offline')).on('online', () => states.push('online'));
+      const run = await l.startRun({ experiment: 'sdk-disk-full' });
+      p.mode = 'down';
+      await logSteps(run, ['x'], 0, 500);
+      await run.flush(); // resolves once spooled
+      assert.deepEqual(states, ['offline']);
+
+      // Back up, but on a full disk: /health answers 200 with what lablog's says then (README, Reliability).
+      const full = { status: 'OK', storage: { writable: false, reason: 'the disk holding the data directory is full (ENOSPC)', free_bytes: 0 } };
+      p.answer = (r) => (r.url === '/health' ? full : undefined);
+      const from = p.requests.length;
+      const probes = () => p.requests.slice(from).filter((r) => r.url === '/health').length;
+      p.mode = 'pass';
+      await p.waitFor(() => probes() >= 3, 'three health probes while the storage refuses writes');
+      assert.equal(p.requests.slice(from).filter((r) => r.batch).length, 0, 'no replay into a server that would answer 503');
+      assert.deepEqual(states, ['offline']);
+      for (const r of p.requests.slice(from)) if (r.url === '/health') assert.match(String(r.headers.accept), /application\/json/, 'the probe asks for the JSON answer');
+
+      p.answer = () => undefined;
+      await until(() => states.includes('online'), 'the online event once /health says writable');
+      await run.end();
+      await assertExactlyOnce(env.server.url, run.id, ['x'], 500);
+    } finally {
+      await p.close();
+    }
+  });
+
   it('end() while the server is down spools the final status too; sync finishes the run', T, async () => {
     const p = await startProxy(env.server.url);
     const spoolDir = path.join(tempDir(), 'spool');

@@ -3,7 +3,11 @@ import type { SampledSeries, Series, TrackingStore } from '../types.js';
 import { createPool, migratePostgres, snapshot } from './db.js';
 import { searchDatasetsPg } from './datasets.sql.js';
 import { createPgExperiments } from './experiments.sql.js';
+import { createPgGc } from './gc.sql.js';
+import { createPgImport } from './import.sql.js';
 import { createPgMetrics } from './metrics.sql.js';
+import { createPgRegistryImport } from './registry-import.sql.js';
+import { createPgRegistry } from './registry.sql.js';
 import { notYetOnPostgres } from './not-yet.js';
 import { createPgRuns } from './runs.sql.js';
 import { searchExperimentIdsPg, searchRunIdsPg } from './search.sql.js';
@@ -32,6 +36,10 @@ export async function openPostgresStore(url: string, opts: { poolSize?: number }
   return {
     pool,
     ...notYetOnPostgres(),
+    ...createPgRegistry(pool),
+    ...createPgRegistryImport(pool),
+    ...createPgGc(pool),
+    ...createPgImport(pool, experiments, runs, metrics),
     createExperiment: (e) => experiments.create(e),
     getExperiment: (id) => experiments.get(id),
     getExperimentByName: (name) => experiments.getByName(name),
@@ -73,10 +81,15 @@ export async function openPostgresStore(url: string, opts: { poolSize?: number }
     streamMetricHistory: (q) =>
       snapshot(pool, async (c) => {
         const series = await metrics.seriesId(c, (await runs.row(c, q.runId)).id, q.key);
-        if (series === null) return { count: 0, pieces: [], nextOffset: null };
-        const { count, total, pieces } = await metrics.streamPage(c, series, q.offset, q.limit);
+        if (series === null) return { count: 0, pieces: (async function* () {})(), nextOffset: null };
+        const { count, total, pieces } = await metrics.streamPage(c, pool, series, q.offset, q.limit);
         const end = q.offset + count;
         return { count, pieces, nextOffset: end < total ? end : null };
+      }),
+    getEarliestMetricPoints: (q) =>
+      snapshot(pool, async (c) => {
+        const series = await metrics.seriesId(c, (await runs.row(c, q.runId)).id, q.key);
+        return series === null ? EMPTY : metrics.earliestByTime(c, series, q.limit);
       }),
     getMetricRange: (q) =>
       snapshot(pool, async (c) => {

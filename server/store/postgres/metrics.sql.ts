@@ -1,17 +1,19 @@
 import { encodeChunk, type Points } from '../chunk-codec.js';
+import { concat, slice } from '../points.js';
 import { buildRollup } from '../sampler.js';
 import {
   assembleSeries,
   CHUNK_POINTS,
+  earliestChunks,
+  earliestPoints,
   isClean,
   isNewer,
-  joinPieces,
   pageChunks,
   pagePieces,
   sampleRange,
   sampleSeries,
-  slice,
   groupByKey,
+  STREAM_PIECE_POINTS,
   tailPoints,
   timeRange,
   type ChunkMeta,
@@ -49,13 +51,6 @@ export function createPgMetrics() {
   const chunkMetas = async (q: Queryable, seriesId: number) =>
     (await q.query<ChunkMeta>('SELECT id, n, min_step, max_step, min_ts, max_ts FROM metric_chunks WHERE series_id = $1 ORDER BY min_step, id', [seriesId])).rows;
 
-  async function insertTail(q: Queryable, seriesId: number, points: MetricPoint[]): Promise<void> {
-    await q.query(
-      'INSERT INTO metric_tail (series_id, step, timestamp, value) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::float8[])',
-      [seriesId, points.map((p) => p.step), points.map((p) => p.timestamp), points.map((p) => nullIfNaN(p.value))],
-    );
-  }
-
   async function insertChunk(q: Queryable, seriesId: number, p: Points): Promise<void> {
     const n = p.values.length;
     const [minTs, maxTs] = timeRange(p.timestamps);
@@ -77,17 +72,38 @@ export function createPgMetrics() {
     await q.query('DELETE FROM metric_tail WHERE series_id = $1', [seriesId]);
   }
 
-  /** Appends points of one run inside the caller's transaction; keeps each key's latest value. */
+  /**
+   * Appends points of one run inside the caller's transaction; keeps each key's latest value. The
+   * round trips do not grow with the number of keys: the batch's series are read (and the missing ones
+   * created) in one statement each, all its points go to metric_tail in one, all series are updated
+   * in one; only a series whose tail reaches CHUNK_POINTS costs a seal (the same chunk boundaries as
+   * SQLite's, whose seals may come a few points later under load).
+   */
   async function appendPoints(q: Queryable, runId: number, points: MetricPoint[]): Promise<void> {
-    for (const [key, list] of groupByKey(points)) {
-      const first = list[0];
-      let row = (await q.query<SeriesRow>('SELECT id, value, step, timestamp, tail_count FROM metric_series WHERE run_id = $1 AND key = $2', [runId, key])).rows[0];
-      row ??= (
-        await q.query<SeriesRow>(
-          'INSERT INTO metric_series (run_id, key, value, step, timestamp, count, tail_count) VALUES ($1, $2, $3, $4, $5, 0, 0) RETURNING id, value, step, timestamp, tail_count',
-          [runId, key, nullIfNaN(first.value), first.step, first.timestamp],
-        )
-      ).rows[0];
+    const byKey = groupByKey(points);
+    const keys = [...byKey.keys()];
+    const rows = new Map(
+      (await q.query<SeriesRow & { key: string }>('SELECT id, key, value, step, timestamp, tail_count FROM metric_series WHERE run_id = $1 AND key = ANY($2::text[])', [runId, keys])).rows.map(
+        (r) => [r.key, r],
+      ),
+    );
+    const missing = keys.filter((k) => !rows.has(k));
+    if (missing.length > 0) {
+      const firsts = missing.map((k) => byKey.get(k)![0]);
+      const created = await q.query<SeriesRow & { key: string }>(
+        `INSERT INTO metric_series (run_id, key, value, step, timestamp, count, tail_count)
+         SELECT $1, * , 0, 0 FROM unnest($2::text[], $3::float8[], $4::bigint[], $5::bigint[])
+         RETURNING id, key, value, step, timestamp, tail_count`,
+        [runId, missing, firsts.map((p) => nullIfNaN(p.value)), firsts.map((p) => p.step), firsts.map((p) => p.timestamp)],
+      );
+      for (const r of created.rows) rows.set(r.key, r);
+    }
+    // Each series' points, cut where its tail fills to CHUNK_POINTS: the parts before a cut are written
+    // and sealed one series at a time, the last parts of all series together.
+    const last: { seriesId: number; points: MetricPoint[] }[] = [];
+    const updates: { id: number; value: number; step: number; timestamp: number; added: number; tailCount: number }[] = [];
+    for (const [key, list] of byKey) {
+      const row = rows.get(key)!;
       let step = row.step;
       let timestamp = row.timestamp;
       let value = row.value === null ? NaN : row.value;
@@ -98,27 +114,43 @@ export function createPgMetrics() {
           value = p.value;
         }
       }
-      // The tail fills to CHUNK_POINTS, is sealed, and fills again: the same chunk boundaries as SQLite.
       let tailCount = row.tail_count;
-      for (let i = 0; i < list.length; ) {
+      let i = 0;
+      while (tailCount + (list.length - i) >= CHUNK_POINTS) {
         const part = list.slice(i, i + CHUNK_POINTS - tailCount);
-        await insertTail(q, row.id, part);
+        await insertTail(q, [{ seriesId: row.id, points: part }]);
+        await seal(q, row.id);
         i += part.length;
-        tailCount += part.length;
-        if (tailCount >= CHUNK_POINTS) {
-          await seal(q, row.id);
-          tailCount = 0;
-        }
+        tailCount = 0;
       }
-      await q.query('UPDATE metric_series SET value = $1, step = $2, timestamp = $3, count = count + $4, tail_count = $5 WHERE id = $6', [
-        nullIfNaN(value),
-        step,
-        timestamp,
-        list.length,
-        tailCount,
-        row.id,
-      ]);
+      if (i < list.length) last.push({ seriesId: row.id, points: list.slice(i) });
+      tailCount += list.length - i;
+      updates.push({ id: row.id, value, step, timestamp, added: list.length, tailCount });
     }
+    await insertTail(q, last);
+    await q.query(
+      `UPDATE metric_series s SET value = u.value, step = u.step, timestamp = u.timestamp, count = s.count + u.added, tail_count = u.tail_count
+       FROM unnest($1::bigint[], $2::float8[], $3::bigint[], $4::bigint[], $5::bigint[], $6::int[]) AS u(id, value, step, timestamp, added, tail_count)
+       WHERE s.id = u.id`,
+      [
+        updates.map((u) => u.id),
+        updates.map((u) => nullIfNaN(u.value)),
+        updates.map((u) => u.step),
+        updates.map((u) => u.timestamp),
+        updates.map((u) => u.added),
+        updates.map((u) => u.tailCount),
+      ],
+    );
+  }
+
+  /** Points of several series into metric_tail, in one statement (seq keeps their order). */
+  async function insertTail(q: Queryable, parts: { seriesId: number; points: MetricPoint[] }[]): Promise<void> {
+    const all = parts.flatMap((part) => part.points.map((p) => [part.seriesId, p] as const));
+    if (all.length === 0) return;
+    await q.query(
+      'INSERT INTO metric_tail (series_id, step, timestamp, value) SELECT s, st, ts, v FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::float8[]) WITH ORDINALITY AS t(s, st, ts, v, n) ORDER BY n',
+      [all.map(([id]) => id), all.map(([, p]) => p.step), all.map(([, p]) => p.timestamp), all.map(([, p]) => nullIfNaN(p.value))],
+    );
   }
 
   async function readSeries(q: Queryable, seriesId: number, minStep: number | null = null, maxStep: number | null = null): Promise<Points> {
@@ -143,19 +175,53 @@ export function createPgMetrics() {
   }
 
   /**
-   * Points [offset, offset + limit) in (step, timestamp) order as pieces: only the chunks the page lies
-   * in are fetched, and they are decoded one at a time as the caller iterates.
+   * Points [offset, offset + limit) in (step, timestamp) order as pieces. Chunk metas and the tail are
+   * read now, through `q` (the caller's snapshot); the chunks the page lies in are fetched through `lazy`
+   * (the pool) a few at a time as the caller iterates, so a long history is never held whole. A series
+   * deleted or replaced meanwhile makes the iteration throw (chunk ids are never reused).
    */
-  async function streamPage(q: Queryable, seriesId: number, offset: number, limit: number | null) {
+  async function streamPage(q: Queryable, lazy: Queryable, seriesId: number, offset: number, limit: number | null) {
     const metas = await chunkMetas(q, seriesId);
     const tail = await tailRows(q, seriesId);
     let total = tail.length;
     for (const m of metas) total += m.n;
     const end = limit === null ? total : Math.min(total, offset + limit);
     const count = Math.max(0, end - offset);
-    if (!isClean(metas, tail)) return { count, total, pieces: [slice(await readSeries(q, seriesId), offset, end)] as Iterable<Points> };
-    const data = await chunkData(q, pageChunks(metas, offset, end).map((m) => m.id));
-    return { count, total, pieces: pagePieces(metas, tail, offset, end, (m) => data.get(m.id)!.data) as Iterable<Points> };
+    if (!isClean(metas, tail)) {
+      const whole = slice(await readSeries(q, seriesId), offset, end);
+      return { count, total, pieces: (async function* () { yield whole; })() };
+    }
+    return { count, total, pieces: windows(lazy, seriesId, metas, tail, offset, end) };
+  }
+
+  /** pagePieces over windows of a piece's worth of chunks, each window's bytes fetched in one query. */
+  async function* windows(lazy: Queryable, seriesId: number, metas: ChunkMeta[], tail: TailRow[], offset: number, end: number): AsyncGenerator<Points> {
+    const touched = pageChunks(metas, offset, end);
+    const startOf = new Map<number, number>();
+    let pos = 0;
+    for (const m of metas) {
+      startOf.set(m.id, pos);
+      pos += m.n;
+    }
+    const per = STREAM_PIECE_POINTS / CHUNK_POINTS;
+    for (let i = 0; i === 0 || i < touched.length; i += per) {
+      const win = touched.slice(i, i + per);
+      const from = i === 0 ? offset : startOf.get(win[0].id)!;
+      const to = i + per >= touched.length ? end : startOf.get(touched[i + per].id)!;
+      const rows = await lazy.query<{ id: number; data: Buffer }>('SELECT id, data FROM metric_chunks WHERE series_id = $1 AND id = ANY($2::bigint[])', [
+        seriesId,
+        win.map((m) => m.id),
+      ]);
+      const data = new Map(rows.rows.map((r) => [Number(r.id), r.data]));
+      yield* pagePieces(metas, tail, from, to, (m) => data.get(m.id));
+    }
+  }
+
+  /** The first `limit` points in (timestamp, step, value) order, fetching only the chunks that can hold them. */
+  async function earliestByTime(q: Queryable, seriesId: number, limit: number): Promise<Points> {
+    const chosen = earliestChunks(await chunkMetas(q, seriesId), limit);
+    const data = await chunkData(q, chosen.map((m) => m.id));
+    return earliestPoints(chosen.map((m) => data.get(m.id)!.data), await tailRows(q, seriesId), limit);
   }
 
   async function sample(q: Queryable, seriesId: number, axis: 'step' | 'time', lo: number | null, hi: number | null, buckets: number): Promise<Bucket[]> {
@@ -170,12 +236,18 @@ export function createPgMetrics() {
 
   return {
     appendPoints,
+    // For an import's replaced history (import.sql.ts), which writes chunks and tail rows directly.
+    insertChunk,
+    insertTail,
     readSeries,
     readPage: async (q: Queryable, seriesId: number, offset: number, limit: number | null) => {
-      const { count, total, pieces } = await streamPage(q, seriesId, offset, limit);
-      return { points: joinPieces(pieces, count), total };
+      const { total, pieces } = await streamPage(q, q, seriesId, offset, limit);
+      const parts: Points[] = [];
+      for await (const p of pieces) parts.push(p);
+      return { points: concat(parts), total };
     },
     streamPage,
+    earliestByTime,
     sample,
     seriesId: async (q: Queryable, runId: number, key: string) =>
       (await q.query<{ id: number }>('SELECT id FROM metric_series WHERE run_id = $1 AND key = $2', [runId, key])).rows[0]?.id ?? null,

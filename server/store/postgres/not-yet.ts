@@ -13,16 +13,6 @@ export const NOT_YET_ON_POSTGRES = [
   'deletePermission', 'listPermissions', 'permissionsOf', 'appendAudit', 'listAudit',
   // sweeps (SweepStore)
   'createSweep', 'getSweep', 'listSweeps', 'setSweepStatus', 'listTrials', 'startTrial', 'trialByRequest', 'refreshTrials', 'touchTrial', 'stopTrial',
-  // import (ImportStore)
-  'importExperiment', 'importRun', 'seriesSummaries', 'replaceMetricHistory',
-  // Model Registry (RegistryStore)
-  'createRegisteredModel', 'getRegisteredModel', 'renameRegisteredModel', 'updateRegisteredModel', 'deleteRegisteredModel',
-  'searchRegisteredModels', 'setRegisteredModelTag', 'deleteRegisteredModelTag', 'setRegisteredModelAlias', 'deleteRegisteredModelAlias',
-  'getModelVersionByAlias', 'createModelVersion', 'getModelVersion', 'updateModelVersion', 'transitionModelVersionStage',
-  'deleteModelVersion', 'searchModelVersions', 'modelVersionsOfRun', 'setModelVersionTag', 'deleteModelVersionTag',
-  'importRegisteredModel', 'importModelVersion', 'setModelPermission', 'deleteModelPermission', 'listModelPermissions', 'modelPermissionsOf',
-  // lablog gc
-  'gcListDeletedRuns', 'gcGetRuns', 'gcListExperimentRuns', 'gcListDeletedExperiments', 'gcGetExperiments', 'hardDeleteRun', 'hardDeleteExperiment',
 ] as const satisfies readonly (keyof TrackingStore)[];
 
 export type NotYetOnPostgres = (typeof NOT_YET_ON_POSTGRES)[number];

@@ -2,13 +2,29 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { invalid, notFound } from '../../errors.js';
 import { toInfo, type RunRow } from '../sqlite/runs.sql.js';
-import { IDEMPOTENCY_TTL_MS, type Batch, type DatasetInput, type KeyValue, type LifecycleStage, type NewRun, type Run, type RunInfo, type RunUpdate } from '../types.js';
+import { IDEMPOTENCY_TTL_MS, type Batch, type Dataset, type DatasetInput, type KeyValue, type LifecycleStage, type NewRun, type Run, type RunInfo, type RunUpdate } from '../types.js';
 import { transaction, type Queryable } from './db.js';
 import type { PgExperiments } from './experiments.sql.js';
 import type { PgMetrics } from './metrics.sql.js';
 
 const COLUMNS = 'id, run_uuid, name, experiment_id, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri';
 const RUN_NAME_TAG = 'mlflow.runName';
+
+/**
+ * Links a dataset to the run, adding it to the run's experiment when new: the input's id, and whether
+ * the link is new. ON CONFLICT: another server may add the same dataset at the same moment.
+ */
+export async function linkDataset(q: Queryable, r: Pick<RunRow, 'id' | 'experiment_id'>, d: Dataset): Promise<{ inputId: number; fresh: boolean }> {
+  await q.query(
+    `INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, source_type, source, schema, profile)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (experiment_id, name, digest) DO NOTHING`,
+    [randomUUID().replaceAll('-', ''), r.experiment_id, d.name, d.digest, d.sourceType, d.source, d.schema ?? null, d.profile ?? null],
+  );
+  const datasetId = (await q.query<{ id: number }>('SELECT id FROM datasets WHERE experiment_id = $1 AND name = $2 AND digest = $3', [r.experiment_id, d.name, d.digest])).rows[0].id;
+  const fresh = (await q.query('INSERT INTO inputs (dataset_id, run_id) VALUES ($1, $2) ON CONFLICT (run_id, dataset_id) DO NOTHING', [datasetId, r.id])).rowCount === 1;
+  const inputId = (await q.query<{ id: number }>('SELECT id FROM inputs WHERE run_id = $1 AND dataset_id = $2', [r.id, datasetId])).rows[0].id;
+  return { inputId, fresh };
+}
 
 /**
  * Runs on PostgreSQL with the rules and messages of store/sqlite/runs.sql.ts. Every write takes the
@@ -190,17 +206,7 @@ export function createPgRuns(pool: pg.Pool, experiments: PgExperiments, metrics:
       transaction(pool, async (c) => {
         const r = await activeRow(c, runUuid);
         for (const di of list) {
-          const d = di.dataset;
-          // ON CONFLICT: another server may add the same dataset to the experiment at the same moment.
-          await c.query(
-            `INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, source_type, source, schema, profile)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (experiment_id, name, digest) DO NOTHING`,
-            [randomUUID().replaceAll('-', ''), r.experiment_id, d.name, d.digest, d.sourceType, d.source, d.schema ?? null, d.profile ?? null],
-          );
-          const datasetId = (await c.query<{ id: number }>('SELECT id FROM datasets WHERE experiment_id = $1 AND name = $2 AND digest = $3', [r.experiment_id, d.name, d.digest]))
-            .rows[0].id;
-          await c.query('INSERT INTO inputs (dataset_id, run_id) VALUES ($1, $2) ON CONFLICT (run_id, dataset_id) DO NOTHING', [datasetId, r.id]);
-          const inputId = (await c.query<{ id: number }>('SELECT id FROM inputs WHERE run_id = $1 AND dataset_id = $2', [r.id, datasetId])).rows[0].id;
+          const { inputId } = await linkDataset(c, r, di.dataset);
           for (const t of di.tags) {
             await c.query('INSERT INTO input_tags (input_id, key, value) VALUES ($1, $2, $3) ON CONFLICT (input_id, key) DO UPDATE SET value = excluded.value', [
               inputId,

@@ -34,7 +34,7 @@ const ASCII_LOWER = 'abcdefghijklmnopqrstuvwxyz';
 const TEXT_COLUMNS = new Set(['r.run_uuid', 'r.name', 'r.status', 'r.user_id', 'r.artifact_uri', 'r.lifecycle_stage', 'e.name']);
 const asciiLower = (sql: string) => `translate(${sql}, '${ASCII_UPPER}', '${ASCII_LOWER}')`;
 
-function valueTest(column: string, c: Comparison, b: PgBinder): string {
+export function valueTest(column: string, c: Comparison, b: PgBinder): string {
   switch (c.op) {
     case 'LIKE':
       return `${column} LIKE ${b.bind(c.value)} ESCAPE ''`;

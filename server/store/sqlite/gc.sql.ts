@@ -3,7 +3,7 @@ import { LablogError } from '../../errors.js';
 import type { GcExperiment, GcRun, LifecycleStage } from '../types.js';
 import { experimentKey } from './experiments.sql.js';
 
-interface GcRunRow {
+export interface GcRunRow {
   run_uuid: string;
   experiment_id: number;
   artifact_uri: string;
@@ -11,7 +11,7 @@ interface GcRunRow {
   deleted_time: number;
 }
 
-interface GcExperimentRow {
+export interface GcExperimentRow {
   experiment_id: number;
   artifact_location: string;
   lifecycle_stage: LifecycleStage;
@@ -20,26 +20,26 @@ interface GcExperimentRow {
 
 // Rows deleted before deleted_time was recorded still need an age for --older-than; their end (or
 // start) is the best lower bound of how long they have been lying around.
-const RUN_COLUMNS =
+export const GC_RUN_COLUMNS =
   'run_uuid, experiment_id, artifact_uri, lifecycle_stage, COALESCE(deleted_time, end_time, start_time) AS deleted_time';
-const EXPERIMENT_COLUMNS = 'experiment_id, artifact_location, lifecycle_stage, last_update_time';
+export const GC_EXPERIMENT_COLUMNS = 'experiment_id, artifact_location, lifecycle_stage, last_update_time';
 
 /** Statements for `lablog gc`: finding what to purge and removing it for good. */
 export function createGcStatements(db: Db) {
   const s = {
     deletedRuns: db.prepare<[number | null, number | null], GcRunRow>(
-      `SELECT ${RUN_COLUMNS} FROM runs WHERE lifecycle_stage = 'deleted'
+      `SELECT ${GC_RUN_COLUMNS} FROM runs WHERE lifecycle_stage = 'deleted'
        AND (? IS NULL OR COALESCE(deleted_time, end_time, start_time) <= ?) ORDER BY 5, id`,
     ),
-    runsByUuid: db.prepare<[string], GcRunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE run_uuid IN (SELECT value FROM json_each(?)) ORDER BY id`),
+    runsByUuid: db.prepare<[string], GcRunRow>(`SELECT ${GC_RUN_COLUMNS} FROM runs WHERE run_uuid IN (SELECT value FROM json_each(?)) ORDER BY id`),
     runsOfExperiments: db.prepare<[string], GcRunRow>(
-      `SELECT ${RUN_COLUMNS} FROM runs WHERE experiment_id IN (SELECT value FROM json_each(?)) ORDER BY experiment_id, id`,
+      `SELECT ${GC_RUN_COLUMNS} FROM runs WHERE experiment_id IN (SELECT value FROM json_each(?)) ORDER BY experiment_id, id`,
     ),
     deletedExperiments: db.prepare<[number | null, number | null], GcExperimentRow>(
-      `SELECT ${EXPERIMENT_COLUMNS} FROM experiments WHERE lifecycle_stage = 'deleted' AND (? IS NULL OR last_update_time <= ?) ORDER BY experiment_id`,
+      `SELECT ${GC_EXPERIMENT_COLUMNS} FROM experiments WHERE lifecycle_stage = 'deleted' AND (? IS NULL OR last_update_time <= ?) ORDER BY experiment_id`,
     ),
     experimentsById: db.prepare<[string], GcExperimentRow>(
-      `SELECT ${EXPERIMENT_COLUMNS} FROM experiments WHERE experiment_id IN (SELECT value FROM json_each(?)) ORDER BY experiment_id`,
+      `SELECT ${GC_EXPERIMENT_COLUMNS} FROM experiments WHERE experiment_id IN (SELECT value FROM json_each(?)) ORDER BY experiment_id`,
     ),
     // params, tags, metric_series (and through it metric_tail, metric_chunks), inputs (and input_tags)
     // go with the run by ON DELETE CASCADE. The stage condition makes a restore that raced gc win.
@@ -53,11 +53,11 @@ export function createGcStatements(db: Db) {
   const experimentKeys = (ids: string[]) => JSON.stringify(ids.map(experimentKey).filter((k) => k !== null));
 
   return {
-    listDeletedRuns: (before: number | null) => s.deletedRuns.all(before, before).map(toRun),
-    getRuns: (runIds: string[]) => s.runsByUuid.all(JSON.stringify(runIds)).map(toRun),
-    listExperimentRuns: (experimentIds: string[]) => s.runsOfExperiments.all(experimentKeys(experimentIds)).map(toRun),
-    listDeletedExperiments: (before: number | null) => s.deletedExperiments.all(before, before).map(toExperiment),
-    getExperiments: (experimentIds: string[]) => s.experimentsById.all(experimentKeys(experimentIds)).map(toExperiment),
+    listDeletedRuns: (before: number | null) => s.deletedRuns.all(before, before).map(toGcRun),
+    getRuns: (runIds: string[]) => s.runsByUuid.all(JSON.stringify(runIds)).map(toGcRun),
+    listExperimentRuns: (experimentIds: string[]) => s.runsOfExperiments.all(experimentKeys(experimentIds)).map(toGcRun),
+    listDeletedExperiments: (before: number | null) => s.deletedExperiments.all(before, before).map(toGcExperiment),
+    getExperiments: (experimentIds: string[]) => s.experimentsById.all(experimentKeys(experimentIds)).map(toGcExperiment),
     hardDeleteRun: db.transaction((runId: string): boolean => s.deleteRun.run(runId).changes > 0),
     hardDeleteExperiment: db.transaction((experimentId: string): boolean => {
       const key = experimentKey(experimentId);
@@ -71,7 +71,7 @@ export function createGcStatements(db: Db) {
   };
 }
 
-function toRun(r: GcRunRow): GcRun {
+export function toGcRun(r: GcRunRow): GcRun {
   return {
     runId: r.run_uuid,
     experimentId: String(r.experiment_id),
@@ -81,7 +81,7 @@ function toRun(r: GcRunRow): GcRun {
   };
 }
 
-function toExperiment(r: GcExperimentRow): GcExperiment {
+export function toGcExperiment(r: GcExperimentRow): GcExperiment {
   return {
     experimentId: String(r.experiment_id),
     artifactLocation: r.artifact_location,

@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { translateErrors } from '../../errors.js';
+import { Reader } from '../../read-turns.js';
 import { openDatabase, openDatabaseReadOnly, type Db } from '../db.js';
 import type { SampledSeries, Series, TrackingStore } from '../types.js';
 import { createAuthStatements } from './auth.sql.js';
+import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { createDatasetStatements } from './datasets.sql.js';
 import { createExperimentStatements } from './experiments.sql.js';
 import { sqliteFault } from './faults.js';
@@ -18,6 +20,19 @@ import { createSweepStatements } from './sweeps.sql.js';
 
 export const DB_FILE = 'lablog.db';
 
+/** The kinds of read unit this store runs (read-turns.ts): each learns what its units cost. */
+const units = { piece: new Reader(), search: new Reader(), sampled: new Reader(), range: new Reader(), earliest: new Reader() };
+
+/** A lazily decoded synchronous iterable as the interface's async one: each step is a read unit. */
+async function* paced<T>(items: Iterable<T>): AsyncGenerator<T> {
+  const it = items[Symbol.iterator]();
+  for (;;) {
+    const step = await units.piece.run(() => it.next());
+    if (step.done) return;
+    yield step.value;
+  }
+}
+
 const EMPTY: Series = { steps: new Float64Array(0), timestamps: new Float64Array(0), values: new Float64Array(0) };
 
 export interface OpenOptions {
@@ -25,6 +40,8 @@ export interface OpenOptions {
   readOnly?: string;
   /** When the database cannot be opened for writing for the disk's sake, open it read-only instead. */
   readOnlyFallback?: boolean;
+  /** Checkpoint the WAL from a worker thread (the server's store), not inside the commits. */
+  backgroundCheckpoints?: boolean;
 }
 
 /**
@@ -50,7 +67,9 @@ export function openSqliteStore(dataDir: string, opts: OpenOptions = {}): Tracki
       readOnlyBecause = fault.reason;
     }
   }
-  return translateErrors(statements(db, readOnlyBecause), sqliteFault);
+  // The server's store only: a short-lived command has no requests to keep waiting.
+  const checkpointer = opts.backgroundCheckpoints && readOnlyBecause === null ? startCheckpointer(db, file) : null;
+  return translateErrors(statements(db, readOnlyBecause, checkpointer), sqliteFault);
 }
 
 function openReadOnly(file: string, because: string): Db {
@@ -61,7 +80,11 @@ function openReadOnly(file: string, because: string): Db {
   }
 }
 
-function statements(db: Db, readOnlyBecause: string | null): TrackingStore & { db: Db; readOnlyBecause: string | null } {
+function statements(
+  db: Db,
+  readOnlyBecause: string | null,
+  checkpointer: Checkpointer | null,
+): TrackingStore & { db: Db; readOnlyBecause: string | null } {
   const experiments = createExperimentStatements(db);
   const metrics = createMetricStatements(db);
   const runs = createRunStatements(db, experiments, metrics);
@@ -81,10 +104,11 @@ function statements(db: Db, readOnlyBecause: string | null): TrackingStore & { d
     createExperiment: async (e) => experiments.create(e),
     getExperiment: async (id) => experiments.get(id),
     getExperimentByName: async (name) => experiments.getByName(name),
-    searchExperiments: async (q) => {
-      const page = searchExperimentIds(db, q);
-      return { items: experiments.load(page.ids), nextOffset: page.nextOffset };
-    },
+    searchExperiments: (q) =>
+      units.search.run(() => {
+        const page = searchExperimentIds(db, q);
+        return { items: experiments.load(page.ids), nextOffset: page.nextOffset };
+      }),
     renameExperiment: async (id, name, now) => experiments.rename(id, name, now),
     setExperimentLifecycle: async (id, stage, now) => experiments.setLifecycle(id, stage, now),
     setExperimentTag: async (id, tag, now) => experiments.setTag(id, tag, now),
@@ -101,10 +125,11 @@ function statements(db: Db, readOnlyBecause: string | null): TrackingStore & { d
     rewriteRunTag: async (id, key, rewrite) => runs.rewriteTag(id, key, rewrite),
     logInputs: async (id, inputs) => runs.logInputs(id, inputs),
     searchDatasets: async (ids, limit) => datasets.search(ids, limit),
-    searchRuns: async (q) => {
-      const page = searchRunIds(db, q);
-      return { items: runs.load(page.ids), nextOffset: page.nextOffset };
-    },
+    searchRuns: (q) =>
+      units.search.run(() => {
+        const page = searchRunIds(db, q);
+        return { items: runs.load(page.ids), nextOffset: page.nextOffset };
+      }),
 
     getMetricHistory: async (q) => {
       const series = seriesOf(q.runId, q.key);
@@ -115,30 +140,35 @@ function statements(db: Db, readOnlyBecause: string | null): TrackingStore & { d
     },
     streamMetricHistory: async (q) => {
       const series = seriesOf(q.runId, q.key);
-      if (series === null) return { count: 0, pieces: [], nextOffset: null };
+      if (series === null) return { count: 0, pieces: paced([]), nextOffset: null };
       const { count, total, pieces } = metrics.streamPage(series, q.offset, q.limit);
       const end = q.offset + count;
-      return { count, pieces, nextOffset: end < total ? end : null };
+      return { count, pieces: paced(pieces), nextOffset: end < total ? end : null };
     },
+    getEarliestMetricPoints: (q) =>
+      units.earliest.run(() => {
+        const series = seriesOf(q.runId, q.key);
+        return series === null ? EMPTY : metrics.earliestByTime(series, q.limit);
+      }),
     getMetricRange: async (q) => {
       const out = new Map<string, Series>();
       for (const runId of q.runIds) {
-        const series = seriesOf(runId, q.key);
-        out.set(runId, series === null ? EMPTY : metrics.readSeries(series, q.startStep, q.endStep));
+        out.set(runId, await units.range.run(() => {
+          const series = seriesOf(runId, q.key);
+          return series === null ? EMPTY : metrics.readSeries(series, q.startStep, q.endStep);
+        }));
       }
       return out;
     },
     sampleMetrics: async (q) => {
       const out: SampledSeries[] = [];
       for (const runId of q.runIds) {
-        const run = runs.row(runId);
         for (const key of q.keys) {
-          const series = metrics.seriesId(run.id, key);
-          if (series === null) {
-            out.push({ runId, key, buckets: [] });
-            continue;
-          }
-          out.push({ runId, key, buckets: metrics.sample(series, q.x === 'step' ? 'step' : 'time', q.start, q.end, q.buckets) });
+          const buckets = await units.sampled.run(() => {
+            const series = metrics.seriesId(runs.row(runId).id, key);
+            return series === null ? [] : metrics.sample(series, q.x === 'step' ? 'step' : 'time', q.start, q.end, q.buckets);
+          });
+          out.push({ runId, key, buckets });
         }
       }
       return out;
@@ -169,6 +199,8 @@ function statements(db: Db, readOnlyBecause: string | null): TrackingStore & { d
     replaceMetricHistory: async (runUuid, key, points) => imports.replaceMetricHistory(runUuid, key, points),
 
     close: async () => {
+      // The checkpointer's connection closes first, so this last one folds the WAL in and removes it.
+      await checkpointer?.close();
       db.close();
     },
   };

@@ -1,25 +1,43 @@
 import type { Db } from '../db.js';
 import { encodeChunk, type Points } from '../chunk-codec.js';
-import { buildRollup } from '../sampler.js';
+import { concat, slice, sortPoints } from '../points.js';
+import { buildRollup, summarizeChunk } from '../sampler.js';
 import {
   assembleSeries,
   CHUNK_POINTS,
+  earliestChunks,
+  earliestPoints,
+  groupByKey,
   isClean,
   isNewer,
-  joinPieces,
-  latestIndex,
   pagePieces,
+  replacementLayout,
   sampleSeries,
-  slice,
-  sortPoints,
-  groupByKey,
   timeRange,
   type ChunkMeta,
   type TailRow,
 } from '../series.js';
 import type { Bucket, MetricPoint } from '../types.js';
+import { createChunkPages } from './chunk-pages.sql.js';
 
 export { CHUNK_POINTS };
+/**
+ * Chunks sealed per event-loop turn. A seal (reading, packing and deleting a full tail) costs 1-3 ms
+ * here, and series logged in step, such as the trials of a sweep started together, come due in the
+ * same turn: 24 runs of 10 keys stalled every request for half a second. Past this count a series
+ * seals on a later append instead, its tail a few points longer meanwhile.
+ */
+export const SEALS_PER_TURN = 4;
+/** A tail this long is sealed whatever the turn's count, so tails stay short to read. */
+export const MAX_TAIL = 4 * CHUNK_POINTS;
+let sealsThisTurn = 0;
+
+function sealNow(tailCount: number): boolean {
+  if (tailCount < CHUNK_POINTS) return false;
+  if (sealsThisTurn >= SEALS_PER_TURN && tailCount < MAX_TAIL) return false;
+  if (sealsThisTurn++ === 0) setImmediate(() => (sealsThisTurn = 0));
+  return true;
+}
 
 interface SeriesRow {
   id: number;
@@ -27,12 +45,13 @@ interface SeriesRow {
   step: number;
   timestamp: number;
   tail_count: number;
+  count: number;
 }
 
 export function createMetricStatements(db: Db) {
   const s = {
     series: db.prepare<[number, string], SeriesRow>(
-      'SELECT id, value, step, timestamp, tail_count FROM metric_series WHERE run_id = ? AND key = ?',
+      'SELECT id, value, step, timestamp, tail_count, count FROM metric_series WHERE run_id = ? AND key = ?',
     ),
     seriesId: db.prepare<[number, string], { id: number }>('SELECT id FROM metric_series WHERE run_id = ? AND key = ?'),
     deleteSeries: db.prepare<[number, string]>('DELETE FROM metric_series WHERE run_id = ? AND key = ?'),
@@ -45,15 +64,15 @@ export function createMetricStatements(db: Db) {
     updateSeries: db.prepare<[number | null, number, number, number, number, number]>(
       'UPDATE metric_series SET value = ?, step = ?, timestamp = ?, count = count + ?, tail_count = ? WHERE id = ?',
     ),
-    insertTail: db.prepare<[number, number, number, number]>(
-      'INSERT INTO metric_tail (series_id, step, timestamp, value) VALUES (?, ?, ?, ?)',
+    insertTail: db.prepare<[number, number, number, number, number]>(
+      'INSERT INTO metric_tail (series_id, seq, step, timestamp, value) VALUES (?, ?, ?, ?, ?)',
     ),
     tailAll: db
-      .prepare<[number]>('SELECT step, timestamp, value FROM metric_tail WHERE series_id = ? ORDER BY step, timestamp, rowid')
+      .prepare<[number]>('SELECT step, timestamp, value FROM metric_tail WHERE series_id = ? ORDER BY step, timestamp, seq')
       .raw(),
     tailRange: db
       .prepare<[number, number, number]>(
-        'SELECT step, timestamp, value FROM metric_tail WHERE series_id = ? AND step BETWEEN ? AND ? ORDER BY step, timestamp, rowid',
+        'SELECT step, timestamp, value FROM metric_tail WHERE series_id = ? AND step BETWEEN ? AND ? ORDER BY step, timestamp, seq',
       )
       .raw(),
     deleteTail: db.prepare<[number]>('DELETE FROM metric_tail WHERE series_id = ?'),
@@ -64,6 +83,13 @@ export function createMetricStatements(db: Db) {
       'SELECT id, n, min_step, max_step, min_ts, max_ts FROM metric_chunks WHERE series_id = ? ORDER BY min_step, id',
     ),
     chunkData: db.prepare<[number], Buffer>('SELECT data FROM metric_chunks WHERE id = ?').pluck(),
+    // The whole identity of the chunk a stream listed: a series replaced meanwhile (an import) may have
+    // reused the row id for other points.
+    sameChunkData: db
+      .prepare<[number, number, number, number, number, number, number], Buffer>(
+        'SELECT data FROM metric_chunks WHERE id = ? AND series_id = ? AND n = ? AND min_step = ? AND max_step = ? AND min_ts = ? AND max_ts = ?',
+      )
+      .pluck(),
     chunkRollup: db.prepare<[number], Buffer | null>('SELECT rollup FROM metric_chunks WHERE id = ?').pluck(),
     chunksAll: db
       .prepare<[number]>('SELECT min_step, max_step, data FROM metric_chunks WHERE series_id = ? ORDER BY min_step, id')
@@ -74,6 +100,23 @@ export function createMetricStatements(db: Db) {
       )
       .raw(),
   };
+
+  const pages = createChunkPages(db);
+
+  /** A series' chunks sorted by (min_step, id): from its pages when it has them (one row per 32 chunks). */
+  function chunkList(seriesId: number): { metas: ChunkMeta[]; summaries: Float64Array | null } {
+    return pages.read(seriesId) ?? { metas: s.chunkMetas.all(seriesId), summaries: null };
+  }
+
+  /** Bucketed view of a series over [lo, hi] on the step or time axis (series.ts sampleSeries). */
+  function sample(seriesId: number, axis: 'step' | 'time', lo: number | null, hi: number | null, buckets: number): Bucket[] {
+    const { metas, summaries } = chunkList(seriesId);
+    return sampleSeries(metas, s.tailAll.all(seriesId) as TailRow[], axis, lo, hi, buckets, {
+      data: (m) => s.chunkData.get(m.id)!,
+      rollup: (m) => s.chunkRollup.get(m.id) ?? null,
+      summaries,
+    });
+  }
 
   /** Appends points of one run (inside the caller's transaction) and keeps each key's latest value. */
   function appendPoints(runId: number, points: MetricPoint[]): void {
@@ -88,14 +131,15 @@ export function createMetricStatements(db: Db) {
       let timestamp = row.timestamp;
       let value = row.value === null ? NaN : row.value;
       let tailCount = row.tail_count;
+      let seq = row.count;
       for (const p of list) {
-        s.insertTail.run(row.id, p.step, p.timestamp, p.value);
+        s.insertTail.run(row.id, seq++, p.step, p.timestamp, p.value);
         if (isNewer(p, step, timestamp, value)) {
           step = p.step;
           timestamp = p.timestamp;
           value = p.value;
         }
-        if (++tailCount >= CHUNK_POINTS) {
+        if (sealNow(++tailCount)) {
           seal(row.id);
           tailCount = 0;
         }
@@ -117,8 +161,9 @@ export function createMetricStatements(db: Db) {
       values[i] = v === null ? NaN : v;
     }
     const [minTs, maxTs] = timeRange(ts);
-    const rollup = buildRollup({ steps, timestamps: ts, values });
-    s.insertChunk.run(seriesId, n, steps[0], steps[n - 1], minTs, maxTs, encodeChunk(steps, ts, values), rollup);
+    const p = { steps, timestamps: ts, values };
+    const chunkId = Number(s.insertChunk.run(seriesId, n, steps[0], steps[n - 1], minTs, maxTs, encodeChunk(steps, ts, values), buildRollup(p)).lastInsertRowid);
+    pages.append(seriesId, summarizeChunk(chunkId, p, minTs, maxTs));
     s.deleteTail.run(seriesId);
   }
 
@@ -134,32 +179,34 @@ export function createMetricStatements(db: Db) {
 
   /** Points [offset, offset + limit) in (step, timestamp) order, in one piece. */
   function readPage(seriesId: number, offset: number, limit: number | null): { points: Points; total: number } {
-    const { count, total, pieces } = streamPage(seriesId, offset, limit);
-    return { points: joinPieces(pieces, count), total };
+    const { total, pieces } = streamPage(seriesId, offset, limit);
+    return { points: concat([...pieces]), total };
   }
 
   /**
-   * Points [offset, offset + limit) in (step, timestamp) order, as pieces decoded one chunk at a time
-   * while the caller iterates, so a long history is never held whole (iterate before the next write to
-   * this series). Only the chunks the page lies in are decoded.
+   * Points [offset, offset + limit) in (step, timestamp) order, as pieces of about STREAM_PIECE_POINTS
+   * decoded while the caller iterates, so a long history is never held whole. Only the chunks the page
+   * lies in are decoded. The page is the series as it was at this call: chunks are immutable and the
+   * tail is read now, so points logged while the caller iterates (over many event-loop turns) are not
+   * in it; a series deleted or replaced meanwhile makes the iteration throw rather than mix two series.
    */
   function streamPage(seriesId: number, offset: number, limit: number | null): { count: number; total: number; pieces: Iterable<Points> } {
-    const metas = s.chunkMetas.all(seriesId);
+    const { metas } = chunkList(seriesId);
     const tail = s.tailAll.all(seriesId) as TailRow[];
     let total = tail.length;
     for (const m of metas) total += m.n;
     const end = limit === null ? total : Math.min(total, offset + limit);
     const count = Math.max(0, end - offset);
     if (!isClean(metas, tail)) return { count, total, pieces: [slice(readSeries(seriesId), offset, end)] };
-    return { count, total, pieces: pagePieces(metas, tail, offset, end, (m) => s.chunkData.get(m.id)!) };
+    // The whole identity of each chunk listed: a series replaced meanwhile (an import) may have reused a row id.
+    const data = (m: ChunkMeta) => s.sameChunkData.get(m.id, seriesId, m.n, m.min_step, m.max_step, m.min_ts, m.max_ts);
+    return { count, total, pieces: pagePieces(metas, tail, offset, end, data) };
   }
 
-  /** Bucketed view of a series over [lo, hi] on the step or time axis (series.ts sampleSeries). */
-  function sample(seriesId: number, axis: 'step' | 'time', lo: number | null, hi: number | null, buckets: number): Bucket[] {
-    return sampleSeries(s.chunkMetas.all(seriesId), s.tailAll.all(seriesId) as TailRow[], axis, lo, hi, buckets, {
-      data: (m) => s.chunkData.get(m.id)!,
-      rollup: (m) => s.chunkRollup.get(m.id) ?? null,
-    });
+  /** The first `limit` points in (timestamp, step, value) order, decoding only the chunks that can hold them. */
+  function earliestByTime(seriesId: number, limit: number): Points {
+    const chunks = earliestChunks(chunkList(seriesId).metas, limit).map((m) => s.chunkData.get(m.id)!);
+    return earliestPoints(chunks, s.tailAll.all(seriesId) as TailRow[], limit);
   }
 
   /**
@@ -172,18 +219,20 @@ export function createMetricStatements(db: Db) {
     s.deleteSeries.run(runId, key);
     const n = points.values.length;
     if (n === 0) return;
-    const p = sortPoints(points, true);
-    const latest = latestIndex(key, p);
+    const { sorted: p, latest, chunks, tail } = replacementLayout(key, points);
     const v = p.values[latest];
     const seriesId = Number(s.insertSeries.run(runId, key, Number.isNaN(v) ? null : v, p.steps[latest], p.timestamps[latest]).lastInsertRowid);
-    const full = n - (n % CHUNK_POINTS);
-    for (let start = 0; start < full; start += CHUNK_POINTS) {
-      const c = slice(p, start, start + CHUNK_POINTS);
+    const summaries: Float64Array[] = [];
+    for (const c of chunks) {
       const [minTs, maxTs] = timeRange(c.timestamps);
-      s.insertChunk.run(seriesId, CHUNK_POINTS, c.steps[0], c.steps[CHUNK_POINTS - 1], minTs, maxTs, encodeChunk(c.steps, c.timestamps, c.values), buildRollup(c));
+      const chunkId = s.insertChunk.run(seriesId, CHUNK_POINTS, c.steps[0], c.steps[CHUNK_POINTS - 1], minTs, maxTs, encodeChunk(c.steps, c.timestamps, c.values), buildRollup(c)).lastInsertRowid;
+      summaries.push(summarizeChunk(Number(chunkId), c, minTs, maxTs));
     }
-    for (let i = full; i < n; i++) s.insertTail.run(seriesId, p.steps[i], p.timestamps[i], p.values[i]);
-    s.updateSeries.run(Number.isNaN(v) ? null : v, p.steps[latest], p.timestamps[latest], n, n - full, seriesId);
+    pages.write(seriesId, summaries);
+    // The tail's seq continues the series' point count, as appends number it.
+    const full = n - tail.values.length;
+    for (let i = 0; i < tail.values.length; i++) s.insertTail.run(seriesId, full + i, tail.steps[i], tail.timestamps[i], tail.values[i]);
+    s.updateSeries.run(Number.isNaN(v) ? null : v, p.steps[latest], p.timestamps[latest], n, tail.values.length, seriesId);
   }
 
   return {
@@ -193,6 +242,7 @@ export function createMetricStatements(db: Db) {
     readSeries,
     readPage,
     streamPage,
+    earliestByTime,
     sample,
     seriesId: (runId: number, key: string) => s.seriesId.get(runId, key)?.id ?? null,
   };

@@ -1,12 +1,24 @@
 /**
  * Registered model and model version search: the filter AST compiled to parameterized SQL (columns
- * picked by a switch, values bound), MLflow's orderings and tie-breaks, offset paging.
+ * picked by a switch, values bound), MLflow's orderings and tie-breaks, offset paging. The query text
+ * is built for a dialect (SQLite here, PostgreSQL in store/postgres/registry-search.sql.ts), so both
+ * backends filter and order alike.
  */
 import type { Comparison, OrderKey } from '../../search/ast.js';
 import type { ReadableBy } from '../auth-types.js';
 import type { Db } from '../db.js';
 import type { ModelVersionSearch, RegisteredModelSearch } from '../registry-types.js';
 import { Binder, compileExpr, valueTest } from './search.sql.js';
+
+/** What differs between the backends: placeholders, value tests, and how text columns sort. */
+export interface RegistryDialect {
+  binder(): Binder;
+  valueTest(column: string, c: Comparison, b: Binder): string;
+  /** An ORDER BY term for a text column (bytewise, as SQLite's BINARY collation). */
+  text(column: string): string;
+}
+
+export const SQLITE_DIALECT: RegistryDialect = { binder: () => new Binder(), valueTest, text: (column) => column };
 
 const MODEL_COLUMNS: Record<string, string> = {
   name: 'm.name',
@@ -24,14 +36,16 @@ const VERSION_COLUMNS: Record<string, string> = {
   last_updated_timestamp: 'v.last_updated_time',
 };
 
+const TEXT_COLUMNS = new Set(['m.name', 'v.name', 'v.run_id', 'v.source', 'v.current_stage']);
+
 /** `name IN / NOT IN (names with the tag)`; a model lacking the key never matches a comparison. */
-function tagTest(c: Comparison, b: Binder, nameColumn: string, table: string, extra: string): string {
+function tagTest(c: Comparison, b: Binder, d: RegistryDialect, nameColumn: string, table: string, extra: string): string {
   const key = b.bind(c.key);
   if (c.op === 'IS NULL' || c.op === 'IS NOT NULL') {
     const not = c.op === 'IS NULL' ? 'NOT ' : '';
     return `${not}EXISTS (SELECT 1 FROM ${table} x WHERE x.name = ${nameColumn}${extra} AND x.key = ${key})`;
   }
-  return `EXISTS (SELECT 1 FROM ${table} x WHERE x.name = ${nameColumn}${extra} AND x.key = ${key} AND ${valueTest('x.value', c, b)})`;
+  return `EXISTS (SELECT 1 FROM ${table} x WHERE x.name = ${nameColumn}${extra} AND x.key = ${key} AND ${d.valueTest('x.value', c, b)})`;
 }
 
 function column(map: Record<string, string>, what: string, key: string): string {
@@ -40,13 +54,13 @@ function column(map: Record<string, string>, what: string, key: string): string 
   return col;
 }
 
-const modelCondition = (c: Comparison, b: Binder): string =>
-  c.entity === 'attribute' ? valueTest(column(MODEL_COLUMNS, 'registered model', c.key), c, b) : tagTest(c, b, 'm.name', 'registered_model_tags', '');
+const modelCondition = (d: RegistryDialect) => (c: Comparison, b: Binder): string =>
+  c.entity === 'attribute' ? d.valueTest(column(MODEL_COLUMNS, 'registered model', c.key), c, b) : tagTest(c, b, d, 'm.name', 'registered_model_tags', '');
 
-const versionCondition = (c: Comparison, b: Binder): string =>
+const versionCondition = (d: RegistryDialect) => (c: Comparison, b: Binder): string =>
   c.entity === 'attribute'
-    ? valueTest(column(VERSION_COLUMNS, 'model version', c.key), c, b)
-    : tagTest(c, b, 'v.name', 'model_version_tags', ' AND x.version = v.version');
+    ? d.valueTest(column(VERSION_COLUMNS, 'model version', c.key), c, b)
+    : tagTest(c, b, d, 'v.name', 'model_version_tags', ' AND x.version = v.version');
 
 /** "This user may read the model": their explicit permission, else the default one. */
 function readableModelSql(nameColumn: string, r: ReadableBy, b: Binder): string {
@@ -56,8 +70,11 @@ function readableModelSql(nameColumn: string, r: ReadableBy, b: Binder): string 
     : `${nameColumn} IN (SELECT name FROM registered_model_permissions WHERE user_id = ${user} AND permission <> 'NO_PERMISSIONS')`;
 }
 
-function orderTerms(keys: OrderKey[], map: Record<string, string>, what: string): string[] {
-  return keys.map((k) => `${column(map, what, k.key)} ${k.ascending ? 'ASC' : 'DESC'}`);
+function orderTerms(keys: OrderKey[], map: Record<string, string>, what: string, d: RegistryDialect): string[] {
+  return keys.map((k) => {
+    const col = column(map, what, k.key);
+    return `${TEXT_COLUMNS.has(col) ? d.text(col) : col} ${k.ascending ? 'ASC' : 'DESC'}`;
+  });
 }
 
 function where(q: RegisteredModelSearch, b: Binder, leaf: (c: Comparison, b: Binder) => string, nameColumn: string): string {
@@ -67,24 +84,25 @@ function where(q: RegisteredModelSearch, b: Binder, leaf: (c: Comparison, b: Bin
   return parts.length ? ` WHERE ${parts.join(' AND ')}` : '';
 }
 
-/** Names of one page, MLflow's order: the given keys, then name ASC. */
-export function searchRegisteredModelNames(db: Db, q: RegisteredModelSearch): { ids: string[]; nextOffset: number | null } {
-  const b = new Binder();
-  const filter = where(q, b, modelCondition, 'm.name');
-  const terms = orderTerms(q.orderBy, MODEL_COLUMNS, 'registered model');
-  if (!q.orderBy.some((k) => k.key === 'name')) terms.push('m.name ASC');
-  const rows = db
-    .prepare(`SELECT m.name FROM registered_models m${filter} ORDER BY ${terms.join(', ')} LIMIT ? OFFSET ?`)
-    .pluck()
-    .all(...b.values, q.limit + 1, q.offset) as string[];
-  const more = rows.length > q.limit;
-  return { ids: more ? rows.slice(0, q.limit) : rows, nextOffset: more ? q.offset + q.limit : null };
+export interface RegistryQuery {
+  /** The query without LIMIT/OFFSET (the caller pages with limit + 1 rows to learn whether more follow). */
+  sql: string;
+  b: Binder;
 }
 
-/** Keys of one page, MLflow's order: the given keys (default last_updated DESC), then name ASC, version DESC. */
-export function searchModelVersionKeys(db: Db, q: ModelVersionSearch): { keys: { name: string; version: number }[]; nextOffset: number | null } {
-  const b = new Binder();
-  const filter = where(q, b, versionCondition, 'v.name');
+/** Model names, MLflow's order: the given keys, then name ASC. */
+export function registeredModelQuery(q: RegisteredModelSearch, d: RegistryDialect): RegistryQuery {
+  const b = d.binder();
+  const filter = where(q, b, modelCondition(d), 'm.name');
+  const terms = orderTerms(q.orderBy, MODEL_COLUMNS, 'registered model', d);
+  if (!q.orderBy.some((k) => k.key === 'name')) terms.push(`${d.text('m.name')} ASC`);
+  return { sql: `SELECT m.name FROM registered_models m${filter} ORDER BY ${terms.join(', ')}`, b };
+}
+
+/** Version keys, MLflow's order: the given keys (default last_updated DESC), then name ASC, version DESC. */
+export function modelVersionQuery(q: ModelVersionSearch, d: RegistryDialect): RegistryQuery {
+  const b = d.binder();
+  const filter = where(q, b, versionCondition(d), 'v.name');
   const order: OrderKey[] = q.orderBy.length
     ? q.orderBy
     : [
@@ -92,12 +110,24 @@ export function searchModelVersionKeys(db: Db, q: ModelVersionSearch): { keys: {
         { entity: 'attribute', key: 'name', ascending: true },
         { entity: 'attribute', key: 'version_number', ascending: false },
       ];
-  const terms = orderTerms(order, VERSION_COLUMNS, 'model version');
-  if (!order.some((k) => k.key === 'name')) terms.push('v.name ASC');
+  const terms = orderTerms(order, VERSION_COLUMNS, 'model version', d);
+  if (!order.some((k) => k.key === 'name')) terms.push(`${d.text('v.name')} ASC`);
   if (!order.some((k) => k.key === 'version_number')) terms.push('v.version DESC');
-  const rows = db
-    .prepare(`SELECT v.name, v.version FROM model_versions v${filter} ORDER BY ${terms.join(', ')} LIMIT ? OFFSET ?`)
-    .all(...b.values, q.limit + 1, q.offset) as { name: string; version: number }[];
+  return { sql: `SELECT v.name, v.version FROM model_versions v${filter} ORDER BY ${terms.join(', ')}`, b };
+}
+
+/** One page of `rows` fetched with limit + 1: the page and the next offset, or null at the end. */
+export function pageOf<T>(rows: T[], q: { offset: number; limit: number }): { items: T[]; nextOffset: number | null } {
   const more = rows.length > q.limit;
-  return { keys: more ? rows.slice(0, q.limit) : rows, nextOffset: more ? q.offset + q.limit : null };
+  return { items: more ? rows.slice(0, q.limit) : rows, nextOffset: more ? q.offset + q.limit : null };
+}
+
+export function searchRegisteredModelNames(db: Db, q: RegisteredModelSearch): { items: string[]; nextOffset: number | null } {
+  const { sql, b } = registeredModelQuery(q, SQLITE_DIALECT);
+  return pageOf(db.prepare(`${sql} LIMIT ? OFFSET ?`).pluck().all(...b.values, q.limit + 1, q.offset) as string[], q);
+}
+
+export function searchModelVersionKeys(db: Db, q: ModelVersionSearch): { items: { name: string; version: number }[]; nextOffset: number | null } {
+  const { sql, b } = modelVersionQuery(q, SQLITE_DIALECT);
+  return pageOf(db.prepare(`${sql} LIMIT ? OFFSET ?`).all(...b.values, q.limit + 1, q.offset) as { name: string; version: number }[], q);
 }

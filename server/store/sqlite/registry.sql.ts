@@ -5,7 +5,7 @@ import type { ModelVersionRecord, RegisteredModelRecord, RegistryStore, Stage } 
 import type { KeyValue } from '../types.js';
 import { searchModelVersionKeys, searchRegisteredModelNames } from './registry-search.sql.js';
 
-interface VersionRow {
+export interface VersionRow {
   name: string;
   version: number;
   creation_time: number;
@@ -21,23 +21,49 @@ interface VersionRow {
   status_message: string | null;
 }
 
-interface ModelRow {
+export interface ModelRow {
   name: string;
   creation_time: number;
   last_updated_time: number;
   description: string | null;
 }
 
-const VERSION_COLUMNS =
+export const VERSION_COLUMNS =
   'name, version, creation_time, last_updated_time, description, user_id, current_stage, source, storage_location, run_id, run_link, status, status_message';
 
 export const modelNotFound = (name: string) => notFound(`Registered Model with name=${name} not found`);
 export const versionNotFound = (name: string, version: number | string) => notFound(`Model Version (name=${name}, version=${version}) not found`);
 
 /** The last value of each key wins, as MLflow's tags_dict does. */
-function lastOfEachKey(tags: KeyValue[]): KeyValue[] {
+export function lastOfEachKey(tags: KeyValue[]): KeyValue[] {
   return [...new Map(tags.map((t) => [t.key, t.value])).entries()].map(([key, value]) => ({ key, value }));
 }
+
+/**
+ * A version as MLflow's entity has it. `aliases` is empty for a model's latest_versions (MLflow leaves
+ * them out there).
+ */
+export function toVersionRecord(r: VersionRow, tags: KeyValue[], aliases: string[]): ModelVersionRecord {
+  return {
+    name: r.name,
+    version: r.version,
+    creationTime: r.creation_time,
+    lastUpdatedTime: r.last_updated_time,
+    description: r.description,
+    userId: r.user_id,
+    currentStage: r.current_stage,
+    source: r.source,
+    storageLocation: r.storage_location,
+    runId: r.run_id,
+    runLink: r.run_link,
+    status: r.status,
+    statusMessage: r.status_message,
+    tags,
+    aliases,
+  };
+}
+
+export const toModelFields = (r: ModelRow) => ({ name: r.name, creationTime: r.creation_time, lastUpdatedTime: r.last_updated_time, description: r.description });
 
 export function createRegistryStatements(db: Db): Omit<RegistryStore, 'importRegisteredModel' | 'importModelVersion'> {
   const s = {
@@ -110,30 +136,11 @@ export function createRegistryStatements(db: Db): Omit<RegistryStore, 'importReg
     return row;
   };
 
-  /** A version as MLflow's entity has it; `withAliases` false for a model's latest_versions (MLflow leaves them out there). */
-  const versionRecord = (r: VersionRow, withAliases = true): ModelVersionRecord => ({
-    name: r.name,
-    version: r.version,
-    creationTime: r.creation_time,
-    lastUpdatedTime: r.last_updated_time,
-    description: r.description,
-    userId: r.user_id,
-    currentStage: r.current_stage,
-    source: r.source,
-    storageLocation: r.storage_location,
-    runId: r.run_id,
-    runLink: r.run_link,
-    status: r.status,
-    statusMessage: r.status_message,
-    tags: s.versionTags.all(r.name, r.version),
-    aliases: withAliases ? s.versionAliases.all(r.name, r.version) : [],
-  });
+  const versionRecord = (r: VersionRow, withAliases = true): ModelVersionRecord =>
+    toVersionRecord(r, s.versionTags.all(r.name, r.version), withAliases ? s.versionAliases.all(r.name, r.version) : []);
 
   const modelRecord = (r: ModelRow): RegisteredModelRecord => ({
-    name: r.name,
-    creationTime: r.creation_time,
-    lastUpdatedTime: r.last_updated_time,
-    description: r.description,
+    ...toModelFields(r),
     latestVersions: s.latest.all(r.name).map((v) => versionRecord(s.version.get(r.name, v.version)!, false)),
     tags: s.modelTags.all(r.name),
     aliases: s.modelAliases.all(r.name),
@@ -169,7 +176,7 @@ export function createRegistryStatements(db: Db): Omit<RegistryStore, 'importReg
     },
     searchRegisteredModels: async (q) => {
       const page = searchRegisteredModelNames(db, q);
-      return { items: page.ids.map((n) => model(n)), nextOffset: page.nextOffset };
+      return { items: page.items.map((n) => model(n)), nextOffset: page.nextOffset };
     },
     setRegisteredModelTag: async (name, tag) =>
       db.transaction(() => {
@@ -229,7 +236,7 @@ export function createRegistryStatements(db: Db): Omit<RegistryStore, 'importReg
       })(),
     searchModelVersions: async (q) => {
       const page = searchModelVersionKeys(db, q);
-      return { items: page.keys.map((k) => versionRecord(versionRow(k.name, k.version))), nextOffset: page.nextOffset };
+      return { items: page.items.map((k) => versionRecord(versionRow(k.name, k.version))), nextOffset: page.nextOffset };
     },
     modelVersionsOfRun: async (runId) => s.versionsOfRun.all(runId).map((r) => versionRecord(r)),
     setModelVersionTag: async (name, version, tag) =>

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { encodeChunk } from '../../server/store/chunk-codec.js';
+import { MIGRATIONS_DIR } from '../../server/store/db.js';
+import { migrate } from '../../server/store/migrate.js';
+import { DB_FILE, openSqliteStore } from '../../server/store/sqlite/index.js';
+
+/** The migrations up to and including `lastIdx`, as a data dir older than the rest would have seen them. */
+function migrationsUpTo(lastIdx: number): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'lablog-migrations-'));
+  cpSync(MIGRATIONS_DIR, dir, { recursive: true });
+  const journalFile = path.join(dir, 'meta', '_journal.json');
+  const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { entries: { idx: number }[] };
+  journal.entries = journal.entries.filter((e) => e.idx <= lastIdx);
+  writeFileSync(journalFile, JSON.stringify(journal));
+  return dir;
+}
+
+describe('migration 0010: metric_tail clustered by series', () => {
+  const dirs: string[] = [];
+  after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+  test('tail rows keep their arrival order as seq after the chunked points, and appending and sealing carry on', async () => {
+    const old = migrationsUpTo(9);
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'lablog-tail-'));
+    dirs.push(old, dataDir);
+    const db = new Database(path.join(dataDir, DB_FILE));
+    db.pragma('journal_mode = WAL');
+    db.pragma('foreign_keys = ON');
+    migrate(db, old);
+    db.prepare("INSERT INTO runs (id, run_uuid, experiment_id, start_time, artifact_uri) VALUES (1, 'r1', 0, 1, '/a')").run();
+    // 'loss': one chunk of steps 0..1023, then a tail of 5 (two at step 1025 with the same time, 7 before 3).
+    db.prepare('INSERT INTO metric_series (id, run_id, key, value, step, timestamp, count, tail_count) VALUES (1, 1, ?, 0, 1027, 1027, 1029, 5)').run('loss');
+    const steps = Array.from({ length: 1024 }, (_, i) => i);
+    db.prepare('INSERT INTO metric_chunks (series_id, n, min_step, max_step, min_ts, max_ts, data) VALUES (1, 1024, 0, 1023, 0, 1023, ?)').run(encodeChunk(steps, steps, steps));
+    const tail = db.prepare('INSERT INTO metric_tail (series_id, step, timestamp, value) VALUES (?, ?, ?, ?)');
+    // 'acc': three points at one step and time, in arrival order 1, 2, 3, interleaved with the other series.
+    db.prepare('INSERT INTO metric_series (id, run_id, key, value, step, timestamp, count, tail_count) VALUES (2, 1, ?, 3, 9, 9, 3, 3)').run('acc');
+    for (const [series, step, value] of [[1, 1024, 1024], [2, 9, 1], [1, 1025, 7], [2, 9, 2], [1, 1025, 3], [1, 1026, 1026], [2, 9, 3], [1, 1027, 1027]]) tail.run(series, step, step === 9 ? 9 : step, value);
+    db.close();
+
+    const store = openSqliteStore(dataDir);
+    try {
+      const ddl = store.db.prepare("SELECT sql FROM sqlite_master WHERE name = 'metric_tail'").pluck().get() as string;
+      assert.match(ddl, /WITHOUT ROWID/);
+      const rows = store.db.prepare('SELECT series_id, seq, step, value FROM metric_tail ORDER BY series_id, seq').raw().all();
+      assert.deepEqual(rows, [[1, 1024, 1024, 1024], [1, 1025, 1025, 7], [1, 1026, 1025, 3], [1, 1027, 1026, 1026], [1, 1028, 1027, 1027], [2, 0, 9, 1], [2, 1, 9, 2], [2, 2, 9, 3]]);
+
+      const loss = (await store.getMetricHistory({ runId: 'r1', key: 'loss', offset: 0, limit: null })).points;
+      assert.deepEqual([...loss.values.slice(1023)], [1023, 1024, 7, 3, 1026, 1027]);
+      const acc = (await store.getMetricHistory({ runId: 'r1', key: 'acc', offset: 0, limit: null })).points;
+      assert.deepEqual([...acc.values], [1, 2, 3]);
+
+      // 1019 more points fill the tail to 1024 and seal it; two more 'acc' points keep coming after the old ones.
+      const more = Array.from({ length: 1019 }, (_, i) => ({ key: 'loss', value: 1028 + i, timestamp: 1028 + i, step: 1028 + i }));
+      await store.logBatch('r1', { metrics: [...more, { key: 'acc', value: 4, timestamp: 9, step: 9 }, { key: 'acc', value: 5, timestamp: 9, step: 9 }], params: [], tags: [] });
+      assert.deepEqual(store.db.prepare('SELECT n, min_step, max_step FROM metric_chunks WHERE series_id = 1 ORDER BY id').raw().all(), [[1024, 0, 1023], [1024, 1024, 2046]]);
+      assert.equal(store.db.prepare('SELECT count(*) FROM metric_tail WHERE series_id = 1').pluck().get(), 0);
+      const after = (await store.getMetricHistory({ runId: 'r1', key: 'loss', offset: 0, limit: null })).points;
+      assert.equal(after.values.length, 2048);
+      assert.deepEqual([...after.values.slice(1024, 1028)], [1024, 7, 3, 1026]);
+      assert.deepEqual([...(await store.getMetricHistory({ runId: 'r1', key: 'acc', offset: 0, limit: null })).points.values], [1, 2, 3, 4, 5]);
+    } finally {
+      await store.close();
+    }
+  });
+});
