@@ -14,6 +14,7 @@ commands:
          run the tracking server (defaults: 127.0.0.1, 5000, ./lablog-data;
          env LABLOG_HOST, LABLOG_PORT, LABLOG_DATA_DIR, LABLOG_LOG_LEVEL; flags win)
          [--auth on] requires credentials (env LABLOG_AUTH; docs/auth.md has every setting)
+         [--artifacts-uri s3://bucket/prefix] keeps artifacts in S3 (env LABLOG_ARTIFACTS_URI)
 ${GC_USAGE}${SYNC_USAGE}${ACCOUNTS_USAGE}${BACKUP_USAGE}${RESTORE_USAGE}${IMPORT_MLFLOW_USAGE}${MIGRATE_STORE_USAGE}`;
 
 const [command, ...rest] = process.argv.slice(2);

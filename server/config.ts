@@ -1,6 +1,7 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseS3Uri } from './artifacts/s3-location.js';
 import { DEFAULT_LIMITS } from './http/limits.js';
 
 /** A comma-separated list in one setting. */
@@ -8,6 +9,10 @@ const list = z
   .string()
   .default('')
   .transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean));
+
+const artifactsUri = z
+  .string()
+  .refine((v) => parseS3Uri(v) !== null, 'artifacts URI must look like s3://bucket/prefix (a bucket name of 3 to 63 lowercase letters, digits, dots or dashes)');
 
 /** Every setting lablog reads. Sources, strongest first: CLI flags, LABLOG_* env vars, defaults. */
 export const configSchema = z.object({
@@ -32,6 +37,11 @@ export const configSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\/\S+$/i, 'database URL must look like postgres://user:password@host:5432/database')
     .optional(),
+  /**
+   * `s3://bucket/prefix` keeps artifacts in S3 or an S3-compatible service (endpoint, region and
+   * credentials from the AWS_* variables); unset, they live in `<dataDir>/artifacts`.
+   */
+  artifactsUri: artifactsUri.optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Largest artifact accepted (single upload or assembled multipart upload); larger ones get 413. */
   maxArtifactBytes: z.coerce.number().int().min(1).default(10 * 1024 ** 3),
@@ -92,12 +102,14 @@ const FLAGS: Record<string, keyof Config> = {
   '--max-artifact-bytes': 'maxArtifactBytes',
   '--auth': 'auth',
   '--database-url': 'databaseUrl',
+  '--artifacts-uri': 'artifactsUri',
 };
 const ENV: Record<string, keyof Config> = {
   LABLOG_HOST: 'host',
   LABLOG_PORT: 'port',
   LABLOG_DATA_DIR: 'dataDir',
   LABLOG_DATABASE_URL: 'databaseUrl',
+  LABLOG_ARTIFACTS_URI: 'artifactsUri',
   LABLOG_LOG_LEVEL: 'logLevel',
   LABLOG_BODY_LIMIT: 'bodyLimit',
   LABLOG_MAX_CONNECTIONS: 'maxConnections',
@@ -167,6 +179,15 @@ export function resolveDataDir(flag: string | undefined, env: NodeJS.ProcessEnv 
   const parsed = configSchema.shape.dataDir.safeParse(flag ?? fromEnv);
   if (!parsed.success) throw new ConfigError(`invalid configuration:\n  dataDir: ${parsed.error.issues[0].message}`);
   return path.resolve(parsed.data);
+}
+
+/** Only the artifacts URI (flag, else LABLOG_ARTIFACTS_URI), for commands that open the artifact store (gc). */
+export function resolveArtifactsUri(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const value = flag ?? (env.LABLOG_ARTIFACTS_URI || undefined);
+  if (value === undefined) return undefined;
+  const parsed = artifactsUri.safeParse(value);
+  if (!parsed.success) throw new ConfigError(`invalid configuration:\n  artifactsUri: ${parsed.error.issues[0].message}`);
+  return parsed.data;
 }
 
 /**

@@ -1,16 +1,16 @@
-import path from 'node:path';
-import { createLocalArtifactStore } from './artifacts/local.js';
+import { openArtifactStore } from './artifacts/open.js';
 import { missingData, openCommandStore } from './commands/open-store.js';
-import { ConfigError, resolveDatabaseUrl, resolveDataDir } from './config.js';
+import { ConfigError, resolveArtifactsUri, resolveDatabaseUrl, resolveDataDir } from './config.js';
 import { LablogError } from './errors.js';
 import { executeGc, planGc, type GcPlan, type GcProgress, type GcReport } from './tracking/gc.service.js';
 
 export const GC_USAGE = `  gc [--older-than 7d] [--experiment-ids 1,2] [--run-ids a,b] [--dry-run] [--data-dir D]
-         [--database-url URL]
+         [--database-url URL] [--artifacts-uri s3://bucket/prefix]
          permanently remove deleted runs (rows and artifact folders) and deleted experiments;
          with no ids, everything deleted (at least --older-than ago, e.g. 1d2h3m4s) goes;
          named ids must be deleted; --dry-run only prints what would be removed;
-         the rows are in --database-url (env LABLOG_DATABASE_URL) when lablog runs on PostgreSQL
+         the rows are in --database-url (env LABLOG_DATABASE_URL) when lablog runs on PostgreSQL,
+         the artifacts in --artifacts-uri (env LABLOG_ARTIFACTS_URI) when they are on S3
 `;
 
 export interface GcArgs {
@@ -20,15 +20,16 @@ export interface GcArgs {
   dryRun: boolean;
   dataDir: string | undefined;
   databaseUrl: string | undefined;
+  artifactsUri: string | undefined;
   help: boolean;
 }
 
-const VALUE_OPTIONS = ['--older-than', '--experiment-ids', '--run-ids', '--data-dir', '--database-url'] as const;
+const VALUE_OPTIONS = ['--older-than', '--experiment-ids', '--run-ids', '--data-dir', '--database-url', '--artifacts-uri'] as const;
 type ValueOption = (typeof VALUE_OPTIONS)[number];
 
 /** `--flag value` and `--flag=value`; anything unknown, valueless or malformed is a ConfigError. */
 export function parseGcArgs(argv: string[]): GcArgs {
-  const out: GcArgs = { olderThanMs: null, experimentIds: [], runIds: [], dryRun: false, dataDir: undefined, databaseUrl: undefined, help: false };
+  const out: GcArgs = { olderThanMs: null, experimentIds: [], runIds: [], dryRun: false, dataDir: undefined, databaseUrl: undefined, artifactsUri: undefined, help: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const eq = arg.indexOf('=');
@@ -62,6 +63,9 @@ export function parseGcArgs(argv: string[]): GcArgs {
         break;
       case '--database-url':
         out.databaseUrl = value;
+        break;
+      case '--artifacts-uri':
+        out.artifactsUri = value;
         break;
     }
   }
@@ -135,6 +139,7 @@ export async function gcCommand(argv: string[]): Promise<number> {
   let args: GcArgs;
   let dataDir: string;
   let databaseUrl: string | undefined;
+  let artifactsUri: string | undefined;
   try {
     args = parseGcArgs(argv);
     if (args.help) {
@@ -143,6 +148,7 @@ export async function gcCommand(argv: string[]): Promise<number> {
     }
     dataDir = resolveDataDir(args.dataDir);
     databaseUrl = resolveDatabaseUrl(args.databaseUrl);
+    artifactsUri = resolveArtifactsUri(args.artifactsUri);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`lablog gc: ${err.message}\n`);
@@ -161,7 +167,7 @@ export async function gcCommand(argv: string[]): Promise<number> {
     return 1;
   }
   try {
-    const artifacts = createLocalArtifactStore(path.join(dataDir, 'artifacts'));
+    const artifacts = openArtifactStore(artifactsUri, dataDir).store;
     const request = { olderThanMs: args.olderThanMs, experimentIds: args.experimentIds, runIds: args.runIds, dryRun: args.dryRun, now: Date.now() };
     let plan: GcPlan;
     try {

@@ -1,6 +1,5 @@
-import path from 'node:path';
 import { pino } from 'pino';
-import { createLocalArtifactStore, removeStaleUploads } from './artifacts/local.js';
+import { openArtifactStore } from './artifacts/open.js';
 import { buildApp } from './app.js';
 import { ensureFirstAdmin } from './auth/bootstrap.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
@@ -16,7 +15,6 @@ const REFUSES_FOR_GOOD = new Set(['EROFS', 'EACCES', 'EPERM']);
 /** Starts the server and wires signals for a graceful stop; resolves once it listens. */
 export async function startServer(config: Config) {
   const logger = pino({ level: config.logLevel });
-  const artifactsDir = path.join(config.dataDir, 'artifacts');
   // A data directory that refuses writes for good (a read-only mount, another owner) is opened
   // read-only; on a full disk the usual open is tried first, so writes resume once space returns.
   const atStart = await probeWritable(config.dataDir, 'the data directory');
@@ -24,15 +22,16 @@ export async function startServer(config: Config) {
   const store: TrackingStore & { readOnlyBecause?: string | null } = config.databaseUrl
     ? await openPostgresStore(config.databaseUrl)
     : openSqliteStore(config.dataDir, { readOnly, readOnlyFallback: true, backgroundCheckpoints: true });
-  const artifacts = createLocalArtifactStore(artifactsDir);
+  const opened = openArtifactStore(config.artifactsUri, config.dataDir);
+  const artifacts = opened.store;
   if (!readOnly) {
-    const stale = await removeStaleUploads(artifactsDir).catch(() => ({ files: 0, bytes: 0 }));
+    const stale = await opened.removeStale().catch(() => ({ files: 0, bytes: 0 }));
     if (stale.files > 0) logger.info(stale, 'removed the staging files of uploads an earlier process left unfinished');
   }
   const storage = createStorageHealth({
     places: [
       { dir: config.dataDir, where: 'the data directory' },
-      { dir: artifactsDir, where: 'the artifact store' },
+      opened.place,
     ],
     readOnlyBecause: store.readOnlyBecause,
     logger,
@@ -66,7 +65,7 @@ export async function startServer(config: Config) {
   const address = await app.listen({ host: config.host, port: config.port });
   // The database URL's password never reaches the log.
   const database = config.databaseUrl ? `postgres ${redactUrl(config.databaseUrl)}` : 'sqlite';
-  logger.info({ address, dataDir: config.dataDir, database, auth: config.auth ? 'on' : 'off', storage: storageAtStart.writable ? 'writable' : 'not writable' }, 'lablog listening');
+  logger.info({ address, dataDir: config.dataDir, database, artifacts: opened.describe, auth: config.auth ? 'on' : 'off', storage: storageAtStart.writable ? 'writable' : 'not writable' }, 'lablog listening');
   return { app, store, address };
 }
 

@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync 
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ConfigError, loadConfig, parseFlags, type Config } from '../server/config.js';
+import { parseS3Uri } from '../server/artifacts/s3-location.js';
+import { ConfigError, loadConfig, parseFlags, resolveArtifactsUri, type Config } from '../server/config.js';
 
 // loadConfig creates the data dir, so every test runs inside a temp cwd: the default ./lablog-data
 // must never appear in the checkout.
@@ -106,6 +107,31 @@ describe('loadConfig', () => {
     writeFileSync(file, 'x');
     const err = configError(() => loadConfig(['--data-dir', path.join(file, 'sub')], {}));
     assert.match(err.message, /^data dir '.*plain-file\/sub' is not writable/);
+  });
+});
+
+describe('artifact storage (LABLOG_ARTIFACTS_URI, --artifacts-uri)', () => {
+  it('unset means the data dir; an s3:// URI is taken from the env or the flag, the flag winning', () => {
+    assert.equal(loadConfig([], {}).artifactsUri, undefined);
+    assert.equal(loadConfig([], { LABLOG_ARTIFACTS_URI: '' }).artifactsUri, undefined);
+    assert.equal(loadConfig([], { LABLOG_ARTIFACTS_URI: 's3://lablog-artifacts/team/a' }).artifactsUri, 's3://lablog-artifacts/team/a');
+    assert.equal(loadConfig(['--artifacts-uri', 's3://flag.bucket'], { LABLOG_ARTIFACTS_URI: 's3://env-bucket/x' }).artifactsUri, 's3://flag.bucket');
+    assert.equal(resolveArtifactsUri(undefined, { LABLOG_ARTIFACTS_URI: 's3://env-bucket/x' }), 's3://env-bucket/x');
+    assert.equal(resolveArtifactsUri('s3://flag-bucket', { LABLOG_ARTIFACTS_URI: 's3://env-bucket/x' }), 's3://flag-bucket');
+    assert.equal(resolveArtifactsUri(undefined, {}), undefined);
+  });
+
+  for (const bad of ['s3://', 's3:/bucket', 'S3://bucket', 's3://Bucket/x', 's3://ab', 's3://bucket/a/../b', 'file:///srv/artifacts', '/srv/artifacts', 'gs://bucket']) {
+    it(`${JSON.stringify(bad)} is a ConfigError naming the setting`, () => {
+      assert.match(configError(() => loadConfig(['--artifacts-uri', bad], {})).message, /artifactsUri: artifacts URI must look like s3:\/\/bucket\/prefix/);
+      assert.match(configError(() => resolveArtifactsUri(undefined, { LABLOG_ARTIFACTS_URI: bad })).message, /artifactsUri:/);
+    });
+  }
+
+  it('the bucket and prefix are read as S3 names them', () => {
+    assert.deepEqual(parseS3Uri('s3://bucket'), { bucket: 'bucket', prefix: '' });
+    assert.deepEqual(parseS3Uri('s3://bucket/'), { bucket: 'bucket', prefix: '' });
+    assert.deepEqual(parseS3Uri('s3://my.bucket-1/a//b/'), { bucket: 'my.bucket-1', prefix: 'a/b' });
   });
 });
 

@@ -306,13 +306,14 @@ describe('gc arguments and output', () => {
   });
 
   it('parses ids, flags and both option spellings', () => {
-    assert.deepEqual(parseGcArgs(['--run-ids', 'a, b,a', '--experiment-ids=3', '--dry-run', '--older-than=1d', '--data-dir', 'D']), {
+    assert.deepEqual(parseGcArgs(['--run-ids', 'a, b,a', '--experiment-ids=3', '--dry-run', '--older-than=1d', '--data-dir', 'D', '--artifacts-uri=s3://b/p']), {
       olderThanMs: DAY,
       experimentIds: ['3'],
       runIds: ['a', 'b'],
       dryRun: true,
       dataDir: 'D',
       databaseUrl: undefined,
+      artifactsUri: 's3://b/p',
       help: false,
     });
     assert.throws(() => parseGcArgs(['--data-dir', '--dry-run']), /needs a value/);

@@ -7,6 +7,8 @@ import { buildApp, type AppDeps } from '../server/app.js';
 import { ensureFirstAdmin } from '../server/auth/bootstrap.js';
 import type { ConnectionLimits } from '../server/http/limits.js';
 import { createLocalArtifactStore } from '../server/artifacts/local.js';
+import { createS3ArtifactStore } from '../server/artifacts/s3.js';
+import type { S3Location } from '../server/artifacts/s3-location.js';
 import type { Db } from '../server/store/db.js';
 import { createPool, migratePostgres } from '../server/store/postgres/db.js';
 import { openPostgresStore } from '../server/store/postgres/index.js';
@@ -14,6 +16,8 @@ import { openSqliteStore } from '../server/store/sqlite/index.js';
 import type { TrackingStore } from '../server/store/types.js';
 import { parseJsonOr } from './support/json.js';
 import { createDatabase, dropDatabase, postgresSkip } from './support/postgres.js';
+import { freshBucket } from './support/s3.js';
+import { localStored, s3Stored, type ArtifactBackend, type StoredArtifacts } from './support/stored-artifacts.js';
 
 export type TestApp = Awaited<ReturnType<typeof buildTestApp>>;
 
@@ -30,6 +34,20 @@ export function backends(): Array<{ backend: Backend; skip: string | false }> {
     { backend: 'sqlite', skip: false },
     { backend: 'postgres', skip: postgresSkip() ?? false },
   ];
+}
+
+export type { ArtifactBackend };
+
+/** The artifact stores a parameterized suite runs on: files in the data dir, and objects on s3rver. */
+export function artifactBackends(): ArtifactBackend[] {
+  return ['local', 's3'];
+}
+
+/** The store a test app keeps its artifacts in, and a way to look at what it holds from outside lablog. */
+async function openArtifacts(backend: ArtifactBackend | S3Location, dir: string): Promise<{ artifacts: AppDeps['artifacts']; stored: StoredArtifacts }> {
+  if (backend === 'local') return { artifacts: createLocalArtifactStore(path.join(dir, 'artifacts')), stored: localStored(path.join(dir, 'artifacts')) };
+  const loc = backend === 's3' ? await freshBucket() : backend;
+  return { artifacts: createS3ArtifactStore(loc), stored: s3Stored(loc) };
 }
 
 /** lablog's migrations, run once on the test cluster's template database (support/postgres.ts). */
@@ -81,6 +99,8 @@ export async function sqlRows<T = Record<string, unknown>>(on: { db: Db | null; 
 export async function buildTestApp(
   opts: {
     backend?: Backend;
+    /** Where artifacts are kept: the data dir (default), a fresh bucket on the test process's s3rver, or the bucket given. */
+    artifacts?: ArtifactBackend | S3Location;
     now?: () => number;
     maxArtifactBytes?: number;
     artifactListPageSize?: number;
@@ -93,7 +113,7 @@ export async function buildTestApp(
   const dir = mkdtempSync(path.join(os.tmpdir(), 'lablog-test-'));
   const backend = opts.backend ?? 'sqlite';
   const { store, db, pool, url, drop } = await openTestStore(backend, dir);
-  const artifacts = createLocalArtifactStore(path.join(dir, 'artifacts'));
+  const { artifacts, stored } = await openArtifacts(opts.artifacts ?? 'local', dir);
   const clock = { now: opts.now ?? (() => Date.now()) };
   const config = {
     bodyLimit: 8 * 1024 * 1024,
@@ -120,6 +140,8 @@ export async function buildTestApp(
     /** The PostgreSQL database's URL (null on SQLite), for a lablog process to open. */
     databaseUrl: url,
     artifactsDir: path.join(dir, 'artifacts'),
+    /** What the artifact store holds, read from its files or bucket directly. */
+    stored,
     /** The SQLite connection (SQLite only; backend-neutral tests use `sql`). */
     get db(): Db {
       if (db === null) throw new Error('t.db is the SQLite connection; this app runs on PostgreSQL (use t.sql)');

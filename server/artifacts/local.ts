@@ -1,11 +1,12 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, realpathSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { invalid, notFound, tooLarge, translateErrors } from '../errors.js';
+import { invalid, translateErrors } from '../errors.js';
 import { fsFault, fsFaultReason } from '../storage/faults.js';
+import { byName, byteLimit, checkedParts, checkPartNumber, checkUploadId, uploadMissing } from './common.js';
 import type { ArtifactEntry, ArtifactStore, Range } from './types.js';
 
 /**
@@ -46,23 +47,14 @@ export function createLocalArtifactStore(root: string): ArtifactStore {
   async function stage(body: Readable, maxBytes: number, withMd5 = false): Promise<{ file: string; size: number; md5: string }> {
     // The pid in the name tells a later process whether the writer is gone (removeStaleUploads).
     const file = path.join(staging, `${process.pid}-${randomUUID()}`);
-    let size = 0;
-    const md5 = withMd5 ? createHash('md5') : null;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        size += chunk.length;
-        if (size > maxBytes) return done(tooLarge(`Artifact larger than the limit of ${maxBytes} bytes (LABLOG_MAX_ARTIFACT_BYTES)`));
-        md5?.update(chunk);
-        done(null, chunk);
-      },
-    });
+    const limit = byteLimit(maxBytes, withMd5);
     try {
-      await pipeline(body, counter, createWriteStream(file, { flags: 'wx' }));
+      await pipeline(body, limit.stream, createWriteStream(file, { flags: 'wx' }));
     } catch (err) {
       await rm(file, { force: true });
       throw err;
     }
-    return { file, size, md5: md5?.digest('hex') ?? '' };
+    return { file, size: limit.size(), md5: limit.md5() };
   }
 
   async function moveIntoPlace(staged: string, rel: string): Promise<void> {
@@ -82,7 +74,7 @@ export function createLocalArtifactStore(root: string): ArtifactStore {
   }
 
   const uploadDir = (id: string) => {
-    if (!/^[0-9a-f-]{36}$/.test(id)) throw notFound(`No multipart upload with id '${id.slice(0, 64)}'`);
+    checkUploadId(id);
     return path.join(staging, 'mpu', id);
   };
 
@@ -90,7 +82,7 @@ export function createLocalArtifactStore(root: string): ArtifactStore {
     try {
       return await readFile(path.join(uploadDir(id), 'target'), 'utf8');
     } catch {
-      throw notFound(`No multipart upload with id '${id}'`);
+      throw uploadMissing(id);
     }
   }
 
@@ -126,7 +118,7 @@ export function createLocalArtifactStore(root: string): ArtifactStore {
         if (e.isDirectory()) out.push({ name: e.name, isDir: true, size: null });
         else if (e.isFile()) out.push({ name: e.name, isDir: false, size: (await stat(path.join(dir, e.name))).size });
       }
-      return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      return out.sort(byName);
     },
 
     async delete(rel) {
@@ -162,7 +154,7 @@ export function createLocalArtifactStore(root: string): ArtifactStore {
 
     async putPart(id, partNumber, body, maxBytes) {
       await uploadTarget(id);
-      if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) throw invalid(`Invalid part number ${partNumber}: 1 to 10000`);
+      checkPartNumber(partNumber);
       const { file, size, md5 } = await stage(body, maxBytes, true);
       const part = path.join(uploadDir(id), `part-${partNumber}`);
       try {
@@ -179,18 +171,8 @@ export function createLocalArtifactStore(root: string): ArtifactStore {
     async completeUpload(id, rel, parts, maxBytes) {
       const target = await uploadTarget(id);
       if (target !== rel) throw invalid(`Upload ${id} is for '${target}', not '${rel}'`);
-      if (parts.length === 0) throw invalid('A multipart upload needs at least one part');
-      const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
-      for (let i = 1; i < sorted.length; i++) {
-        if (sorted[i].partNumber === sorted[i - 1].partNumber) throw invalid(`Part ${sorted[i].partNumber} is listed more than once`);
-      }
-      const files: string[] = [];
-      for (const p of sorted) {
-        const etag = await readFile(path.join(uploadDir(id), `part-${p.partNumber}.etag`), 'utf8').catch(() => null);
-        if (etag === null) throw invalid(`Part ${p.partNumber} of upload ${id} was never uploaded`);
-        if (etag !== p.etag.replaceAll('"', '')) throw invalid(`Part ${p.partNumber} of upload ${id}: etag '${p.etag}' does not match`);
-        files.push(path.join(uploadDir(id), `part-${p.partNumber}`));
-      }
+      const part = (n: number) => path.join(uploadDir(id), `part-${n}`);
+      const files = (await checkedParts(id, parts, (n) => readFile(`${part(n)}.etag`, 'utf8').catch(() => null))).map(part);
       const { file, size } = await stage(Readable.from(concat(files)), maxBytes);
       await moveIntoPlace(file, rel);
       await rm(uploadDir(id), { recursive: true, force: true });

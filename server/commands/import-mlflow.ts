@@ -1,7 +1,6 @@
 import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { createLocalArtifactStore } from '../artifacts/local.js';
-import { ConfigError, resolveDatabaseUrl, resolveDataDir } from '../config.js';
+import { openArtifactStore } from '../artifacts/open.js';
+import { ConfigError, resolveArtifactsUri, resolveDatabaseUrl, resolveDataDir } from '../config.js';
 import { formatBytes } from '../gc-command.js';
 import { ImportScopeError } from '../import/experiments.phase.js';
 import { importFromMlflow, verifyFromMlflow } from '../import/import.service.js';
@@ -134,6 +133,7 @@ export async function importMlflowCommand(argv: string[], env: NodeJS.ProcessEnv
   let args: ImportArgs;
   let dataDir: string;
   let databaseUrl: string | undefined;
+  let artifactsUri: string | undefined;
   try {
     args = parseImportArgs(argv);
     if (args.help) {
@@ -142,10 +142,11 @@ export async function importMlflowCommand(argv: string[], env: NodeJS.ProcessEnv
     }
     dataDir = resolveDataDir(args.dataDir);
     databaseUrl = resolveDatabaseUrl(args.databaseUrl, env);
+    // Artifacts go where the server will look for them.
+    artifactsUri = resolveArtifactsUri(undefined, env);
   } catch (err) {
     return usageFailure('import-mlflow', IMPORT_MLFLOW_USAGE, err);
   }
-  // Artifacts go to the data dir whichever store holds the rows.
   mkdirSync(dataDir, { recursive: true });
   let store: Awaited<ReturnType<typeof openCommandStore>>;
   try {
@@ -154,7 +155,7 @@ export async function importMlflowCommand(argv: string[], env: NodeJS.ProcessEnv
     process.stderr.write(`lablog import-mlflow: cannot open the database: ${(err as Error).message}\n`);
     return 1;
   }
-  const artifacts = createLocalArtifactStore(path.join(dataDir, 'artifacts'));
+  const artifacts = openArtifactStore(artifactsUri, dataDir, env).store;
   const source = createSourceClient({ url: args.from, headers: sourceAuthHeaders(env) });
   const bars = phaseBars();
   const options = {

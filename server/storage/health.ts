@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { freeBytesAt, PROBE_BYTES, probeWritable } from './probe.js';
+import { freeBytesAt, PROBE_BYTES, probeWritable, type Probe } from './probe.js';
 
 /** How often storage is looked at when no request does it. */
 const CHECK_EVERY_MS = 30_000;
@@ -12,11 +12,16 @@ export interface StorageStatus {
   freeBytes: number | null;
 }
 
-export interface StoragePlace {
-  dir: string;
-  /** How messages name it ("the data directory"): server paths stay out of what clients read. */
-  where: string;
-}
+export type StoragePlace =
+  | {
+      dir: string;
+      /** How messages name it ("the data directory"): server paths stay out of what clients read. */
+      where: string;
+    }
+  /** Storage that is no directory (an S3 bucket): its own probe, no free space to watch. */
+  | { where: string; probe: () => Promise<Probe> };
+
+const probePlace = (p: StoragePlace) => ('probe' in p ? p.probe() : probeWritable(p.dir, p.where));
 
 export type StorageHealth = ReturnType<typeof createStorageHealth>;
 
@@ -51,7 +56,7 @@ export function createStorageHealth(opts: {
   }
 
   async function probeAll(): Promise<StorageStatus> {
-    const results = await Promise.all(opts.places.map((p) => probeWritable(p.dir, p.where)));
+    const results = await Promise.all(opts.places.map(probePlace));
     const freeBytes = least(results.map((r) => r.freeBytes));
     const failed = results.find((r) => !r.writable);
     if (failed && !failed.writable) return { writable: false, reason: failed.reason, freeBytes };
@@ -59,8 +64,9 @@ export function createStorageHealth(opts: {
   }
 
   async function tick(): Promise<void> {
-    if (!status.writable) return void (await check());
-    const freeBytes = least(await Promise.all(opts.places.map((p) => freeBytesAt(p.dir))));
+    // A bucket has no free space to read: only writing tells whether it still takes writes.
+    if (!status.writable || opts.places.some((p) => 'probe' in p)) return void (await check());
+    const freeBytes = least(await Promise.all(opts.places.map((p) => ('dir' in p ? freeBytesAt(p.dir) : null))));
     if (freeBytes !== null && freeBytes < PROBE_BYTES) await check();
     else if (status.writable) status = { ...status, freeBytes };
   }

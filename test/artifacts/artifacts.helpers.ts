@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { createCipheriv, createHash } from 'node:crypto';
-import { createReadStream, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildTestApp, listen, seedRun, type TestApp } from '../helper.js';
+import { localTree } from '../support/stored-artifacts.js';
 
 export const MiB = 1024 * 1024;
 
@@ -167,28 +168,7 @@ export async function sha256File(file: string): Promise<string> {
   return h.digest('hex');
 }
 
-/**
- * Every entry under `dir`, recursively, as sorted lines: `d/` for directories, `f size sha256` for
- * files, `l -> target` for symlinks (not followed). `skip(rel)` leaves a subtree out.
- */
-export function tree(dir: string, skip: (rel: string) => boolean = () => false): string[] {
-  const out: string[] = [];
-  const walk = (rel: string) => {
-    for (const name of readdirSync(path.join(dir, rel)).sort()) {
-      const r = rel ? `${rel}/${name}` : name;
-      if (skip(r)) continue;
-      const abs = path.join(dir, r);
-      const s = lstatSync(abs);
-      if (s.isSymbolicLink()) out.push(`${r} -> ${readlinkSync(abs)}`);
-      else if (s.isDirectory()) {
-        out.push(`${r}/`);
-        walk(r);
-      } else out.push(`${r} ${s.size} ${sha256(readFileSync(abs))}`);
-    }
-  };
-  if (existsSync(dir)) walk('');
-  return out;
-}
+export const tree = localTree;
 
 /** The data dir outside the artifact root, without the SQLite files (which change as runs are made). */
 export function outsideRoot(t: TestApp): string[] {
