@@ -1,6 +1,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { openArtifactStore } from '../artifacts/open.js';
+import { parseS3Uri } from '../artifacts/s3-location.js';
 import { ConfigError } from '../config.js';
+import { copyArtifacts, type ArtifactCopy } from '../migrate-store/artifacts.js';
 import { advanceSequences, beginCopy, copyTable, finishCopy, MigrateStoreError, sourceCounts, targetCounts } from '../migrate-store/copy.js';
 import { copyPlan } from '../migrate-store/tables.js';
 import { verifyRuns } from '../migrate-store/verify.js';
@@ -8,39 +11,46 @@ import { openDatabaseReadOnly } from '../store/db.js';
 import { createPool, isPostgresUrl, migratePostgres } from '../store/postgres/db.js';
 import { openPostgresStore } from '../store/postgres/index.js';
 import { DB_FILE, openSqliteStore } from '../store/sqlite/index.js';
+import { formatBytes } from '../gc-command.js';
 import { scanArgs, usageFailure } from './args.js';
 import { progressLine, renderBar } from './progress.js';
 
-export const MIGRATE_STORE_USAGE = `  migrate-store --from <data dir> --to postgres://user:pass@host:5432/db [--restart]
+export const MIGRATE_STORE_USAGE = `  migrate-store --from <data dir> --to postgres://user:pass@host:5432/db [--artifacts-to s3://bucket/prefix] [--restart]
          copy a SQLite data dir's tracking data (experiments, runs, params, tags, metrics, datasets,
          sweeps, users, tokens, permissions, the registry) into an empty PostgreSQL database, then
          verify row counts per table and a checksum per run; stop the server on the data dir first.
          Interrupted, the same command resumes where it stopped; --restart empties the target and
-         starts over. Artifacts stay where they are (<data dir>/artifacts)
+         starts over. --artifacts-to also copies <data dir>/artifacts into S3-compatible storage
+         (endpoint and credentials from the AWS_* variables; files already there are skipped)
 `;
 
 export interface MigrateArgs {
   from: string;
   to: string;
+  artifactsTo: string | undefined;
   restart: boolean;
   help: boolean;
 }
 
 export function parseMigrateArgs(argv: string[]): MigrateArgs {
-  const args: MigrateArgs = { from: '', to: '', restart: false, help: false };
+  const args: MigrateArgs = { from: '', to: '', artifactsTo: undefined, restart: false, help: false };
   scanArgs(argv, ({ flag, inline, value }) => {
     if (flag === '-h' || flag === '--help') args.help = true;
     else if (flag === '--from') args.from = value();
     else if (flag === '--to') args.to = value();
+    else if (flag === '--artifacts-to') args.artifactsTo = value();
     else if (flag === '--restart') {
       if (inline) throw new ConfigError(`option '--restart' takes no value`);
       args.restart = true;
-    } else throw new ConfigError(`unknown option '${flag}' (known: --from, --to, --restart)`);
+    } else throw new ConfigError(`unknown option '${flag}' (known: --from, --to, --artifacts-to, --restart)`);
   });
   if (args.help) return args;
   if (!args.from) throw new ConfigError('name the SQLite data dir to copy with --from, e.g. --from ./lablog-data');
   if (!args.to) throw new ConfigError('name the PostgreSQL database with --to, e.g. --to postgres://lablog:secret@db:5432/lablog');
   if (!isPostgresUrl(args.to)) throw new ConfigError(`--to: '${redact(args.to)}' is not a postgres:// URL`);
+  if (args.artifactsTo !== undefined) {
+    if (parseS3Uri(args.artifactsTo) === null) throw new ConfigError(`--artifacts-to: '${args.artifactsTo}' is not an s3://bucket/prefix URI`);
+  }
   if (!existsSync(path.join(args.from, DB_FILE))) throw new ConfigError(`--from: there is no ${DB_FILE} in '${args.from}'`);
   return args;
 }
@@ -102,6 +112,14 @@ export async function migrateStoreCommand(argv: string[]): Promise<number> {
       await to.close();
     }
     for (const m of verified.mismatches) problems.push(`run ${m.runId}: ${m.what}`);
+    let artifacts: ArtifactCopy | null = null;
+    if (args.artifactsTo) {
+      const from = openArtifactStore(undefined, args.from).store;
+      const to = openArtifactStore(args.artifactsTo, args.from).store;
+      artifacts = await copyArtifacts(from, to, (c) => bar.update(`artifacts: ${c.files} files, ${formatBytes(c.bytes)} (${c.skipped} already there)`));
+      bar.clear();
+      for (const m of artifacts.mismatches) problems.push(`artifact ${m}`);
+    }
     const seconds = `${((copiedAt - started) / 1000).toFixed(1)} s (verified in ${((performance.now() - copiedAt) / 1000).toFixed(1)} s)`;
     if (problems.length > 0) {
       for (const p of problems) process.stdout.write(`MISMATCH ${p}\n`);
@@ -111,7 +129,9 @@ export async function migrateStoreCommand(argv: string[]): Promise<number> {
     await finishCopy(pool);
     process.stdout.write(
       `copied ${total} rows (${plan.length} tables, ${runIds.length} runs, ${verified.points} metric points) from ${args.from} to ${redact(args.to)} in ${seconds}; ` +
-        'row counts and every run\'s checksum match\n',
+        "row counts and every run's checksum match" +
+        (artifacts ? `; ${artifacts.files} artifact files (${formatBytes(artifacts.bytes)}, ${artifacts.skipped} already there) copied to ${args.artifactsTo}` : '') +
+        '\n',
     );
     return 0;
   } catch (err) {

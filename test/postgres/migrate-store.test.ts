@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { copyPlan } from '../../server/migrate-store/tables.js';
@@ -12,6 +14,8 @@ import { ADMIN, buildTestApp } from '../helper.js';
 import { basic, createToken, createUser } from '../auth/auth.helpers.js';
 import { CLI_JS } from '../support/lablog-process.js';
 import { createDatabase, dropDatabase, postgresSkip } from '../support/postgres.js';
+import { freshBucket } from '../support/s3.js';
+import { bucketObjects } from '../support/stored-artifacts.js';
 
 // `lablog migrate-store` as a user runs it (a child process) from a SQLite data dir filled through the
 // API into fresh PostgreSQL databases; every table is then compared row by row.
@@ -21,7 +25,11 @@ const skip = postgresSkip() ?? false;
 const admin = basic(ADMIN.username, ADMIN.password);
 
 function migrate(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI_JS, 'migrate-store', ...args], { encoding: 'utf8', timeout: 100_000 });
+  return migrateWith({}, ...args);
+}
+
+function migrateWith(env: Record<string, string>, ...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI_JS, 'migrate-store', ...args], { encoding: 'utf8', timeout: 100_000, env: { ...process.env, ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -56,9 +64,12 @@ function sqliteRows(dir: string): Record<string, unknown[]> {
   }
 }
 
+const ARTIFACTS: Record<string, Buffer> = { 'model/weights.bin': randomBytes(300_000), 'plots/loss.png': randomBytes(2_000), 'notes.txt': Buffer.from('é') };
+
 describe('lablog migrate-store', { skip }, () => {
   let dir = '';
   let runId = '';
+  let artifactRoot = '';
   const dbs: string[] = [];
   const fresh = async () => {
     const url = await createDatabase();
@@ -92,6 +103,11 @@ describe('lablog migrate-store', { skip }, () => {
     await call('model-versions/create', { name: 'net', source: `runs:/${runId}/model`, run_id: runId });
     const sweep = await call('/api/2.0/lablog/sweeps/create', { experiment_id: seeded.experimentId, name: 'grid', method: 'grid', metric: { name: 'loss' }, parameters: { lr: { values: [0.1, 0.01] } } });
     assert.equal(sweep.status, 200, sweep.body);
+    for (const [name, bytes] of Object.entries(ARTIFACTS)) {
+      const put = await t.call('PUT', `/api/2.0/mlflow-artifacts/artifacts/${seeded.experimentId}/${runId}/artifacts/${name}`, bytes, { ...admin, 'content-type': 'application/octet-stream' });
+      assert.equal(put.status, 200, put.body);
+    }
+    artifactRoot = `${seeded.experimentId}/${runId}/artifacts`;
     await t.app.close();
     await t.store.close();
   });
@@ -180,6 +196,25 @@ describe('lablog migrate-store', { skip }, () => {
     assert.deepEqual(await pgRows(other), sqliteRows(dir));
   });
 
+  it('--artifacts-to copies every artifact file into the bucket, skipping what an earlier run already copied', T, async () => {
+    const loc = await freshBucket('team/artifacts');
+    const url = await fresh();
+    // As if an interrupted run had copied one file already.
+    await loc.client.send(new PutObjectCommand({ Bucket: loc.bucket, Key: `team/artifacts/${artifactRoot}/notes.txt`, Body: ARTIFACTS['notes.txt'] }));
+    const r = migrateWith(loc.server.env, '--from', dir, '--to', url, '--artifacts-to', loc.uri);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /; 3 artifact files \(.*, 1 already there\) copied to s3:\/\/.*\/team\/artifacts\n$/);
+    const objects = await bucketObjects(loc, 'team/artifacts/');
+    assert.deepEqual(
+      objects.map((o) => [o.key, o.size]),
+      Object.entries(ARTIFACTS)
+        .map(([name, bytes]) => [`team/artifacts/${artifactRoot}/${name}`, bytes.length])
+        .sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+    );
+    const got = await loc.client.send(new GetObjectCommand({ Bucket: loc.bucket, Key: `team/artifacts/${artifactRoot}/model/weights.bin` }));
+    assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(ARTIFACTS['model/weights.bin']), 'byte for byte');
+  });
+
   it('refuses bad arguments with the usage (exit 2), naming what is wrong', T, () => {
     const cases: [string[], RegExp][] = [
       [['--to', 'postgres://x@y/z'], /name the SQLite data dir to copy with --from/],
@@ -187,6 +222,7 @@ describe('lablog migrate-store', { skip }, () => {
       [['--from', dir, '--to', 'mysql://u:hunter2@h/db'], /--to: 'mysql:\/\/u:\*\*\*@h\/db' is not a postgres:\/\/ URL/],
       [['--from', '/nonexistent', '--to', 'postgres://x@y/z'], /--from: there is no lablog.db in '\/nonexistent'/],
       [['--from', dir, '--to', 'postgres://x@y/z', '--bogus'], /unknown option '--bogus'/],
+      [['--from', dir, '--to', 'postgres://x@y/z', '--artifacts-to', '/srv/artifacts'], /--artifacts-to: '\/srv\/artifacts' is not an s3:\/\/bucket\/prefix URI/],
     ];
     for (const [args, message] of cases) {
       const r = migrate(...args);
