@@ -115,3 +115,37 @@ export function runRowOf(t: TestApp, runUuid: string): RunRow | undefined {
 export function tagRowsOf(t: TestApp, runUuid: string): KV[] {
   return rows<KV>(t, 'SELECT key, value FROM tags WHERE run_id = ? ORDER BY key', runPk(t, runUuid));
 }
+
+// Backend-neutral row readers (SQLite and PostgreSQL) through `t.sql`, which takes `?` placeholders on both.
+// Text ordering must be explicit (ORDER BY) in the queries: the two backends return unordered rows differently.
+
+export async function oneRowOf<T>(t: TestApp, sql: string, ...params: unknown[]): Promise<T | undefined> {
+  return (await t.sql<T>(sql, ...params))[0];
+}
+
+export function rowsOf<T>(t: TestApp, sql: string, ...params: unknown[]): Promise<T[]> {
+  return t.sql<T>(sql, ...params);
+}
+
+/** runPk on either backend. */
+export async function runPkOf(t: TestApp, runUuid: string): Promise<number> {
+  const r = await oneRowOf<{ id: number }>(t, 'SELECT id FROM runs WHERE run_uuid = ?', runUuid);
+  if (!r) throw new Error(`no run row for ${runUuid}`);
+  return r.id;
+}
+
+/** A runs row on either backend; deleted_with_experiment as a boolean (SQLite stores 0/1, PostgreSQL a boolean). */
+export interface StoredRunRow extends RunRow {
+  deleted_with_experiment: boolean;
+}
+
+/** runRowOf on either backend. */
+export async function storedRunRow(t: TestApp, runUuid: string): Promise<StoredRunRow | undefined> {
+  const r = await oneRowOf<StoredRunRow>(t, 'SELECT * FROM runs WHERE run_uuid = ?', runUuid);
+  return r && { ...r, deleted_with_experiment: Boolean(r.deleted_with_experiment) };
+}
+
+/** tagRowsOf on either backend. */
+export async function storedTagRows(t: TestApp, runUuid: string): Promise<KV[]> {
+  return rowsOf<KV>(t, 'SELECT key, value FROM tags WHERE run_id = ? ORDER BY key', await runPkOf(t, runUuid));
+}
