@@ -4,10 +4,10 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { backends, buildTestApp, type TestApp } from '../helper.js';
 import { assertError, manualClock, oneRowOf, rowsOf, runPkOf, tableCountsOf } from './api.helpers.js';
 
+const DBL_MAX = 1.7976931348623157e308;
+
 // Every suite runs on each backend (SQLite, and PostgreSQL where a cluster can be started).
 for (const { backend, skip } of backends()) describe(backend, { skip }, () => {
-  const DBL_MAX = 1.7976931348623157e308;
-
   let t: TestApp;
   let clock: ReturnType<typeof manualClock>;
   let runId: string;

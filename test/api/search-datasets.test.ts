@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { ADMIN, buildTestApp, seedRun, type TestApp } from '../helper.js';
+import { ADMIN, backends, buildTestApp, seedRun, type TestApp } from '../helper.js';
 import { assertError, basic, createUser } from '../auth/auth.helpers.js';
 
 const URL = '/ajax-api/2.0/mlflow/experiments/search-datasets';
@@ -15,95 +15,99 @@ async function logInputs(t: TestApp, runId: string, list: { name: string; digest
   assert.equal(res.status, 200, res.body);
 }
 
-describe('experiments/search-datasets', () => {
-  let t: TestApp;
-  beforeEach(async () => {
-    t = await buildTestApp();
-  });
-  afterEach(() => t.close());
-
-  it('answers the distinct (experiment, name, digest, context) of the runs’ inputs, in key order', async () => {
-    const a1 = await seedRun(t, { experiment: 'a' });
-    const a2 = await seedRun(t, { experiment: 'a' });
-    const b = await seedRun(t, { experiment: 'b' });
-    const other = await seedRun(t, { experiment: 'not-asked' });
-    await logInputs(t, a1.runId, [
-      { name: 'mnist', digest: 'd2', context: 'training' },
-      { name: 'mnist', digest: 'd1', context: 'eval' },
-      { name: 'cifar', digest: 'c1' },
-    ]);
-    // The same dataset in another run of the same experiment: once with the same context (no new
-    // summary), once in a run with a second context (a new summary), once without a context.
-    await logInputs(t, a2.runId, [{ name: 'mnist', digest: 'd2', context: 'training' }]);
-    await logInputs(t, a2.runId, [{ name: 'mnist', digest: 'd1', context: 'training' }]);
-    await logInputs(t, b.runId, [
-      { name: 'mnist', digest: 'd2' },
-      { name: 'imdb', digest: 'i1', context: 'test' },
-    ]);
-    await logInputs(t, other.runId, [{ name: 'hidden', digest: 'h1', context: 'training' }]);
-    const res = await t.post(URL, { experiment_ids: [b.experimentId, a1.experimentId] });
-    assert.equal(res.status, 200, res.body);
-    assert.deepEqual(res.json, {
-      dataset_summaries: [
-        { experiment_id: a1.experimentId, name: 'cifar', digest: 'c1' },
-        { experiment_id: a1.experimentId, name: 'mnist', digest: 'd1', context: 'eval' },
-        { experiment_id: a1.experimentId, name: 'mnist', digest: 'd1', context: 'training' },
-        { experiment_id: a1.experimentId, name: 'mnist', digest: 'd2', context: 'training' },
-        { experiment_id: b.experimentId, name: 'imdb', digest: 'i1', context: 'test' },
-        { experiment_id: b.experimentId, name: 'mnist', digest: 'd2' },
-      ],
+// Runs on each backend (SQLite, and PostgreSQL where a cluster can be started).
+for (const { backend, skip } of backends()) describe(backend, { skip }, () => {
+  describe('experiments/search-datasets', () => {
+    let t: TestApp;
+    beforeEach(async () => {
+      t = await buildTestApp({ backend });
     });
-    assert.ok(Number(a1.experimentId) < Number(b.experimentId));
-  });
+    afterEach(() => t.close());
 
-  it('ignores input tags other than the context, and answers [] for experiments without datasets or that do not exist', async () => {
-    const r = await seedRun(t, { experiment: 'tags' });
-    const res = await t.post('runs/log-inputs', { run_id: r.runId, datasets: [{ tags: [{ key: 'other', value: 'x' }], dataset: dataset('d', 'x1') }] });
-    assert.equal(res.status, 200, res.body);
-    assert.deepEqual((await t.post(URL, { experiment_ids: [r.experimentId] })).json, {
-      dataset_summaries: [{ experiment_id: r.experimentId, name: 'd', digest: 'x1' }],
+    it('answers the distinct (experiment, name, digest, context) of the runs’ inputs, in key order', async () => {
+      const a1 = await seedRun(t, { experiment: 'a' });
+      const a2 = await seedRun(t, { experiment: 'a' });
+      const b = await seedRun(t, { experiment: 'b' });
+      const other = await seedRun(t, { experiment: 'not-asked' });
+      await logInputs(t, a1.runId, [
+        { name: 'mnist', digest: 'd2', context: 'training' },
+        { name: 'mnist', digest: 'd1', context: 'eval' },
+        { name: 'cifar', digest: 'c1' },
+      ]);
+      // The same dataset in another run of the same experiment: once with the same context (no new
+      // summary), once in a run with a second context (a new summary), once without a context.
+      await logInputs(t, a2.runId, [{ name: 'mnist', digest: 'd2', context: 'training' }]);
+      await logInputs(t, a2.runId, [{ name: 'mnist', digest: 'd1', context: 'training' }]);
+      await logInputs(t, b.runId, [
+        { name: 'mnist', digest: 'd2' },
+        { name: 'imdb', digest: 'i1', context: 'test' },
+      ]);
+      await logInputs(t, other.runId, [{ name: 'hidden', digest: 'h1', context: 'training' }]);
+      const res = await t.post(URL, { experiment_ids: [b.experimentId, a1.experimentId] });
+      assert.equal(res.status, 200, res.body);
+      assert.deepEqual(res.json, {
+        dataset_summaries: [
+          { experiment_id: a1.experimentId, name: 'cifar', digest: 'c1' },
+          { experiment_id: a1.experimentId, name: 'mnist', digest: 'd1', context: 'eval' },
+          { experiment_id: a1.experimentId, name: 'mnist', digest: 'd1', context: 'training' },
+          { experiment_id: a1.experimentId, name: 'mnist', digest: 'd2', context: 'training' },
+          { experiment_id: b.experimentId, name: 'imdb', digest: 'i1', context: 'test' },
+          { experiment_id: b.experimentId, name: 'mnist', digest: 'd2' },
+        ],
+      });
+      assert.ok(Number(a1.experimentId) < Number(b.experimentId));
     });
-    assert.deepEqual((await t.post(URL, { experiment_ids: ['0', '999', 'nope'] })).json, { dataset_summaries: [] });
-  });
 
-  it('accepts 1..20 experiment_ids with MLflow’s messages', async () => {
-    assertError(await t.post(URL, {}), 400, 'INVALID_PARAMETER_VALUE', /^SearchDatasets request must specify at least one experiment_id\.$/);
-    assertError(await t.post(URL, { experiment_ids: [] }), 400, 'INVALID_PARAMETER_VALUE', /^SearchDatasets request must specify at least one experiment_id\.$/);
-    const ids = (n: number) => Array.from({ length: n }, (_, i) => String(i));
-    assert.equal((await t.post(URL, { experiment_ids: ids(20) })).status, 200);
-    assertError(
-      await t.post(URL, { experiment_ids: ids(21) }),
-      400,
-      'INVALID_PARAMETER_VALUE',
-      /^SearchDatasets request cannot specify more than 20 experiment_ids\. Received 21 experiment_ids\.$/,
-    );
-  });
+    it('ignores input tags other than the context, and answers [] for experiments without datasets or that do not exist', async () => {
+      const r = await seedRun(t, { experiment: 'tags' });
+      const res = await t.post('runs/log-inputs', { run_id: r.runId, datasets: [{ tags: [{ key: 'other', value: 'x' }], dataset: dataset('d', 'x1') }] });
+      assert.equal(res.status, 200, res.body);
+      assert.deepEqual((await t.post(URL, { experiment_ids: [r.experimentId] })).json, {
+        dataset_summaries: [{ experiment_id: r.experimentId, name: 'd', digest: 'x1' }],
+      });
+      assert.deepEqual((await t.post(URL, { experiment_ids: ['0', '999', 'nope'] })).json, { dataset_summaries: [] });
+    });
 
-  it('requires a JSON body', async () => {
-    const missing = await t.app.inject({ method: 'POST', url: URL });
-    assert.equal(missing.statusCode, 400, missing.body);
-    assert.deepEqual(JSON.parse(missing.body), { error_code: 'INVALID_PARAMETER_VALUE', message: 'Bad Request. Content-Type header is missing.' });
-    const text = await t.app.inject({ method: 'POST', url: URL, headers: { 'content-type': 'text/plain' }, payload: '{"experiment_ids": ["0"]}' });
-    assert.equal(text.statusCode, 400, text.body);
-    assert.deepEqual(JSON.parse(text.body), { error_code: 'INVALID_PARAMETER_VALUE', message: "Bad Request. Content-Type must be one of ['application/json']." });
-  });
+    it('accepts 1..20 experiment_ids with MLflow’s messages', async () => {
+      assertError(await t.post(URL, {}), 400, 'INVALID_PARAMETER_VALUE', /^SearchDatasets request must specify at least one experiment_id\.$/);
+      assertError(await t.post(URL, { experiment_ids: [] }), 400, 'INVALID_PARAMETER_VALUE', /^SearchDatasets request must specify at least one experiment_id\.$/);
+      const ids = (n: number) => Array.from({ length: n }, (_, i) => String(i));
+      assert.equal((await t.post(URL, { experiment_ids: ids(20) })).status, 200);
+      assertError(
+        await t.post(URL, { experiment_ids: ids(21) }),
+        400,
+        'INVALID_PARAMETER_VALUE',
+        /^SearchDatasets request cannot specify more than 20 experiment_ids\. Received 21 experiment_ids\.$/,
+      );
+    });
 
-  it('is served under /ajax-api only, as in MLflow', async () => {
-    assertError(await t.post('/api/2.0/mlflow/experiments/search-datasets', { experiment_ids: ['0'] }), 404, 'ENDPOINT_NOT_FOUND', /search-datasets/);
-  });
+    it('requires a JSON body', async () => {
+      const missing = await t.app.inject({ method: 'POST', url: URL });
+      assert.equal(missing.statusCode, 400, missing.body);
+      assert.deepEqual(JSON.parse(missing.body), { error_code: 'INVALID_PARAMETER_VALUE', message: 'Bad Request. Content-Type header is missing.' });
+      const text = await t.app.inject({ method: 'POST', url: URL, headers: { 'content-type': 'text/plain' }, payload: '{"experiment_ids": ["0"]}' });
+      assert.equal(text.statusCode, 400, text.body);
+      assert.deepEqual(JSON.parse(text.body), { error_code: 'INVALID_PARAMETER_VALUE', message: "Bad Request. Content-Type must be one of ['application/json']." });
+    });
 
-  it('answers at most 1000 summaries', async () => {
-    const r = await seedRun(t, { experiment: 'many' });
-    const list = Array.from({ length: 1005 }, (_, i) => ({ name: `ds-${String(i).padStart(4, '0')}`, digest: 'x' }));
-    await logInputs(t, r.runId, list);
-    const res = await t.post(URL, { experiment_ids: [r.experimentId] });
-    assert.equal(res.status, 200, res.body);
-    assert.equal(res.json.dataset_summaries.length, 1000);
-    assert.deepEqual(res.json.dataset_summaries[0], { experiment_id: r.experimentId, name: 'ds-0000', digest: 'x' });
-    assert.deepEqual(res.json.dataset_summaries[999], { experiment_id: r.experimentId, name: 'ds-0999', digest: 'x' });
+    it('is served under /ajax-api only, as in MLflow', async () => {
+      assertError(await t.post('/api/2.0/mlflow/experiments/search-datasets', { experiment_ids: ['0'] }), 404, 'ENDPOINT_NOT_FOUND', /search-datasets/);
+    });
+
+    it('answers at most 1000 summaries', async () => {
+      const r = await seedRun(t, { experiment: 'many' });
+      const list = Array.from({ length: 1005 }, (_, i) => ({ name: `ds-${String(i).padStart(4, '0')}`, digest: 'x' }));
+      await logInputs(t, r.runId, list);
+      const res = await t.post(URL, { experiment_ids: [r.experimentId] });
+      assert.equal(res.status, 200, res.body);
+      assert.equal(res.json.dataset_summaries.length, 1000);
+      assert.deepEqual(res.json.dataset_summaries[0], { experiment_id: r.experimentId, name: 'ds-0000', digest: 'x' });
+      assert.deepEqual(res.json.dataset_summaries[999], { experiment_id: r.experimentId, name: 'ds-0999', digest: 'x' });
+    });
   });
 });
 
+// SQLite only: the PostgreSQL store has no auth yet (server/store/postgres/not-yet.ts).
 describe('experiments/search-datasets with auth on', () => {
   it('leaves out the experiments the caller may not read', async (ctx) => {
     const t = await buildTestApp({ auth: {} });
