@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { buildTestApp, seedRun, type TestApp } from '../helper.js';
+import { backends, buildTestApp, seedRun, type TestApp } from '../helper.js';
 
 // Issue 11: validation errors worded as MLflow 2.10 words them. One row per case, sent over HTTP
 // (inject); each row names the MLflow REST test (tests/tracking/test_rest_tracking.py) or handler it
@@ -178,36 +178,39 @@ const ROWS: Row[] = [
   { cite: 'lablog metrics/sampled', method: 'GET', url: '/api/2.0/lablog/metrics/sampled', body: { run_ids: 'RUN', keys: 'm', buckets: '0' }, message: invalid('0', 'buckets', 'str') },
 ];
 
-describe('validation messages are worded as MLflow words them', () => {
-  let t: TestApp;
-  let runId: string;
-  before(async () => {
-    t = await buildTestApp();
-    ({ runId } = await seedRun(t));
-  });
-  after(() => t.close());
-
-  const fill = (v: unknown): unknown =>
-    v === 'RUN' ? runId : Array.isArray(v) ? v.map(fill) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fill(x)])) : v;
-
-  for (const [i, row] of ROWS.entries()) {
-    it(`${i + 1}. ${row.method} ${row.url} ${row.raw ?? JSON.stringify(row.body ?? '').slice(0, 80)} (${row.cite})`, async () => {
-      const body = fill(row.body);
-      const res =
-        row.raw !== undefined
-          ? await t.call(row.method, row.url, row.raw, { 'content-type': row.contentType ?? 'application/json' })
-          : await t.call(row.method, row.url, body);
-      assert.equal(res.status, row.status ?? 400, res.body.slice(0, 300));
-      assert.deepEqual(res.json, { error_code: row.code ?? 'INVALID_PARAMETER_VALUE', message: row.message });
+// Every row on each backend (SQLite, and PostgreSQL where a cluster can be started).
+for (const { backend, skip } of backends()) describe(backend, { skip }, () => {
+  describe('validation messages are worded as MLflow words them', () => {
+    let t: TestApp;
+    let runId: string;
+    before(async () => {
+      t = await buildTestApp({ backend });
+      ({ runId } = await seedRun(t));
     });
-  }
+    after(() => t.close());
 
-  it('wrote nothing for any of the refused requests', async () => {
-    const run = await t.get('runs/get', { run_id: runId });
-    assert.equal(run.status, 200);
-    assert.equal(run.json.run.data.metrics, undefined);
-    assert.equal(run.json.run.data.params, undefined);
-    assert.deepEqual(run.json.run.data.tags.map((x: { key: string }) => x.key), ['mlflow.runName']);
-    assert.deepEqual(run.json.run.inputs, {});
+    const fill = (v: unknown): unknown =>
+      v === 'RUN' ? runId : Array.isArray(v) ? v.map(fill) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fill(x)])) : v;
+
+    for (const [i, row] of ROWS.entries()) {
+      it(`${i + 1}. ${row.method} ${row.url} ${row.raw ?? JSON.stringify(row.body ?? '').slice(0, 80)} (${row.cite})`, async () => {
+        const body = fill(row.body);
+        const res =
+          row.raw !== undefined
+            ? await t.call(row.method, row.url, row.raw, { 'content-type': row.contentType ?? 'application/json' })
+            : await t.call(row.method, row.url, body);
+        assert.equal(res.status, row.status ?? 400, res.body.slice(0, 300));
+        assert.deepEqual(res.json, { error_code: row.code ?? 'INVALID_PARAMETER_VALUE', message: row.message });
+      });
+    }
+
+    it('wrote nothing for any of the refused requests', async () => {
+      const run = await t.get('runs/get', { run_id: runId });
+      assert.equal(run.status, 200);
+      assert.equal(run.json.run.data.metrics, undefined);
+      assert.equal(run.json.run.data.params, undefined);
+      assert.deepEqual(run.json.run.data.tags.map((x: { key: string }) => x.key), ['mlflow.runName']);
+      assert.deepEqual(run.json.run.inputs, {});
+    });
   });
 });
