@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { SampledSeries, Series, TrackingStore } from '../types.js';
+import { createPgAuth } from './auth.sql.js';
 import { createPool, migratePostgres, snapshot } from './db.js';
 import { searchDatasetsPg } from './datasets.sql.js';
 import { createPgExperiments } from './experiments.sql.js';
@@ -40,6 +41,7 @@ export async function openPostgresStore(url: string, opts: { poolSize?: number }
     ...createPgRegistryImport(pool),
     ...createPgGc(pool),
     ...createPgImport(pool, experiments, runs, metrics),
+    ...createPgAuth(pool),
     createExperiment: (e) => experiments.create(e),
     getExperiment: (id) => experiments.get(id),
     getExperimentByName: (name) => experiments.getByName(name),

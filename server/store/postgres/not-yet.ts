@@ -7,10 +7,6 @@ import type { TrackingStore } from '../types.js';
  * instead of meeting a crash or a wrong answer.
  */
 export const NOT_YET_ON_POSTGRES = [
-  // auth (AuthStore)
-  'countUsers', 'createUser', 'getUser', 'getUserById', 'listUsers', 'updateUser', 'deleteUser', 'createToken', 'tokenByHash',
-  'listTokens', 'getToken', 'revokeToken', 'touchToken', 'createSession', 'sessionByHash', 'deleteSession', 'setPermission',
-  'deletePermission', 'listPermissions', 'permissionsOf', 'appendAudit', 'listAudit',
   // sweeps (SweepStore)
   'createSweep', 'getSweep', 'listSweeps', 'setSweepStatus', 'listTrials', 'startTrial', 'trialByRequest', 'refreshTrials', 'touchTrial', 'stopTrial',
 ] as const satisfies readonly (keyof TrackingStore)[];
