@@ -12,6 +12,7 @@ import { createPgRegistry } from './registry.sql.js';
 import { notYetOnPostgres } from './not-yet.js';
 import { createPgRuns } from './runs.sql.js';
 import { searchExperimentIdsPg, searchRunIdsPg } from './search.sql.js';
+import { createPgSweeps } from './sweeps.sql.js';
 
 const EMPTY: Series = { steps: new Float64Array(0), timestamps: new Float64Array(0), values: new Float64Array(0) };
 
@@ -42,6 +43,7 @@ export async function openPostgresStore(url: string, opts: { poolSize?: number }
     ...createPgGc(pool),
     ...createPgImport(pool, experiments, runs, metrics),
     ...createPgAuth(pool),
+    ...createPgSweeps(pool, runs),
     createExperiment: (e) => experiments.create(e),
     getExperiment: (id) => experiments.get(id),
     getExperimentByName: (name) => experiments.getByName(name),
