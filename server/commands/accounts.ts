@@ -1,18 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createAccess } from '../auth/access.js';
 import { createAccountService } from '../auth/accounts.service.js';
 import { createCredentialService } from '../auth/credentials.service.js';
 import { ROLES, type Caller } from '../auth/permissions.js';
-import { ConfigError, resolveDataDir } from '../config.js';
+import { ConfigError, resolveDatabaseUrl, resolveDataDir } from '../config.js';
 import { LablogError } from '../errors.js';
 import type { Role } from '../store/auth-types.js';
 import type { TrackingStore } from '../store/types.js';
-import { isPostgresUrl } from '../store/postgres/db.js';
-import { openPostgresStore } from '../store/postgres/index.js';
-import { DB_FILE, openSqliteStore } from '../store/sqlite/index.js';
+import { missingData, openCommandStore } from './open-store.js';
 
 export const ACCOUNTS_USAGE = `  users create NAME [--role admin|editor|viewer] [--password P] [--data-dir D | --database-url URL]
   users list | users update NAME [--role R] [--password P] | users delete NAME
@@ -57,32 +53,26 @@ export async function accountsCommand(kind: 'users' | 'tokens', argv: string[]):
   const [action, target] = parsed.positionals;
   const v = parsed.values;
   // The same database the server uses: PostgreSQL when its URL is given, else the data dir's SQLite file.
-  const databaseUrl = v['database-url'] ?? process.env.LABLOG_DATABASE_URL;
+  let dataDir: string;
+  let databaseUrl: string | undefined;
+  try {
+    dataDir = resolveDataDir(v['data-dir']);
+    databaseUrl = resolveDatabaseUrl(v['database-url']);
+  } catch (err) {
+    process.stderr.write(`lablog: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const missing = kind === 'users' && action === 'create' ? null : missingData(dataDir, databaseUrl);
+  if (missing) {
+    process.stderr.write(`lablog ${kind}: ${missing}\n`);
+    return 2;
+  }
   let store: TrackingStore;
-  if (databaseUrl) {
-    if (!isPostgresUrl(databaseUrl)) {
-      process.stderr.write(`lablog ${kind}: the database URL must look like postgres://user:password@host:5432/database\n`);
-      return 2;
-    }
-    try {
-      store = await openPostgresStore(databaseUrl, { poolSize: 2 });
-    } catch (err) {
-      process.stderr.write(`lablog ${kind}: cannot open the PostgreSQL database: ${(err as Error).message}\n`);
-      return 1;
-    }
-  } else {
-    let dataDir: string;
-    try {
-      dataDir = resolveDataDir(v['data-dir']);
-    } catch (err) {
-      process.stderr.write(`lablog: ${(err as Error).message}\n`);
-      return 2;
-    }
-    if (!existsSync(path.join(dataDir, DB_FILE)) && !(kind === 'users' && action === 'create')) {
-      process.stderr.write(`lablog ${kind}: no lablog database in '${dataDir}' (use --data-dir or LABLOG_DATA_DIR)\n`);
-      return 2;
-    }
-    store = openSqliteStore(dataDir);
+  try {
+    store = await openCommandStore(dataDir, databaseUrl);
+  } catch (err) {
+    process.stderr.write(`lablog ${kind}: cannot open the database: ${(err as Error).message}\n`);
+    return 1;
   }
   const access = createAccess(store, { defaultPermission: 'READ' });
   const credentials = createCredentialService(store, { sessionTtlMs: 0, loginMaxFailures: 1, now: Date.now });

@@ -6,7 +6,6 @@ import { createLocalArtifactStore } from '../../server/artifacts/local.js';
 import type { TrackingStore } from '../../server/store/types.js';
 import { collectGarbage } from '../../server/tracking/gc.service.js';
 import { backends, buildTestApp, type TestApp } from '../helper.js';
-import { needs } from '../support/not-yet.js';
 import { pluck } from '../support/rows.js';
 import { manualClock } from './api.helpers.js';
 import { createSweep, finishTrial, next, SWEEPS, trials } from './sweeps.helpers.js';
@@ -149,7 +148,7 @@ for (const { backend, skip } of backends()) describe(backend, { skip }, () => {
     });
   });
 
-  describe('sweeps review: lablog gc under the new foreign keys', { skip: needs(backend, 'gcListDeletedRuns', 'hardDeleteExperiment') }, () => {
+  describe('sweeps review: lablog gc under the new foreign keys', () => {
     let t: TestApp;
     beforeEach(async () => (t = await buildTestApp({ backend })));
     afterEach(() => t.close());
@@ -212,12 +211,10 @@ for (const { backend, skip } of backends()) describe(backend, { skip }, () => {
     before(async () => (t = await buildTestApp({ backend })));
     after(() => t.close());
 
-    // `lablog gc` joins the history where the backend has it (not yet on PostgreSQL).
-    const gc = needs(backend, 'gcListDeletedRuns', 'hardDeleteRun', 'hardDeleteExperiment') === false ? (['gc'] as const) : [];
     const action = fc.oneof(
       fc.constant({ a: 'next' as const, i: 0 }),
       fc.record({ a: fc.constantFrom('heartbeat', 'should-stop', 'finish', 'fail', 'log', 'delete-run'), i: fc.nat(20) }),
-      fc.record({ a: fc.constantFrom('pause', 'resume', 'stop', 'tick', ...gc, 'delete-experiment', 'restore-experiment'), i: fc.constant(0) }),
+      fc.record({ a: fc.constantFrom('pause', 'resume', 'stop', 'tick', 'gc', 'delete-experiment', 'restore-experiment'), i: fc.constant(0) }),
     );
 
     it('no 5xx; STOPPED and FINISHED are final; FINISHED means nothing runs; the cap and the grid hold', async () => {

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN, backends, buildTestApp, listen, type TestApp } from '../helper.js';
 import { parseJsonOr } from '../support/json.js';
-import { needs } from '../support/not-yet.js';
 import { pluck } from '../support/rows.js';
 import { basic, bearer, createToken, createUser } from './auth.helpers.js';
 
@@ -104,7 +103,7 @@ for (const { backend, skip } of backends()) describe(backend, { skip }, () => {
       assert.deepEqual(res.json, { error_code: 'UNAUTHENTICATED', message: 'Invalid credentials.' });
     });
 
-    it('me answers role, permissions and csrf_token for a session', { skip: needs(backend, 'modelPermissionsOf') }, async () => {
+    it('me answers role, permissions and csrf_token for a session', async () => {
       const login = await http(port, 'POST', `${LABLOG}/auth/login`, { username: 'eve', password: 'eve-password-1' }, {});
       assert.equal(login.status, 200, login.text);
       const cookies = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');

@@ -10,7 +10,6 @@ import { fileURLToPath } from 'node:url';
 import { safeNext } from '../../server/auth/oidc.service.js';
 import { ConfigError, loadConfig } from '../../server/config.js';
 import { ADMIN, backends, buildTestApp, listen, type TestApp } from '../helper.js';
-import { needs } from '../support/not-yet.js';
 import { oneRowOf, pluck } from '../support/rows.js';
 import { basic } from './auth.helpers.js';
 
@@ -219,7 +218,7 @@ for (const { backend, skip } of backends()) describe(backend, { skip }, () => {
       assert.ok(!cookie.includes(to.searchParams.get('state')!));
     });
 
-    it('alice signs in: a session, her user created with the default role and auth_source oidc, back at next', { skip: needs(backend, 'modelPermissionsOf') }, async () => {
+    it('alice signs in: a session, her user created with the default role and auth_source oidc, back at next', async () => {
       assert.equal(await userRow('alice'), undefined);
       const jar = new Jar();
       const cb = await signIn(jar, `${base}${LOGIN}?next=${encodeURIComponent('/experiments/1?tab=runs')}`, 'alice');
@@ -251,7 +250,7 @@ for (const { backend, skip } of backends()) describe(backend, { skip }, () => {
       assert.equal(await pluck(t, "SELECT count(*) FROM users WHERE username = 'alice'"), 1);
     });
 
-    it('bob, in the admin group, is an admin', { skip: needs(backend, 'modelPermissionsOf') }, async () => {
+    it('bob, in the admin group, is an admin', async () => {
       const jar = new Jar();
       const cb = await signIn(jar, `${base}${LOGIN}`, 'bob');
       assert.equal(cb.status, 302, cb.body);
@@ -261,7 +260,7 @@ for (const { backend, skip } of backends()) describe(backend, { skip }, () => {
       assert.deepEqual(await userRow('bob'), { username: 'bob', role: 'admin', auth_source: 'oidc' });
     });
 
-    it('carol is named by her email and her admin role follows the claim on each login', { skip: needs(backend, 'modelPermissionsOf') }, async () => {
+    it('carol is named by her email and her admin role follows the claim on each login', async () => {
       let jar = new Jar();
       assert.equal((await signIn(jar, `${base}${LOGIN}`, 'carol')).status, 302);
       assert.equal(JSON.parse((await me(jar)).body).user.role, 'admin');
@@ -375,7 +374,7 @@ for (const { backend, skip } of backends()) describe(backend, { skip }, () => {
       return { t, base: `http://127.0.0.1:${await listen(t)}` };
     };
 
-    it('the header names the user when it comes from a trusted address, and is ignored from any other', { skip: needs(backend, 'modelPermissionsOf') }, async () => {
+    it('the header names the user when it comes from a trusted address, and is ignored from any other', async () => {
       const trusted = await serve(['127.0.0.1']);
       const res = await fetch(`${trusted.base}/api/2.0/lablog/me`, { headers: { 'x-forwarded-email': 'erin@example.org' } });
       assert.equal(res.status, 200);

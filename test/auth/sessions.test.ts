@@ -3,7 +3,6 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { InjectOptions } from 'fastify';
 import { ADMIN, backends, buildTestApp, injectJson, type TestApp } from '../helper.js';
-import { needs } from '../support/not-yet.js';
 import { oneRowOf, pluck, tableNames } from '../support/rows.js';
 import { assertError, basic, bearer, createToken, createUser, dump, manualClock, rowCounts } from './auth.helpers.js';
 
@@ -133,7 +132,7 @@ for (const { backend, skip } of backends()) describe(backend, { skip }, () => {
       }
     });
 
-    it("changing a user's password ends their sessions (by an admin, or by themselves)", { skip: needs(backend, 'modelPermissionsOf') }, async () => {
+    it("changing a user's password ends their sessions (by an admin, or by themselves)", async () => {
       const a = await login(t, 'sam', 'sam-password-1');
       const b = await login(t, 'sam', 'sam-password-1');
       assert.equal((await inject(t, { method: 'GET', url: `${LABLOG}/me`, headers: { cookie: a.cookie } })).status, 200);
@@ -246,7 +245,7 @@ for (const { backend, skip } of backends()) describe(backend, { skip }, () => {
       }
     });
 
-    it('an editor demoted to viewer can no longer write, at once, with any credential', { skip: needs(backend, 'modelPermissionsOf') }, async () => {
+    it('an editor demoted to viewer can no longer write, at once, with any credential', async () => {
       const token = await createToken(t, basic('cora', 'cora-password'), 'writer');
       const creds = [basic('cora', 'cora-password'), bearer(token.value)];
       for (const [i, h] of creds.entries()) {
@@ -356,7 +355,7 @@ for (const { backend, skip } of backends()) describe(backend, { skip }, () => {
     });
     after(() => t.close());
 
-    it('honoured from a trusted address: the user is created on first sight as a viewer', { skip: needs(backend, 'modelPermissionsOf') }, async () => {
+    it('honoured from a trusted address: the user is created on first sight as a viewer', async () => {
       assert.equal(await pluck(t, "SELECT count(*) FROM users WHERE username = 'pat@example.com'"), 0);
       const res = await inject(t, { method: 'GET', url: `${LABLOG}/me`, headers: { 'x-forwarded-email': 'pat@example.com' }, remoteAddress: '127.0.0.1' });
       assert.equal(res.status, 200, res.body);

@@ -19,9 +19,10 @@ const EMPTY: Series = { steps: new Float64Array(0), timestamps: new Float64Array
 /**
  * The PostgreSQL store (LABLOG_DATABASE_URL): the tracking core (experiments, runs, params, tags,
  * log-batch with idempotency keys, inputs, metric history in the SQLite store's chunk encoding, run
- * and experiment search). Several lablog servers can share one database: migrations run under an
- * advisory lock, writes to a run hold its row lock, multi-statement reads share one snapshot. The
- * rest of TrackingStore rejects with NotYetOnPostgresError (not-yet.ts).
+ * and experiment search), the Model Registry, import and gc, auth and sweeps. Several lablog servers
+ * can share one database: migrations run under an advisory lock, writes to a run hold its row lock,
+ * a trial is claimed under its sweep's row lock, multi-statement reads share one snapshot. A method
+ * not ported yet rejects with NotYetOnPostgresError (not-yet.ts).
  */
 export async function openPostgresStore(url: string, opts: { poolSize?: number } = {}): Promise<TrackingStore & { pool: pg.Pool }> {
   const pool = createPool(url, opts.poolSize ?? 10);
