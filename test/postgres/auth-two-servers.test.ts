@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
-import { CLI_JS, cleanup, runToExit, startLablog, stop, tempDir } from '../support/lablog-process.js';
-import { createDatabase, dropDatabase, postgresSkip } from '../support/postgres.js';
+import { CLI_JS, runToExit } from '../support/lablog-process.js';
+import { postgresSkip } from '../support/postgres.js';
+import { serversOnOneDatabase } from '../support/postgres-servers.js';
 
 const skip = postgresSkip() ?? false;
 const LABLOG = '/api/2.0/lablog';
@@ -23,34 +23,25 @@ async function call(base: string, method: 'GET' | 'POST', route: string, body: u
 }
 
 describe('auth with two lablog servers on one PostgreSQL database', { skip }, () => {
-  let db = '';
-  let pool: pg.Pool;
-  let servers: Awaited<ReturnType<typeof startLablog>>[] = [];
+  let env: Awaited<ReturnType<typeof serversOnOneDatabase>>;
+  let servers: typeof env.servers;
   let admin: Record<string, string>;
 
   const lablog = async (args: string[]) => {
-    const r = await runToExit(args, { script: CLI_JS, env: { LABLOG_DATABASE_URL: db } });
+    const r = await runToExit(args, { script: CLI_JS, env: { LABLOG_DATABASE_URL: env.db } });
     return { code: r.code, stdout: r.lines.map((l) => ('raw' in l ? l.raw : JSON.stringify(l))).join('\n'), stderr: r.stderr };
   };
-  const one = async (text: string, values: unknown[] = []) => (await pool.query(text, values)).rows[0];
+  const one = async (text: string, values: unknown[] = []) => (await env.pool.query(text, values)).rows[0];
 
   before(async () => {
-    db = await createDatabase();
-    pool = new pg.Pool({ connectionString: db, max: 1 });
     // No LABLOG_ADMIN_PASSWORD: each server would generate one; only the one that made the admin prints it.
-    const env = { LABLOG_DATABASE_URL: db, LABLOG_AUTH: 'on' };
-    servers = await Promise.all([0, 1].map(() => startLablog(['--port', '0', '--data-dir', tempDir()], { env })));
+    env = await serversOnOneDatabase(2, { LABLOG_AUTH: 'on' });
+    servers = env.servers;
     const printed = servers.map((s) => /first admin 'admin' created with password: (\S+)/.exec(s.stderr())?.[1]);
     assert.equal(printed.filter(Boolean).length, 1, `stderr: ${servers.map((s) => s.stderr()).join(' | ')}`);
     admin = basic('admin', printed.find(Boolean)!);
   });
-  after(async () => {
-    await pool?.end();
-    const exits = await Promise.all(servers.map(stop));
-    await cleanup();
-    await dropDatabase(db);
-    assert.deepEqual(exits, [{ code: 0, signal: null }, { code: 0, signal: null }]);
-  });
+  after(async () => assert.deepEqual(await env?.close(), [{ code: 0, signal: null }, { code: 0, signal: null }]));
 
   it('one first admin between both servers, whose password works on either', T, async () => {
     assert.deepEqual(await one("SELECT count(*)::int AS n, min(username) AS name, min(role) AS role FROM users"), { n: 1, name: 'admin', role: 'admin' });

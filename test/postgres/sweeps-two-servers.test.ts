@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
-import { api, cleanup, startLablog, stop, tempDir } from '../support/lablog-process.js';
-import { createDatabase, dropDatabase, postgresSkip } from '../support/postgres.js';
+import { api } from '../support/lablog-process.js';
+import { postgresSkip } from '../support/postgres.js';
+import { serversOnOneDatabase } from '../support/postgres-servers.js';
 
 const skip = postgresSkip() ?? false;
 const SWEEPS = '/api/2.0/lablog/sweeps';
@@ -27,27 +27,18 @@ async function post<T>(url: string, body: unknown): Promise<T> {
 }
 
 describe('sweeps with two lablog servers on one PostgreSQL database', { skip }, () => {
-  let db = '';
-  let servers: Awaited<ReturnType<typeof startLablog>>[] = [];
+  let env: Awaited<ReturnType<typeof serversOnOneDatabase>>;
+  let servers: typeof env.servers;
   let experimentId = '';
-  let pool: pg.Pool;
 
   before(async () => {
-    db = await createDatabase();
-    const env = { LABLOG_DATABASE_URL: db };
-    servers = await Promise.all([startLablog(['--port', '0', '--data-dir', tempDir()], { env }), startLablog(['--port', '0', '--data-dir', tempDir()], { env })]);
+    env = await serversOnOneDatabase(2);
+    servers = env.servers;
     const made = await api(servers[0].url, 'experiments/create', { name: 'two-servers' });
     assert.equal(made.status, 200, made.text);
     experimentId = made.json.experiment_id;
-    pool = new pg.Pool({ connectionString: db, max: 1 });
   });
-  after(async () => {
-    await pool?.end();
-    const exits = await Promise.all(servers.map(stop));
-    await cleanup();
-    await dropDatabase(db);
-    assert.deepEqual(exits, [{ code: 0, signal: null }, { code: 0, signal: null }]);
-  });
+  after(async () => assert.deepEqual(await env?.close(), [{ code: 0, signal: null }, { code: 0, signal: null }]));
 
   /**
    * `workers` workers, alternating between the two servers, each asking for trials until an answer
@@ -73,7 +64,7 @@ describe('sweeps with two lablog servers on one PostgreSQL database', { skip }, 
     return given;
   }
 
-  const rows = async <T extends object>(text: string, values: unknown[]) => (await pool.query<T>(text, values)).rows;
+  const rows = async <T extends object>(text: string, values: unknown[]) => (await env.pool.query<T>(text, values)).rows;
 
   it('hands out every grid point exactly once between both servers', async () => {
     const parameters = { a: { values: [1, 2, 3, 4, 5] }, b: { values: ['x', 'y', 'z'] } };
