@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, realpathSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -48,9 +49,13 @@ export function createLocalArtifactStore(root: string): ArtifactStore {
     // The pid in the name tells a later process whether the writer is gone (removeStaleUploads).
     const file = path.join(staging, `${process.pid}-${randomUUID()}`);
     const limit = byteLimit(maxBytes, withMd5);
+    const out = createWriteStream(file, { flags: 'wx' });
     try {
-      await pipeline(body, limit.stream, createWriteStream(file, { flags: 'wx' }));
+      await pipeline(body, limit.stream, out);
     } catch (err) {
+      // A body refused at once (over the limit) can fail the pipeline while the file is still being
+      // opened: removed before the open completes, it would appear afterwards and stay.
+      if (!out.closed) await once(out, 'close').catch(() => {});
       await rm(file, { force: true });
       throw err;
     }

@@ -1,25 +1,26 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createAccess } from '../auth/access.js';
 import { createAccountService } from '../auth/accounts.service.js';
 import { createCredentialService } from '../auth/credentials.service.js';
 import { ROLES, type Caller } from '../auth/permissions.js';
-import { ConfigError, resolveDataDir } from '../config.js';
+import { ConfigError, resolveDatabaseUrl, resolveDataDir } from '../config.js';
 import { LablogError } from '../errors.js';
 import type { Role } from '../store/auth-types.js';
-import { DB_FILE, openSqliteStore } from '../store/sqlite/index.js';
+import type { TrackingStore } from '../store/types.js';
+import { missingData, openCommandStore } from './open-store.js';
 
-export const ACCOUNTS_USAGE = `  users create NAME [--role admin|editor|viewer] [--password P] [--data-dir D]
+export const ACCOUNTS_USAGE = `  users create NAME [--role admin|editor|viewer] [--password P] [--data-dir D | --database-url URL]
   users list | users update NAME [--role R] [--password P] | users delete NAME
-         manage users on the data dir directly (first setup, recovery); a password left out is
-         generated and printed once
+         manage users on the data dir's database directly (first setup, recovery), or on the
+         PostgreSQL one of --database-url / LABLOG_DATABASE_URL; a password left out is generated
+         and printed once
   tokens create --user NAME [--name N] [--expires-in-days D] | tokens list [--user NAME] | tokens revoke ID
          tokens for scripts (Authorization: Bearer, MLFLOW_TRACKING_TOKEN); the value is printed once
 `;
 
-// The command line acts with the data dir's owner's authority: whoever may read the database file.
+// The command line acts with the database owner's authority: whoever may read the SQLite file or
+// holds the PostgreSQL URL.
 const CLI: Caller = Object.freeze({ userId: null, username: 'lablog-cli', role: 'admin', via: 'off' });
 
 const OPTIONS = {
@@ -29,6 +30,7 @@ const OPTIONS = {
   name: { type: 'string' },
   'expires-in-days': { type: 'string' },
   'data-dir': { type: 'string' },
+  'database-url': { type: 'string' },
 } as const;
 
 function roleOf(value: string | undefined, fallback: Role): Role {
@@ -50,18 +52,28 @@ export async function accountsCommand(kind: 'users' | 'tokens', argv: string[]):
   }
   const [action, target] = parsed.positionals;
   const v = parsed.values;
+  // The same database the server uses: PostgreSQL when its URL is given, else the data dir's SQLite file.
   let dataDir: string;
+  let databaseUrl: string | undefined;
   try {
     dataDir = resolveDataDir(v['data-dir']);
+    databaseUrl = resolveDatabaseUrl(v['database-url']);
   } catch (err) {
     process.stderr.write(`lablog: ${(err as Error).message}\n`);
     return 2;
   }
-  if (!existsSync(path.join(dataDir, DB_FILE)) && !(kind === 'users' && action === 'create')) {
-    process.stderr.write(`lablog ${kind}: no lablog database in '${dataDir}' (use --data-dir or LABLOG_DATA_DIR)\n`);
+  const missing = kind === 'users' && action === 'create' ? null : missingData(dataDir, databaseUrl);
+  if (missing) {
+    process.stderr.write(`lablog ${kind}: ${missing}\n`);
     return 2;
   }
-  const store = openSqliteStore(dataDir);
+  let store: TrackingStore;
+  try {
+    store = await openCommandStore(dataDir, databaseUrl);
+  } catch (err) {
+    process.stderr.write(`lablog ${kind}: cannot open the database: ${(err as Error).message}\n`);
+    return 1;
+  }
   const access = createAccess(store, { defaultPermission: 'READ' });
   const credentials = createCredentialService(store, { sessionTtlMs: 0, loginMaxFailures: 1, now: Date.now });
   const accounts = createAccountService(store, access, credentials, { defaultPermission: 'READ', enabled: true, now: Date.now });

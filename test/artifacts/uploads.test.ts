@@ -238,7 +238,10 @@ describe(`artifacts on the ${backend} artifact store`, () => {
       assert.deepEqual((await t.stored.leftovers()), []);
     });
 
-    it('5 overlapping writes to the same path leave exactly one of the 5 bodies', async () => {
+    // s3rver writes an object's file in place as the bytes arrive, so overlapping PUTs of one key can
+    // interleave there; S3 itself replaces an object atomically. Only the local store is held to it here.
+    const inPlace = backend === 's3' ? 's3rver (the test S3 server) does not replace objects atomically' : false;
+    it('5 overlapping writes to the same path leave exactly one of the 5 bodies', { skip: inPlace }, async () => {
       const { port, rootRel } = await setup();
       const SIZE = 256 * 1024;
       const bodies = Array.from({ length: 5 }, (_, i) => prngBytes(`same path ${i}`, SIZE));

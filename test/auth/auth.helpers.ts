@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { TestApp } from '../helper.js';
+import { allRows, countRows, tableNames } from '../support/rows.js';
 
 export const basic = (username: string, secret: string) => ({ authorization: `Basic ${Buffer.from(`${username}:${secret}`).toString('base64')}` });
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -7,22 +8,18 @@ export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const TABLES = ['experiments', 'experiment_tags', 'runs', 'params', 'tags', 'metric_series', 'metric_tail', 'sweeps', 'sweep_trials', 'users', 'api_tokens', 'experiment_permissions'];
 
 /** Row counts of every table a write could touch: equal before and after a refused request. */
-export function rowCounts(t: TestApp): Record<string, number> {
-  return Object.fromEntries(TABLES.map((name) => [name, t.db.prepare(`SELECT count(*) FROM ${name}`).pluck().get() as number]));
+export function rowCounts(t: TestApp): Promise<Record<string, number>> {
+  return countRows(t, TABLES);
 }
 
 /**
  * Every row of every table but the audit log (which records refused writes on purpose): a refused
  * request must leave this exactly as it was, updates and deletes included, not only the counts.
  */
-export function dump(t: TestApp): Record<string, unknown[]> {
-  const tables = t.db
-    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'audit_log' ORDER BY name")
-    .pluck()
-    .all() as string[];
-  // Ordered by every column: WITHOUT ROWID tables (metric_tail) have no rowid to order by.
-  const everyColumn = (name: string) => (t.db.prepare(`SELECT * FROM "${name}" LIMIT 0`).columns() as unknown[]).map((_, i) => i + 1).join(', ');
-  return Object.fromEntries(tables.map((name) => [name, t.db.prepare(`SELECT * FROM "${name}" ORDER BY ${everyColumn(name)}`).all()]));
+export async function dump(t: TestApp): Promise<Record<string, unknown[]>> {
+  const out: Record<string, unknown[]> = {};
+  for (const name of await tableNames(t)) if (name !== 'audit_log') out[name] = await allRows(t, name);
+  return out;
 }
 
 /** Asserts MLflow's error shape: exactly `{error_code, message}`, with this code and a message matching `message`. */

@@ -152,7 +152,7 @@ describe('lablog users / tokens', () => {
     const empty = tempDir();
     const none = await lablog(['users', 'list', '--data-dir', empty]);
     assert.equal(none.code, 2);
-    assert.match(none.stderr, /no lablog database in/);
+    assert.match(none.stderr, /no lablog data in/);
 
     const unknown: [string[], RegExp][] = [
       [['users', 'update', 'nobody', '--role', 'viewer', ...d], /^lablog users: User with username 'nobody' not found\.\n$/],

@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { safeNext } from '../../server/auth/oidc.service.js';
 import { ConfigError, loadConfig } from '../../server/config.js';
-import { ADMIN, buildTestApp, listen, type TestApp } from '../helper.js';
+import { ADMIN, backends, buildTestApp, listen, type TestApp } from '../helper.js';
+import { oneRowOf, pluck } from '../support/rows.js';
 import { basic } from './auth.helpers.js';
 
 // Single sign-on against a real OpenID Connect provider (oidc-provider in its own process), driven over
@@ -132,214 +133,6 @@ async function startIdp(dir: string, redirectUri: string): Promise<{ issuer: str
   return { issuer: JSON.parse(line).issuer as string, child, accountsFile };
 }
 
-describe('single sign-on with OpenID Connect against a real provider', () => {
-  let dir: string;
-  let idp: Awaited<ReturnType<typeof startIdp>>;
-  let t: TestApp;
-  let base: string;
-
-  before(async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'lablog-oidc-'));
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    idp = await startIdp(dir, `${base}${CALLBACK}`);
-    t = await buildTestApp({
-      auth: {
-        publicUrl: base,
-        oidcIssuer: idp.issuer,
-        oidcClientId: CLIENT.id,
-        oidcClientSecret: CLIENT.secret,
-        oidcDefaultRole: 'editor',
-        oidcAdminClaim: 'groups=lablog-admins',
-      },
-    });
-    await t.app.listen({ port, host: '127.0.0.1' });
-  });
-  after(async () => {
-    await t?.close();
-    if (idp?.child.exitCode === null) {
-      const exited = new Promise((resolve) => idp.child.once('exit', resolve));
-      idp.child.kill('SIGKILL');
-      await exited;
-    }
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  const userRow = (username: string) => t.db.prepare('SELECT username, role, auth_source FROM users WHERE username = ?').get(username) as Record<string, unknown> | undefined;
-  const me = async (jar: Jar) => request(jar, `${base}/api/2.0/lablog/me`);
-
-  it('auth/config tells the login page about single sign-on, without credentials', async () => {
-    const res = await request(new Jar(), `${base}/api/2.0/lablog/auth/config`);
-    assert.equal(res.status, 200);
-    assert.deepEqual(JSON.parse(res.body), { auth_enabled: true, oidc_enabled: true, oidc_login_url: LOGIN });
-  });
-
-  it('the login route sends the browser to the provider with PKCE, state and nonce, and keeps them in a Lax HttpOnly cookie', async () => {
-    const res = await request(new Jar(), `${base}${LOGIN}?next=/experiments`);
-    assert.equal(res.status, 302);
-    const to = new URL(res.location!);
-    assert.equal(`${to.origin}${to.pathname}`, `${idp.issuer}/auth`);
-    assert.equal(to.searchParams.get('client_id'), CLIENT.id);
-    assert.equal(to.searchParams.get('redirect_uri'), `${base}${CALLBACK}`);
-    assert.equal(to.searchParams.get('response_type'), 'code');
-    assert.equal(to.searchParams.get('code_challenge_method'), 'S256');
-    for (const p of ['code_challenge', 'state', 'nonce']) assert.ok((to.searchParams.get(p) ?? '').length >= 32, p);
-    const cookie = res.headers.getSetCookie().find((c) => c.startsWith('lablog_oidc='))!;
-    assert.ok(cookie, 'no pending-login cookie');
-    assert.match(cookie, /HttpOnly/i);
-    assert.match(cookie, /SameSite=Lax/i);
-    assert.match(cookie, new RegExp(`Path=${CALLBACK}`));
-    // Sealed: neither the verifier nor the state can be read from it.
-    assert.ok(!cookie.includes(to.searchParams.get('state')!));
-  });
-
-  it('alice signs in: a session, her user created with the default role and auth_source oidc, back at next', async () => {
-    assert.equal(userRow('alice'), undefined);
-    const jar = new Jar();
-    const cb = await signIn(jar, `${base}${LOGIN}?next=${encodeURIComponent('/experiments/1?tab=runs')}`, 'alice');
-    assert.equal(cb.status, 302, cb.body);
-    assert.equal(cb.location, `${base}/experiments/1?tab=runs`);
-    assert.ok(jar.get('lablog_session'), 'no session cookie');
-    assert.equal(jar.get('lablog_oidc'), undefined, 'the pending login outlived its use');
-    const res = await me(jar);
-    assert.equal(res.status, 200, res.body);
-    const body = JSON.parse(res.body);
-    assert.equal(body.user.username, 'alice');
-    assert.equal(body.user.role, 'editor');
-    assert.equal(body.user.auth_source, 'oidc');
-    assert.equal(body.csrf_token, jar.get('lablog_csrf'));
-    assert.deepEqual(userRow('alice'), { username: 'alice', role: 'editor', auth_source: 'oidc' });
-    // The session writes like a password login's (with its CSRF token).
-    const made = await fetch(`${base}/api/2.0/mlflow/experiments/create`, {
-      method: 'POST',
-      headers: { cookie: jar.header(new URL(base)), 'content-type': 'application/json', 'x-csrf-token': body.csrf_token },
-      body: JSON.stringify({ name: 'alice-sso-experiment' }),
-    });
-    assert.equal(made.status, 200, await made.text());
-  });
-
-  it('a second login finds the same user, not a new one', async () => {
-    const cb = await signIn(new Jar(), `${base}${LOGIN}`, 'alice');
-    assert.equal(cb.status, 302, cb.body);
-    assert.equal(cb.location, `${base}/`);
-    assert.equal(t.db.prepare("SELECT count(*) FROM users WHERE username = 'alice'").pluck().get(), 1);
-  });
-
-  it('bob, in the admin group, is an admin', async () => {
-    const jar = new Jar();
-    const cb = await signIn(jar, `${base}${LOGIN}`, 'bob');
-    assert.equal(cb.status, 302, cb.body);
-    const body = JSON.parse((await me(jar)).body);
-    assert.equal(body.user.username, 'bob');
-    assert.equal(body.user.role, 'admin');
-    assert.deepEqual(userRow('bob'), { username: 'bob', role: 'admin', auth_source: 'oidc' });
-  });
-
-  it('carol is named by her email and her admin role follows the claim on each login', async () => {
-    let jar = new Jar();
-    assert.equal((await signIn(jar, `${base}${LOGIN}`, 'carol')).status, 302);
-    assert.equal(JSON.parse((await me(jar)).body).user.role, 'admin');
-    assert.deepEqual(userRow('carol@example.org'), { username: 'carol@example.org', role: 'admin', auth_source: 'oidc' });
-    // The provider takes her out of the admin group: at her next login she is back to the default role.
-    writeFileSync(idp.accountsFile, JSON.stringify({ ...ACCOUNTS, carol: { email: 'carol@example.org', groups: ['lablog-users'] } }));
-    jar = new Jar();
-    assert.equal((await signIn(jar, `${base}${LOGIN}`, 'carol')).status, 302);
-    assert.equal(JSON.parse((await me(jar)).body).user.role, 'editor');
-    assert.equal(userRow('carol@example.org')!.role, 'editor');
-    writeFileSync(idp.accountsFile, JSON.stringify(ACCOUNTS));
-  });
-
-  it('a tampered state is refused: 401, no session, no user', async () => {
-    ACCOUNTS.dave = { preferred_username: 'dave', email: 'dave@example.org' };
-    writeFileSync(idp.accountsFile, JSON.stringify(ACCOUNTS));
-    const jar = new Jar();
-    const cb = await signIn(jar, `${base}${LOGIN}`, 'dave', (u) => {
-      u.searchParams.set('state', `${u.searchParams.get('state')}x`);
-      return u;
-    });
-    assert.equal(cb.status, 401, cb.body);
-    assert.equal(JSON.parse(cb.body).error_code, 'UNAUTHENTICATED');
-    assert.match(JSON.parse(cb.body).message, /state/);
-    assert.equal(jar.get('lablog_session'), undefined);
-    assert.equal(userRow('dave'), undefined);
-    assert.equal((await me(jar)).status, 401);
-  });
-
-  it('a callback in a browser that did not start the login (login CSRF) is refused', async () => {
-    const jar = new Jar();
-    let stolen: URL | null = null;
-    await signIn(jar, `${base}${LOGIN}`, 'dave', (u) => {
-      stolen = u;
-      return u;
-    });
-    const res = await request(new Jar(), stolen!.href);
-    assert.equal(res.status, 401, res.body);
-    assert.equal(JSON.parse(res.body).error_code, 'UNAUTHENTICATED');
-  });
-
-  it('an error from the provider (the user aborts) is a 401, not a 5xx', async () => {
-    const jar = new Jar();
-    let res = await request(jar, `${base}${LOGIN}`);
-    while (res.location && !res.location.startsWith(base)) res = await request(jar, res.location);
-    if (!res.location) {
-      // At the provider's login page: abort there.
-      const uid = /\/interaction\/([^/"]+)/.exec(res.body)![1];
-      res = await request(jar, `${idp.issuer}/interaction/${uid}/abort`);
-      while (res.location && !res.location.startsWith(base)) res = await request(jar, res.location);
-    }
-    assert.ok(res.location?.startsWith(`${base}${CALLBACK}`), `ended at ${res.location}`);
-    assert.equal(new URL(res.location!).searchParams.get('error'), 'access_denied');
-    const cb = await request(jar, res.location!);
-    assert.equal(cb.status, 401, cb.body);
-    assert.match(JSON.parse(cb.body).message, /access_denied/);
-    assert.equal(jar.get('lablog_session'), undefined);
-  });
-
-  it('next may only be a path on this server', async () => {
-    for (const next of ['//evil.example/x', 'https://evil.example/', '/\\evil.example', 'javascript:alert(1)']) {
-      const cb = await signIn(new Jar(), `${base}${LOGIN}?next=${encodeURIComponent(next)}`, 'alice');
-      assert.equal(cb.location, `${base}/`, next);
-    }
-    assert.equal(safeNext('/runs?x=1#y'), '/runs?x=1#y');
-    assert.equal(safeNext('/%2F%2Fevil.example'), '/%2F%2Fevil.example');
-    assert.equal(safeNext(undefined), '/');
-  });
-
-  it('a provider user named like a local account does not take it over', async () => {
-    const jar = new Jar();
-    const cb = await signIn(jar, `${base}${LOGIN}`, 'mallory');
-    assert.equal(cb.status, 401, cb.body);
-    assert.match(JSON.parse(cb.body).message, /local login/);
-    assert.equal(jar.get('lablog_session'), undefined);
-    assert.deepEqual(userRow('admin'), { username: 'admin', role: 'admin', auth_source: 'local' });
-  });
-});
-
-describe('single sign-on with an unreachable issuer', () => {
-  let t: TestApp;
-  let base: string;
-  before(async () => {
-    const deadIssuer = `http://127.0.0.1:${await freePort()}`;
-    t = await buildTestApp({ auth: { publicUrl: 'http://127.0.0.1:1', oidcIssuer: deadIssuer, oidcClientId: CLIENT.id, oidcClientSecret: CLIENT.secret } });
-    base = `http://127.0.0.1:${await listen(t)}`;
-  });
-  after(() => t.close());
-
-  it('the login route answers a clear 503 and the server keeps serving everything else', async () => {
-    const res = await fetch(`${base}${LOGIN}`, { redirect: 'manual' });
-    assert.equal(res.status, 503);
-    const body = await res.json();
-    assert.equal(body.error_code, 'TEMPORARILY_UNAVAILABLE');
-    assert.match(body.message, /OpenID Connect issuer http:\/\/127\.0\.0\.1:\d+ could not be reached/);
-    assert.equal((await fetch(`${base}/health`)).status, 200);
-    assert.equal((await fetch(`${base}/api/2.0/lablog/auth/config`)).status, 200);
-    const login = await t.post('/api/2.0/lablog/auth/login', ADMIN);
-    assert.equal(login.status, 200, login.body);
-    const list = await t.call('GET', 'experiments/search', { max_results: '10' }, basic(ADMIN.username, ADMIN.password));
-    assert.equal(list.status, 200, list.body);
-  });
-});
-
 describe('single sign-on settings', () => {
   let dir: string;
   before(() => {
@@ -361,25 +154,237 @@ describe('single sign-on settings', () => {
   });
 });
 
-describe('the trusted-proxy alternative (oauth2-proxy), over a real socket', () => {
-  const apps: TestApp[] = [];
-  after(() => Promise.all(apps.map((a) => a.close())));
-  const serve = async (proxies: string[]) => {
-    const t = await buildTestApp({ auth: { trustedProxyHeader: 'X-Forwarded-Email', trustedProxies: proxies, oidcDefaultRole: 'editor' } });
-    apps.push(t);
-    return { t, base: `http://127.0.0.1:${await listen(t)}` };
-  };
+// The suites below run on each backend (SQLite, and PostgreSQL where a cluster can be started).
+for (const { backend, skip } of backends()) describe(backend, { skip }, () => {
+  describe('single sign-on with OpenID Connect against a real provider', () => {
+    let dir: string;
+    let idp: Awaited<ReturnType<typeof startIdp>>;
+    let t: TestApp;
+    let base: string;
 
-  it('the header names the user when it comes from a trusted address, and is ignored from any other', async () => {
-    const trusted = await serve(['127.0.0.1']);
-    const res = await fetch(`${trusted.base}/api/2.0/lablog/me`, { headers: { 'x-forwarded-email': 'erin@example.org' } });
-    assert.equal(res.status, 200);
-    const body = await res.json();
-    assert.deepEqual([body.user.username, body.user.role, body.user.auth_source], ['erin@example.org', 'editor', 'proxy']);
+    before(async () => {
+      dir = mkdtempSync(path.join(os.tmpdir(), 'lablog-oidc-'));
+      const port = await freePort();
+      base = `http://127.0.0.1:${port}`;
+      idp = await startIdp(dir, `${base}${CALLBACK}`);
+      t = await buildTestApp({
+        backend,
+        auth: {
+          publicUrl: base,
+          oidcIssuer: idp.issuer,
+          oidcClientId: CLIENT.id,
+          oidcClientSecret: CLIENT.secret,
+          oidcDefaultRole: 'editor',
+          oidcAdminClaim: 'groups=lablog-admins',
+        },
+      });
+      await t.app.listen({ port, host: '127.0.0.1' });
+    });
+    after(async () => {
+      await t?.close();
+      if (idp?.child.exitCode === null) {
+        const exited = new Promise((resolve) => idp.child.once('exit', resolve));
+        idp.child.kill('SIGKILL');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    });
 
-    const untrusted = await serve(['10.9.8.7']);
-    const refused = await fetch(`${untrusted.base}/api/2.0/lablog/me`, { headers: { 'x-forwarded-email': 'admin' } });
-    assert.equal(refused.status, 401);
-    assert.equal(untrusted.t.db.prepare("SELECT count(*) FROM users WHERE username = 'erin@example.org'").pluck().get(), 0);
+    const userRow = (username: string) => oneRowOf<Record<string, unknown>>(t, 'SELECT username, role, auth_source FROM users WHERE username = ?', username);
+    const me = async (jar: Jar) => request(jar, `${base}/api/2.0/lablog/me`);
+
+    it('auth/config tells the login page about single sign-on, without credentials', async () => {
+      const res = await request(new Jar(), `${base}/api/2.0/lablog/auth/config`);
+      assert.equal(res.status, 200);
+      assert.deepEqual(JSON.parse(res.body), { auth_enabled: true, oidc_enabled: true, oidc_login_url: LOGIN });
+    });
+
+    it('the login route sends the browser to the provider with PKCE, state and nonce, and keeps them in a Lax HttpOnly cookie', async () => {
+      const res = await request(new Jar(), `${base}${LOGIN}?next=/experiments`);
+      assert.equal(res.status, 302);
+      const to = new URL(res.location!);
+      assert.equal(`${to.origin}${to.pathname}`, `${idp.issuer}/auth`);
+      assert.equal(to.searchParams.get('client_id'), CLIENT.id);
+      assert.equal(to.searchParams.get('redirect_uri'), `${base}${CALLBACK}`);
+      assert.equal(to.searchParams.get('response_type'), 'code');
+      assert.equal(to.searchParams.get('code_challenge_method'), 'S256');
+      for (const p of ['code_challenge', 'state', 'nonce']) assert.ok((to.searchParams.get(p) ?? '').length >= 32, p);
+      const cookie = res.headers.getSetCookie().find((c) => c.startsWith('lablog_oidc='))!;
+      assert.ok(cookie, 'no pending-login cookie');
+      assert.match(cookie, /HttpOnly/i);
+      assert.match(cookie, /SameSite=Lax/i);
+      assert.match(cookie, new RegExp(`Path=${CALLBACK}`));
+      // Sealed: neither the verifier nor the state can be read from it.
+      assert.ok(!cookie.includes(to.searchParams.get('state')!));
+    });
+
+    it('alice signs in: a session, her user created with the default role and auth_source oidc, back at next', async () => {
+      assert.equal(await userRow('alice'), undefined);
+      const jar = new Jar();
+      const cb = await signIn(jar, `${base}${LOGIN}?next=${encodeURIComponent('/experiments/1?tab=runs')}`, 'alice');
+      assert.equal(cb.status, 302, cb.body);
+      assert.equal(cb.location, `${base}/experiments/1?tab=runs`);
+      assert.ok(jar.get('lablog_session'), 'no session cookie');
+      assert.equal(jar.get('lablog_oidc'), undefined, 'the pending login outlived its use');
+      const res = await me(jar);
+      assert.equal(res.status, 200, res.body);
+      const body = JSON.parse(res.body);
+      assert.equal(body.user.username, 'alice');
+      assert.equal(body.user.role, 'editor');
+      assert.equal(body.user.auth_source, 'oidc');
+      assert.equal(body.csrf_token, jar.get('lablog_csrf'));
+      assert.deepEqual(await userRow('alice'), { username: 'alice', role: 'editor', auth_source: 'oidc' });
+      // The session writes like a password login's (with its CSRF token).
+      const made = await fetch(`${base}/api/2.0/mlflow/experiments/create`, {
+        method: 'POST',
+        headers: { cookie: jar.header(new URL(base)), 'content-type': 'application/json', 'x-csrf-token': body.csrf_token },
+        body: JSON.stringify({ name: 'alice-sso-experiment' }),
+      });
+      assert.equal(made.status, 200, await made.text());
+    });
+
+    it('a second login finds the same user, not a new one', async () => {
+      const cb = await signIn(new Jar(), `${base}${LOGIN}`, 'alice');
+      assert.equal(cb.status, 302, cb.body);
+      assert.equal(cb.location, `${base}/`);
+      assert.equal(await pluck(t, "SELECT count(*) FROM users WHERE username = 'alice'"), 1);
+    });
+
+    it('bob, in the admin group, is an admin', async () => {
+      const jar = new Jar();
+      const cb = await signIn(jar, `${base}${LOGIN}`, 'bob');
+      assert.equal(cb.status, 302, cb.body);
+      const body = JSON.parse((await me(jar)).body);
+      assert.equal(body.user.username, 'bob');
+      assert.equal(body.user.role, 'admin');
+      assert.deepEqual(await userRow('bob'), { username: 'bob', role: 'admin', auth_source: 'oidc' });
+    });
+
+    it('carol is named by her email and her admin role follows the claim on each login', async () => {
+      let jar = new Jar();
+      assert.equal((await signIn(jar, `${base}${LOGIN}`, 'carol')).status, 302);
+      assert.equal(JSON.parse((await me(jar)).body).user.role, 'admin');
+      assert.deepEqual(await userRow('carol@example.org'), { username: 'carol@example.org', role: 'admin', auth_source: 'oidc' });
+      // The provider takes her out of the admin group: at her next login she is back to the default role.
+      writeFileSync(idp.accountsFile, JSON.stringify({ ...ACCOUNTS, carol: { email: 'carol@example.org', groups: ['lablog-users'] } }));
+      jar = new Jar();
+      assert.equal((await signIn(jar, `${base}${LOGIN}`, 'carol')).status, 302);
+      assert.equal(JSON.parse((await me(jar)).body).user.role, 'editor');
+      assert.equal((await userRow('carol@example.org'))!.role, 'editor');
+      writeFileSync(idp.accountsFile, JSON.stringify(ACCOUNTS));
+    });
+
+    it('a tampered state is refused: 401, no session, no user', async () => {
+      ACCOUNTS.dave = { preferred_username: 'dave', email: 'dave@example.org' };
+      writeFileSync(idp.accountsFile, JSON.stringify(ACCOUNTS));
+      const jar = new Jar();
+      const cb = await signIn(jar, `${base}${LOGIN}`, 'dave', (u) => {
+        u.searchParams.set('state', `${u.searchParams.get('state')}x`);
+        return u;
+      });
+      assert.equal(cb.status, 401, cb.body);
+      assert.equal(JSON.parse(cb.body).error_code, 'UNAUTHENTICATED');
+      assert.match(JSON.parse(cb.body).message, /state/);
+      assert.equal(jar.get('lablog_session'), undefined);
+      assert.equal(await userRow('dave'), undefined);
+      assert.equal((await me(jar)).status, 401);
+    });
+
+    it('a callback in a browser that did not start the login (login CSRF) is refused', async () => {
+      const jar = new Jar();
+      let stolen: URL | null = null;
+      await signIn(jar, `${base}${LOGIN}`, 'dave', (u) => {
+        stolen = u;
+        return u;
+      });
+      const res = await request(new Jar(), stolen!.href);
+      assert.equal(res.status, 401, res.body);
+      assert.equal(JSON.parse(res.body).error_code, 'UNAUTHENTICATED');
+    });
+
+    it('an error from the provider (the user aborts) is a 401, not a 5xx', async () => {
+      const jar = new Jar();
+      let res = await request(jar, `${base}${LOGIN}`);
+      while (res.location && !res.location.startsWith(base)) res = await request(jar, res.location);
+      if (!res.location) {
+        // At the provider's login page: abort there.
+        const uid = /\/interaction\/([^/"]+)/.exec(res.body)![1];
+        res = await request(jar, `${idp.issuer}/interaction/${uid}/abort`);
+        while (res.location && !res.location.startsWith(base)) res = await request(jar, res.location);
+      }
+      assert.ok(res.location?.startsWith(`${base}${CALLBACK}`), `ended at ${res.location}`);
+      assert.equal(new URL(res.location!).searchParams.get('error'), 'access_denied');
+      const cb = await request(jar, res.location!);
+      assert.equal(cb.status, 401, cb.body);
+      assert.match(JSON.parse(cb.body).message, /access_denied/);
+      assert.equal(jar.get('lablog_session'), undefined);
+    });
+
+    it('next may only be a path on this server', async () => {
+      for (const next of ['//evil.example/x', 'https://evil.example/', '/\\evil.example', 'javascript:alert(1)']) {
+        const cb = await signIn(new Jar(), `${base}${LOGIN}?next=${encodeURIComponent(next)}`, 'alice');
+        assert.equal(cb.location, `${base}/`, next);
+      }
+      assert.equal(safeNext('/runs?x=1#y'), '/runs?x=1#y');
+      assert.equal(safeNext('/%2F%2Fevil.example'), '/%2F%2Fevil.example');
+      assert.equal(safeNext(undefined), '/');
+    });
+
+    it('a provider user named like a local account does not take it over', async () => {
+      const jar = new Jar();
+      const cb = await signIn(jar, `${base}${LOGIN}`, 'mallory');
+      assert.equal(cb.status, 401, cb.body);
+      assert.match(JSON.parse(cb.body).message, /local login/);
+      assert.equal(jar.get('lablog_session'), undefined);
+      assert.deepEqual(await userRow('admin'), { username: 'admin', role: 'admin', auth_source: 'local' });
+    });
+  });
+
+  describe('single sign-on with an unreachable issuer', () => {
+    let t: TestApp;
+    let base: string;
+    before(async () => {
+      const deadIssuer = `http://127.0.0.1:${await freePort()}`;
+      t = await buildTestApp({ backend, auth: { publicUrl: 'http://127.0.0.1:1', oidcIssuer: deadIssuer, oidcClientId: CLIENT.id, oidcClientSecret: CLIENT.secret } });
+      base = `http://127.0.0.1:${await listen(t)}`;
+    });
+    after(() => t.close());
+
+    it('the login route answers a clear 503 and the server keeps serving everything else', async () => {
+      const res = await fetch(`${base}${LOGIN}`, { redirect: 'manual' });
+      assert.equal(res.status, 503);
+      const body = await res.json();
+      assert.equal(body.error_code, 'TEMPORARILY_UNAVAILABLE');
+      assert.match(body.message, /OpenID Connect issuer http:\/\/127\.0\.0\.1:\d+ could not be reached/);
+      assert.equal((await fetch(`${base}/health`)).status, 200);
+      assert.equal((await fetch(`${base}/api/2.0/lablog/auth/config`)).status, 200);
+      const login = await t.post('/api/2.0/lablog/auth/login', ADMIN);
+      assert.equal(login.status, 200, login.body);
+      const list = await t.call('GET', 'experiments/search', { max_results: '10' }, basic(ADMIN.username, ADMIN.password));
+      assert.equal(list.status, 200, list.body);
+    });
+  });
+
+  describe('the trusted-proxy alternative (oauth2-proxy), over a real socket', () => {
+    const apps: TestApp[] = [];
+    after(() => Promise.all(apps.map((a) => a.close())));
+    const serve = async (proxies: string[]) => {
+      const t = await buildTestApp({ backend, auth: { trustedProxyHeader: 'X-Forwarded-Email', trustedProxies: proxies, oidcDefaultRole: 'editor' } });
+      apps.push(t);
+      return { t, base: `http://127.0.0.1:${await listen(t)}` };
+    };
+
+    it('the header names the user when it comes from a trusted address, and is ignored from any other', async () => {
+      const trusted = await serve(['127.0.0.1']);
+      const res = await fetch(`${trusted.base}/api/2.0/lablog/me`, { headers: { 'x-forwarded-email': 'erin@example.org' } });
+      assert.equal(res.status, 200);
+      const body = await res.json();
+      assert.deepEqual([body.user.username, body.user.role, body.user.auth_source], ['erin@example.org', 'editor', 'proxy']);
+
+      const untrusted = await serve(['10.9.8.7']);
+      const refused = await fetch(`${untrusted.base}/api/2.0/lablog/me`, { headers: { 'x-forwarded-email': 'admin' } });
+      assert.equal(refused.status, 401);
+      assert.equal(await pluck(untrusted.t, "SELECT count(*) FROM users WHERE username = 'erin@example.org'"), 0);
+    });
   });
 });

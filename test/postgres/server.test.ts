@@ -1,8 +1,8 @@
 /**
  * `lablog` with LABLOG_DATABASE_URL, as real child processes: two servers starting at once on one
  * empty PostgreSQL database both come up (migrations under the advisory lock), share the data, and
- * log the database without its password; a sweep request answers 501 naming what is missing; a bad
- * URL is refused at start.
+ * log the database without its password (experiments, runs and sweeps made through one are seen
+ * through the other); a bad URL is refused at start.
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
@@ -42,12 +42,16 @@ describe('lablog on PostgreSQL (LABLOG_DATABASE_URL)', { skip }, () => {
     const listed = await api(a.url, 'experiments/search?view_type=ALL');
     assert.deepEqual(listed.json.experiments.map((e: { name: string }) => e.name).sort(), ['Default', 'shared']);
 
-    // Not yet on PostgreSQL: a clear 501 naming the store method, not a crash.
-    const sweeps = await fetch(`${a.url}/api/2.0/lablog/sweeps/list?experiment_id=0`);
-    const body = await sweeps.json();
-    assert.equal(sweeps.status, 501, JSON.stringify(body));
-    assert.equal(body.error_code, 'NOT_IMPLEMENTED');
-    assert.match(body.message, /listSweeps is not yet available on PostgreSQL/);
+    // Sweeps live in the shared database too: one made through a is listed by b.
+    const sweep = await fetch(`${a.url}/api/2.0/lablog/sweeps/create`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ experiment_id: created.json.experiment_id, name: 'shared-sweep', method: 'grid', metric: { name: 'loss' }, parameters: { lr: { values: [1, 2] } } }),
+    });
+    assert.equal(sweep.status, 200, await sweep.clone().text());
+    const sweepId = (await sweep.json()).sweep.sweep_id;
+    const listed2 = await (await fetch(`${b.url}/api/2.0/lablog/sweeps/list?experiment_id=${created.json.experiment_id}`)).json();
+    assert.deepEqual(listed2.sweeps.map((s: { sweep_id: string; name: string }) => [s.sweep_id, s.name]), [[sweepId, 'shared-sweep']]);
     assert.deepEqual(await Promise.all([stop(a), stop(b)]), [{ code: 0, signal: null }, { code: 0, signal: null }]);
   });
 

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { SampledSeries, Series, TrackingStore } from '../types.js';
+import { createPgAuth } from './auth.sql.js';
 import { createPool, migratePostgres, snapshot } from './db.js';
 import { searchDatasetsPg } from './datasets.sql.js';
 import { createPgExperiments } from './experiments.sql.js';
@@ -11,15 +12,17 @@ import { createPgRegistry } from './registry.sql.js';
 import { notYetOnPostgres } from './not-yet.js';
 import { createPgRuns } from './runs.sql.js';
 import { searchExperimentIdsPg, searchRunIdsPg } from './search.sql.js';
+import { createPgSweeps } from './sweeps.sql.js';
 
 const EMPTY: Series = { steps: new Float64Array(0), timestamps: new Float64Array(0), values: new Float64Array(0) };
 
 /**
  * The PostgreSQL store (LABLOG_DATABASE_URL): the tracking core (experiments, runs, params, tags,
  * log-batch with idempotency keys, inputs, metric history in the SQLite store's chunk encoding, run
- * and experiment search). Several lablog servers can share one database: migrations run under an
- * advisory lock, writes to a run hold its row lock, multi-statement reads share one snapshot. The
- * rest of TrackingStore rejects with NotYetOnPostgresError (not-yet.ts).
+ * and experiment search), the Model Registry, import and gc, auth and sweeps. Several lablog servers
+ * can share one database: migrations run under an advisory lock, writes to a run hold its row lock,
+ * a trial is claimed under its sweep's row lock, multi-statement reads share one snapshot. A method
+ * not ported yet rejects with NotYetOnPostgresError (not-yet.ts).
  */
 export async function openPostgresStore(url: string, opts: { poolSize?: number } = {}): Promise<TrackingStore & { pool: pg.Pool }> {
   const pool = createPool(url, opts.poolSize ?? 10);
@@ -40,6 +43,8 @@ export async function openPostgresStore(url: string, opts: { poolSize?: number }
     ...createPgRegistryImport(pool),
     ...createPgGc(pool),
     ...createPgImport(pool, experiments, runs, metrics),
+    ...createPgAuth(pool),
+    ...createPgSweeps(pool, runs),
     createExperiment: (e) => experiments.create(e),
     getExperiment: (id) => experiments.get(id),
     getExperimentByName: (name) => experiments.getByName(name),

@@ -143,6 +143,10 @@ export function createPgRuns(pool: pg.Pool, experiments: PgExperiments, metrics:
   return {
     row,
     load,
+    // For writes that create a run inside their own transaction (a sweep's parent run, a trial's run).
+    insert: insertRun,
+    writeParams,
+    writeTags,
     info: async (runUuid: string) => toInfo(await row(pool, runUuid)),
     get: async (runUuid: string) => (await load(pool, [(await row(pool, runUuid)).id]))[0],
     create: (n: NewRun): Promise<RunInfo> => transaction(pool, (c) => insertRun(c, n)),

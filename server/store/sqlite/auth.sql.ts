@@ -1,9 +1,10 @@
 import { alreadyExists, notFound } from '../../errors.js';
-import type { AuditEntry, AuthStore, Permission, TokenRecord, UserRecord } from '../auth-types.js';
+import type { AuditEntry, AuditQuery, AuthStore, Permission, TokenRecord, UserRecord } from '../auth-types.js';
+import type { Page } from '../types.js';
 import type { Db } from '../db.js';
 import { experimentKey } from './experiments.sql.js';
 
-interface UserRow {
+export interface UserRow {
   id: number;
   username: string;
   password_hash: string | null;
@@ -13,7 +14,7 @@ interface UserRow {
   updated_at: number;
 }
 
-interface TokenRow {
+export interface TokenRow {
   id: number;
   user_id: number;
   username: string;
@@ -25,10 +26,12 @@ interface TokenRow {
   revoked_at: number | null;
 }
 
-const USER_COLUMNS = 'id, username, password_hash, role, auth_source, created_at, updated_at';
-const TOKEN_COLUMNS = 't.id, t.user_id, u.username, t.name, t.token_hash, t.created_at, t.expires_at, t.last_used_at, t.revoked_at';
+export const USER_COLUMNS = 'id, username, password_hash, role, auth_source, created_at, updated_at';
+/** The user's columns beside another table's, each as u_<column> (read back with `prefixed`). */
+export const USER_AS_U = USER_COLUMNS.split(', ').map((c) => `u.${c} AS u_${c}`).join(', ');
+export const TOKEN_COLUMNS = 't.id, t.user_id, u.username, t.name, t.token_hash, t.created_at, t.expires_at, t.last_used_at, t.revoked_at';
 
-const user = (r: UserRow): UserRecord => ({
+export const user = (r: UserRow): UserRecord => ({
   id: r.id,
   username: r.username,
   passwordHash: r.password_hash,
@@ -38,7 +41,7 @@ const user = (r: UserRow): UserRecord => ({
   updatedAt: r.updated_at,
 });
 
-const token = (r: TokenRow): TokenRecord => ({
+export const token = (r: TokenRow): TokenRecord => ({
   id: r.id,
   userId: r.user_id,
   username: r.username,
@@ -49,7 +52,7 @@ const token = (r: TokenRow): TokenRecord => ({
   revokedAt: r.revoked_at,
 });
 
-const prefixed = (r: Record<string, unknown>, prefix: string) =>
+export const prefixed = (r: Record<string, unknown>, prefix: string) =>
   Object.fromEntries(Object.entries(r).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
 
 export function createAuthStatements(db: Db): AuthStore {
@@ -72,7 +75,7 @@ export function createAuthStatements(db: Db): AuthStore {
       'INSERT INTO api_tokens (user_id, name, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?) RETURNING id',
     ),
     tokenByHash: db.prepare<[string], Record<string, unknown>>(
-      `SELECT ${TOKEN_COLUMNS}, ${USER_COLUMNS.split(', ').map((c) => `u.${c} AS u_${c}`).join(', ')} FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?`,
+      `SELECT ${TOKEN_COLUMNS}, ${USER_AS_U} FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?`,
     ),
     tokenById: db.prepare<[number], TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?`),
     tokensOf: db.prepare<[number], TokenRow>(
@@ -88,7 +91,7 @@ export function createAuthStatements(db: Db): AuthStore {
       'INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
     ),
     sessionByHash: db.prepare<[string, number], Record<string, unknown>>(
-      `SELECT s.user_id AS s_user_id, s.csrf_token AS s_csrf_token, s.expires_at AS s_expires_at, ${USER_COLUMNS.split(', ').map((c) => `u.${c} AS u_${c}`).join(', ')} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND s.expires_at > ?`,
+      `SELECT s.user_id AS s_user_id, s.csrf_token AS s_csrf_token, s.expires_at AS s_expires_at, ${USER_AS_U} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND s.expires_at > ?`,
     ),
     deleteSession: db.prepare<[string]>('DELETE FROM sessions WHERE id_hash = ?'),
     purgeSessions: db.prepare<[number]>('DELETE FROM sessions WHERE expires_at <= ?'),
@@ -182,24 +185,35 @@ export function createAuthStatements(db: Db): AuthStore {
 
     appendAudit: async (e) => void s.appendAudit.run(e.time, e.username, e.method, e.route, e.status, e.experimentId, e.runId),
     async listAudit(q) {
-      const where: string[] = [];
-      const values: unknown[] = [];
-      const add = (cond: string, v: unknown) => {
-        where.push(cond);
-        values.push(v);
-      };
-      if (q.username !== undefined) add('username = ?', q.username);
-      if (q.experimentId !== undefined) add('experiment_id = ?', q.experimentId);
-      if (q.startTime !== undefined) add('time >= ?', q.startTime);
-      if (q.endTime !== undefined) add('time <= ?', q.endTime);
-      const rows = db
-        .prepare(
-          `SELECT id, time, username, method, route, status, experiment_id AS experimentId, run_id AS runId FROM audit_log` +
-            `${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC, id DESC LIMIT ? OFFSET ?`,
-        )
-        .all(...values, q.limit + 1, q.offset) as AuditEntry[];
-      const more = rows.length > q.limit;
-      return { items: more ? rows.slice(0, q.limit) : rows, nextOffset: more ? q.offset + q.limit : null };
+      const { text, values } = auditPageQuery(q, () => '?');
+      return auditPage(q, db.prepare(text).all(...values) as AuditEntry[]);
     },
   };
+}
+
+/**
+ * The audit page's query, newest first, with one row more than the page to tell whether another
+ * follows; `placeholder(n)` spells the n-th parameter in the backend's syntax.
+ */
+export function auditPageQuery(q: AuditQuery, placeholder: (n: number) => string): { text: string; values: unknown[] } {
+  const where: string[] = [];
+  const values: unknown[] = [];
+  const add = (cond: string, v: unknown) => {
+    values.push(v);
+    where.push(`${cond} ${placeholder(values.length)}`);
+  };
+  if (q.username !== undefined) add('username =', q.username);
+  if (q.experimentId !== undefined) add('experiment_id =', q.experimentId);
+  if (q.startTime !== undefined) add('time >=', q.startTime);
+  if (q.endTime !== undefined) add('time <=', q.endTime);
+  values.push(q.limit + 1, q.offset);
+  const text =
+    'SELECT id, time, username, method, route, status, experiment_id AS "experimentId", run_id AS "runId" FROM audit_log' +
+    `${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC, id DESC LIMIT ${placeholder(values.length - 1)} OFFSET ${placeholder(values.length)}`;
+  return { text, values };
+}
+
+export function auditPage(q: AuditQuery, rows: AuditEntry[]): Page<AuditEntry> {
+  const more = rows.length > q.limit;
+  return { items: more ? rows.slice(0, q.limit) : rows, nextOffset: more ? q.offset + q.limit : null };
 }

@@ -7,7 +7,7 @@ import { experimentKey } from './experiments.sql.js';
 import { readableSql } from './readable.sql.js';
 import type { RunStatements } from './runs.sql.js';
 
-interface SweepDbRow {
+export interface SweepDbRow {
   id: number;
   experiment_id: number;
   name: string;
@@ -19,33 +19,36 @@ interface SweepDbRow {
   last_update_time: number;
 }
 
-interface TrialDbRow {
+export interface TrialDbRow {
   number: number;
   run_uuid: string;
   params: string;
   grid_index: number | null;
   status: TrialStatus;
-  timed_out: number;
+  /** 0/1 in SQLite, a boolean in PostgreSQL. */
+  timed_out: number | boolean;
   stop_reason: string | null;
   worker: string;
   start_time: number;
   end_time: number | null;
   heartbeat_time: number;
-  has_value: number;
+  has_value: number | boolean;
   value: number | null;
   step: number | null;
   points: number | null;
 }
 
-const SWEEP_COLUMNS = `s.id, s.experiment_id, s.name, s.method, s.config, s.status, r.run_uuid AS parent_uuid, s.creation_time, s.last_update_time`;
-const SWEEP_FROM = 'sweeps s LEFT JOIN runs r ON r.id = s.parent_run_id';
-// The trial's objective is its run's latest value of the sweep metric (value NULL there means NaN).
-const TRIAL_SELECT = `SELECT t.number, r.run_uuid, t.params, t.grid_index, t.status, t.timed_out, t.stop_reason, t.worker,
+export const SWEEP_COLUMNS = `s.id, s.experiment_id, s.name, s.method, s.config, s.status, r.run_uuid AS parent_uuid, s.creation_time, s.last_update_time`;
+export const SWEEP_FROM = 'sweeps s LEFT JOIN runs r ON r.id = s.parent_run_id';
+// The trial's objective is its run's latest value of the sweep metric (value NULL there means NaN);
+// `metricKey` is the placeholder bound to the metric's name.
+export const trialSelect = (metricKey: string) => `SELECT t.number, r.run_uuid, t.params, t.grid_index, t.status, t.timed_out, t.stop_reason, t.worker,
   t.start_time, t.end_time, t.heartbeat_time, m.id IS NOT NULL AS has_value, m.value, m.step, m.count AS points
-  FROM sweep_trials t JOIN runs r ON r.id = t.run_id LEFT JOIN metric_series m ON m.run_id = t.run_id AND m.key = ?`;
+  FROM sweep_trials t JOIN runs r ON r.id = t.run_id LEFT JOIN metric_series m ON m.run_id = t.run_id AND m.key = ${metricKey}`;
+const TRIAL_SELECT = trialSelect('?');
 
 /** Sweep ids are positive integers on the wire; anything else names no sweep. */
-function sweepKey(id: string): number {
+export function sweepKey(id: string): number {
   const key = experimentKey(id);
   if (key === null) throw notFound(`Sweep with id=${id} not found`);
   return key;
@@ -181,7 +184,7 @@ export function createSweepStatements(db: Db, runs: RunStatements) {
   };
 }
 
-function toSweep(r: SweepDbRow): SweepRecord {
+export function toSweep(r: SweepDbRow): SweepRecord {
   return {
     sweepId: String(r.id),
     experimentId: String(r.experiment_id),
@@ -195,14 +198,14 @@ function toSweep(r: SweepDbRow): SweepRecord {
   };
 }
 
-function toTrial(t: TrialDbRow): TrialRow {
+export function toTrial(t: TrialDbRow): TrialRow {
   return {
     number: t.number,
     runId: t.run_uuid,
     params: t.params,
     gridIndex: t.grid_index,
     status: t.status,
-    timedOut: t.timed_out === 1,
+    timedOut: Boolean(t.timed_out),
     stopReason: t.stop_reason,
     worker: t.worker,
     startTime: t.start_time,
