@@ -105,33 +105,32 @@ for (const { backend, skip } of backends()) describe(backend, { skip }, () => {
       assert.deepEqual(res.json.dataset_summaries[999], { experiment_id: r.experimentId, name: 'ds-0999', digest: 'x' });
     });
   });
-});
 
-// SQLite only: the PostgreSQL store has no auth yet (server/store/postgres/not-yet.ts).
-describe('experiments/search-datasets with auth on', () => {
-  it('leaves out the experiments the caller may not read', async (ctx) => {
-    const t = await buildTestApp({ auth: {} });
-    ctx.after(() => t.close());
-    const admin = basic(ADMIN.username, ADMIN.password);
-    const open = (await t.post('experiments/create', { name: 'open' }, admin)).json.experiment_id as string;
-    const secret = (await t.post('experiments/create', { name: 'secret' }, admin)).json.experiment_id as string;
-    for (const [experimentId, name] of [[open, 'public-data'], [secret, 'secret-data']]) {
-      const run = await t.post('runs/create', { experiment_id: experimentId }, admin);
-      assert.equal(run.status, 200, run.body);
-      await logInputs(t, run.json.run.info.run_id, [{ name, digest: 'd', context: 'training' }], admin);
-    }
-    await createUser(t, admin, 'bob', 'bob-password-1', 'viewer');
-    const set = await t.post('/api/2.0/lablog/permissions/set', { experiment_id: secret, username: 'bob', permission: 'NO_PERMISSIONS' }, admin);
-    assert.equal(set.status, 200, set.body);
-    const bob = basic('bob', 'bob-password-1');
+  describe('experiments/search-datasets with auth on', () => {
+    it('leaves out the experiments the caller may not read', async (ctx) => {
+      const t = await buildTestApp({ backend, auth: {} });
+      ctx.after(() => t.close());
+      const admin = basic(ADMIN.username, ADMIN.password);
+      const open = (await t.post('experiments/create', { name: 'open' }, admin)).json.experiment_id as string;
+      const secret = (await t.post('experiments/create', { name: 'secret' }, admin)).json.experiment_id as string;
+      for (const [experimentId, name] of [[open, 'public-data'], [secret, 'secret-data']]) {
+        const run = await t.post('runs/create', { experiment_id: experimentId }, admin);
+        assert.equal(run.status, 200, run.body);
+        await logInputs(t, run.json.run.info.run_id, [{ name, digest: 'd', context: 'training' }], admin);
+      }
+      await createUser(t, admin, 'bob', 'bob-password-1', 'viewer');
+      const set = await t.post('/api/2.0/lablog/permissions/set', { experiment_id: secret, username: 'bob', permission: 'NO_PERMISSIONS' }, admin);
+      assert.equal(set.status, 200, set.body);
+      const bob = basic('bob', 'bob-password-1');
 
-    const both = { experiment_ids: [open, secret] };
-    const asAdmin = await t.post(URL, both, admin);
-    assert.deepEqual(asAdmin.json.dataset_summaries.map((d: { name: string }) => d.name), ['public-data', 'secret-data']);
-    const asBob = await t.post(URL, both, bob);
-    assert.equal(asBob.status, 200, asBob.body);
-    assert.deepEqual(asBob.json, { dataset_summaries: [{ experiment_id: open, name: 'public-data', digest: 'd', context: 'training' }] });
-    assert.deepEqual((await t.post(URL, { experiment_ids: [secret] }, bob)).json, { dataset_summaries: [] });
-    assertError(await t.post(URL, both), 401, 'UNAUTHENTICATED', /./);
+      const both = { experiment_ids: [open, secret] };
+      const asAdmin = await t.post(URL, both, admin);
+      assert.deepEqual(asAdmin.json.dataset_summaries.map((d: { name: string }) => d.name), ['public-data', 'secret-data']);
+      const asBob = await t.post(URL, both, bob);
+      assert.equal(asBob.status, 200, asBob.body);
+      assert.deepEqual(asBob.json, { dataset_summaries: [{ experiment_id: open, name: 'public-data', digest: 'd', context: 'training' }] });
+      assert.deepEqual((await t.post(URL, { experiment_ids: [secret] }, bob)).json, { dataset_summaries: [] });
+      assertError(await t.post(URL, both), 401, 'UNAUTHENTICATED', /./);
+    });
   });
 });
