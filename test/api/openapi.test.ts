@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { buildTestApp, seedRun, type TestApp } from '../helper.js';
+import { backends, buildTestApp, seedRun, type TestApp } from '../helper.js';
 
 // The API reference: every API route Fastify knows is in the OpenAPI document, with its request schema.
 
@@ -139,68 +139,71 @@ function undocumented(value: unknown, schema: any, at = '$'): string[] {
   return [];
 }
 
-describe('documented request examples', () => {
-  let t: TestApp;
-  let doc: any;
-  let routes: Documented[];
-  before(async () => {
-    t = await buildTestApp();
-    doc = (await t.get('/api/openapi.json')).json;
-    routes = t.app.routeTable
-      .filter((r) => (r.url.startsWith('/api/') || r.url.startsWith('/ajax-api/')) && r.method !== 'HEAD' && !DOCS.includes(r.url))
-      .flatMap((r) =>
-        (['body', 'querystring'] as const)
-          .filter((part) => r.schema?.[part])
-          .map((part) => ({ method: r.method, url: r.url, part, zod: r.schema![part] as Documented['zod'], examples: documentedExamples(doc, r.method, r.url, part) })),
-      );
-  });
-  after(() => t.close());
+// On each backend: an example that passes validation must get a non-5xx answer from either store.
+for (const { backend, skip } of backends()) describe(backend, { skip }, () => {
+  describe('documented request examples', () => {
+    let t: TestApp;
+    let doc: any;
+    let routes: Documented[];
+    before(async () => {
+      t = await buildTestApp({ backend });
+      doc = (await t.get('/api/openapi.json')).json;
+      routes = t.app.routeTable
+        .filter((r) => (r.url.startsWith('/api/') || r.url.startsWith('/ajax-api/')) && r.method !== 'HEAD' && !DOCS.includes(r.url))
+        .flatMap((r) =>
+          (['body', 'querystring'] as const)
+            .filter((part) => r.schema?.[part])
+            .map((part) => ({ method: r.method, url: r.url, part, zod: r.schema![part] as Documented['zod'], examples: documentedExamples(doc, r.method, r.url, part) })),
+        );
+    });
+    after(() => t.close());
 
-  it('every route that takes a body or a query documents an example', () => {
-    assert.ok(routes.length > 80, `only ${routes.length} routes with a request schema`);
-    const missing = routes.filter((r) => r.examples.length === 0).map((r) => `${r.method} ${r.url} (${r.part}): wrap its schema in withExamples()`);
-    assert.deepEqual(missing, []);
-  });
+    it('every route that takes a body or a query documents an example', () => {
+      assert.ok(routes.length > 80, `only ${routes.length} routes with a request schema`);
+      const missing = routes.filter((r) => r.examples.length === 0).map((r) => `${r.method} ${r.url} (${r.part}): wrap its schema in withExamples()`);
+      assert.deepEqual(missing, []);
+    });
 
-  it('each example parses with the schema its route validates with', () => {
-    for (const r of routes) {
-      for (const ex of r.examples) {
-        const parsed = r.zod.safeParse(ex);
-        assert.ok(parsed.success, `${r.method} ${r.url} ${JSON.stringify(ex)}: ${String(parsed.error)}`);
-      }
-    }
-  });
-
-  it('each example, sent to its route, gets past validation', async () => {
-    const { runId, experimentId } = await seedRun(t, { experiment: 'examples' });
-    const swap = (v: unknown): unknown =>
-      typeof v === 'string'
-        ? v === '1' ? experimentId : v.replaceAll(EX_RUN, runId)
-        : Array.isArray(v) ? v.map(swap) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, k === 'experiment_id' && x === '1' ? experimentId : swap(x)])) : v;
-    let sent = 0;
-    let described = 0;
-    for (const r of routes) {
-      const url = r.url.replace(/:[A-Za-z_]+/g, '1').replace('*', `${experimentId}/${runId}/artifacts/model.pkl`);
-      for (const ex of r.examples) {
-        const payload = swap(ex);
-        const res = await t.call(r.method as 'GET' | 'POST' | 'PUT' | 'DELETE', url, payload as Record<string, string>);
-        sent++;
-        assert.ok(res.status < 500, `${r.method} ${url}: ${res.status} ${res.body.slice(0, 200)}`);
-        assert.doesNotMatch(String(res.json?.message ?? ''), SCHEMA_FAILURE, `${r.method} ${url} ${JSON.stringify(payload)}`);
-        // The documented response describes every field of the real one (200, or the error shape).
-        const responses = doc.paths[openApiPath(r.url)][r.method.toLowerCase()].responses;
-        const documented = responses[String(res.status)] ?? responses[`${String(res.status)[0]}XX`];
-        const schema = documented?.content?.['application/json']?.schema;
-        if (schema && res.json !== undefined) {
-          assert.deepEqual(undocumented(res.json, schema), [], `${r.method} ${url} answered ${res.status} ${res.body.slice(0, 300)}`);
-          if (res.status === 200) described++;
+    it('each example parses with the schema its route validates with', () => {
+      for (const r of routes) {
+        for (const ex of r.examples) {
+          const parsed = r.zod.safeParse(ex);
+          assert.ok(parsed.success, `${r.method} ${r.url} ${JSON.stringify(ex)}: ${String(parsed.error)}`);
         }
       }
-    }
-    assert.ok(sent > 80, `only ${sent} examples sent`);
-    assert.ok(described >= 20, `only ${described} successful answers checked against a documented 200 schema`);
-    // A few examples did their work on the real run.
-    const run = (await t.get('runs/get', { run_id: runId })).json.run;
-    assert.ok(run.data.params?.some((p: { key: string }) => p.key === 'lr' || p.key === 'batch_size'), JSON.stringify(run.data));
+    });
+
+    it('each example, sent to its route, gets past validation', async () => {
+      const { runId, experimentId } = await seedRun(t, { experiment: 'examples' });
+      const swap = (v: unknown): unknown =>
+        typeof v === 'string'
+          ? v === '1' ? experimentId : v.replaceAll(EX_RUN, runId)
+          : Array.isArray(v) ? v.map(swap) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, k === 'experiment_id' && x === '1' ? experimentId : swap(x)])) : v;
+      let sent = 0;
+      let described = 0;
+      for (const r of routes) {
+        const url = r.url.replace(/:[A-Za-z_]+/g, '1').replace('*', `${experimentId}/${runId}/artifacts/model.pkl`);
+        for (const ex of r.examples) {
+          const payload = swap(ex);
+          const res = await t.call(r.method as 'GET' | 'POST' | 'PUT' | 'DELETE', url, payload as Record<string, string>);
+          sent++;
+          assert.ok(res.status < 500, `${r.method} ${url}: ${res.status} ${res.body.slice(0, 200)}`);
+          assert.doesNotMatch(String(res.json?.message ?? ''), SCHEMA_FAILURE, `${r.method} ${url} ${JSON.stringify(payload)}`);
+          // The documented response describes every field of the real one (200, or the error shape).
+          const responses = doc.paths[openApiPath(r.url)][r.method.toLowerCase()].responses;
+          const documented = responses[String(res.status)] ?? responses[`${String(res.status)[0]}XX`];
+          const schema = documented?.content?.['application/json']?.schema;
+          if (schema && res.json !== undefined) {
+            assert.deepEqual(undocumented(res.json, schema), [], `${r.method} ${url} answered ${res.status} ${res.body.slice(0, 300)}`);
+            if (res.status === 200) described++;
+          }
+        }
+      }
+      assert.ok(sent > 80, `only ${sent} examples sent`);
+      assert.ok(described >= 20, `only ${described} successful answers checked against a documented 200 schema`);
+      // A few examples did their work on the real run.
+      const run = (await t.get('runs/get', { run_id: runId })).json.run;
+      assert.ok(run.data.params?.some((p: { key: string }) => p.key === 'lr' || p.key === 'batch_size'), JSON.stringify(run.data));
+    });
   });
 });
