@@ -4,10 +4,9 @@ import { openArtifactStore } from '../artifacts/open.js';
 import { parseS3Uri } from '../artifacts/s3-location.js';
 import { ConfigError } from '../config.js';
 import { copyArtifacts, type ArtifactCopy } from '../migrate-store/artifacts.js';
-import { advanceSequences, beginCopy, copyTable, finishCopy, MigrateStoreError, sourceCounts, targetCounts } from '../migrate-store/copy.js';
-import { copyPlan } from '../migrate-store/tables.js';
 import { verifyRuns } from '../migrate-store/verify.js';
-import { openDatabaseReadOnly } from '../store/db.js';
+import { advanceSequences, beginCopy, copyTable, finishCopy, MigrateStoreError, openSourceSnapshot, sourceCounts, targetCounts } from '../store/migrate/copy.js';
+import { copyPlan } from '../store/migrate/tables.js';
 import { createPool, isPostgresUrl, migratePostgres } from '../store/postgres/db.js';
 import { openPostgresStore } from '../store/postgres/index.js';
 import { DB_FILE, openSqliteStore } from '../store/sqlite/index.js';
@@ -72,15 +71,14 @@ export async function migrateStoreCommand(argv: string[]): Promise<number> {
   } catch (err) {
     return usageFailure('migrate-store', MIGRATE_STORE_USAGE, err);
   }
-  const db = openDatabaseReadOnly(path.join(args.from, DB_FILE));
+  const source = openSourceSnapshot(args.from, DB_FILE);
+  const db = source.db;
   const pool = createPool(args.to, 4);
   const bar = progressLine();
   const started = performance.now();
   try {
     await migratePostgres(pool);
     const plan = copyPlan();
-    // One read transaction for the whole copy: every table is read from the same snapshot.
-    db.exec('BEGIN');
     const counts = sourceCounts(db, plan);
     const resumed = await beginCopy(pool, plan, counts, args.restart);
     const total = [...counts.values()].reduce((a, b) => a + b, 0);
@@ -92,7 +90,6 @@ export async function migrateStoreCommand(argv: string[]): Promise<number> {
       const copied = await copyTable(db, pool, t, already, (n) => bar.update(renderBar(before + n - already, total, label(n))));
       before += copied - already;
     }
-    db.exec('COMMIT');
     bar.clear();
     await advanceSequences(pool, plan);
     const copiedAt = performance.now();
@@ -100,7 +97,7 @@ export async function migrateStoreCommand(argv: string[]): Promise<number> {
     const problems: string[] = [];
     const after = await targetCounts(pool, plan);
     for (const t of plan) if (after.get(t.name) !== counts.get(t.name)) problems.push(`table ${t.name}: source ${counts.get(t.name)} rows, target ${after.get(t.name)}`);
-    const runIds = (db.prepare('SELECT run_uuid FROM runs ORDER BY id').pluck().all() as string[]);
+    const runIds = source.runIds();
     const from = openSqliteStore(args.from, { readOnly: 'migrate-store only reads the source' });
     const to = await openPostgresStore(args.to, { poolSize: 2 });
     let verified;
@@ -141,8 +138,7 @@ export async function migrateStoreCommand(argv: string[]): Promise<number> {
     if (!known) process.stderr.write('(what was copied so far is kept; run the same command again to continue)\n');
     return 1;
   } finally {
-    if (db.inTransaction) db.exec('ROLLBACK');
-    db.close();
+    source.end();
     await pool.end();
   }
 }

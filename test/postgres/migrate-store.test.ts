@@ -5,7 +5,7 @@ import { rmSync } from 'node:fs';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { copyPlan } from '../../server/migrate-store/tables.js';
+import { copyPlan } from '../../server/store/migrate/tables.js';
 import { createPool } from '../../server/store/postgres/db.js';
 import { openPostgresStore } from '../../server/store/postgres/index.js';
 import { openDatabaseReadOnly } from '../../server/store/db.js';

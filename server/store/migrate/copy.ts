@@ -1,6 +1,7 @@
+import path from 'node:path';
 import type pg from 'pg';
-import type { Db } from '../store/db.js';
-import { transaction } from '../store/postgres/db.js';
+import { openDatabaseReadOnly, type Db } from '../db.js';
+import { transaction } from '../postgres/db.js';
 import type { TablePlan } from './tables.js';
 
 /** Where the copy is, kept in the target in the same transaction as each batch it counts. */
@@ -14,6 +15,23 @@ export interface TableProgress {
   table: string;
   copied: number;
   total: number;
+}
+
+/**
+ * The source data dir's database, read-only, inside one read transaction: every table is read from
+ * the same snapshot. `end()` finishes the transaction and closes it.
+ */
+export function openSourceSnapshot(dataDir: string, dbFile: string): { db: Db; runIds(): string[]; end(): void } {
+  const db = openDatabaseReadOnly(path.join(dataDir, dbFile));
+  db.exec('BEGIN');
+  return {
+    db,
+    runIds: () => db.prepare('SELECT run_uuid FROM runs ORDER BY id').pluck().all() as string[],
+    end() {
+      if (db.inTransaction) db.exec('COMMIT');
+      db.close();
+    },
+  };
 }
 
 /** Rows per table in the source, in copy order. */

@@ -1,8 +1,8 @@
 import { is, Table } from 'drizzle-orm';
 import { getTableConfig as pgConfig } from 'drizzle-orm/pg-core';
 import { getTableConfig as sqliteConfig } from 'drizzle-orm/sqlite-core';
-import * as pgSchema from '../store/postgres/schema.js';
-import * as sqliteSchema from '../store/schema.js';
+import * as pgSchema from '../postgres/schema.js';
+import * as sqliteSchema from '../schema.js';
 
 /** How one table is copied from SQLite to PostgreSQL. */
 export interface TablePlan {
