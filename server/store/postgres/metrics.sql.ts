@@ -197,25 +197,27 @@ export function createPgMetrics() {
   /** pagePieces over windows of a piece's worth of chunks, each window's bytes fetched in one query. */
   async function* windows(lazy: Queryable, seriesId: number, metas: ChunkMeta[], tail: TailRow[], offset: number, end: number): AsyncGenerator<Points> {
     const touched = pageChunks(metas, offset, end);
-    const startOf = new Map<number, number>();
-    let pos = 0;
-    for (const m of metas) {
-      startOf.set(m.id, pos);
-      pos += m.n;
-    }
+    // The page's chunks are consecutive from the first one it touches; each window hands pagePieces only
+    // its own chunks (and the last one the rest and the tail), so a long history is walked once.
+    let first = 0;
+    let base = 0;
+    while (first < metas.length && base + metas[first].n <= offset) base += metas[first++].n;
     const per = STREAM_PIECE_POINTS / CHUNK_POINTS;
     for (let i = 0; i === 0 || i < touched.length; i += per) {
-      const win = touched.slice(i, i + per);
-      const from = i === 0 ? offset : startOf.get(win[0].id)!;
-      const to = i + per >= touched.length ? end : startOf.get(touched[i + per].id)!;
+      const last = i + per >= touched.length;
+      const own = metas.slice(first + i, last ? metas.length : first + i + per);
       const rows = await lazy.query<{ id: number; data: Buffer }>('SELECT id, data FROM metric_chunks WHERE series_id = $1 AND id = ANY($2::bigint[])', [
         seriesId,
-        win.map((m) => m.id),
+        touched.slice(i, i + per).map((m) => m.id),
       ]);
       const data = new Map(rows.rows.map((r) => [Number(r.id), r.data]));
-      yield* pagePieces(metas, tail, from, to, (m) => data.get(m.id));
+      let size = 0;
+      for (const m of own) size += m.n;
+      yield* pagePieces(own, last ? tail : [], offset - base, last ? end - base : size, (m) => data.get(m.id));
+      base += size;
     }
   }
+
 
   /** The first `limit` points in (timestamp, step, value) order, fetching only the chunks that can hold them. */
   async function earliestByTime(q: Queryable, seriesId: number, limit: number): Promise<Points> {
