@@ -6,7 +6,6 @@
 // tests do (Debian's postgresql package installed). Each server gets a fresh database.
 import os from 'node:os';
 import * as history from './history.js';
-import { ingest } from './ingest.js';
 import * as ingestBench from './ingest.js';
 import { Client, createExperiment, log, machineInfo, QUICK, textTable, type Ctx, type Figure } from './lib.js';
 import { startLocalServer, type LocalServer } from './local-server.js';
@@ -60,12 +59,12 @@ try {
   const env = { LABLOG_DATABASE_URL: await freshDatabase() };
   const one = await startLocalServer({ env });
   const two = await startLocalServer({ env });
-  let both: Awaited<ReturnType<typeof ingest>>;
+  let both: Awaited<ReturnType<typeof ingestBench.ingest>>;
   try {
     const setup = new Client(one.url);
     const experimentId = await createExperiment(setup, 'bench-two-servers');
     setup.close();
-    both = await ingest({ url: one.url }, experimentId, 8, [one.url, two.url]);
+    both = await ingestBench.ingest({ url: one.url }, experimentId, 8, [one.url, two.url]);
   } finally {
     await Promise.all([one.stop(), two.stop()]);
     one.cleanup();
