@@ -11,7 +11,7 @@ import type { Comparison, Expr, OrderKey } from '../../search/ast.js';
 import { keyedLeaves, numericIds, pageWindow } from '../../search/plan.js';
 import type { ExperimentSearch, RunSearch, ViewType } from '../types.js';
 import { readableSql } from '../sqlite/readable.sql.js';
-import { compileExpr, DATASET_CONTEXT_TAG, EXPERIMENT_COLUMNS, keyedTable, NULLABLE_COLUMNS, RUN_COLUMNS, type IdPage } from '../sqlite/search.sql.js';
+import { compileExpr, DATASET_CONTEXT_TAG, datasetColumn, EXPERIMENT_COLUMNS, experimentColumn, keyedTable, NULLABLE_COLUMNS, runColumn, type IdPage } from '../sqlite/search.sql.js';
 import type { Queryable } from './db.js';
 
 /** Numbered placeholders, typed so that PostgreSQL never has to guess (a number is float8, as SQLite compares). */
@@ -75,9 +75,7 @@ const MAX_SEMI_JOINS = 8;
 const runCondition = (form: KeyedForm) => (c: Comparison, b: PgBinder): string => {
   switch (c.entity) {
     case 'attribute': {
-      const col = RUN_COLUMNS[c.key];
-      if (col === undefined) throw new Error(`no column for run attribute ${c.key}`);
-      return valueTest(col, c, b);
+      return valueTest(runColumn(c.key), c, b);
     }
     case 'metric':
     case 'param':
@@ -88,18 +86,14 @@ const runCondition = (form: KeyedForm) => (c: Comparison, b: PgBinder): string =
         const key = b.bind(DATASET_CONTEXT_TAG);
         return `EXISTS (SELECT 1 FROM inputs i JOIN input_tags t ON t.input_id = i.id WHERE i.run_id = r.id AND t.key = ${key} AND ${valueTest('t.value', c, b)})`;
       }
-      const col = c.key === 'name' ? 'd.name' : c.key === 'digest' ? 'd.digest' : null;
-      if (col === null) throw new Error(`no column for dataset key ${c.key}`);
-      return `EXISTS (SELECT 1 FROM inputs i JOIN datasets d ON d.id = i.dataset_id WHERE i.run_id = r.id AND ${valueTest(col, c, b)})`;
+      return `EXISTS (SELECT 1 FROM inputs i JOIN datasets d ON d.id = i.dataset_id WHERE i.run_id = r.id AND ${valueTest(datasetColumn(c.key), c, b)})`;
     }
   }
 };
 
 const experimentCondition = (form: KeyedForm) => (c: Comparison, b: PgBinder): string => {
   if (c.entity === 'attribute') {
-    const col = EXPERIMENT_COLUMNS[c.key];
-    if (col === undefined) throw new Error(`no column for experiment attribute ${c.key}`);
-    return valueTest(col, c, b);
+    return valueTest(experimentColumn(c.key), c, b);
   }
   if (c.entity !== 'tag') throw new Error(`experiments have no ${c.entity} keys`);
   return keyedCondition(c, b, form, 'experiment_tags', 'experiment_id', 'e.experiment_id');
@@ -123,8 +117,7 @@ function orderTerms(keys: OrderKey[], b: PgBinder, joinSql: string[]): string[] 
   keys.forEach((k, n) => {
     const dir = k.ascending ? 'ASC' : 'DESC';
     if (k.entity === 'attribute') {
-      const col = RUN_COLUMNS[k.key];
-      if (col === undefined) throw new Error(`no column for run attribute ${k.key}`);
+      const col = runColumn(k.key);
       if (NULLABLE_COLUMNS.has(col)) terms.push(`${col} IS NULL`);
       terms.push(sorted(col, dir));
       return;

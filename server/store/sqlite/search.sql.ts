@@ -37,6 +37,25 @@ export const EXPERIMENT_COLUMNS: Record<string, string> = {
 
 export const NULLABLE_COLUMNS = new Set(['r.end_time']);
 
+// The column behind an attribute, shared by both compilers; the parser admits only known keys, so a
+// miss is a bug, not bad input.
+export function runColumn(key: string): string {
+  const col = RUN_COLUMNS[key];
+  if (col === undefined) throw new Error(`no column for run attribute ${key}`);
+  return col;
+}
+
+export function experimentColumn(key: string): string {
+  const col = EXPERIMENT_COLUMNS[key];
+  if (col === undefined) throw new Error(`no column for experiment attribute ${key}`);
+  return col;
+}
+
+export function datasetColumn(key: string): string {
+  if (key === 'name' || key === 'digest') return `d.${key}`;
+  throw new Error(`no column for dataset key ${key}`);
+}
+
 /** Collects bound values in the order their placeholders appear in the SQL text. */
 export class Binder {
   readonly values: unknown[] = [];
@@ -117,9 +136,7 @@ function runCondition(forms: Map<Comparison, LeafForm>) {
   return (c: Comparison, b: Binder): string => {
     switch (c.entity) {
       case 'attribute': {
-        const col = RUN_COLUMNS[c.key];
-        if (col === undefined) throw new Error(`no column for run attribute ${c.key}`);
-        return valueTest(col, c, b);
+        return valueTest(runColumn(c.key), c, b);
       }
       case 'metric':
       case 'param':
@@ -130,9 +147,7 @@ function runCondition(forms: Map<Comparison, LeafForm>) {
           const key = b.bind(DATASET_CONTEXT_TAG);
           return `r.id IN (SELECT i.run_id FROM inputs i JOIN input_tags t ON t.input_id = i.id WHERE t.key = ${key} AND ${valueTest('t.value', c, b)})`;
         }
-        const col = c.key === 'name' ? 'd.name' : c.key === 'digest' ? 'd.digest' : null;
-        if (col === null) throw new Error(`no column for dataset key ${c.key}`);
-        return `r.id IN (SELECT i.run_id FROM inputs i JOIN datasets d ON d.id = i.dataset_id WHERE ${valueTest(col, c, b)})`;
+        return `r.id IN (SELECT i.run_id FROM inputs i JOIN datasets d ON d.id = i.dataset_id WHERE ${valueTest(datasetColumn(c.key), c, b)})`;
       }
     }
   };
@@ -140,9 +155,7 @@ function runCondition(forms: Map<Comparison, LeafForm>) {
 
 function experimentCondition(c: Comparison, b: Binder): string {
   if (c.entity === 'attribute') {
-    const col = EXPERIMENT_COLUMNS[c.key];
-    if (col === undefined) throw new Error(`no column for experiment attribute ${c.key}`);
-    return valueTest(col, c, b);
+    return valueTest(experimentColumn(c.key), c, b);
   }
   if (c.entity !== 'tag') throw new Error(`experiments have no ${c.entity} keys`);
   return keyedCondition(c, 'list', b, 'experiment_tags', 'experiment_id', 'e.experiment_id');
@@ -211,8 +224,7 @@ function orderTerms(keys: OrderKey[], from: number, joins: Binder, joinSql: stri
     const k = keys[n];
     const dir = k.ascending ? 'ASC' : 'DESC';
     if (k.entity === 'attribute') {
-      const col = RUN_COLUMNS[k.key];
-      if (col === undefined) throw new Error(`no column for run attribute ${k.key}`);
+      const col = runColumn(k.key);
       if (NULLABLE_COLUMNS.has(col)) terms.push(`${col} IS NULL`);
       terms.push(`${col} ${dir}`);
       continue;
