@@ -1,5 +1,6 @@
 import { joinPath, proxiedRoot } from '../artifacts/paths.js';
 import type { ArtifactStore } from '../artifacts/types.js';
+import { walkFiles } from '../artifacts/walk.js';
 import type { DatasetInput, Run } from '../store/types.js';
 import { downloadSourceArtifact, listSourceArtifacts } from './artifacts.phase.js';
 import { digestInputs, digestKeyValues, digestSeries, digestStream, sameDigest, type Digest } from './checksum.js';
@@ -125,14 +126,6 @@ async function verifyRun(ctx: ImportContext, run: SourceRun, runId: string, repo
 /** Files under a lablog run's artifact root, by run-relative path, with their sizes. */
 async function listStored(artifacts: ArtifactStore, root: string): Promise<Map<string, number>> {
   const out = new Map<string, number>();
-  const dirs = [''];
-  while (dirs.length > 0) {
-    const dir = dirs.shift()!;
-    for (const e of (await artifacts.list(joinPath(root, dir))) ?? []) {
-      const rel = joinPath(dir, e.name);
-      if (e.isDir) dirs.push(rel);
-      else out.set(rel, e.size ?? 0);
-    }
-  }
+  for await (const f of walkFiles(artifacts, root)) out.set(f.path, f.size);
   return out;
 }
