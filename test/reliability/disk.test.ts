@@ -127,13 +127,15 @@ async function assertReadsServeStoredData(c: Client, s: Seeded) {
 }
 
 /**
- * Near a full disk the server's checkpointer truncates the WAL at each checkpoint (checkpoint-worker.ts),
- * so that no commit fits into space the WAL already holds: waited for after filling the disk, since a
- * checkpoint comes every 250 ms.
+ * Fills the disk (leaving `leave` bytes) as the server sees it once its WAL holds no spare space: near a
+ * full disk the checkpointer truncates the WAL at each checkpoint (checkpoint-worker.ts), every 250 ms,
+ * which gives its space back to the disk; so the test waits for that and fills again.
  */
-async function walTruncated(disk: SmallDisk): Promise<void> {
+async function fillDisk(disk: SmallDisk, leave = 0): Promise<void> {
+  disk.fill(leave);
   const wal = path.join(disk.outside, `${DB}-wal`);
   await until(() => !existsSync(wal) || statSync(wal).size === 0, 'the WAL truncated by a checkpoint near the full disk');
+  disk.fill(leave);
 }
 
 function assertRefused(res: Answer, what: string, reason: RegExp) {
@@ -167,8 +169,7 @@ describe('a full disk', { skip: typeof fullDisk === 'string' ? fullDisk : false 
     assert.equal(created.status, 200, created.text);
     token = created.json.token.value;
     before_ = disk.census(DB);
-    disk.fill();
-    await walTruncated(disk);
+    await fillDisk(disk);
   });
 
   it('answers each write 503 TEMPORARILY_UNAVAILABLE saying the disk is full, and stores none of it', T, async () => {
@@ -199,8 +200,7 @@ describe('a full disk', { skip: typeof fullDisk === 'string' ? fullDisk : false 
 
   it('refuses an upload that meets the full disk midway and a batch larger than the space left, leaving no trace of either', T, async () => {
     disk.free();
-    disk.fill(256 * 1024);
-    await walTruncated(disk);
+    await fillDisk(disk, 256 * 1024);
     const left = statfsSync(disk.outside);
     assert.ok(left.bavail * left.bsize >= 200 * 1024, 'about 256 KB free');
     const big = `${s.experimentId}/${s.runId}/artifacts/big.bin`;
