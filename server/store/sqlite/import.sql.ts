@@ -53,11 +53,14 @@ export function createImportStatements(db: Db, experiments: ExperimentStatements
     ),
   };
 
-  /** Upserts key/value rows, counting those that already held the value. */
-  function upsert(list: KeyValue[], read: (key: string) => { value: string } | undefined, write: (kv: KeyValue) => void): UpsertCounts {
+  /**
+   * Upserts key/value rows, counting those that already held the value. `fresh`: the owner was created
+   * in this transaction, so there is nothing to read first (half the statements of a new run's import).
+   */
+  function upsert(list: KeyValue[], read: (key: string) => { value: string } | undefined, write: (kv: KeyValue) => void, fresh = false): UpsertCounts {
     const counts = { created: 0, present: 0 };
     for (const kv of list) {
-      if (read(kv.key)?.value === kv.value) counts.present++;
+      if (!fresh && read(kv.key)?.value === kv.value) counts.present++;
       else {
         write(kv);
         counts.created++;
@@ -102,8 +105,8 @@ export function createImportStatements(db: Db, experiments: ExperimentStatements
         s.updateRun.run(r.runName, r.userId, r.status, r.startTime, r.endTime, r.lifecycleStage, withExperiment, row.id);
       }
       const id = row.id;
-      const params = upsert(r.params, (k) => s.param.get(id, k), (p) => s.upsertParam.run(id, p.key, p.value));
-      const tags = upsert(r.tags, (k) => s.tag.get(id, k), (t) => s.upsertTag.run(id, t.key, t.value));
+      const params = upsert(r.params, (k) => s.param.get(id, k), (p) => s.upsertParam.run(id, p.key, p.value), created);
+      const tags = upsert(r.tags, (k) => s.tag.get(id, k), (t) => s.upsertTag.run(id, t.key, t.value), created);
       const inputs = { created: 0, present: 0 };
       for (const di of r.inputs) {
         const d = di.dataset;

@@ -61,6 +61,10 @@ export function createMetricStatements(db: Db) {
     insertSeries: db.prepare<[number, string, number | null, number, number]>(
       'INSERT INTO metric_series (run_id, key, value, step, timestamp, count, tail_count) VALUES (?, ?, ?, ?, ?, 0, 0)',
     ),
+    /** A replaced series' row, written once with the counts its chunks and tail will hold. */
+    insertWhole: db.prepare<[number, string, number | null, number, number, number, number]>(
+      'INSERT INTO metric_series (run_id, key, value, step, timestamp, count, tail_count) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
     updateSeries: db.prepare<[number | null, number, number, number, number, number]>(
       'UPDATE metric_series SET value = ?, step = ?, timestamp = ?, count = count + ?, tail_count = ? WHERE id = ?',
     ),
@@ -221,7 +225,7 @@ export function createMetricStatements(db: Db) {
     if (n === 0) return;
     const { sorted: p, latest, chunks, tail } = replacementLayout(key, points);
     const v = p.values[latest];
-    const seriesId = Number(s.insertSeries.run(runId, key, Number.isNaN(v) ? null : v, p.steps[latest], p.timestamps[latest]).lastInsertRowid);
+    const seriesId = Number(s.insertWhole.run(runId, key, Number.isNaN(v) ? null : v, p.steps[latest], p.timestamps[latest], n, tail.values.length).lastInsertRowid);
     const summaries: Float64Array[] = [];
     for (const c of chunks) {
       const [minTs, maxTs] = timeRange(c.timestamps);
@@ -232,7 +236,6 @@ export function createMetricStatements(db: Db) {
     // The tail's seq continues the series' point count, as appends number it.
     const full = n - tail.values.length;
     for (let i = 0; i < tail.values.length; i++) s.insertTail.run(seriesId, full + i, tail.steps[i], tail.timestamps[i], tail.values[i]);
-    s.updateSeries.run(Number.isNaN(v) ? null : v, p.steps[latest], p.timestamps[latest], n, tail.values.length, seriesId);
   }
 
   return {
