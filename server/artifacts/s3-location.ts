@@ -2,21 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { LablogError, StorageUnavailableError } from '../errors.js';
 import type { Probe } from '../storage/probe.js';
+import { parseS3Uri } from './s3-uri.js';
+
+export { parseS3Uri };
 
 export interface S3Location {
   client: S3Client;
   bucket: string;
   /** Key prefix of the artifact root, without leading or trailing slash ('' for the bucket's root). */
   prefix: string;
-}
-
-/** `s3://bucket/some/prefix/` -> bucket and canonical prefix; null when it is not such a URI. */
-export function parseS3Uri(uri: string): { bucket: string; prefix: string } | null {
-  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(uri);
-  if (!m) return null;
-  const prefix = (m[2] ?? '').split('/').filter((s) => s !== '');
-  if (prefix.some((s) => s === '.' || s === '..')) return null;
-  return { bucket: m[1], prefix: prefix.join('/') };
 }
 
 /**
