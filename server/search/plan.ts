@@ -31,9 +31,10 @@ export interface PlanInput {
   /**
    * The ordered index walk available for the requested order: 'key' walks a metric/param/tag
    * (key, value) index (runs arrive in value order, so every lookup lands on a random page), 'start'
-   * walks (experiment_id, start_time) (runs arrive roughly in insertion order); null: none.
+   * walks (experiment_id, start_time) (runs arrive roughly in insertion order), 'time' walks the
+   * runs' start_time index across all experiments (skipping runs of the others); null: none.
    */
-  streamKind: 'key' | 'start' | null;
+  streamKind: 'key' | 'start' | 'time' | null;
   /** Most rows the ordered walk can visit, and the fraction of them that are candidate runs. */
   streamRows: number;
   streamHitRate: number;
@@ -57,6 +58,7 @@ const COST = {
   existsRandom: 2, // one correlated lookup, runs visited in metric-value order
   keyStreamRow: 1.5, // one step of a (key, value) walk: driver row + run row, random pages
   startStreamRow: 0.2, // one step of the (experiment_id, start_time) walk
+  timeStreamRow: 0.3, // one step of the start_time walk: the run row is read to know its experiment
   scanRow: 0.2, // one candidate run read through the experiment index, no list narrowing it first
   tableScanRow: 0.08, // one run read by a front-to-back table scan
   probeRow: 0.03, // one candidate run rejected by a list's bloom filter before its row is read
@@ -119,10 +121,15 @@ function hasTopLevelList(e: Expr, forms: Map<Comparison, LeafForm>): boolean {
 export function planRunSearch(input: PlanInput): Plan & { cost: { stream: number; full: number } } {
   const n = Math.max(1, input.candidates);
   const kind = input.streamKind;
-  const stepCost = kind === 'key' ? COST.keyStreamRow : COST.startStreamRow;
+  const stepCost = kind === 'key' ? COST.keyStreamRow : kind === 'time' ? COST.timeStreamRow : COST.startStreamRow;
   if (input.filter === null) {
-    const tableScan = kind === null && n * COST.scanRow > Math.max(n, input.totalRuns) * COST.tableScanRow;
-    return { stream: kind !== null, forms: new Map(), tableScan, cost: { stream: input.need * stepCost, full: n * COST.scanRow } };
+    const tableScan = n * COST.scanRow > Math.max(n, input.totalRuns) * COST.tableScanRow;
+    const full = (tableScan ? Math.max(n, input.totalRuns) * COST.tableScanRow : n * COST.scanRow) + n * COST.sortRow;
+    // A walk over a store-wide index (a key's values, start_time) also passes the runs of other
+    // experiments: it loses to sorting the candidates when those are a small part of the store.
+    const visited = Math.min(input.streamRows, (input.streamWalks * input.need) / Math.max(input.streamHitRate, 1e-9));
+    const stream = kind === null ? Infinity : visited * stepCost;
+    return { stream: stream <= full, forms: new Map(), tableScan: stream > full && tableScan, cost: { stream, full } };
   }
   const s = Math.max(selectivity(input.filter, input), 1e-9);
 
@@ -153,9 +160,11 @@ export function streamKindOf(orderBy: OrderKey[], experiments: number): PlanInpu
   const first = orderBy[0];
   if (first !== undefined && first.entity !== 'attribute') return 'key';
   const byStart = first === undefined || (first.entity === 'attribute' && first.key === 'start_time');
+  if (!byStart) return null;
   // (experiment_id, start_time) is ordered within one experiment; a few are walked one by one and
-  // merged, which needs the order to be start_time alone (plus the run_uuid tie-break).
-  return byStart && (experiments === 1 || (orderBy.length <= 1 && experiments <= MAX_MERGED_WALKS)) ? 'start' : null;
+  // merged, which needs the order to be start_time alone (plus the run_uuid tie-break). More
+  // experiments (the web UI's "all experiments") walk the store-wide start_time index instead.
+  return experiments === 1 || (orderBy.length <= 1 && experiments <= MAX_MERGED_WALKS) ? 'start' : 'time';
 }
 
 export function keyedLeaves(e: Expr | null, out: Comparison[] = []): Comparison[] {

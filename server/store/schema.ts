@@ -42,7 +42,12 @@ export const runs = sqliteTable(
     /** Set when the run was deleted by its experiment's deletion, so restoring the experiment restores exactly these. */
     deletedWithExperiment: integer('deleted_with_experiment', { mode: 'boolean' }).notNull().default(false),
   },
-  (t) => [index('runs_experiment_start').on(t.experimentId, t.startTime), index('runs_name').on(t.name)],
+  (t) => [
+    index('runs_experiment_start').on(t.experimentId, t.startTime),
+    index('runs_name').on(t.name),
+    // Runs of many experiments in start_time order (the web UI's runs table over all of them) walk this.
+    index('runs_start_time').on(t.startTime),
+  ],
 );
 
 export const params = sqliteTable(

@@ -58,7 +58,12 @@ export const runs = pgTable(
     deletedTime: int8('deleted_time'),
     deletedWithExperiment: boolean('deleted_with_experiment').notNull().default(false),
   },
-  (t) => [index('runs_experiment_start').on(t.experimentId, t.startTime), index('runs_name').on(t.name)],
+  (t) => [
+    index('runs_experiment_start').on(t.experimentId, t.startTime),
+    index('runs_name').on(t.name),
+    // Runs of many experiments in start_time order (the web UI's runs table over all of them) walk this.
+    index('runs_start_time').on(t.startTime),
+  ],
 );
 
 export const params = pgTable(

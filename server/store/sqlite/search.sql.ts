@@ -257,12 +257,16 @@ export interface CompiledQuery {
  */
 type Slice = 'all' | 'valued' | 'nan' | 'missing';
 
-function runQuery(q: RunShape, expIds: number[], plan: Plan, slice: Slice, columns = 'r.id'): CompiledQuery {
+/**
+ * `timeWalk`: the stream plan walks the store-wide start_time index (streamKind 'time'), named outright:
+ * without statistics SQLite would rather scan the table and sort every run.
+ */
+function runQuery(q: RunShape, expIds: number[], plan: Plan, slice: Slice, columns = 'r.id', timeWalk = false): CompiledQuery {
   const joins = new Binder();
   const where = new Binder();
   const joinSql: string[] = [];
   const conds: string[] = [];
-  let from = 'runs r';
+  let from = timeWalk ? 'runs r INDEXED BY runs_start_time' : 'runs r';
   let order: string[];
   if (slice === 'all') {
     order = orderTerms(q.orderBy, 0, joins, joinSql);
@@ -281,7 +285,7 @@ function runQuery(q: RunShape, expIds: number[], plan: Plan, slice: Slice, colum
     }
   }
   // A unary + keeps SQLite off the experiment index, which costs a random page read per run.
-  conds.push(`${plan.tableScan && slice === 'all' ? '+' : ''}r.experiment_id IN ${where.list(expIds)}`);
+  conds.push(`${(plan.tableScan || timeWalk) && slice === 'all' ? '+' : ''}r.experiment_id IN ${where.list(expIds)}`);
   const stage = lifecycleTest('r.lifecycle_stage', q.viewType, where);
   if (stage) conds.push(stage);
   if (q.filter) conds.push(compileExpr(q.filter, where, runCondition(plan.forms)));
@@ -309,7 +313,8 @@ const MAX_COUNTED_LEAVES = 16;
 
 function choosePlan(db: Database, q: RunShape, expIds: number[], need: number): Plan {
   const streamKind = streamKindOf(q.orderBy, expIds.length);
-  if (q.filter === null && streamKind !== null) return { stream: true, forms: new Map() };
+  // Walking the searched experiments' own start_time order needs no counting to know it wins.
+  if (q.filter === null && streamKind === 'start') return { stream: true, forms: new Map() };
   const leaves = keyedLeaves(q.filter);
   if (leaves.length > MAX_COUNTED_LEAVES) return { stream: false, forms: new Map() };
 
@@ -322,8 +327,8 @@ function choosePlan(db: Database, q: RunShape, expIds: number[], need: number): 
   return planRunSearch({
     filter: q.filter,
     streamKind,
-    streamRows: streamKind === 'key' ? totalRuns : candidates,
-    streamHitRate: streamKind === 'key' ? candidates / Math.max(1, totalRuns) : 1,
+    streamRows: streamKind === 'start' ? candidates : totalRuns,
+    streamHitRate: streamKind === 'start' ? 1 : candidates / Math.max(1, totalRuns),
     streamWalks: streamKind === 'start' ? expIds.length : 1,
     need,
     candidates,
@@ -363,7 +368,7 @@ export function explainRunSearch(db: Database, q: RunSearch, opts: SearchOptions
     const queries = expIds.map((id) => runQuery(q, [id], plan, 'all', 'r.id, r.start_time, r.run_uuid'));
     return { plan, mode: 'merge', queries };
   }
-  return { plan, mode: 'slices', queries: [runQuery(q, expIds, plan, 'all')] };
+  return { plan, mode: 'slices', queries: [runQuery(q, expIds, plan, 'all', 'r.id', plan.stream && kind === 'time')] };
 }
 
 function runSlices(db: Database, queries: CompiledQuery[], offset: number, want: number): number[] {

@@ -1,0 +1,1 @@
+CREATE INDEX `runs_start_time` ON `runs` (`start_time`);
