@@ -1,9 +1,11 @@
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -15,6 +17,8 @@ export interface LocalServer {
   url: string;
   pid: number;
   dataDir: string;
+  /** Milliseconds from spawning the process to its first 200 from /health (to within `pollMs`). */
+  startMs: number;
   /** SIGTERM (graceful: SQLite checkpoints and removes its WAL on close); resolves once the process exited. */
   stop(): Promise<void>;
   /** Removes the data dir; separate from stop() so the stopped database can still be inspected. */
@@ -34,11 +38,14 @@ function freePort(): Promise<number> {
 
 /**
  * `env`: extra environment for the server (e.g. LABLOG_AUTH=on); the suite's own environment is kept.
- * `dataDir`: serve this data dir (filled beforehand) instead of a fresh one; cleanup() removes it too.
+ * `dataDir`: serve this data dir (filled beforehand) instead of a fresh one; cleanup() removes it too,
+ * Ctrl-C does not. `pollMs`: how often /health is asked while the server starts.
  */
-export async function startLocalServer(opts: { env?: Record<string, string>; dataDir?: string } = {}): Promise<LocalServer> {
+export async function startLocalServer(opts: { env?: Record<string, string>; dataDir?: string; pollMs?: number } = {}): Promise<LocalServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'lablog-bench-'));
+  const pollMs = opts.pollMs ?? 50;
   const port = await freePort();
+  const spawnedAt = performance.now();
   const child = spawn(process.execPath, [...START_FLAGS, ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), MAIN, '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], {
     stdio: ['ignore', 'inherit', 'inherit'],
     env: { ...process.env, ...opts.env },
@@ -48,35 +55,35 @@ export async function startLocalServer(opts: { env?: Record<string, string>; dat
   void exited.then(() => (gone = true));
   const url = `http://127.0.0.1:${port}`;
   // Ctrl-C reaches the server too (same process group); without this the temp dir would be left behind.
+  // A data dir the caller brought (a filled one, hours in the making) is the caller's to remove.
   process.once('SIGINT', () => {
     child.kill('SIGTERM');
     void exited.then(() => {
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
       process.exit(130);
     });
   });
 
   const deadline = Date.now() + 30_000;
+  let startMs: number;
   for (;;) {
     if (gone) throw new Error(`lablog server exited before it answered /health (see its output above)`);
-    try {
-      const res = await fetch(`${url}/health`);
-      await res.arrayBuffer();
-      if (res.status === 200) break;
-    } catch {
-      // not listening yet
+    if ((await healthStatus(port)) === 200) {
+      startMs = performance.now() - spawnedAt;
+      break;
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error('lablog server did not answer /health within 30 s');
     }
-    await sleep(50);
+    await sleep(pollMs);
   }
 
   return {
     url,
     pid: child.pid!,
     dataDir,
+    startMs,
     async stop() {
       if (gone) return;
       child.kill('SIGTERM');
@@ -88,6 +95,18 @@ export async function startLocalServer(opts: { env?: Record<string, string>; dat
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** GET /health on a fresh connection: its status, or 0 while nothing listens (no keep-alive to wait out). */
+function healthStatus(port: number): Promise<number> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/health', agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', () => resolve(0));
+    });
+    req.on('error', () => resolve(0));
+  });
 }
 
 /** VmRSS (and its anon/file split: SQLite's mmap of the database counts as file-backed RSS), in MiB. */
