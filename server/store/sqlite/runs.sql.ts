@@ -34,16 +34,19 @@ export function createRunStatements(db: Db, experiments: ExperimentStatements, m
     setStage: db.prepare<[LifecycleStage, number | null, number]>(
       'UPDATE runs SET lifecycle_stage = ?, deleted_time = ?, deleted_with_experiment = 0 WHERE id = ?',
     ),
-    paramsOf: db.prepare<[string], { run_id: number; key: string; value: string }>(
-      'SELECT run_id, key, value FROM params WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY key',
-    ),
+    // Params and tags come as one JSON array of [key, value] per run: a page of 100 runs holds 5,000
+    // params, and one string per run parses several times faster than a row object per param.
+    paramsOf: db
+      .prepare<[string]>('SELECT run_id, json_group_array(json_array(key, value) ORDER BY key) FROM params WHERE run_id IN (SELECT value FROM json_each(?)) GROUP BY run_id')
+      .raw(true),
     tag: db.prepare<[number, string], { value: string }>('SELECT value FROM tags WHERE run_id = ? AND key = ?'),
-    tagsOf: db.prepare<[string], { run_id: number; key: string; value: string }>(
-      'SELECT run_id, key, value FROM tags WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY key',
-    ),
-    latestOf: db.prepare<[string], { run_id: number; key: string; value: number | null; step: number; timestamp: number }>(
-      'SELECT run_id, key, value, step, timestamp FROM metric_series WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY key',
-    ),
+    tagsOf: db
+      .prepare<[string]>('SELECT run_id, json_group_array(json_array(key, value) ORDER BY key) FROM tags WHERE run_id IN (SELECT value FROM json_each(?)) GROUP BY run_id')
+      .raw(true),
+    // Rows as arrays: 20 metrics of 100 runs are 2,000 rows, and an object per row costs as much as the read.
+    latestOf: db
+      .prepare<[string]>('SELECT run_id, key, value, step, timestamp FROM metric_series WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY key')
+      .raw(true),
     inputsOf: db.prepare<[string], { input_id: number; run_id: number; name: string; digest: string; source_type: string; source: string; schema: string | null; profile: string | null }>(
       `SELECT i.id AS input_id, i.run_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile
        FROM inputs i JOIN datasets d ON d.id = i.dataset_id WHERE i.run_id IN (SELECT value FROM json_each(?)) ORDER BY i.id`,
@@ -112,10 +115,16 @@ export function createRunStatements(db: Db, experiments: ExperimentStatements, m
     for (const r of s.byIds.all(json)) {
       runs.set(r.id, { info: toInfo(r), data: { metrics: [], params: [], tags: [] }, inputs: { datasetInputs: [] } });
     }
-    for (const p of s.paramsOf.all(json)) runs.get(p.run_id)?.data.params.push({ key: p.key, value: p.value });
-    for (const t of s.tagsOf.all(json)) runs.get(t.run_id)?.data.tags.push({ key: t.key, value: t.value });
-    for (const m of s.latestOf.all(json)) {
-      runs.get(m.run_id)?.data.metrics.push({ key: m.key, value: m.value ?? NaN, timestamp: m.timestamp, step: m.step });
+    for (const [id, list] of s.paramsOf.all(json) as [number, string][]) {
+      const run = runs.get(id);
+      if (run) run.data.params = keyValues(list);
+    }
+    for (const [id, list] of s.tagsOf.all(json) as [number, string][]) {
+      const run = runs.get(id);
+      if (run) run.data.tags = keyValues(list);
+    }
+    for (const [id, key, value, step, timestamp] of s.latestOf.all(json) as [number, string, number | null, number, number][]) {
+      runs.get(id)?.data.metrics.push({ key, value: value ?? NaN, timestamp, step });
     }
     const inputs = s.inputsOf.all(json);
     if (inputs.length > 0) {
@@ -174,7 +183,7 @@ export function createRunStatements(db: Db, experiments: ExperimentStatements, m
         }
       }
       writeTags(r, b.tags);
-      if (b.metrics.length > 0) metrics.appendPoints(r.id, b.metrics);
+      if (b.metrics.length > 0) metrics.appendPoints(r.id, r.experiment_id, b.metrics);
       return false;
     }),
     deleteTag: db.transaction((runUuid: string, key: string) => {
@@ -205,6 +214,11 @@ export function createRunStatements(db: Db, experiments: ExperimentStatements, m
 }
 
 export type RunStatements = ReturnType<typeof createRunStatements>;
+
+/** A JSON array of [key, value] pairs (json_group_array above) as KeyValues. */
+function keyValues(json: string): KeyValue[] {
+  return (JSON.parse(json) as [string, string][]).map(([key, value]) => ({ key, value }));
+}
 
 export function toInfo(r: RunRow): RunInfo {
   return {
