@@ -79,6 +79,12 @@ export const metricSeries = sqliteTable(
   {
     id: integer('id').primaryKey(),
     runId: integer('run_id').notNull().references(() => runs.id, { onDelete: 'cascade' }),
+    /**
+     * The run's experiment (a run never changes experiment), so that a search in one experiment walks
+     * only that experiment's values of a metric in order (metric_series_experiment_key_value_run)
+     * instead of the whole store's; migration 0013 filled it in for older rows.
+     */
+    experimentId: integer('experiment_id'),
     key: text('key').notNull(),
     value: real('value'),
     step: integer('step').notNull(),
@@ -87,7 +93,11 @@ export const metricSeries = sqliteTable(
     /** Points in metric_tail for this series; at CHUNK_POINTS they are packed into a chunk. */
     tailCount: integer('tail_count').notNull().default(0),
   },
-  (t) => [uniqueIndex('metric_series_run_key').on(t.runId, t.key), index('metric_series_key_value_run').on(t.key, t.value, t.runId)],
+  (t) => [
+    uniqueIndex('metric_series_run_key').on(t.runId, t.key),
+    index('metric_series_key_value_run').on(t.key, t.value, t.runId),
+    index('metric_series_experiment_key_value_run').on(t.experimentId, t.key, t.value, t.runId),
+  ],
 );
 
 /**

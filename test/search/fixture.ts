@@ -95,7 +95,7 @@ function seed(db: Db): void {
   const insertParam = db.prepare('INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)');
   const insertTag = db.prepare('INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?)');
   const insertMetric = db.prepare(
-    'INSERT INTO metric_series (run_id, key, value, step, timestamp, count) VALUES (?, ?, ?, 0, 0, 1)',
+    'INSERT INTO metric_series (run_id, experiment_id, key, value, step, timestamp, count) VALUES (?, ?, ?, ?, 0, 0, 1)',
   );
   const insertDataset = db.prepare(
     "INSERT INTO datasets (id, dataset_uuid, experiment_id, name, digest, source_type, source) VALUES (?, ?, ?, ?, ?, 'local', 'file:///x')",
@@ -115,7 +115,7 @@ function seed(db: Db): void {
       insertRun.run(id, r.uuid, r.name, r.exp, r.user, r.status, r.start, r.end, r.deleted ? 'deleted' : 'active', artifactRoot[r.exp] + r.uuid);
       for (const [k, v] of Object.entries(r.params ?? {})) insertParam.run(id, k, v);
       for (const [k, v] of Object.entries(r.tags ?? {})) insertTag.run(id, k, v);
-      for (const [k, v] of Object.entries(r.metrics ?? {})) insertMetric.run(id, k, Number.isNaN(v) ? null : v);
+      for (const [k, v] of Object.entries(r.metrics ?? {})) insertMetric.run(id, r.exp, k, Number.isNaN(v) ? null : v);
       for (const [dsName, context] of r.inputs ?? []) {
         const dsId = DATASETS.findIndex((d) => d.name === dsName) + 1;
         const input = insertInput.run(dsId, id);

@@ -51,6 +51,25 @@ describe('planRunSearch', () => {
     assert.equal(plan.forms.get(broad), 'exists');
   });
 
+  it("reckons an experiment's runs apart when it is a small part of the store", () => {
+    // Two conditions each letting a tenth of the runs through, ordered by a metric walked within the
+    // experiment: alone in the store its runs lie together and sorting the survivors wins; as a tenth
+    // of a ten times larger store each candidate is a random page, and walking its values wins.
+    const m = leaf('metric', 'acc', '>', 0.9);
+    const p = leaf('param', 'opt', '=', 'adam');
+    const filter = { kind: 'and' as const, items: [p, m] };
+    const alone = planRunSearch(input({ filter, leafRows: new Map([[m, 10_000], [p, 10_000]]) }));
+    const among = planRunSearch(input({ filter, totalRuns: 1_000_000, leafRows: new Map([[m, 100_000], [p, 100_000]]) }));
+    assert.equal(alone.stream, false);
+    assert.equal(among.stream, true);
+  });
+
+  it('sorts a small experiment of a large store rather than walk a store-wide index', () => {
+    const small = { streamKind: 'time' as const, streamRows: 1_000_000, streamHitRate: 0.001, candidates: 1000, totalRuns: 1_000_000 };
+    assert.equal(planRunSearch(input(small)).stream, false);
+    assert.equal(planRunSearch(input({ ...small, streamHitRate: 1, candidates: 1_000_000 })).stream, true);
+  });
+
   it('scans the runs table when nothing narrows the candidates first', () => {
     const plan = planRunSearch(input({ streamKind: null, filter: leaf('attribute', 'status', '=', 'FINISHED') }));
     assert.equal(plan.stream, false);

@@ -138,7 +138,8 @@ export function createImportStatements(db: Db, experiments: ExperimentStatements
     },
 
     replaceMetricHistory: db.transaction((runUuid: string, key: string, points: Series) => {
-      metrics.replaceSeries(runRow(runUuid).id, key, points);
+      const run = runRow(runUuid);
+      metrics.replaceSeries(run.id, run.experiment_id, key, points);
     }),
   };
 }

@@ -58,12 +58,12 @@ export function createMetricStatements(db: Db) {
     summaries: db.prepare<[number], { key: string; count: number; value: number | null; step: number; timestamp: number }>(
       'SELECT key, count, value, step, timestamp FROM metric_series WHERE run_id = ?',
     ),
-    insertSeries: db.prepare<[number, string, number | null, number, number]>(
-      'INSERT INTO metric_series (run_id, key, value, step, timestamp, count, tail_count) VALUES (?, ?, ?, ?, ?, 0, 0)',
+    insertSeries: db.prepare<[number, number, string, number | null, number, number]>(
+      'INSERT INTO metric_series (run_id, experiment_id, key, value, step, timestamp, count, tail_count) VALUES (?, ?, ?, ?, ?, ?, 0, 0)',
     ),
     /** A replaced series' row, written once with the counts its chunks and tail will hold. */
-    insertWhole: db.prepare<[number, string, number | null, number, number, number, number]>(
-      'INSERT INTO metric_series (run_id, key, value, step, timestamp, count, tail_count) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    insertWhole: db.prepare<[number, number, string, number | null, number, number, number, number]>(
+      'INSERT INTO metric_series (run_id, experiment_id, key, value, step, timestamp, count, tail_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     updateSeries: db.prepare<[number | null, number, number, number, number, number]>(
       'UPDATE metric_series SET value = ?, step = ?, timestamp = ?, count = count + ?, tail_count = ? WHERE id = ?',
@@ -123,12 +123,12 @@ export function createMetricStatements(db: Db) {
   }
 
   /** Appends points of one run (inside the caller's transaction) and keeps each key's latest value. */
-  function appendPoints(runId: number, points: MetricPoint[]): void {
+  function appendPoints(runId: number, experimentId: number, points: MetricPoint[]): void {
     for (const [key, list] of groupByKey(points)) {
       let row = s.series.get(runId, key);
       if (!row) {
         const first = list[0];
-        s.insertSeries.run(runId, key, first.value, first.step, first.timestamp);
+        s.insertSeries.run(runId, experimentId, key, first.value, first.step, first.timestamp);
         row = s.series.get(runId, key)!;
       }
       let step = row.step;
@@ -219,13 +219,13 @@ export function createMetricStatements(db: Db) {
    * the layout appendPoints leaves after appending the same sorted points, without the detour through
    * the tail table for every point.
    */
-  function replaceSeries(runId: number, key: string, points: Points): void {
+  function replaceSeries(runId: number, experimentId: number, key: string, points: Points): void {
     s.deleteSeries.run(runId, key);
     const n = points.values.length;
     if (n === 0) return;
     const { sorted: p, latest, chunks, tail } = replacementLayout(key, points);
     const v = p.values[latest];
-    const seriesId = Number(s.insertWhole.run(runId, key, Number.isNaN(v) ? null : v, p.steps[latest], p.timestamps[latest], n, tail.values.length).lastInsertRowid);
+    const seriesId = Number(s.insertWhole.run(runId, experimentId, key, Number.isNaN(v) ? null : v, p.steps[latest], p.timestamps[latest], n, tail.values.length).lastInsertRowid);
     const summaries: Float64Array[] = [];
     for (const c of chunks) {
       const [minTs, maxTs] = timeRange(c.timestamps);

@@ -279,6 +279,8 @@ function runQuery(q: RunShape, expIds: number[], plan: Plan, slice: Slice, colum
     } else {
       // CROSS JOIN pins the driver as the outer loop, so rows come off the index already sorted.
       from = `${table} o0 CROSS JOIN runs r`;
+      // A metric in one experiment is walked over that experiment's values only (the series carry it).
+      if (scopedKeyWalk(first, expIds)) conds.push(`o0.experiment_id = ${where.bind(expIds[0])}`);
       conds.push(`o0.key = ${where.bind(first.key)}`, 'r.id = o0.run_id');
       if (first.entity === 'metric') conds.push(slice === 'nan' ? 'o0.value IS NULL' : 'o0.value IS NOT NULL');
       if (slice === 'valued') order.unshift(`o0.value ${first.ascending ? 'ASC' : 'DESC'}`);
@@ -298,6 +300,15 @@ function runQuery(q: RunShape, expIds: number[], plan: Plan, slice: Slice, colum
 
 type RunShape = Omit<RunSearch, 'offset' | 'limit' | 'experimentIds'>;
 
+/**
+ * Whether an order by this key walks metric_series_experiment_key_value_run: a metric, in one
+ * experiment. (Several experiments would each be in order, not all together; params and tags do not
+ * carry the experiment.)
+ */
+function scopedKeyWalk(first: OrderKey | undefined, expIds: number[]): boolean {
+  return first?.entity === 'metric' && expIds.length === 1;
+}
+
 /** Store-wide rows a keyed condition matches, counted on the covering (key, value) index. */
 function leafRows(db: Database, c: Comparison): number {
   const b = new Binder();
@@ -305,7 +316,31 @@ function leafRows(db: Database, c: Comparison): number {
   const test = c.op === 'IS NULL' || c.op === 'IS NOT NULL' ? '' : ` AND ${valueTest('value', c, b)}`;
   const key = new Binder();
   const sql = `SELECT count(*) FROM ${table} WHERE key = ${key.bind(c.key)}${test}`;
-  return prepared(db, sql).get(...key.values, ...b.values) as number;
+  return counted(db, sql, [...key.values, ...b.values]);
+}
+
+/** How long a count the planner made is used again: it only weighs plans, never decides an answer. */
+const COUNT_TTL_MS = 30_000;
+const counts = new WeakMap<Database, Map<string, { n: number; at: number }>>();
+
+/**
+ * A planning count, remembered for COUNT_TTL_MS. In a store of a million runs, counting the runs of
+ * an experiment and the rows of each condition walks hundreds of thousands of index entries (10-30 ms)
+ * before every search; the same filters and experiments come back again and again (a table's pages,
+ * its live refresh, a sweep's polling), and a count some seconds old weighs the plans as well.
+ */
+function counted(db: Database, sql: string, values: unknown[]): number {
+  let cache = counts.get(db);
+  if (cache === undefined) counts.set(db, (cache = new Map()));
+  const key = `${sql}\0${JSON.stringify(values)}`;
+  const now = Date.now();
+  const hit = cache.get(key);
+  if (hit !== undefined && now - hit.at < COUNT_TTL_MS) return hit.n;
+  const n = (prepared(db, sql).get(...values) as number | null) ?? 0;
+  cache.delete(key);
+  if (cache.size >= 1000) cache.delete(cache.keys().next().value as string);
+  cache.set(key, { n, at: now });
+  return n;
 }
 
 // Counting costs a query per condition; a long generated filter is planned without counts.
@@ -321,14 +356,14 @@ function choosePlan(db: Database, q: RunShape, expIds: number[], need: number): 
   // max(id) is O(1) and close enough to the run count for ratios.
   const totalRuns = (prepared(db, 'SELECT max(id) FROM runs').get() as number | null) ?? 0;
   const idList = new Binder();
-  const candidates = prepared(db, `SELECT count(*) FROM runs WHERE experiment_id IN ${idList.list(expIds)}`).get(...idList.values) as number;
+  const candidates = counted(db, `SELECT count(*) FROM runs WHERE experiment_id IN ${idList.list(expIds)}`, idList.values);
   const rows = new Map<Comparison, number>();
   for (const leaf of leaves) rows.set(leaf, leafRows(db, leaf));
   return planRunSearch({
     filter: q.filter,
     streamKind,
-    streamRows: streamKind === 'start' ? candidates : totalRuns,
-    streamHitRate: streamKind === 'start' ? 1 : candidates / Math.max(1, totalRuns),
+    streamRows: streamKind === 'start' || scopedKeyWalk(q.orderBy[0], expIds) ? candidates : totalRuns,
+    streamHitRate: streamKind === 'start' || scopedKeyWalk(q.orderBy[0], expIds) ? 1 : candidates / Math.max(1, totalRuns),
     streamWalks: streamKind === 'start' ? expIds.length : 1,
     need,
     candidates,

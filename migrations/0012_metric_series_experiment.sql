@@ -1,0 +1,1 @@
+ALTER TABLE `metric_series` ADD `experiment_id` integer;

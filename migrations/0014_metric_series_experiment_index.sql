@@ -1,0 +1,1 @@
+CREATE INDEX `metric_series_experiment_key_value_run` ON `metric_series` (`experiment_id`,`key`,`value`,`run_id`);
