@@ -26,6 +26,14 @@ interface Loaded {
   keysRev: number;
 }
 
+/**
+ * A view of many experiments (all of a team's, hundreds) names the first few in its title and looks
+ * for sweeps in the first MAX_SWEEP_EXPERIMENTS (as the dataset filter does), instead of two requests
+ * per experiment before the table's first screen: 400 of them for 200 experiments.
+ */
+const TITLE_NAMES = 5;
+const MAX_SWEEP_EXPERIMENTS = 20;
+
 const POLL_MS = 3000;
 const LIVE_CHUNK = 500;
 
@@ -157,7 +165,7 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
   const [sharing, setSharing] = useState(false);
   const access = useAccess();
   const { rows, done, error, keysRev, running } = useRuns(experiments, filter, order, view, reload);
-  const names = useExperimentNames(experiments);
+  const names = useExperimentNames(experiments.slice(0, TITLE_NAMES));
 
   // Keys are recomputed only when they may have changed, not on every live refresh of a few runs.
   const keys = useMemo(() => collectKeys(rows), [keysRev]);
@@ -249,7 +257,8 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
       setReload((n) => n + 1);
     }
   };
-  const title = experiments.map((id) => names[id] ?? id).join(', ');
+  const more = experiments.length - TITLE_NAMES;
+  const title = experiments.slice(0, TITLE_NAMES).map((id) => names[id] ?? id).join(', ') + (more > 0 ? ` and ${more} more` : '');
   const sel = [...selected];
   // Delete / restore only where the caller may write: shown if any experiment in view allows it,
   // enabled when every selected run's experiment does.
@@ -270,7 +279,7 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
         )}
       </h1>
       {sharing && single && <PermissionsDialog me={access.me} target={{ experiment_id: single }} title={names[single] ?? single} onClose={() => setSharing(false)} />}
-      <SweepLinks experiments={experiments} />
+      <SweepLinks experiments={experiments.slice(0, MAX_SWEEP_EXPERIMENTS)} />
       <div class="toolbar top-row">
         <FilterBox value={filter} error={error} onApply={(v) => setQuery({ filter: v || null })} />
         <DatasetFilter experiments={experiments} onChoose={(d) => setQuery({ filter: withDatasetFilter(filter, d) })} />
