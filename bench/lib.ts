@@ -157,7 +157,8 @@ export function percentile(samples: number[], p: number): number {
 }
 
 let clkTck = 0;
-function serverCpuMs(pid: number): number | null {
+/** CPU time (user + system, all threads) a process has used so far, in ms; null when it cannot be read. */
+export function serverCpuMs(pid: number): number | null {
   try {
     if (clkTck === 0) clkTck = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
     // Fields after the parenthesised command name; utime and stime are the 14th and 15th overall.
