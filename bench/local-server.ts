@@ -39,9 +39,10 @@ function freePort(): Promise<number> {
 /**
  * `env`: extra environment for the server (e.g. LABLOG_AUTH=on); the suite's own environment is kept.
  * `dataDir`: serve this data dir (filled beforehand) instead of a fresh one; cleanup() removes it too,
- * Ctrl-C does not. `pollMs`: how often /health is asked while the server starts.
+ * Ctrl-C does not. `pollMs`: how often /health is asked while the server starts; `timeoutMs`: how long
+ * it may take (a filled data dir's first start runs its pending migrations first).
  */
-export async function startLocalServer(opts: { env?: Record<string, string>; dataDir?: string; pollMs?: number } = {}): Promise<LocalServer> {
+export async function startLocalServer(opts: { env?: Record<string, string>; dataDir?: string; pollMs?: number; timeoutMs?: number } = {}): Promise<LocalServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'lablog-bench-'));
   const pollMs = opts.pollMs ?? 50;
   const port = await freePort();
@@ -64,7 +65,8 @@ export async function startLocalServer(opts: { env?: Record<string, string>; dat
     });
   });
 
-  const deadline = Date.now() + 30_000;
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const deadline = Date.now() + timeoutMs;
   let startMs: number;
   for (;;) {
     if (gone) throw new Error(`lablog server exited before it answered /health (see its output above)`);
@@ -74,7 +76,7 @@ export async function startLocalServer(opts: { env?: Record<string, string>; dat
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error('lablog server did not answer /health within 30 s');
+      throw new Error(`lablog server did not answer /health within ${timeoutMs / 1000} s`);
     }
     await sleep(pollMs);
   }

@@ -36,8 +36,8 @@ const ms = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
 /** CPU the server processes used until they answered /health, in start order. */
 const startCpu: number[] = [];
 
-async function start(): Promise<LocalServer> {
-  const server = await startLocalServer({ dataDir: dir, pollMs: 5 });
+async function start(timeoutMs?: number): Promise<LocalServer> {
+  const server = await startLocalServer({ dataDir: dir, pollMs: 5, timeoutMs });
   startCpu.push(serverCpuMs(server.pid) ?? NaN);
   watches.push(new RssWatch(server.pid));
   return server;
@@ -67,7 +67,8 @@ async function restartAfterKill(server: LocalServer): Promise<LocalServer> {
 }
 
 async function startFigures(): Promise<LocalServer> {
-  const first = await start();
+  // The first start on a data dir written by an older lablog runs its pending migrations.
+  const first = await start(3_600_000);
   const starts: number[] = [];
   await first.stop();
   for (let i = 0; i < 5; i++) {
@@ -83,7 +84,7 @@ async function startFigures(): Promise<LocalServer> {
     restarts.push(server.startMs);
   }
   figures.push(
-    { id: 'Y1', name: 'start-up, spawn to /health 200 (median of 5)', value: percentile(starts, 50), unit: 'ms', target: { op: '<', value: 1000 }, note: `each: ${ms(starts)} ms, using ${cpu.toFixed(0)} ms of CPU (median); the first start on this dir: ${first.startMs.toFixed(0)} ms; page cache warm` },
+    { id: 'Y1', name: 'start-up, spawn to /health 200 (median of 5)', value: percentile(starts, 50), unit: 'ms', target: { op: '<', value: 1000 }, note: `each: ${ms(starts)} ms, using ${cpu.toFixed(0)} ms of CPU (median); the first start on this dir (with any pending migrations): ${first.startMs.toFixed(0)} ms; page cache warm` },
     { id: 'Y2', name: 'restart after SIGKILL with writes in flight, to /health 200 (worst of 3)', value: Math.max(...restarts), unit: 'ms', target: { op: '<', value: 1000 }, note: `each: ${ms(restarts)} ms` },
   );
   return server;
@@ -261,7 +262,7 @@ console.log(
     `${n(manifest.points)} metric points, ${n(manifest.artifacts)} artifacts; database ${(sqliteBytes(dir) / 2 ** 30).toFixed(2)} GiB`,
 );
 console.log(`load average at the start: ${os.loadavg().map((l) => l.toFixed(1)).join(', ')} (${os.availableParallelism()} cores)`);
-const server = wanted('start') ? await startFigures() : await start();
+const server = wanted('start') ? await startFigures() : await start(3_600_000);
 try {
   if (wanted('search')) await searchFigures(server.url, server.pid);
   if (wanted('ui')) await uiFigures(server.url);
