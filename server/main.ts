@@ -20,7 +20,15 @@ export async function startServer(config: Config) {
   const readOnly = !atStart.writable && REFUSES_FOR_GOOD.has(atStart.code ?? '') ? atStart.reason : undefined;
   const store: TrackingStore & { readOnlyBecause?: string | null } = config.databaseUrl
     ? // pg and its schema are loaded only for a database URL: one person's server starts without them.
-      await (await import('./store/postgres/index.js')).openPostgresStore(config.databaseUrl)
+      await (await import('./store/postgres/index.js')).openPostgresStore(config.databaseUrl, {
+        onAuthListener: (s) =>
+          s.listening
+            ? logger.info('listening for auth changes made through other servers')
+            : logger.warn(
+                { err: s.error },
+                'lost the connection that listens for auth changes made through other servers; credentials and permissions are read from the database on every request until it reconnects',
+              ),
+      })
     : openSqliteStore(config.dataDir, { readOnly, readOnlyFallback: true, backgroundCheckpoints: true });
   const opened = await openArtifactStore(config.artifactsUri, config.dataDir);
   const artifacts = opened.store;
