@@ -131,12 +131,15 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date,
     now,
   });
   // What the two caches hold is dropped per user as each change commits, whichever process made it;
-  // a grant (each experiment or model its creator makes) leaves the verified credentials alone.
-  const stopHearing = store.onAuthChanged(({ userId, what }) => {
-    if (what === 'user') credentials.forget(userId);
-    access.forget(userId);
-  });
-  app.addHook('onClose', async () => stopHearing());
+  // a grant (each experiment or model its creator makes) leaves the verified credentials alone. With
+  // auth off every caller is the built-in admin and nothing is cached: nothing to listen for.
+  if (auth.enabled) {
+    const stopHearing = store.onAuthChanged(({ userId, what }) => {
+      if (what === 'user') credentials.forget(userId);
+      access.forget(userId);
+    });
+    app.addHook('onClose', async () => stopHearing());
+  }
   const accounts = createAccountService(store, access, credentials, { ...auth, now });
   await registerAuth(app, {
     enabled: auth.enabled,
