@@ -79,6 +79,14 @@ export interface NewTrial {
  */
 export type TrialRefusal = 'run_cap_reached' | 'grid_full' | 'not_running';
 
+/** A trial as TPE learns from it: its params, how it ended, and its last value of the sweep metric (NaN when NaN was logged). */
+export interface ScoredTrial {
+  params: string;
+  status: TrialStatus;
+  value: number;
+  step: number;
+}
+
 /** What a sweep's page and a worker's `next` show of its trials, counted by the database. */
 export interface TrialSummary {
   counts: { running: number; completed: number; failed: number; stopped: number };
@@ -100,7 +108,7 @@ export interface SweepStore {
   setSweepStatus(sweepId: string, from: SweepStatus[], status: SweepStatus, now: number, parentRunStatus?: RunStatus): Promise<SweepRecord | null>;
   listTrials(sweepId: string, metricKey: string): Promise<TrialRow[]>;
   /** The trials TPE learns from: completed and stopped ones that logged the sweep metric, in trial order. */
-  scoredTrials(sweepId: string, metricKey: string): Promise<TrialRow[]>;
+  scoredTrials(sweepId: string, metricKey: string): Promise<ScoredTrial[]>;
   /** The trial of `runUuid`, which must belong to the sweep. */
   getTrial(sweepId: string, runUuid: string, metricKey: string): Promise<TrialRow>;
   trialSummary(sweepId: string, metricKey: string, goal: 'minimize' | 'maximize'): Promise<TrialSummary>;

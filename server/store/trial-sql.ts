@@ -1,4 +1,4 @@
-import type { NewTrial, TrialRefusal, TrialRow, TrialStatus, TrialSummary } from './sweep-types.js';
+import type { NewTrial, ScoredTrial, TrialRefusal, TrialRow, TrialStatus, TrialSummary } from './sweep-types.js';
 
 // The SQL of sweep trials that both stores run: `$1`, `$2` are numbered placeholders in PostgreSQL and
 // named ones in SQLite (bound there as { 1: ..., 2: ... }). Each query reads what one decision needs,
@@ -35,8 +35,19 @@ export const trialSelect = (metricKey: string) => `SELECT t.number, r.run_uuid, 
   t.start_time, t.end_time, t.heartbeat_time, m.id IS NOT NULL AS has_value, m.value, m.step, m.count AS points
   FROM sweep_trials t JOIN runs r ON r.id = t.run_id LEFT JOIN metric_series m ON m.run_id = t.run_id AND m.key = ${metricKey}`;
 
-/** $1 the metric, $2 the sweep's key: TPE's history (a trial without a value teaches it nothing). */
-export const SCORED_TRIALS = `${trialSelect('$1')} WHERE t.sweep_id = $2 AND t.status IN ('COMPLETED', 'STOPPED') AND m.id IS NOT NULL ORDER BY t.number`;
+/** $1 the metric, $2 the sweep's key: TPE's history, no more (a trial without a value teaches it nothing). */
+export const SCORED_TRIALS = `SELECT t.params, t.status, m.value, m.step FROM sweep_trials t JOIN metric_series m ON m.run_id = t.run_id AND m.key = $1
+  WHERE t.sweep_id = $2 AND t.status IN ('COMPLETED', 'STOPPED') ORDER BY t.number`;
+
+export interface ScoredDbRow {
+  params: string;
+  status: TrialStatus;
+  /** NULL: NaN was logged. */
+  value: number | null;
+  step: number;
+}
+
+export const toScored = (r: ScoredDbRow): ScoredTrial => ({ ...r, value: r.value ?? NaN });
 
 export interface SummaryDbRow extends Omit<TrialDbRow, 'run_uuid'> {
   running: number;

@@ -96,8 +96,8 @@ export function createTrialService(store: TrackingStore, sweeps: SweepService, c
     async importance(caller: Caller, sweepId: string) {
       const s = await sweeps.state(sweepId, await sweeps.check(caller, sweepId, 'READ'));
       const done = (await store.scoredTrials(sweepId, s.loaded.config.metric.name))
-        .filter((t) => t.status === 'COMPLETED' && t.value !== null && Number.isFinite(t.value))
-        .map((t) => ({ params: JSON.parse(t.params) as Assignment, value: t.value! }));
+        .filter((t) => t.status === 'COMPLETED' && Number.isFinite(t.value))
+        .map((t) => ({ params: JSON.parse(t.params) as Assignment, value: t.value }));
       return { importance: parameterImportance(s.loaded.space, done, s.loaded.config.metric.goal), trials: done.length };
     },
   };
