@@ -18,9 +18,17 @@ export async function startServer(config: Config) {
   // read-only; on a full disk the usual open is tried first, so writes resume once space returns.
   const atStart = await probeWritable(config.dataDir, 'the data directory');
   const readOnly = !atStart.writable && REFUSES_FOR_GOOD.has(atStart.code ?? '') ? atStart.reason : undefined;
-  // PostgreSQL's modules (pg and its drizzle dialect) are loaded only when asked for, not at every start.
   const store: TrackingStore & { readOnlyBecause?: string | null } = config.databaseUrl
-    ? await (await import('./store/postgres/index.js')).openPostgresStore(config.databaseUrl)
+    ? // pg and its schema are loaded only for a database URL: one person's server starts without them.
+      await (await import('./store/postgres/index.js')).openPostgresStore(config.databaseUrl, {
+        onAuthListener: (s) =>
+          s.listening
+            ? logger.info('listening for auth changes made through other servers')
+            : logger.warn(
+                { err: s.error },
+                'lost the connection that listens for auth changes made through other servers; credentials and permissions are read from the database on every request until it reconnects',
+              ),
+      })
     : openSqliteStore(config.dataDir, { readOnly, readOnlyFallback: true, backgroundCheckpoints: true });
   const opened = await openArtifactStore(config.artifactsUri, config.dataDir);
   const artifacts = opened.store;

@@ -16,7 +16,7 @@ export interface OpenedArtifacts {
 /**
  * The artifact store the settings name: objects under an `s3://bucket/prefix` URI (credentials and
  * endpoint from the AWS_* variables), else files under `<dataDir>/artifacts`. The AWS SDK is loaded
- * only for the former: it is a good part of the start-up time of a server that does not use it.
+ * only for a bucket: it takes longer to load than the rest of the server together.
  */
 export async function openArtifactStore(artifactsUri: string | undefined, dataDir: string, env: NodeJS.ProcessEnv = process.env): Promise<OpenedArtifacts> {
   if (artifactsUri) {

@@ -4,14 +4,13 @@ import { LablogError, StorageUnavailableError } from '../errors.js';
 import type { Probe } from '../storage/probe.js';
 import { parseS3Uri } from './s3-uri.js';
 
-export { parseS3Uri };
-
 export interface S3Location {
   client: S3Client;
   bucket: string;
   /** Key prefix of the artifact root, without leading or trailing slash ('' for the bucket's root). */
   prefix: string;
 }
+
 
 /**
  * An S3 client configured the way the AWS tools are: AWS_REGION (or AWS_DEFAULT_REGION), the usual

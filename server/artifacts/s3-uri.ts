@@ -1,5 +1,5 @@
-// Apart from s3-location.ts, which loads the AWS SDK: settings are checked at every start, and the
-// SDK costs a quarter of a second of start-up that a server keeping artifacts on disk never needs.
+// The artifact URI's syntax, apart from the S3 client: the settings check it at start without loading
+// the AWS SDK, which only a server that keeps its artifacts in a bucket needs.
 
 /** `s3://bucket/some/prefix/` -> bucket and canonical prefix; null when it is not such a URI. */
 export function parseS3Uri(uri: string): { bucket: string; prefix: string } | null {
