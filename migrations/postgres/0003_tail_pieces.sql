@@ -1,7 +1,9 @@
 -- metric_tail goes from a row per point to a row per (series, write) holding that write's points in
--- the chunk encoding (store/chunk-codec.ts): drizzle-kit generated the schema change (the snapshot has
--- the table as schema.ts declares it); the columns are added nullable first so that the rows already
--- there can be packed, one piece per series in arrival (seq) order, before the old columns go.
+-- the chunk encoding (store/chunk-codec.ts), keyed by (series_id, seq). drizzle-kit generated the
+-- schema change (the snapshot has the table as schema.ts declares it; it cannot name the old primary
+-- key, metric_tail_pkey, so its drop is written here); the columns are added nullable first so that
+-- the rows already there can be packed, one piece per series in arrival (seq) order, before the old
+-- columns go.
 -- The encoder lives in pg_temp: it exists for this migration only. It writes what encodeChunk writes:
 -- the count as a little-endian uint32 and 4 zero bytes, the values as little-endian float64 (NULL, which
 -- meant NaN, as NaN), then steps and timestamps as zigzag varints of their deltas.
@@ -56,7 +58,8 @@ ALTER TABLE "metric_tail" ALTER COLUMN "n" SET NOT NULL;--> statement-breakpoint
 ALTER TABLE "metric_tail" ALTER COLUMN "min_step" SET NOT NULL;--> statement-breakpoint
 ALTER TABLE "metric_tail" ALTER COLUMN "max_step" SET NOT NULL;--> statement-breakpoint
 ALTER TABLE "metric_tail" ALTER COLUMN "data" SET NOT NULL;--> statement-breakpoint
-CREATE INDEX "metric_tail_series_seq" ON "metric_tail" USING btree ("series_id","seq");--> statement-breakpoint
+ALTER TABLE "metric_tail" DROP CONSTRAINT "metric_tail_pkey";--> statement-breakpoint
+ALTER TABLE "metric_tail" ADD CONSTRAINT "metric_tail_series_seq" PRIMARY KEY("series_id","seq");--> statement-breakpoint
 ALTER TABLE "metric_tail" DROP COLUMN "step";--> statement-breakpoint
 ALTER TABLE "metric_tail" DROP COLUMN "timestamp";--> statement-breakpoint
 ALTER TABLE "metric_tail" DROP COLUMN "value";--> statement-breakpoint

@@ -68,6 +68,11 @@ describe('PostgreSQL migration 0003: tail rows packed into pieces', { skip: post
       ]);
       const columns = (await pool.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'metric_tail' ORDER BY ordinal_position")).rows.map((r) => r.column_name);
       assert.deepEqual(columns, ['seq', 'series_id', 'n', 'min_step', 'max_step', 'data']);
+      const key = await pool.query("SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'metric_tail'::regclass AND contype = 'p'");
+      assert.deepEqual(key.rows, [{ def: 'PRIMARY KEY (series_id, seq)' }]);
+      // New pieces are numbered after the packed ones.
+      const next = await pool.query("SELECT nextval(pg_get_serial_sequence('metric_tail', 'seq')) > max(seq) AS after FROM metric_tail");
+      assert.equal(next.rows[0].after, true);
     } finally {
       await pool.end();
     }

@@ -113,14 +113,15 @@ export const metricSeries = pgTable(
 export const metricTail = pgTable(
   'metric_tail',
   {
-    seq: serialKey('seq'),
+    seq: int8('seq').notNull().generatedByDefaultAsIdentity(),
     seriesId: int8('series_id').notNull().references(() => metricSeries.id, { onDelete: 'cascade' }),
     n: integer('n').notNull(),
     minStep: int8('min_step').notNull(),
     maxStep: int8('max_step').notNull(),
     data: bytea('data').notNull(),
   },
-  (t) => [index('metric_tail_series_seq').on(t.seriesId, t.seq)],
+  // Keyed by series first: the one index a piece costs is the one every read and seal walks.
+  (t) => [primaryKey({ name: 'metric_tail_series_seq', columns: [t.seriesId, t.seq] })],
 );
 
 /** Packed points in store/chunk-codec.ts's encoding, byte for byte the same as in SQLite. */
