@@ -66,19 +66,25 @@ export function createPgMetrics() {
     const keys = [...byKey.keys()];
     // A row per series, or per tail piece of a series this batch fills to a chunk (a bytea[] column
     // would be parsed character by character by the driver; a bytea column is hex-decoded natively).
-    const read = await q.query<SeriesRow & { key: string; data: Buffer | null }>({
+    // OFFSET 0 keeps the pieces' subquery from being flattened into a join, which the planner would
+    // answer with a scan of all of metric_tail: it stays a lookup of the series' key range, run only
+    // for the series that seal.
+    const read = await q.query<SeriesRow & { key: string; data: Buffer | null; seq: number | null }>({
       name: 'lablog-append-series',
-      text: `SELECT s.id, s.key, s.value, s.step, s.timestamp, s.tail_count, t.data
+      text: `SELECT s.id, s.key, s.value, s.step, s.timestamp, s.tail_count, t.data, t.seq
              FROM unnest($2::text[], $3::int[]) AS u(key, added) JOIN metric_series s ON s.run_id = $1 AND s.key = u.key
-             LEFT JOIN LATERAL (SELECT data, seq FROM metric_tail WHERE series_id = s.id AND s.tail_count + u.added >= ${CHUNK_POINTS}) t ON true
+             LEFT JOIN LATERAL (SELECT data, seq FROM metric_tail WHERE series_id = s.id AND s.tail_count + u.added >= ${CHUNK_POINTS} OFFSET 0) t ON true
              ORDER BY s.id, t.seq`,
       values: [runId, keys, keys.map((k) => byKey.get(k)!.length)],
     });
-    const rows = new Map<string, SeriesRow & { pieces: Buffer[] }>();
+    const rows = new Map<string, SeriesRow & { pieces: Buffer[]; seqs: number[] }>();
     for (const r of read.rows) {
-      const row = rows.get(r.key) ?? { ...r, pieces: [] };
+      const row = rows.get(r.key) ?? { ...r, pieces: [], seqs: [] };
       rows.set(r.key, row);
-      if (r.data !== null) row.pieces.push(r.data);
+      if (r.data !== null) {
+        row.pieces.push(r.data);
+        row.seqs.push(r.seq!);
+      }
     }
     const missing = keys.filter((k) => !rows.has(k));
     if (missing.length > 0) {
@@ -89,9 +95,11 @@ export function createPgMetrics() {
          RETURNING id, key, value, step, timestamp, tail_count`,
         [runId, missing, firsts.map((p) => nullIfNaN(p.value)), firsts.map((p) => p.step), firsts.map((p) => p.timestamp)],
       );
-      for (const r of created.rows) rows.set(r.key, { ...r, pieces: [] });
+      for (const r of created.rows) rows.set(r.key, { ...r, pieces: [], seqs: [] });
     }
-    const sealed: number[] = [];
+    // The pieces packed into chunks, by key: deleted one by one, not by series, since a scan of a
+    // series' key range would also walk the pieces of earlier seals that vacuum has not removed yet.
+    const sealed: [number[], number[]] = [[], []];
     const chunks: (number | Buffer)[][] = [];
     const pieces: Piece[] = [];
     const updates: { id: number; value: number; step: number; timestamp: number; added: number; tailCount: number }[] = [];
@@ -111,7 +119,10 @@ export function createPgMetrics() {
       let tailCount = row.tail_count;
       let i = 0;
       if (tailCount + list.length >= CHUNK_POINTS) {
-        sealed.push(row.id);
+        for (const seq of row.seqs) {
+          sealed[0].push(row.id);
+          sealed[1].push(seq);
+        }
         let tail = unpack(row.pieces);
         while (tailCount + (list.length - i) >= CHUNK_POINTS) {
           const take = CHUNK_POINTS - tailCount;
@@ -128,18 +139,18 @@ export function createPgMetrics() {
     // One statement: its parts see the same snapshot, so the DELETE cannot reach the pieces it inserts.
     await q.query({
       name: 'lablog-append-write',
-      text: `WITH sealed AS (DELETE FROM metric_tail WHERE series_id = ANY($1::bigint[])),
+      text: `WITH sealed AS (DELETE FROM metric_tail t USING unnest($1::bigint[], $2::bigint[]) AS p(s, q) WHERE t.series_id = p.s AND t.seq = p.q),
              chunks AS (
                INSERT INTO metric_chunks (series_id, n, min_step, max_step, min_ts, max_ts, data, rollup)
-               SELECT s, n, a, b, c, d, e, f FROM unnest($2::bigint[], $3::int[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bytea[], $9::bytea[])
+               SELECT s, n, a, b, c, d, e, f FROM unnest($3::bigint[], $4::int[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bytea[], $10::bytea[])
                  WITH ORDINALITY AS c(s, n, a, b, c, d, e, f, o) ORDER BY o
              ),
-             pieces AS (${insertPiecesSql(10)})
+             pieces AS (${insertPiecesSql(11)})
              UPDATE metric_series s SET value = u.value, step = u.step, timestamp = u.timestamp, count = s.count + u.added, tail_count = u.tail_count
-             FROM unnest($15::bigint[], $16::float8[], $17::bigint[], $18::bigint[], $19::bigint[], $20::int[]) AS u(id, value, step, timestamp, added, tail_count)
+             FROM unnest($16::bigint[], $17::float8[], $18::bigint[], $19::bigint[], $20::bigint[], $21::int[]) AS u(id, value, step, timestamp, added, tail_count)
              WHERE s.id = u.id`,
       values: [
-        sealed,
+        ...sealed,
         ...Array.from({ length: 8 }, (_, k) => chunks.map((c) => c[k])),
         ...pieceColumns(pieces),
         updates.map((u) => u.id),
