@@ -20,7 +20,7 @@ import {
 } from '../series.js';
 import type { Bucket, MetricPoint } from '../types.js';
 import type { Queryable } from './db.js';
-import { byStep, insertPieces, insertPiecesSql, pieceColumns, pointsOf, tailRows, unpack, type Piece } from './tail.sql.js';
+import { byStep, insertPieces, insertPiecesSql, packBytes, pieceColumns, pointsOf, tailRows, unpack, type Piece } from './tail.sql.js';
 
 interface SeriesRow {
   id: number;
@@ -32,6 +32,46 @@ interface SeriesRow {
 
 const nullIfNaN = (v: number) => (Number.isNaN(v) ? null : v);
 
+/** Sorted points of one series per chunk as the 12 parameters of insertChunksSql (bytes as packBytes). */
+function chunkColumns(chunks: { seriesId: number; points: Points }[]) {
+  const cols = { ids: [] as number[], n: [] as number[], minStep: [] as number[], maxStep: [] as number[], minTs: [] as number[], maxTs: [] as number[] };
+  const data: Buffer[] = [];
+  const rollups: Buffer[] = [];
+  for (const { seriesId, points: p } of chunks) {
+    const n = p.values.length;
+    const [minTs, maxTs] = timeRange(p.timestamps);
+    cols.ids.push(seriesId);
+    cols.n.push(n);
+    cols.minStep.push(p.steps[0]);
+    cols.maxStep.push(p.steps[n - 1]);
+    cols.minTs.push(minTs);
+    cols.maxTs.push(maxTs);
+    data.push(encodeChunk(p.steps, p.timestamps, p.values));
+    rollups.push(buildRollup(p));
+  }
+  return [cols.ids, cols.n, cols.minStep, cols.maxStep, cols.minTs, cols.maxTs, ...packBytes(data), ...packBytes(rollups)];
+}
+
+/** The INSERT of chunkColumns' parameters from $first on, ids in the given order. */
+function insertChunksSql(first: number): string {
+  const [s, n, a, b, c, d, data, dataAt, dataLen, rollup, rollupAt, rollupLen] = Array.from({ length: 12 }, (_, i) => `$${first + i}`);
+  return `INSERT INTO metric_chunks (series_id, n, min_step, max_step, min_ts, max_ts, data, rollup)
+   SELECT s, n, a, b, c, d, substring(${data}::bytea FROM da FOR dl), substring(${rollup}::bytea FROM ra FOR rl)
+   FROM unnest(${s}::bigint[], ${n}::int[], ${a}::bigint[], ${b}::bigint[], ${c}::bigint[], ${d}::bigint[], ${dataAt}::int[], ${dataLen}::int[], ${rollupAt}::int[], ${rollupLen}::int[])
+     WITH ORDINALITY AS t(s, n, a, b, c, d, da, dl, ra, rl, o) ORDER BY o`;
+}
+
+/**
+ * appendPoints' write: delete the sealed pieces ($1, $2: their keys), insert the new chunks ($3-$14)
+ * and pieces ($15-$21), update the series ($22-$27).
+ */
+const APPEND_WRITE = `WITH sealed AS (DELETE FROM metric_tail t USING unnest($1::bigint[], $2::bigint[]) AS p(s, q) WHERE t.series_id = p.s AND t.seq = p.q),
+  chunks AS (${insertChunksSql(3)}),
+  pieces AS (${insertPiecesSql(15)})
+  UPDATE metric_series s SET value = u.value, step = u.step, timestamp = u.timestamp, count = s.count + u.added, tail_count = u.tail_count
+  FROM unnest($22::bigint[], $23::float8[], $24::bigint[], $25::bigint[], $26::bigint[], $27::int[]) AS u(id, value, step, timestamp, added, tail_count)
+  WHERE s.id = u.id`;
+
 /**
  * Metric series on PostgreSQL in the SQLite store's layout (store/series.ts): a row per (run, key)
  * with the latest point, recent points in metric_tail, and every CHUNK_POINTS of them sealed into a
@@ -42,15 +82,8 @@ export function createPgMetrics() {
   const chunkMetas = async (q: Queryable, seriesId: number) =>
     (await q.query<ChunkMeta>('SELECT id, n, min_step, max_step, min_ts, max_ts FROM metric_chunks WHERE series_id = $1 ORDER BY min_step, id', [seriesId])).rows;
 
-  /** A chunk's metric_chunks columns after series_id. */
-  function chunkRow(p: Points): [number, number, number, number, number, Buffer, Buffer] {
-    const n = p.values.length;
-    const [minTs, maxTs] = timeRange(p.timestamps);
-    return [n, p.steps[0], p.steps[n - 1], minTs, maxTs, encodeChunk(p.steps, p.timestamps, p.values), buildRollup(p)];
-  }
-
   async function insertChunk(q: Queryable, seriesId: number, p: Points): Promise<void> {
-    await q.query('INSERT INTO metric_chunks (series_id, n, min_step, max_step, min_ts, max_ts, data, rollup) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [seriesId, ...chunkRow(p)]);
+    await q.query(insertChunksSql(1), chunkColumns([{ seriesId, points: p }]));
   }
 
   /**
@@ -100,7 +133,7 @@ export function createPgMetrics() {
     // The pieces packed into chunks, by key: deleted one by one, not by series, since a scan of a
     // series' key range would also walk the pieces of earlier seals that vacuum has not removed yet.
     const sealed: [number[], number[]] = [[], []];
-    const chunks: (number | Buffer)[][] = [];
+    const chunks: { seriesId: number; points: Points }[] = [];
     const pieces: Piece[] = [];
     const updates: { id: number; value: number; step: number; timestamp: number; added: number; tailCount: number }[] = [];
     for (const [key, list] of byKey) {
@@ -126,7 +159,7 @@ export function createPgMetrics() {
         let tail = unpack(row.pieces);
         while (tailCount + (list.length - i) >= CHUNK_POINTS) {
           const take = CHUNK_POINTS - tailCount;
-          chunks.push([row.id, ...chunkRow(byStep(concat([tail, slice(fresh, i, i + take)])))]);
+          chunks.push({ seriesId: row.id, points: byStep(concat([tail, slice(fresh, i, i + take)])) });
           tail = slice(fresh, 0, 0);
           i += take;
           tailCount = 0;
@@ -139,19 +172,10 @@ export function createPgMetrics() {
     // One statement: its parts see the same snapshot, so the DELETE cannot reach the pieces it inserts.
     await q.query({
       name: 'lablog-append-write',
-      text: `WITH sealed AS (DELETE FROM metric_tail t USING unnest($1::bigint[], $2::bigint[]) AS p(s, q) WHERE t.series_id = p.s AND t.seq = p.q),
-             chunks AS (
-               INSERT INTO metric_chunks (series_id, n, min_step, max_step, min_ts, max_ts, data, rollup)
-               SELECT s, n, a, b, c, d, e, f FROM unnest($3::bigint[], $4::int[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bytea[], $10::bytea[])
-                 WITH ORDINALITY AS c(s, n, a, b, c, d, e, f, o) ORDER BY o
-             ),
-             pieces AS (${insertPiecesSql(11)})
-             UPDATE metric_series s SET value = u.value, step = u.step, timestamp = u.timestamp, count = s.count + u.added, tail_count = u.tail_count
-             FROM unnest($16::bigint[], $17::float8[], $18::bigint[], $19::bigint[], $20::bigint[], $21::int[]) AS u(id, value, step, timestamp, added, tail_count)
-             WHERE s.id = u.id`,
+      text: APPEND_WRITE,
       values: [
         ...sealed,
-        ...Array.from({ length: 8 }, (_, k) => chunks.map((c) => c[k])),
+        ...chunkColumns(chunks),
         ...pieceColumns(pieces),
         updates.map((u) => u.id),
         updates.map((u) => nullIfNaN(u.value)),

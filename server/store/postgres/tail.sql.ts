@@ -35,9 +35,30 @@ export const unpack = (pieces: Buffer[]): Points => concat(pieces.map((b) => dec
 /** (step, timestamp) order, equal points kept in arrival order (sortPoints is stable). */
 export const byStep = (p: Points): Points => (isSorted(p) ? p : sortPoints(p));
 
-/** The pieces as the columns of an unnest: series ids, counts, step bounds and bytes. */
-export function pieceColumns(pieces: Piece[]): [number[], number[], number[], number[], Buffer[]] {
-  const cols: [number[], number[], number[], number[], Buffer[]] = [[], [], [], [], []];
+/**
+ * Byte strings as one binary parameter plus where each starts and how long it is, for a statement that
+ * cuts them apart with substring(): the driver sends a Buffer as it is, where a bytea[] would go as hex
+ * text that PostgreSQL parses character by character (array_in was the backends' largest single cost).
+ */
+export function packBytes(bufs: Buffer[]): [Buffer, number[], number[]] {
+  const starts: number[] = [];
+  const lengths: number[] = [];
+  let at = 1;
+  for (const b of bufs) {
+    starts.push(at);
+    lengths.push(b.length);
+    at += b.length;
+  }
+  return [Buffer.concat(bufs), starts, lengths];
+}
+
+/** The pieces as the parameters of insertPiecesSql: series ids, counts, step bounds, then packBytes. */
+export function pieceColumns(pieces: Piece[]): [number[], number[], number[], number[], Buffer, number[], number[]] {
+  const ids: number[] = [];
+  const counts: number[] = [];
+  const los: number[] = [];
+  const his: number[] = [];
+  const bytes: Buffer[] = [];
   for (const { seriesId, points: p } of pieces) {
     let lo = Infinity;
     let hi = -Infinity;
@@ -45,19 +66,22 @@ export function pieceColumns(pieces: Piece[]): [number[], number[], number[], nu
       if (s < lo) lo = s;
       if (s > hi) hi = s;
     }
-    cols[0].push(seriesId);
-    cols[1].push(p.values.length);
-    cols[2].push(lo);
-    cols[3].push(hi);
-    cols[4].push(encodeChunk(p.steps, p.timestamps, p.values));
+    ids.push(seriesId);
+    counts.push(p.values.length);
+    los.push(lo);
+    his.push(hi);
+    bytes.push(encodeChunk(p.steps, p.timestamps, p.values));
   }
-  return cols;
+  return [ids, counts, los, his, ...packBytes(bytes)];
 }
 
-/** The INSERT of pieceColumns' columns from parameter $first on, each piece's seq in the given order. */
-export const insertPiecesSql = (first: number) =>
-  `INSERT INTO metric_tail (series_id, n, min_step, max_step, data)
-   SELECT s, n, lo, hi, d FROM unnest($${first}::bigint[], $${first + 1}::int[], $${first + 2}::bigint[], $${first + 3}::bigint[], $${first + 4}::bytea[]) WITH ORDINALITY AS t(s, n, lo, hi, d, o) ORDER BY o`;
+/** The INSERT of pieceColumns' 7 parameters from $first on, each piece's seq in the given order. */
+export const insertPiecesSql = (first: number) => {
+  const [s, n, lo, hi, bytes, at, len] = Array.from({ length: 7 }, (_, i) => `$${first + i}`);
+  return `INSERT INTO metric_tail (series_id, n, min_step, max_step, data)
+   SELECT s, n, lo, hi, substring(${bytes}::bytea FROM at FOR len)
+   FROM unnest(${s}::bigint[], ${n}::int[], ${lo}::bigint[], ${hi}::bigint[], ${at}::int[], ${len}::int[]) WITH ORDINALITY AS t(s, n, lo, hi, at, len, o) ORDER BY o`;
+};
 
 export async function insertPieces(q: Queryable, pieces: Piece[]): Promise<void> {
   const nonEmpty = pieces.filter((p) => p.points.values.length > 0);
