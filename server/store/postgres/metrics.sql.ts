@@ -19,7 +19,8 @@ import {
   type TailRow,
 } from '../series.js';
 import type { Bucket, MetricPoint } from '../types.js';
-import type { Queryable } from './db.js';
+import type pg from 'pg';
+import { sendLast, type Queryable } from './db.js';
 import { byStep, insertPieces, insertPiecesSql, packBytes, pieceColumns, pointsOf, tailRows, unpack, type Piece } from './tail.sql.js';
 
 interface SeriesRow {
@@ -94,7 +95,7 @@ export function createPgMetrics() {
    * are SQLite's: a seal packs the tail and the batch's next points up to CHUNK_POINTS, sorted as
    * SQLite's seal reads its tail rows (SQLite's seals may come a few points later under load).
    */
-  async function appendPoints(q: Queryable, runId: number, points: MetricPoint[]): Promise<void> {
+  async function appendPoints(q: pg.PoolClient, runId: number, points: MetricPoint[]): Promise<void> {
     const byKey = groupByKey(points);
     const keys = [...byKey.keys()];
     // A row per series, or per tail piece of a series this batch fills to a chunk (a bytea[] column
@@ -170,7 +171,8 @@ export function createPgMetrics() {
       updates.push({ id: row.id, value, step, timestamp, added: list.length, tailCount });
     }
     // One statement: its parts see the same snapshot, so the DELETE cannot reach the pieces it inserts.
-    await q.query({
+    // Sent as the transaction's last (logBatch writes the points after params and tags).
+    sendLast(q, {
       name: 'lablog-append-write',
       text: APPEND_WRITE,
       values: [
