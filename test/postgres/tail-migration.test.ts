@@ -4,25 +4,13 @@
  * writes; reads, appends and seals then carry on as if the points had been logged afterwards.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { rmSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { encodeChunk } from '../../server/store/chunk-codec.js';
 import { createPool, migratePostgres, PG_MIGRATIONS_DIR } from '../../server/store/postgres/db.js';
 import { openPostgresStore } from '../../server/store/postgres/index.js';
+import { migrationsUpTo } from '../support/migrations.js';
 import { createDatabase, dropDatabase, postgresSkip } from '../support/postgres.js';
-
-/** PostgreSQL's migrations up to and including `lastIdx`, as a database older than the rest saw them. */
-function migrationsUpTo(lastIdx: number): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'lablog-pg-migrations-'));
-  cpSync(PG_MIGRATIONS_DIR, dir, { recursive: true });
-  const journalFile = path.join(dir, 'meta', '_journal.json');
-  const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { entries: { idx: number }[] };
-  journal.entries = journal.entries.filter((e) => e.idx <= lastIdx);
-  writeFileSync(journalFile, JSON.stringify(journal));
-  return dir;
-}
 
 const RUN = 'a'.repeat(32);
 const BIG = 2 ** 52 + 3; // a step whose delta takes the codec's wide path
@@ -34,7 +22,7 @@ describe('PostgreSQL migration 0003: tail rows packed into pieces', { skip: post
   });
 
   it('packs each series tail in arrival order; history, appends and seals read it as before', async () => {
-    const old = migrationsUpTo(2);
+    const old = migrationsUpTo(PG_MIGRATIONS_DIR, 2);
     cleanup.push(() => rmSync(old, { recursive: true, force: true }));
     const url = await createDatabase();
     cleanup.push(() => dropDatabase(url));
