@@ -5,6 +5,7 @@
 // much less than points/s. `node dist/bench/postgres-ingest.js [postgres://...]` after `npm run build`
 // (BENCH_QUICK=1 for reduced sizes); without a URL it starts a throwaway cluster as the tests do.
 import os from 'node:os';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { ingest } from './ingest.js';
 import { Client, createExperiment, log, machineInfo, parentPid, treeCpuMs } from './lib.js';
@@ -60,7 +61,7 @@ export async function pgIngest(url: string, servers: number, clients: number): P
 export const cpuNote = (r: PgIngest) =>
   `CPU per million points: PostgreSQL ${r.pgCpu === null ? 'n/a' : `${r.pgCpu.toFixed(1)} s`}, lablog ${r.nodeCpu === null ? 'n/a' : `${r.nodeCpu.toFixed(1)} s`}`;
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const given = process.argv[2];
   console.log(machineInfo());
   console.log(`Load average at start: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
