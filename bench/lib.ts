@@ -307,25 +307,42 @@ export function log(msg: string): void {
 }
 
 /**
- * Entry for `node dist/bench/<name>.js [URL]`: against URL if given, else against a lablog server
- * started for the occasion (so each file can be tried alone).
+ * Entry for `node dist/bench/<name>.js [URL] [--postgres]`: against URL if given, else against a lablog
+ * server started for the occasion (so each file can be tried alone). With --postgres that server keeps
+ * its data in LABLOG_DATABASE_URL when set, else in a fresh database on a throwaway cluster
+ * (test/support/postgres.ts, Debian's postgresql package installed), dropped at the end.
  */
 export async function standalone(importMetaUrl: string, run: (ctx: Ctx) => Promise<Outcome>): Promise<void> {
   if (!process.argv[1] || importMetaUrl !== pathToFileURL(process.argv[1]).href) return;
-  const url = process.argv[2];
+  const args = process.argv.slice(2);
+  const url = args.find((a) => !a.startsWith('--'));
   console.log(machineInfo());
+  console.log(`Load average at start: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   let outcome: Outcome;
   if (url) {
     outcome = await run({ url: url.replace(/\/+$/, '') });
   } else {
     const { startLocalServer } = await import('./local-server.js');
-    const server = await startLocalServer();
+    const database = args.includes('--postgres') ? await benchDatabase() : null;
+    const server = await startLocalServer(database ? { env: { LABLOG_DATABASE_URL: database.url } } : {});
     try {
       outcome = await run({ url: server.url, serverPid: server.pid, dataDir: server.dataDir });
     } finally {
       await server.stop();
       server.cleanup();
+      await database?.drop();
     }
   }
   console.log(markdownTable(outcome.figures));
+}
+
+/** LABLOG_DATABASE_URL as given (kept), or a new database on the tests' throwaway cluster (dropped). */
+async function benchDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const given = process.env.LABLOG_DATABASE_URL;
+  if (given) return { url: given, drop: async () => {} };
+  const { createDatabase, dropDatabase, postgresSkip } = await import('../test/support/postgres.js');
+  const skip = postgresSkip();
+  if (skip) throw new Error(`--postgres: no PostgreSQL to benchmark: ${skip}`);
+  const url = await createDatabase();
+  return { url, drop: () => dropDatabase(url) };
 }

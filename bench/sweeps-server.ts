@@ -1,5 +1,6 @@
 // Sweeps against a live server (T3-T5): what a worker waits for at `next` and `should-stop`, and how
-// many trials 8 workers get through a grid. `node dist/bench/sweeps-server.js [URL]`, or part of bench/all.ts.
+// many trials 8 workers get through a grid. `node dist/bench/sweeps-server.js [URL] [--postgres]` (see
+// standalone() in lib.ts for --postgres; BENCH_SWEEPS=T3,T5 for some figures only), or part of bench/all.ts.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, cpuMeter, createExperiment, fmt, log, percentile, prng, QUICK, standalone, type CpuReading, type Ctx, type Figure, type Outcome } from './lib.js';
@@ -219,11 +220,18 @@ async function gridThroughput(ctx: Ctx): Promise<{ fig: Figure; points: number }
   return { fig, points: run.trials.length * 10 };
 }
 
+/** BENCH_SWEEPS=T3,T5 measures only those figures (T4's seeding alone takes minutes on a busy machine). */
+const ONLY = process.env.BENCH_SWEEPS?.split(',').map((f) => f.trim().toUpperCase());
+
 export async function run(ctx: Ctx): Promise<Outcome> {
-  const t3 = await nextLatency(ctx);
-  const t4 = await shouldStopLatency(ctx);
-  const t5 = await gridThroughput(ctx);
-  return { figures: [t3.fig, t4.fig, t5.fig], points: t3.points + t4.points + t5.points };
+  const out: Outcome = { figures: [], points: 0 };
+  for (const [id, bench] of [['T3', nextLatency], ['T4', shouldStopLatency], ['T5', gridThroughput]] as const) {
+    if (ONLY && !ONLY.includes(id)) continue;
+    const { fig, points } = await bench(ctx);
+    out.figures.push(fig);
+    out.points += points;
+  }
+  return out;
 }
 
 await standalone(import.meta.url, run);

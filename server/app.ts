@@ -130,6 +130,16 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date,
     loginMaxFailures: config.loginMaxFailures ?? 10,
     now,
   });
+  // What the two caches hold is dropped per user as each change commits, whichever process made it;
+  // a grant (each experiment or model its creator makes) leaves the verified credentials alone. With
+  // auth off every caller is the built-in admin and nothing is cached: nothing to listen for.
+  if (auth.enabled) {
+    const stopHearing = store.onAuthChanged(({ userId, what }) => {
+      if (what === 'user') credentials.forget(userId);
+      access.forget(userId);
+    });
+    app.addHook('onClose', async () => stopHearing());
+  }
   const accounts = createAccountService(store, access, credentials, { ...auth, now });
   await registerAuth(app, {
     enabled: auth.enabled,
@@ -143,7 +153,7 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date,
   });
   const secureCookies = config.publicUrl?.startsWith('https:') ?? false;
   await app.register(accountRoutes, { accounts, credentials, secureCookies });
-  await app.register(oidcRoutes, { authEnabled: auth.enabled, oidc: oidcOf(config, { store, credentials, access, now }), credentials, secureCookies });
+  await app.register(oidcRoutes, { authEnabled: auth.enabled, oidc: oidcOf(config, { store, credentials, now }), credentials, secureCookies });
 
   registerHealth(app, storage);
   app.get('/version', (_req, reply) => reply.type('text/plain').send(VERSION));
@@ -170,12 +180,12 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date,
 /** The single sign-on service when auth is on and OpenID Connect is configured (config.ts checks the set). */
 function oidcOf(
   config: AppDeps['config'],
-  deps: { store: TrackingStore; credentials: ReturnType<typeof createCredentialService>; access: ReturnType<typeof createAccess>; now: () => number },
+  deps: { store: TrackingStore; credentials: ReturnType<typeof createCredentialService>; now: () => number },
 ) {
   const { oidcIssuer: issuer, oidcClientId: clientId, oidcClientSecret: clientSecret, publicUrl } = config;
   if (!config.auth || !issuer || !clientId || !clientSecret) return null;
   if (!publicUrl) throw new Error('OpenID Connect needs the public URL (LABLOG_PUBLIC_URL) to build its redirect URI');
-  return createOidcService(deps.store, deps.credentials, deps.access, {
+  return createOidcService(deps.store, deps.credentials, {
     issuer,
     clientId,
     clientSecret,

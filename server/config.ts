@@ -1,7 +1,7 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { parseS3Uri } from './artifacts/s3-location.js';
+import { parseS3Uri } from './artifacts/s3-uri.js';
 import { DEFAULT_LIMITS } from './http/limits.js';
 
 /** A comma-separated list in one setting. */

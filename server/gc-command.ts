@@ -167,7 +167,7 @@ export async function gcCommand(argv: string[]): Promise<number> {
     return 1;
   }
   try {
-    const artifacts = openArtifactStore(artifactsUri, dataDir).store;
+    const artifacts = (await openArtifactStore(artifactsUri, dataDir)).store;
     const request = { olderThanMs: args.olderThanMs, experimentIds: args.experimentIds, runIds: args.runIds, dryRun: args.dryRun, now: Date.now() };
     let plan: GcPlan;
     try {

@@ -5,7 +5,6 @@ import { ensureFirstAdmin } from './auth/bootstrap.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createStorageHealth } from './storage/health.js';
 import { probeWritable } from './storage/probe.js';
-import { openPostgresStore } from './store/postgres/index.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import type { TrackingStore } from './store/types.js';
 
@@ -20,9 +19,18 @@ export async function startServer(config: Config) {
   const atStart = await probeWritable(config.dataDir, 'the data directory');
   const readOnly = !atStart.writable && REFUSES_FOR_GOOD.has(atStart.code ?? '') ? atStart.reason : undefined;
   const store: TrackingStore & { readOnlyBecause?: string | null } = config.databaseUrl
-    ? await openPostgresStore(config.databaseUrl)
+    ? // pg and its schema are loaded only for a database URL: one person's server starts without them.
+      await (await import('./store/postgres/index.js')).openPostgresStore(config.databaseUrl, {
+        onAuthListener: (s) =>
+          s.listening
+            ? logger.info('listening for auth changes made through other servers')
+            : logger.warn(
+                { err: s.error },
+                'lost the connection that listens for auth changes made through other servers; credentials and permissions are read from the database on every request until it reconnects',
+              ),
+      })
     : openSqliteStore(config.dataDir, { readOnly, readOnlyFallback: true, backgroundCheckpoints: true });
-  const opened = openArtifactStore(config.artifactsUri, config.dataDir);
+  const opened = await openArtifactStore(config.artifactsUri, config.dataDir);
   const artifacts = opened.store;
   if (!readOnly) {
     const stale = await opened.removeStale().catch(() => ({ files: 0, bytes: 0 }));

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync 
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseS3Uri } from '../server/artifacts/s3-location.js';
+import { parseS3Uri } from '../server/artifacts/s3-uri.js';
 import { ConfigError, loadConfig, parseFlags, resolveArtifactsUri, type Config } from '../server/config.js';
 
 // loadConfig creates the data dir, so every test runs inside a temp cwd: the default ./lablog-data

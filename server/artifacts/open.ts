@@ -1,8 +1,6 @@
 import path from 'node:path';
 import type { StoragePlace } from '../storage/health.js';
 import { createLocalArtifactStore, removeStaleUploads } from './local.js';
-import { createS3ArtifactStore, stagingPrefixOf } from './s3.js';
-import { openS3Location, probeS3 } from './s3-location.js';
 import type { ArtifactStore } from './types.js';
 
 export interface OpenedArtifacts {
@@ -17,10 +15,12 @@ export interface OpenedArtifacts {
 
 /**
  * The artifact store the settings name: objects under an `s3://bucket/prefix` URI (credentials and
- * endpoint from the AWS_* variables), else files under `<dataDir>/artifacts`.
+ * endpoint from the AWS_* variables), else files under `<dataDir>/artifacts`. The AWS SDK is loaded
+ * only for a bucket: it takes longer to load than the rest of the server together.
  */
-export function openArtifactStore(artifactsUri: string | undefined, dataDir: string, env: NodeJS.ProcessEnv = process.env): OpenedArtifacts {
+export async function openArtifactStore(artifactsUri: string | undefined, dataDir: string, env: NodeJS.ProcessEnv = process.env): Promise<OpenedArtifacts> {
   if (artifactsUri) {
+    const [{ createS3ArtifactStore, stagingPrefixOf }, { openS3Location, probeS3 }] = await Promise.all([import('./s3.js'), import('./s3-location.js')]);
     const loc = openS3Location(artifactsUri, env);
     return {
       store: createS3ArtifactStore(loc),

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { LablogError, StorageUnavailableError } from '../errors.js';
 import type { Probe } from '../storage/probe.js';
+import { parseS3Uri } from './s3-uri.js';
 
 export interface S3Location {
   client: S3Client;
@@ -10,14 +11,6 @@ export interface S3Location {
   prefix: string;
 }
 
-/** `s3://bucket/some/prefix/` -> bucket and canonical prefix; null when it is not such a URI. */
-export function parseS3Uri(uri: string): { bucket: string; prefix: string } | null {
-  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(uri);
-  if (!m) return null;
-  const prefix = (m[2] ?? '').split('/').filter((s) => s !== '');
-  if (prefix.some((s) => s === '.' || s === '..')) return null;
-  return { bucket: m[1], prefix: prefix.join('/') };
-}
 
 /**
  * An S3 client configured the way the AWS tools are: AWS_REGION (or AWS_DEFAULT_REGION), the usual

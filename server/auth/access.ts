@@ -4,7 +4,7 @@ import type { TrackingStore } from '../store/types.js';
 import { atLeast, capByRole, isAdmin, type Caller } from './permissions.js';
 
 // A user's explicit permissions are read once per few seconds, not on every call of a training
-// script; a change made through this process drops them at once.
+// script; a change to them drops them as soon as the store tells of it, from whichever process.
 const PERMISSION_TTL_MS = 5_000;
 // A run never moves to another experiment, so its experiment can be remembered.
 const RUN_CACHE_SIZE = 20_000;
@@ -18,14 +18,20 @@ export function createAccess(store: TrackingStore, opts: { defaultPermission: Pe
   const explicit = new Map<number, { at: number; map: Map<string, Permission> }>();
   const runExperiment = new Map<string, string>();
   const modelExplicit = new Map<number, { at: number; map: Map<string, Permission> }>();
+  // Counts the changes heard: a map the store read before one was heard may predate it.
+  let heard = 0;
 
-  async function explicitOf(userId: number): Promise<Map<string, Permission>> {
-    const hit = explicit.get(userId);
+  /** A user's permissions from `cache` while fresh and while the store tells of every change, else from `read`. */
+  async function explicitIn(cache: typeof explicit, userId: number, read: (userId: number) => Promise<Map<string, Permission>>): Promise<Map<string, Permission>> {
+    const hit = store.authChangesHeard() ? cache.get(userId) : undefined;
     if (hit && now() - hit.at < PERMISSION_TTL_MS) return hit.map;
-    const map = await store.permissionsOf(userId);
-    explicit.set(userId, { at: now(), map });
+    const since = heard;
+    const map = await read(userId);
+    if (store.authChangesHeard() && since === heard) cache.set(userId, { at: now(), map });
     return map;
   }
+
+  const explicitOf = (userId: number) => explicitIn(explicit, userId, (id) => store.permissionsOf(id));
 
   async function permissionOn(caller: Caller, experimentId: string): Promise<Permission> {
     if (isAdmin(caller)) return 'MANAGE';
@@ -33,13 +39,7 @@ export function createAccess(store: TrackingStore, opts: { defaultPermission: Pe
     return capByRole(caller.role, map.get(experimentId) ?? opts.defaultPermission);
   }
 
-  async function explicitModelsOf(userId: number): Promise<Map<string, Permission>> {
-    const hit = modelExplicit.get(userId);
-    if (hit && now() - hit.at < PERMISSION_TTL_MS) return hit.map;
-    const map = await store.modelPermissionsOf(userId);
-    modelExplicit.set(userId, { at: now(), map });
-    return map;
-  }
+  const explicitModelsOf = (userId: number) => explicitIn(modelExplicit, userId, (id) => store.modelPermissionsOf(id));
 
   /** A registered model's own permission (MLflow's auth app keeps one per model, apart from experiments). */
   async function modelPermissionOn(caller: Caller, name: string): Promise<Permission> {
@@ -103,7 +103,6 @@ export function createAccess(store: TrackingStore, opts: { defaultPermission: Pe
     async created(caller: Caller, experimentId: string): Promise<void> {
       if (caller.userId === null) return;
       await store.setPermission(experimentId, caller.userId, 'MANAGE');
-      explicit.delete(caller.userId);
     },
     modelPermissionOn,
     /** "May this caller do X to registered model M". */
@@ -117,11 +116,11 @@ export function createAccess(store: TrackingStore, opts: { defaultPermission: Pe
     async createdModel(caller: Caller, name: string): Promise<void> {
       if (caller.userId === null) return;
       await store.setModelPermission(name, caller.userId, 'MANAGE');
-      modelExplicit.delete(caller.userId);
     },
-    /** After a permission change: the next check reads the store again. */
-    forget(userId?: number): void {
-      if (userId === undefined) {
+    /** A change to this user's permissions (null: to anyone's): the next check reads the store again. */
+    forget(userId: number | null): void {
+      heard++;
+      if (userId === null) {
         explicit.clear();
         modelExplicit.clear();
       } else {

@@ -73,18 +73,13 @@ export function createAccountService(store: TrackingStore, access: Access, crede
       if (!isAdmin(caller) && !(self && u.role === undefined)) adminOnly(caller);
       if (u.password !== undefined) checkPassword(u.password);
       if (self && u.role !== undefined && u.role !== 'admin') throw invalid('An admin cannot take away their own admin role; ask another admin.');
-      const updated = await store.updateUser(u.username, { role: u.role, passwordHash: u.password === undefined ? undefined : await hashPassword(u.password) }, opts.now());
-      credentials.forgetVerified();
-      access.forget(updated.id);
-      return updated;
+      return store.updateUser(u.username, { role: u.role, passwordHash: u.password === undefined ? undefined : await hashPassword(u.password) }, opts.now());
     },
 
     async deleteUser(caller: Caller, username: string): Promise<void> {
       adminOnly(caller);
       if (username === caller.username) throw invalid('You cannot delete yourself.');
       if (!(await store.deleteUser(username))) throw notFound(`User with username '${username}' not found.`);
-      credentials.forgetVerified();
-      access.forget();
     },
 
     /** A token for the caller (or, for admins, for `username`); its value is answered this once. */
@@ -120,14 +115,12 @@ export function createAccountService(store: TrackingStore, access: Access, crede
         throw notFound(`Token with id ${id} not found.`);
       }
       await store.revokeToken(id, opts.now());
-      credentials.forgetVerified();
     },
 
     async setPermission(caller: Caller, p: { experimentId: string; username: string; permission: Permission }): Promise<void> {
       await mayManage(caller, p.experimentId);
       const user = await userNamed(p.username);
       await store.setPermission(p.experimentId, user.id, p.permission);
-      access.forget(user.id);
     },
 
     async deletePermission(caller: Caller, p: { experimentId: string; username: string }): Promise<void> {
@@ -136,7 +129,6 @@ export function createAccountService(store: TrackingStore, access: Access, crede
       if (!(await store.deletePermission(p.experimentId, user.id))) {
         throw notFound(`User '${p.username}' has no permission of their own on experiment ${p.experimentId}.`);
       }
-      access.forget(user.id);
     },
 
     async listPermissions(caller: Caller, experimentId: string) {
@@ -148,7 +140,6 @@ export function createAccountService(store: TrackingStore, access: Access, crede
       await mayManageModel(caller, p.name);
       const user = await userNamed(p.username);
       await store.setModelPermission(p.name, user.id, p.permission);
-      access.forget(user.id);
     },
 
     async deleteModelPermission(caller: Caller, p: { name: string; username: string }): Promise<void> {
@@ -157,7 +148,6 @@ export function createAccountService(store: TrackingStore, access: Access, crede
       if (!(await store.deleteModelPermission(p.name, user.id))) {
         throw notFound(`User '${p.username}' has no permission of their own on registered model '${p.name}'.`);
       }
-      access.forget(user.id);
     },
 
     async listModelPermissions(caller: Caller, name: string) {

@@ -6,7 +6,9 @@ import type { Caller } from './permissions.js';
 import { newSecret, SESSION_PREFIX, sha256, TOKEN_PREFIX, verifyPassword } from './secrets.js';
 
 // A verified credential is trusted this long before the store is asked again; MLflow measured 3x
-// throughput from such a cache. Revoking a token, changing a user or deleting one drops the cache.
+// throughput from such a cache. A change to the user (a revoked token, a new role or password, a
+// deletion) drops the user's entries as soon as the store tells of it, from whichever process; the
+// TTL only bounds what a change the store could not tell of (a listener that died unnoticed) leaves.
 const VERIFIED_TTL_MS = 30_000;
 const VERIFIED_MAX = 10_000;
 const FAILURE_WINDOW_MS = 15 * 60_000;
@@ -36,8 +38,11 @@ export function createCredentialService(store: TrackingStore, opts: CredentialOp
   const verified = new Map<string, { caller: Caller; at: number }>();
   const failures = new Map<string, number[]>();
   const touched = new Map<number, number>();
+  // Counts the changes heard: an answer the store gave before one was heard may predate it.
+  let heard = 0;
 
   function cached(key: string): Caller | null {
+    if (!store.authChangesHeard()) return null;
     const hit = verified.get(key);
     if (!hit) return null;
     if (opts.now() - hit.at > VERIFIED_TTL_MS) {
@@ -47,7 +52,9 @@ export function createCredentialService(store: TrackingStore, opts: CredentialOp
     return hit.caller;
   }
 
-  function remember(key: string, caller: Caller): Caller {
+  /** Caches what the store answered after `since` (a count of `heard`), unless a change came in between. */
+  function remember(key: string, caller: Caller, since: number): Caller {
+    if (!store.authChangesHeard() || since !== heard) return caller;
     if (verified.size >= VERIFIED_MAX) verified.clear();
     verified.set(key, { caller, at: opts.now() });
     return caller;
@@ -79,6 +86,7 @@ export function createCredentialService(store: TrackingStore, opts: CredentialOp
     const key = `t:${hash}`;
     const hit = cached(key);
     if (hit) return username === undefined || hit.username === username ? hit : null;
+    const since = heard;
     const found = await store.tokenByHash(hash);
     if (!found || found.token.revokedAt !== null) return null;
     if (found.token.expiresAt !== null && found.token.expiresAt <= opts.now()) return null;
@@ -91,7 +99,7 @@ export function createCredentialService(store: TrackingStore, opts: CredentialOp
     }
     // An expiring token must not outlive its expiry in the cache.
     const caller = callerOf(found.user, 'token', { tokenId: found.token.id });
-    return found.token.expiresAt !== null && found.token.expiresAt - now < VERIFIED_TTL_MS ? caller : remember(key, caller);
+    return found.token.expiresAt !== null && found.token.expiresAt - now < VERIFIED_TTL_MS ? caller : remember(key, caller, since);
   }
 
   async function byPassword(username: string, password: string, address: string): Promise<Caller | null> {
@@ -102,12 +110,13 @@ export function createCredentialService(store: TrackingStore, opts: CredentialOp
     const key = `p:${sha256(`${username}\0${password}`)}`;
     const hit = cached(key);
     if (hit) return hit;
+    const since = heard;
     const user = await store.getUser(username);
     if (!(await verifyPassword(password, user?.passwordHash ?? null)) || !user) {
       recordFailure(limits);
       return null;
     }
-    return remember(key, callerOf(user, 'password'));
+    return remember(key, callerOf(user, 'password'), since);
   }
 
   return {
@@ -162,14 +171,17 @@ export function createCredentialService(store: TrackingStore, opts: CredentialOp
       const key = `x:${username}`;
       const hit = cached(key);
       if (hit) return hit;
-      return remember(key, callerOf(await this.externalUser(username, 'proxy', role), 'proxy'));
+      const since = heard;
+      return remember(key, callerOf(await this.externalUser(username, 'proxy', role), 'proxy'), since);
     },
 
     newToken: () => newSecret(TOKEN_PREFIX),
 
-    /** After a revoke, a role or password change or a deletion: every credential is checked anew. */
-    forgetVerified(): void {
-      verified.clear();
+    /** A change to this user (null: to anyone): their credentials are checked anew. */
+    forget(userId: number | null): void {
+      heard++;
+      if (userId === null) verified.clear();
+      else for (const [key, hit] of verified) if (hit.caller.userId === userId) verified.delete(key);
     },
   };
 }

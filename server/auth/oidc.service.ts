@@ -3,7 +3,6 @@ import * as oidc from 'openid-client';
 import { LablogError, unauthenticated } from '../errors.js';
 import type { Role, UserRecord } from '../store/auth-types.js';
 import type { TrackingStore } from '../store/types.js';
-import type { Access } from './access.js';
 import type { CredentialService } from './credentials.service.js';
 
 // OpenID Connect single sign-on, the relying party's half: authorization code flow with PKCE (S256),
@@ -58,7 +57,7 @@ export function claimHolds(claims: Record<string, unknown>, name: string, value:
   return v === value || (Array.isArray(v) && v.includes(value));
 }
 
-export function createOidcService(store: TrackingStore, credentials: CredentialService, access: Access, opts: OidcOptions) {
+export function createOidcService(store: TrackingStore, credentials: CredentialService, opts: OidcOptions) {
   const issuerUrl = new URL(opts.issuer);
   const timeout = opts.timeoutSeconds ?? 10;
   // The pending-login cookie's key, derived from the client secret: stable across restarts (a login
@@ -188,8 +187,6 @@ export function createOidcService(store: TrackingStore, credentials: CredentialS
       const role = roleFor(claims, user.role);
       if (role !== user.role) {
         user = await store.updateUser(user.username, { role }, opts.now());
-        credentials.forgetVerified();
-        access.forget(user.id);
       }
       return { user, next: pending.next };
     },

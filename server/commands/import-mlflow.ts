@@ -155,7 +155,7 @@ export async function importMlflowCommand(argv: string[], env: NodeJS.ProcessEnv
     process.stderr.write(`lablog import-mlflow: cannot open the database: ${(err as Error).message}\n`);
     return 1;
   }
-  const artifacts = openArtifactStore(artifactsUri, dataDir, env).store;
+  const artifacts = (await openArtifactStore(artifactsUri, dataDir, env)).store;
   const source = createSourceClient({ url: args.from, headers: sourceAuthHeaders(env) });
   const bars = phaseBars();
   const options = {

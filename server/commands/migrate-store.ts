@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { openArtifactStore } from '../artifacts/open.js';
-import { parseS3Uri } from '../artifacts/s3-location.js';
+import { parseS3Uri } from '../artifacts/s3-uri.js';
 import { ConfigError } from '../config.js';
 import { copyArtifacts, type ArtifactCopy } from '../migrate-store/artifacts.js';
 import { verifyRuns } from '../migrate-store/verify.js';
@@ -111,8 +111,8 @@ export async function migrateStoreCommand(argv: string[]): Promise<number> {
     for (const m of verified.mismatches) problems.push(`run ${m.runId}: ${m.what}`);
     let artifacts: ArtifactCopy | null = null;
     if (args.artifactsTo) {
-      const from = openArtifactStore(undefined, args.from).store;
-      const to = openArtifactStore(args.artifactsTo, args.from).store;
+      const from = (await openArtifactStore(undefined, args.from)).store;
+      const to = (await openArtifactStore(args.artifactsTo, args.from)).store;
       artifacts = await copyArtifacts(from, to, (c) => bar.update(`artifacts: ${c.files} files, ${formatBytes(c.bytes)} (${c.skipped} already there)`));
       bar.clear();
       for (const m of artifacts.mismatches) problems.push(`artifact ${m}`);

@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { openPostgresStore } from '../store/postgres/index.js';
 import { DB_FILE, openSqliteStore } from '../store/sqlite/index.js';
 import type { TrackingStore } from '../store/types.js';
 
@@ -8,8 +7,9 @@ import type { TrackingStore } from '../store/types.js';
  * The store a command works on, as the server would open it: the PostgreSQL database when a URL is
  * given (--database-url or LABLOG_DATABASE_URL), else the SQLite file in the data dir.
  */
-export function openCommandStore(dataDir: string, databaseUrl: string | undefined): Promise<TrackingStore> | TrackingStore {
-  return databaseUrl ? openPostgresStore(databaseUrl, { poolSize: 4 }) : openSqliteStore(dataDir);
+export async function openCommandStore(dataDir: string, databaseUrl: string | undefined): Promise<TrackingStore> {
+  if (!databaseUrl) return openSqliteStore(dataDir);
+  return (await import('../store/postgres/index.js')).openPostgresStore(databaseUrl, { poolSize: 4 });
 }
 
 /** Why there is nothing to work on (a mistyped --data-dir), or null. Opening would create an empty database instead. */

@@ -66,7 +66,37 @@ export interface ReadableBy {
   defaultReadable: boolean;
 }
 
-export interface AuthStore {
+/** A committed change to what a credential proves or what a user may do. */
+export interface AuthChange {
+  /** Whose: one user's, or (null) possibly anyone's. */
+  userId: number | null;
+  /** Only their permissions, or their account too (role, password, tokens, existence). */
+  what: 'permissions' | 'user';
+}
+
+/**
+ * Changes to users, tokens and permissions as they commit, for the caches in server/auth. Changes
+ * made through another process count too: another server on the PostgreSQL database, or a `lablog
+ * users` / `lablog tokens` command on the SQLite file.
+ */
+export interface AuthChanges {
+  /** Calls `listener` after each committed change; returns the call that stops it. */
+  onAuthChanged(listener: (change: AuthChange) => void): () => void;
+  /**
+   * Whether every change reaches onAuthChanged now. False while one could go unheard (PostgreSQL: the
+   * connection that listens for other servers' changes is down or not up yet): then a cache must
+   * neither answer nor learn. May first hand the listeners a change waiting to be noticed (SQLite:
+   * another process wrote to the file, looked for at most every few milliseconds).
+   */
+  authChangesHeard(): boolean;
+}
+
+/**
+ * Writes that change what a credential proves or what a user may do (a user's role, password or
+ * existence, a token's revocation, a permission) reach the AuthChanges listeners once committed;
+ * creating a user, token or session changes nothing already cached, and sessions are never cached.
+ */
+export interface AuthStore extends AuthChanges {
   countUsers(): Promise<number>;
   /** Throws RESOURCE_ALREADY_EXISTS for a taken username. */
   createUser(u: { username: string; passwordHash: string | null; role: Role; authSource: AuthSource; now: number }): Promise<UserRecord>;

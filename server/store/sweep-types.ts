@@ -47,16 +47,24 @@ export interface NewSweep {
   parentRun: NewRun;
 }
 
-export interface NewTrial {
-  sweepId: string;
-  /** The trial number the caller expects to get (its params may depend on it); refused if taken. */
-  number: number;
-  metricKey: string;
-  gridIndex: number | null;
+/** What a claim hands out: the trial's params and the run that trains them. */
+export interface TrialContent {
   params: string;
   /** The params as MLflow params of the child run. */
   runParams: KeyValue[];
   run: NewRun;
+}
+
+export interface NewTrial {
+  sweepId: string;
+  metricKey: string;
+  /** Grid sweeps: the claim takes the lowest point below this that no live trial holds. */
+  gridSize: number | null;
+  /**
+   * The trial's params and run, given the number and grid point the claim holds for it. Called inside
+   * the claim (the sweep locked on PostgreSQL), so it computes and waits on nothing.
+   */
+  content(at: { number: number; gridIndex: number | null }): TrialContent;
   worker: string;
   /** Set when the worker names its request: a trial already handed out for it is returned instead. */
   requestId: string | null;
@@ -65,8 +73,28 @@ export interface NewTrial {
   runCap: number | null;
 }
 
-/** Why startTrial handed out nothing: another worker claimed first, the cap is reached, or the sweep is not running. */
-export type TrialRefusal = 'grid_point_taken' | 'number_taken' | 'run_cap_reached' | 'not_running';
+/**
+ * Why startTrial handed out nothing: the cap is reached, every grid point is held by a live trial, or
+ * the sweep is not running.
+ */
+export type TrialRefusal = 'run_cap_reached' | 'grid_full' | 'not_running';
+
+/** A trial as TPE learns from it: its params, how it ended, and its last value of the sweep metric (NaN when NaN was logged). */
+export interface ScoredTrial {
+  params: string;
+  status: TrialStatus;
+  value: number;
+  step: number;
+}
+
+/** What a sweep's page and a worker's `next` show of its trials, counted by the database. */
+export interface TrialSummary {
+  counts: { running: number; completed: number; failed: number; stopped: number };
+  /** Trials that did not time out: what run_cap counts. */
+  live: number;
+  /** The completed trial with the best value of the sweep metric (NaN never is); the lowest number of a tie. */
+  best: TrialRow | null;
+}
 
 export interface SweepStore {
   /** Creates the sweep and its parent run; an existing sweep of that name is returned instead. */
@@ -79,6 +107,15 @@ export interface SweepStore {
    */
   setSweepStatus(sweepId: string, from: SweepStatus[], status: SweepStatus, now: number, parentRunStatus?: RunStatus): Promise<SweepRecord | null>;
   listTrials(sweepId: string, metricKey: string): Promise<TrialRow[]>;
+  /** The trials TPE learns from: completed and stopped ones that logged the sweep metric, in trial order. */
+  scoredTrials(sweepId: string, metricKey: string): Promise<ScoredTrial[]>;
+  /** The trial of `runUuid`, which must belong to the sweep. */
+  getTrial(sweepId: string, runUuid: string, metricKey: string): Promise<TrialRow>;
+  trialSummary(sweepId: string, metricKey: string, goal: 'minimize' | 'maximize'): Promise<TrialSummary>;
+  /**
+   * Claims the next trial number (and, in a grid, the lowest free point) and creates the trial and its
+   * run, all in one step against every other claim, whichever server makes it.
+   */
   startTrial(n: NewTrial): Promise<TrialRow | TrialRefusal>;
   /** The trial handed out for a worker's request id, if any. */
   trialByRequest(sweepId: string, requestId: string, metricKey: string): Promise<TrialRow | null>;

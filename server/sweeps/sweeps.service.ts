@@ -3,7 +3,7 @@ import type { Caller } from '../auth/permissions.js';
 import { randomUUID } from 'node:crypto';
 import { alreadyExists, invalid, unlessStorageUnavailable } from '../errors.js';
 import type { Permission } from '../store/auth-types.js';
-import type { SweepRecord, SweepStatus, TrialRow, TrialStatus } from '../store/sweep-types.js';
+import type { SweepRecord, SweepStatus, TrialContent, TrialRow, TrialStatus, TrialSummary } from '../store/sweep-types.js';
 import type { KeyValue, TrackingStore } from '../store/types.js';
 import type { Clock } from '../tracking/experiments.service.js';
 import { loadConfig, normalizeConfig, sameConfig, type LoadedConfig, type SweepConfig, type SweepConfigInput } from './config.js';
@@ -25,14 +25,13 @@ export interface Sweep extends Omit<SweepRecord, 'config'> {
 
 export type NextTrial = { sweep: Sweep; trial: Trial } | { sweep: Sweep; retryAfterMs: number } | { sweep: Sweep };
 
-/** A sweep loaded with its trials, all states brought up to date. */
+/** A sweep with its trials counted, all states brought up to date. */
 export interface SweepState {
   record: SweepRecord;
   loaded: LoadedConfig;
-  trials: TrialRow[];
+  summary: TrialSummary;
 }
 
-const ATTEMPTS = 8;
 /** Parsed configs kept (a grid config holds its points): enough for the sweeps being worked on. */
 const CONFIG_CACHE = 32;
 
@@ -62,10 +61,6 @@ function runParams(params: Assignment): KeyValue[] {
 /** A trial's status in the words of the TPE history (Optuna's trial states). */
 const TPE_STATE: Record<TrialStatus, TrialRecord['state']> = { COMPLETED: 'complete', STOPPED: 'pruned', RUNNING: 'running', FAILED: 'failed' };
 
-function better(goal: 'minimize' | 'maximize', a: number, b: number): boolean {
-  return goal === 'minimize' ? a < b : a > b;
-}
-
 export function createSweepService(store: TrackingStore, clock: Clock, access: Access) {
   // Kept with the stored text they were parsed from: comparing it is cheap, where serializing the config
   // again on every request is not (a space may list 100 parameters of 1000 values each).
@@ -82,22 +77,24 @@ export function createSweepService(store: TrackingStore, clock: Clock, access: A
   };
 
   function exhausted(s: SweepState): boolean {
-    const live = s.trials.filter((t) => !t.timedOut).length;
-    return s.loaded.config.run_cap !== null && live >= s.loaded.config.run_cap;
+    return s.loaded.config.run_cap !== null && s.summary.live >= s.loaded.config.run_cap;
   }
 
-  /** Applies timeouts and run outcomes, and finishes a sweep that has nothing left to do. */
-  async function state(sweepId: string): Promise<SweepState> {
-    let record = await store.getSweep(sweepId);
+  /**
+   * Applies timeouts and run outcomes, counts the trials, and finishes a sweep that has nothing left to
+   * do. `read` is the sweep when the caller has just read it.
+   */
+  async function state(sweepId: string, read?: SweepRecord): Promise<SweepState> {
+    let record = read ?? (await store.getSweep(sweepId));
     const l = loaded(record);
+    const { metric } = l.config;
     const now = clock.now();
     // Looking at a sweep must work while the disk refuses writes; the timeouts apply once it takes them.
     await unlessStorageUnavailable(store.refreshTrials(sweepId, now, now - l.config.heartbeat_timeout_ms));
-    const trials = await store.listTrials(sweepId, l.config.metric.name);
-    const s = { record, loaded: l, trials };
+    const s = { record, loaded: l, summary: await store.trialSummary(sweepId, metric.name, metric.goal) };
     // A paused sweep whose every trial is done is over too: resuming it could hand out nothing.
     const open = record.status === 'RUNNING' || record.status === 'PAUSED';
-    if (open && exhausted(s) && !trials.some((t) => t.status === 'RUNNING')) {
+    if (open && exhausted(s) && s.summary.counts.running === 0) {
       // Only a sweep still open finishes: a stop that landed meanwhile wins.
       record = (await store.setSweepStatus(sweepId, ['RUNNING', 'PAUSED'], 'FINISHED', now, 'FINISHED')) ?? (await store.getSweep(sweepId));
     }
@@ -105,43 +102,32 @@ export function createSweepService(store: TrackingStore, clock: Clock, access: A
   }
 
   function view(s: SweepState): Sweep {
-    const counts = { running: 0, completed: 0, failed: 0, stopped: 0 };
-    let best: TrialRow | null = null;
-    const goal = s.loaded.config.metric.goal;
-    for (const t of s.trials) {
-      counts[t.status.toLowerCase() as keyof typeof counts]++;
-      if (t.status === 'COMPLETED' && t.value !== null && !Number.isNaN(t.value) && (best === null || better(goal, t.value, best.value!))) best = t;
-    }
+    const { counts, best } = s.summary;
     const { config: _c, ...record } = s.record;
     return { ...record, config: s.loaded.config, gridSize: s.loaded.gridSize, counts, bestTrial: best && toTrial(best) };
   }
 
   const retryAfter = (s: SweepState) => Math.min(5000, Math.max(50, Math.round(s.loaded.config.heartbeat_timeout_ms / 4)));
 
-  /** What the next trial trains: a free grid point, a random draw, or TPE's suggestion. */
-  function propose(s: SweepState, number: number): { params: Assignment; gridIndex: number | null } | null {
+  /** What trial `at.number` trains: its grid point, a random draw, or TPE's suggestion from `history`. */
+  function propose(s: SweepState, at: { number: number; gridIndex: number | null }, history: TrialRecord[]): Assignment {
     const { config, space } = s.loaded;
-    const grid = s.loaded.grid();
-    if (grid !== null) {
-      const held = new Set(s.trials.filter((t) => !t.timedOut).map((t) => t.gridIndex));
-      const free = grid.findIndex((_, i) => !held.has(i));
-      return free < 0 ? null : { params: grid[free]!, gridIndex: free };
-    }
-    const rng = createRng(config.seed, 'trial', number);
-    if (config.method === 'random') return { params: sampleRandom(space, rng), gridIndex: null };
-    const history: TrialRecord[] = s.trials.map((t) => ({
-      params: JSON.parse(t.params) as Assignment,
-      state: TPE_STATE[t.status],
-      value: t.value,
-      step: t.step,
-    }));
-    const params = suggestTpe(space, history, {
+    if (at.gridIndex !== null) return s.loaded.grid()![at.gridIndex]!;
+    const rng = createRng(config.seed, 'trial', at.number);
+    if (config.method === 'random') return sampleRandom(space, rng);
+    return suggestTpe(space, history, {
       goal: config.metric.goal,
       rng,
       nStartupTrials: config.tpe.n_startup_trials,
       nEiCandidates: config.tpe.n_ei_candidates,
     });
-    return { params, gridIndex: null };
+  }
+
+  /** What a worker is told when it gets no trial now, or null when it may claim one. */
+  function noTrial(s: SweepState): NextTrial | null {
+    if (s.record.status === 'PAUSED') return { sweep: view(s), retryAfterMs: retryAfter(s) };
+    if (s.record.status !== 'RUNNING') return { sweep: view(s) };
+    return exhausted(s) ? { sweep: view(s), retryAfterMs: retryAfter(s) } : null;
   }
 
   async function transition(sweepId: string, from: SweepStatus[], to: SweepStatus, parentRunStatus?: 'FINISHED' | 'KILLED'): Promise<Sweep> {
@@ -154,10 +140,12 @@ export function createSweepService(store: TrackingStore, clock: Clock, access: A
     return view({ ...s, record });
   }
 
-  /** A sweep's permissions are its experiment's. */
-  async function check(caller: Caller, sweepId: string, need: Permission): Promise<void> {
-    if (caller.role === 'admin') return;
-    await access.experiment(caller, (await store.getSweep(sweepId)).experimentId, need);
+  /** A sweep's permissions are its experiment's. Answers the sweep when it had to read it. */
+  async function check(caller: Caller, sweepId: string, need: Permission): Promise<SweepRecord | undefined> {
+    if (caller.role === 'admin') return undefined;
+    const record = await store.getSweep(sweepId);
+    await access.experiment(caller, record.experimentId, need);
+    return record;
   }
 
   return {
@@ -193,8 +181,7 @@ export function createSweepService(store: TrackingStore, clock: Clock, access: A
     },
 
     async get(caller: Caller, sweepId: string) {
-      await check(caller, sweepId, 'READ');
-      return view(await state(sweepId));
+      return view(await state(sweepId, await check(caller, sweepId, 'READ')));
     },
     state,
     view,
@@ -202,13 +189,13 @@ export function createSweepService(store: TrackingStore, clock: Clock, access: A
     async list(caller: Caller, experimentId: string | null, offset: number, limit: number) {
       const page = await store.listSweeps({ experimentId, offset, limit, readableBy: access.readFilter(caller) });
       const items: Sweep[] = [];
-      for (const r of page.items) items.push(view(await state(r.sweepId)));
+      for (const r of page.items) items.push(view(await state(r.sweepId, r)));
       return { items, nextOffset: page.nextOffset };
     },
 
     async trials(caller: Caller, sweepId: string): Promise<Trial[]> {
-      await check(caller, sweepId, 'READ');
-      return (await state(sweepId)).trials.map(toTrial);
+      const s = await state(sweepId, await check(caller, sweepId, 'READ'));
+      return (await store.listTrials(sweepId, s.loaded.config.metric.name)).map(toTrial);
     },
 
     async pause(caller: Caller, sweepId: string) {
@@ -225,33 +212,30 @@ export function createSweepService(store: TrackingStore, clock: Clock, access: A
     },
 
     async next(caller: Caller, sweepId: string, ask: { worker: string; requestId?: string; user?: string }): Promise<NextTrial> {
-      await check(caller, sweepId, 'EDIT');
+      const s = await state(sweepId, await check(caller, sweepId, 'EDIT'));
+      const { record, loaded: l } = s;
+      const { metric } = l.config;
       const requestId = ask.requestId ?? null;
-      for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-        const s = await state(sweepId);
-        const { record } = s;
-        // A retry of a request whose answer was lost: the same trial again, whatever the sweep's state.
-        const replay = requestId === null ? null : await store.trialByRequest(sweepId, requestId, s.loaded.config.metric.name);
-        if (replay) return { sweep: view(s), trial: toTrial(replay) };
-        if (record.status === 'PAUSED') return { sweep: view(s), retryAfterMs: retryAfter(s) };
-        if (record.status !== 'RUNNING') return { sweep: view(s) };
-        const number = s.trials.reduce((n, t) => Math.max(n, t.number + 1), 0);
-        const proposal = exhausted(s) ? null : propose(s, number);
-        if (proposal === null) return { sweep: view(s), retryAfterMs: retryAfter(s) };
-        const now = clock.now();
+      const refused = noTrial(s);
+      // Read before the claim, which only picks from it: TPE's history (alongside the request's trial).
+      const [replay, scored] = await Promise.all([
+        requestId === null ? null : store.trialByRequest(sweepId, requestId, metric.name),
+        refused === null && l.config.method === 'bayes' ? store.scoredTrials(sweepId, metric.name) : [],
+      ]);
+      // A retry of a request whose answer was lost: the same trial again, whatever the sweep's state.
+      if (replay) return { sweep: view(s), trial: toTrial(replay) };
+      if (refused) return refused;
+      const history: TrialRecord[] = scored.map((t) => ({ params: JSON.parse(t.params) as Assignment, state: TPE_STATE[t.status], value: t.value, step: t.step }));
+      // A grid's points are listed once, before the claim rather than under it.
+      l.grid();
+      const now = clock.now();
+      const content = (at: { number: number; gridIndex: number | null }): TrialContent => {
+        const params = propose(s, at, history);
         const runUuid = randomUUID().replaceAll('-', '');
-        const runName = `${record.name}-${number}`;
-        const result = await store.startTrial({
-          sweepId,
-          number,
-          metricKey: s.loaded.config.metric.name,
-          gridIndex: proposal.gridIndex,
-          params: JSON.stringify(proposal.params),
-          runParams: runParams(proposal.params),
-          worker: ask.worker,
-          requestId,
-          now,
-          runCap: s.loaded.config.run_cap,
+        const runName = `${record.name}-${at.number}`;
+        return {
+          params: JSON.stringify(params),
+          runParams: runParams(params),
           run: {
             runUuid,
             experimentId: record.experimentId,
@@ -263,19 +247,33 @@ export function createSweepService(store: TrackingStore, clock: Clock, access: A
               ...(ask.user ? [{ key: 'mlflow.user', value: ask.user }] : []),
               ...(record.parentRunId ? [{ key: 'mlflow.parentRunId', value: record.parentRunId }] : []),
               { key: 'lablog.sweep_id', value: sweepId },
-              { key: 'lablog.sweep_trial', value: String(number) },
+              { key: 'lablog.sweep_trial', value: String(at.number) },
             ],
             artifactUri: (location) => `${location.replace(/\/+$/, '')}/${runUuid}/artifacts`,
           },
-        });
-        // Another worker got in between reading the trials and claiming: read them again.
-        if (typeof result === 'string') continue;
-        // The reply's sweep is the state just read plus this trial: no second read of every trial.
-        const trials = s.trials.some((t) => t.runId === result.runId) ? s.trials : [...s.trials, result];
-        return { sweep: view({ ...s, trials }), trial: toTrial(result) };
+        };
+      };
+      const result = await store.startTrial({
+        sweepId,
+        metricKey: metric.name,
+        gridSize: l.gridSize,
+        content,
+        worker: ask.worker,
+        requestId,
+        now,
+        runCap: l.config.run_cap,
+      });
+      if (typeof result === 'string') {
+        // The sweep changed since it was read (paused, stopped, or its cap filled by other workers).
+        const later = await state(sweepId);
+        return noTrial(later) ?? { sweep: view(later), retryAfterMs: retryAfter(later) };
       }
-      const s = await state(sweepId);
-      return { sweep: view(s), retryAfterMs: retryAfter(s) };
+      // The reply's sweep is the state just read plus this trial, unless it was there already (a
+      // retried request): trial numbers run from 0 without a gap, so it was if its number is below the count.
+      const { counts, live, best } = s.summary;
+      const known = result.number < counts.running + counts.completed + counts.failed + counts.stopped;
+      const summary = known ? s.summary : { counts: { ...counts, running: counts.running + 1 }, live: live + 1, best };
+      return { sweep: view({ ...s, summary }), trial: toTrial(result) };
     },
   };
 }

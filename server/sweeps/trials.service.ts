@@ -55,19 +55,20 @@ export function createTrialService(store: TrackingStore, sweeps: SweepService, c
   return {
     /** Records a sign of life; answers the trial and the sweep's status (a stopped sweep is news to a worker). */
     async heartbeat(caller: Caller, sweepId: string, runId: string): Promise<{ trial: Trial; sweepStatus: string }> {
-      await sweeps.check(caller, sweepId, 'EDIT');
+      const read = await sweeps.check(caller, sweepId, 'EDIT');
       await store.touchTrial(sweepId, runId, clock.now());
-      const s = await sweeps.state(sweepId);
-      return { trial: toTrial(s.trials.find((t) => t.runId === runId)!), sweepStatus: s.record.status };
+      const s = await sweeps.state(sweepId, read);
+      return { trial: toTrial(await store.getTrial(sweepId, runId, s.loaded.config.metric.name)), sweepStatus: s.record.status };
     },
 
     async shouldStop(caller: Caller, sweepId: string, runId: string): Promise<StopAnswer> {
-      await sweeps.check(caller, sweepId, 'EDIT');
+      const read = await sweeps.check(caller, sweepId, 'EDIT');
       // The question is a sign of life too, so it is recorded before timeouts are applied.
       await store.touchTrial(sweepId, runId, clock.now());
-      const s = await sweeps.state(sweepId);
+      const s = await sweeps.state(sweepId, read);
       const { metric } = s.loaded.config;
-      const trial = s.trials.find((t) => t.runId === runId)!;
+      const trials = await store.listTrials(sweepId, metric.name);
+      const trial = trials.find((t) => t.runId === runId)!;
       if (trial.status !== 'RUNNING') {
         const why = trial.stopReason ? `: ${trial.stopReason}` : '';
         return { shouldStop: true, trialStatus: trial.status, reason: `the trial is ${trial.status}${why}`, step: trial.step };
@@ -80,7 +81,7 @@ export function createTrialService(store: TrackingStore, sweeps: SweepService, c
       if (rule === null) return { shouldStop: false, trialStatus: 'RUNNING', reason: 'the sweep has no early termination', step: trial.step };
       if (trial.step === null) return { shouldStop: false, trialStatus: 'RUNNING', reason: `no value of ${metric.name} logged yet`, step: null };
 
-      const others = s.trials.filter((t) => t.runId !== runId && t.step !== null && (rule.type === 'asha' || t.status === 'COMPLETED'));
+      const others = trials.filter((t) => t.runId !== runId && t.step !== null && (rule.type === 'asha' || t.status === 'COMPLETED'));
       const all = await curves([trial, ...others], metric.name);
       const own = all.get(runId)!;
       const rest = others.map((t) => all.get(t.runId)!).filter((c) => c.steps.length > 0);
@@ -93,11 +94,10 @@ export function createTrialService(store: TrackingStore, sweeps: SweepService, c
     },
 
     async importance(caller: Caller, sweepId: string) {
-      await sweeps.check(caller, sweepId, 'READ');
-      const s = await sweeps.state(sweepId);
-      const done = s.trials
-        .filter((t) => t.status === 'COMPLETED' && t.value !== null && Number.isFinite(t.value))
-        .map((t) => ({ params: JSON.parse(t.params) as Assignment, value: t.value! }));
+      const s = await sweeps.state(sweepId, await sweeps.check(caller, sweepId, 'READ'));
+      const done = (await store.scoredTrials(sweepId, s.loaded.config.metric.name))
+        .filter((t) => t.status === 'COMPLETED' && Number.isFinite(t.value))
+        .map((t) => ({ params: JSON.parse(t.params) as Assignment, value: t.value }));
       return { importance: parameterImportance(s.loaded.space, done, s.loaded.config.metric.goal), trials: done.length };
     },
   };

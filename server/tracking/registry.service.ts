@@ -126,10 +126,7 @@ export function createRegistryService(store: TrackingStore, clock: Clock, access
     getRegisteredModel: readableModel,
     async renameRegisteredModel(caller: Caller, name: string, newName: string | undefined): Promise<RegisteredModelRecord> {
       await may(caller, name, 'EDIT');
-      const renamed = await store.renameRegisteredModel(name, required('new_name', newName), now());
-      // Cached permissions are keyed by name; the store moved them to the new one.
-      access.forget();
-      return renamed;
+      return store.renameRegisteredModel(name, required('new_name', newName), now());
     },
     async updateRegisteredModel(caller: Caller, name: string, description: string | undefined): Promise<RegisteredModelRecord> {
       await may(caller, name, 'EDIT');
@@ -138,7 +135,6 @@ export function createRegistryService(store: TrackingStore, clock: Clock, access
     async deleteRegisteredModel(caller: Caller, name: string): Promise<void> {
       await may(caller, name, 'MANAGE');
       await store.deleteRegisteredModel(name);
-      access.forget();
     },
     searchRegisteredModels(caller: Caller, q: { filter?: string; orderBy: string[]; offset: number; maxResults?: number }): Promise<RegistryPage<RegisteredModelRecord>> {
       const limit = checkMax(q.maxResults, SEARCH_MODELS_DEFAULT, SEARCH_MODELS_MAX);

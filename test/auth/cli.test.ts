@@ -4,6 +4,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { CLI_JS, cleanup, runToExit, startLablog, stop, tempDir } from '../support/lablog-process.js';
+import { until } from '../support/poll.js';
 
 // `lablog users ...` and `lablog tokens ...` as a user types them, and the server started with
 // LABLOG_AUTH=on on the same data dir: real child processes, real SQLite file.
@@ -124,6 +125,46 @@ describe('lablog users / tokens', () => {
     } finally {
       assert.deepEqual(await stop(s2), { code: 0, signal: null });
     }
+  });
+
+  it('next to a running server: a token revoked, a user demoted or deleted with lablog is refused within moments, not after the cache lifetime of 30 s', T, async () => {
+    const dir = tempDir();
+    const d = ['--data-dir', dir];
+    for (const name of ['vic', 'wes']) assert.equal((await lablog(['users', 'create', name, '--role', 'editor', '--password', `${name}-password-1`, ...d])).code, 0);
+    const tok = await lablog(['tokens', 'create', '--user', 'vic', '--name', 'ci', ...d]);
+    const [head, value] = tok.stdout.split('\n');
+    const tokenId = /^token (\d+)/.exec(head)![1];
+    const s = await startLablog(['server', '--port', '0', ...d], { script: CLI_JS, env: { LABLOG_AUTH: 'on' } });
+    try {
+      const post = async (route: string, body: unknown, headers: Record<string, string>) => {
+        const res = await fetch(`${s.url}/api/2.0/mlflow/${route}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        return { status: res.status, json: await res.json() };
+      };
+      // Each credential verified once: the server caches it (30 s) and each user's permissions (5 s).
+      const vic = basic('vic', 'vic-password-1');
+      const wes = basic('wes', 'wes-password-1');
+      assert.equal((await post('experiments/create', { name: 'vic-1' }, vic)).status, 200);
+      assert.equal((await get(s.url, 'experiments/search', { authorization: `Bearer ${value}` })).status, 200);
+      assert.equal((await get(s.url, 'experiments/search', wes)).status, 200);
+
+      // The command wrote to the file from another process: the server drops what it cached (it looks
+      // every 20 ms; the bound is far below the cache's 30 s, so without that this fails).
+      const changed = <R extends { status: number }>(ask: () => Promise<R>, what: string) => until(ask, (r) => r.status !== 200, what, 10_000);
+      assert.equal((await lablog(['users', 'update', 'vic', '--role', 'viewer', ...d])).code, 0);
+      assert.deepEqual(await changed(() => post('experiments/create', { name: 'vic-2' }, vic), 'vic is a viewer'), {
+        status: 403,
+        json: { error_code: 'PERMISSION_DENIED', message: "Permission denied: user 'vic' is a viewer and may not create experiments." },
+      });
+      assert.equal((await lablog(['tokens', 'revoke', tokenId, ...d])).code, 0);
+      const revoked = await changed(() => get(s.url, 'experiments/search', { authorization: `Bearer ${value}` }), 'the token is revoked');
+      assert.deepEqual([revoked.status, revoked.json], [401, { error_code: 'UNAUTHENTICATED', message: 'Invalid credentials.' }]);
+      assert.equal((await lablog(['users', 'delete', 'wes', ...d])).code, 0);
+      const deleted = await changed(() => get(s.url, 'experiments/search', wes), 'wes is deleted');
+      assert.deepEqual([deleted.status, deleted.json], [401, { error_code: 'UNAUTHENTICATED', message: 'Invalid credentials.' }]);
+    } finally {
+      assert.deepEqual(await stop(s), { code: 0, signal: null });
+    }
+    assert.deepEqual(rows(dir, 'SELECT name FROM experiments ORDER BY name'), [{ name: 'Default' }, { name: 'vic-1' }]);
   });
 
   it('bad flags exit 2 with the usage; an unknown user exits 1 with a message', T, async () => {

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { InjectOptions } from 'fastify';
 import { ADMIN, backends, buildTestApp, injectJson, type TestApp } from '../helper.js';
+import { until } from '../support/poll.js';
 import { oneRowOf, pluck, tableNames } from '../support/rows.js';
 import { assertError, basic, bearer, createToken, createUser, dump, manualClock, rowCounts } from './auth.helpers.js';
 
@@ -265,6 +266,25 @@ for (const { backend, skip } of backends()) describe(backend, { skip }, () => {
       }
       const me = await inject(t, { method: 'GET', url: `${LABLOG}/me`, headers: bearer(token.value) });
       assert.equal(me.json.user.role, 'viewer');
+    });
+
+    it('a grant (the experiment its creator made) keeps the verified credential; a change to the account drops it', async () => {
+      // On PostgreSQL nothing is cached until the app's listening connection is up.
+      await until(() => t.store.authChangesHeard(), Boolean, 'the store hears every change', 10_000);
+      await createUser(t, admin, 'gus', 'gus-password', 'editor');
+      const token = await createToken(t, basic('gus', 'gus-password'), 'cached');
+      const other = await createToken(t, basic('gus', 'gus-password'), 'other');
+      const search = () => inject(t, { method: 'GET', url: 'experiments/search', headers: bearer(token.value) });
+      assert.equal((await search()).status, 200);
+      // Revoked behind the cache's back (no write through the store tells of it): only the cache lets it in now.
+      await t.sql('UPDATE api_tokens SET revoked_at = 1 WHERE id = ?', token.id);
+      const created = await inject(t, { method: 'POST', url: 'experiments/create', body: { name: 'gus-exp' }, headers: bearer(token.value) });
+      assert.equal(created.status, 200, created.body);
+      assert.deepEqual(await t.sql("SELECT p.permission FROM experiment_permissions p JOIN users u ON u.id = p.user_id WHERE u.username = 'gus'"), [{ permission: 'MANAGE' }]);
+      assert.equal((await search()).status, 200);
+      // Another token of gus revoked: every credential of gus is checked anew.
+      assert.equal((await inject(t, { method: 'POST', url: `${LABLOG}/tokens/revoke`, body: { id: other.id }, headers: basic('gus', 'gus-password') })).status, 200);
+      assertError(await search(), 401, 'UNAUTHENTICATED', /^Invalid credentials\.$/);
     });
 
     it('a deleted user is refused at once, by password and by token', async () => {

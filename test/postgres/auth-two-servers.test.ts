@@ -7,20 +7,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CLI_JS, runToExit } from '../support/lablog-process.js';
 import { postgresSkip } from '../support/postgres.js';
-import { serversOnOneDatabase } from '../support/postgres-servers.js';
+import { basic, call, serversOnOneDatabase } from '../support/postgres-servers.js';
 
 const skip = postgresSkip() ?? false;
 const LABLOG = '/api/2.0/lablog';
 const T = { timeout: 240_000 };
-
-const basic = (u: string, p: string) => ({ authorization: `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}` });
-
-async function call(base: string, method: 'GET' | 'POST', route: string, body: unknown, headers: Record<string, string>) {
-  const url = `${base}${route.startsWith('/') ? route : `/api/2.0/mlflow/${route}`}`;
-  const res = await fetch(url, body === undefined ? { method, headers } : { method, headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, text, json: text ? JSON.parse(text) : undefined, headers: res.headers };
-}
 
 describe('auth with two lablog servers on one PostgreSQL database', { skip }, () => {
   let env: Awaited<ReturnType<typeof serversOnOneDatabase>>;

@@ -1,5 +1,5 @@
 /**
- * PostgreSQL migration 0003: a database whose metric_tail holds a row per point (as written before)
+ * PostgreSQL migration 0004: a database whose metric_tail holds a row per point (as written before)
  * gets them packed, a piece per series in arrival order, byte for byte what the store's own encoder
  * writes; reads, appends and seals then carry on as if the points had been logged afterwards.
  */
@@ -15,7 +15,7 @@ import { createDatabase, dropDatabase, postgresSkip } from '../support/postgres.
 const RUN = 'a'.repeat(32);
 const BIG = 2 ** 52 + 3; // a step whose delta takes the codec's wide path
 
-describe('PostgreSQL migration 0003: tail rows packed into pieces', { skip: postgresSkip() ?? false }, () => {
+describe('PostgreSQL migration 0004: tail rows packed into pieces', { skip: postgresSkip() ?? false }, () => {
   const cleanup: (() => Promise<void> | void)[] = [];
   after(async () => {
     for (const c of cleanup.reverse()) await c();

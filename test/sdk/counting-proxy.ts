@@ -99,17 +99,25 @@ export async function startProxy(target: string): Promise<CountingProxy> {
       }
       proxy.requests.push(seen);
       const runId = seen.batch?.run_id;
+      // In flight from the client's side: until answered, or until the client gave up and closed the
+      // connection (its timeout), even while this proxy still waits for a slow server's answer to it.
+      let counted = runId !== undefined;
+      const leave = () => {
+        if (counted) inFlight.set(runId!, inFlight.get(runId!)! - 1);
+        counted = false;
+      };
       if (runId !== undefined) {
         const n = (inFlight.get(runId) ?? 0) + 1;
         inFlight.set(runId, n);
         proxy.maxInFlightPerRun = Math.max(proxy.maxInFlightPerRun, n);
+        res.once('close', leave);
       }
       const finish = (failure?: Seen['failure']) => {
         if (failure) {
           seen.failure = failure;
           res.socket?.destroy();
         }
-        if (runId !== undefined) inFlight.set(runId, inFlight.get(runId)! - 1);
+        leave();
         seen.done = true;
         check();
       };

@@ -26,3 +26,13 @@ export async function serversOnOneDatabase(n: number, env: Record<string, string
     },
   };
 }
+
+export const basic = (user: string, secret: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}` });
+
+/** One request to a server process; `route` is under /api/2.0/mlflow/ unless it starts with '/'. */
+export async function call(base: string, method: 'GET' | 'POST', route: string, body: unknown, headers: Record<string, string>) {
+  const url = `${base}${route.startsWith('/') ? route : `/api/2.0/mlflow/${route}`}`;
+  const res = await fetch(url, body === undefined ? { method, headers } : { method, headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, text, json: text ? JSON.parse(text) : undefined, headers: res.headers };
+}

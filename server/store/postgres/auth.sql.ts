@@ -1,16 +1,21 @@
 import type pg from 'pg';
 import { alreadyExists, notFound } from '../../errors.js';
-import type { AuditEntry, AuthStore, Permission } from '../auth-types.js';
+import { permissionsChanged, userChanged, type AuthFeed } from '../auth-feed.js';
+import type { AuditEntry, AuthChanges, AuthStore, Permission } from '../auth-types.js';
 import { experimentKey } from '../sqlite/experiments.sql.js';
 import { auditPage, auditPageQuery, prefixed, token, TOKEN_COLUMNS, user, USER_AS_U, USER_COLUMNS, type TokenRow, type UserRow } from '../sqlite/auth.sql.js';
-import { transaction, type Queryable } from './db.js';
+import { writeAuth } from './auth-changes.js';
+import type { Queryable } from './db.js';
 
 // Usernames sort as SQLite sorts them (by code point), not by the cluster's locale.
 const BY_USERNAME = 'username COLLATE "C"';
 const TOKENS_FROM = 'api_tokens t JOIN users u ON u.id = t.user_id';
 
-/** Users, tokens, sessions, permissions and the audit log on PostgreSQL, as store/sqlite/auth.sql.ts. */
-export function createPgAuth(pool: pg.Pool): AuthStore {
+/**
+ * Users, tokens, sessions, permissions and the audit log on PostgreSQL, as store/sqlite/auth.sql.ts;
+ * each change a cache must hear of goes out through writeAuth (the store hears them in auth-changes.ts).
+ */
+export function createPgAuth(pool: pg.Pool, feed: AuthFeed): Omit<AuthStore, keyof AuthChanges> {
   const one = async <T extends object>(q: Queryable, text: string, values: unknown[] = []): Promise<T | undefined> =>
     (await q.query<T>(text, values)).rows[0];
   const all = async <T extends object>(text: string, values: unknown[] = []): Promise<T[]> => (await pool.query<T>(text, values)).rows;
@@ -45,7 +50,7 @@ export function createPgAuth(pool: pg.Pool): AuthStore {
     },
     listUsers: async () => (await all<UserRow>(`SELECT ${USER_COLUMNS} FROM users ORDER BY ${BY_USERNAME}`)).map(user),
     updateUser: (username, u, now) =>
-      transaction(pool, async (c) => {
+      writeAuth(pool, feed, async (c, changed) => {
         const row = await one<UserRow>(
           c,
           `UPDATE users SET role = coalesce($1, role), password_hash = coalesce($2, password_hash), updated_at = $3 WHERE username = $4 RETURNING ${USER_COLUMNS}`,
@@ -54,9 +59,15 @@ export function createPgAuth(pool: pg.Pool): AuthStore {
         if (!row) throw notFound(`User with username '${username}' not found.`);
         // A password change ends the user's browser sessions elsewhere.
         if (u.passwordHash !== undefined) await c.query('DELETE FROM sessions WHERE user_id = $1', [row.id]);
+        changed(userChanged(row.id));
         return user(row);
       }),
-    deleteUser: async (username) => ((await pool.query('DELETE FROM users WHERE username = $1', [username])).rowCount ?? 0) > 0,
+    deleteUser: (username) =>
+      writeAuth(pool, feed, async (c, changed) => {
+        const row = await one<{ id: number }>(c, 'DELETE FROM users WHERE username = $1 RETURNING id', [username]);
+        if (row) changed(userChanged(row.id));
+        return row !== undefined;
+      }),
 
     async createToken(t) {
       const { id } = (await one<{ id: number }>(
@@ -80,7 +91,11 @@ export function createPgAuth(pool: pg.Pool): AuthStore {
       const row = await tokenById(id);
       return row ? { ...token(row), tokenHash: row.token_hash } : null;
     },
-    revokeToken: async (id, now) => void (await pool.query('UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [now, id])),
+    revokeToken: (id, now) =>
+      writeAuth(pool, feed, async (c, changed) => {
+        const row = await one<{ user_id: number }>(c, 'UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING user_id', [now, id]);
+        if (row) changed(userChanged(row.user_id));
+      }),
     touchToken: async (id, now) => void (await pool.query('UPDATE api_tokens SET last_used_at = $1 WHERE id = $2', [now, id])),
 
     async createSession(x) {
@@ -108,19 +123,26 @@ export function createPgAuth(pool: pg.Pool): AuthStore {
     },
     deleteSession: async (hash) => void (await pool.query('DELETE FROM sessions WHERE id_hash = $1', [hash])),
 
-    async setPermission(experimentId, userId, permission) {
-      // One statement: an experiment removed between a check and the insert cannot leave a dangling grant.
-      const key = experimentKey(experimentId);
-      const res = await pool.query(
-        `INSERT INTO experiment_permissions (experiment_id, user_id, permission) SELECT experiment_id, $2, $3 FROM experiments WHERE experiment_id = $1
-         ON CONFLICT (experiment_id, user_id) DO UPDATE SET permission = excluded.permission`,
-        [key ?? -1, userId, permission],
-      );
-      if (!res.rowCount) throw notFound(`No Experiment with id=${experimentId} exists`);
+    setPermission: (experimentId, userId, permission) =>
+      writeAuth(pool, feed, async (c, changed) => {
+        // One statement: an experiment removed between a check and the insert cannot leave a dangling grant.
+        const key = experimentKey(experimentId);
+        const res = await c.query(
+          `INSERT INTO experiment_permissions (experiment_id, user_id, permission) SELECT experiment_id, $2, $3 FROM experiments WHERE experiment_id = $1
+           ON CONFLICT (experiment_id, user_id) DO UPDATE SET permission = excluded.permission`,
+          [key ?? -1, userId, permission],
+        );
+        if (!res.rowCount) throw notFound(`No Experiment with id=${experimentId} exists`);
+        changed(permissionsChanged(userId));
+      }),
+    deletePermission: async (experimentId, userId) => {
+      const key = await experimentOrNotFound(experimentId);
+      return writeAuth(pool, feed, async (c, changed) => {
+        const deleted = ((await c.query('DELETE FROM experiment_permissions WHERE experiment_id = $1 AND user_id = $2', [key, userId])).rowCount ?? 0) > 0;
+        if (deleted) changed(permissionsChanged(userId));
+        return deleted;
+      });
     },
-    deletePermission: async (experimentId, userId) =>
-      ((await pool.query('DELETE FROM experiment_permissions WHERE experiment_id = $1 AND user_id = $2', [await experimentOrNotFound(experimentId), userId])).rowCount ??
-        0) > 0,
     listPermissions: async (experimentId) =>
       (
         await all<{ experiment_id: number; username: string; permission: Permission }>(

@@ -7,6 +7,14 @@ import { isUniqueViolation, transaction, type Queryable } from './db.js';
 const COLUMNS = 'experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time';
 
 /** Experiments on PostgreSQL: the same rules and messages as store/sqlite/experiments.sql.ts. */
+/** The experiment (`id` as the caller named it), if runs may be created in it. */
+export function active(r: ExperimentRow, id = String(r.experiment_id)): ExperimentRow {
+  if (r.lifecycle_stage !== 'active') {
+    throw invalid(`The experiment ${id} must be in the 'active' state. Current state is ${r.lifecycle_stage}.`);
+  }
+  return r;
+}
+
 export function createPgExperiments(pool: pg.Pool) {
   async function load(q: Queryable, ids: number[]): Promise<Experiment[]> {
     if (ids.length === 0) return [];
@@ -33,13 +41,7 @@ export function createPgExperiments(pool: pg.Pool) {
     return r;
   }
 
-  async function activeRow(q: Queryable, id: string, lock = false): Promise<ExperimentRow> {
-    const r = await row(q, id, lock);
-    if (r.lifecycle_stage !== 'active') {
-      throw invalid(`The experiment ${id} must be in the 'active' state. Current state is ${r.lifecycle_stage}.`);
-    }
-    return r;
-  }
+  const activeRow = async (q: Queryable, id: string, lock = false): Promise<ExperimentRow> => active(await row(q, id, lock), id);
 
   async function byName(q: Queryable, name: string): Promise<ExperimentRow | undefined> {
     return (await q.query<ExperimentRow>(`SELECT ${COLUMNS} FROM experiments WHERE name = $1`, [name])).rows[0];

@@ -1,5 +1,7 @@
 import type pg from 'pg';
+import { createAuthFeed } from '../auth-feed.js';
 import type { SampledSeries, Series, TrackingStore } from '../types.js';
+import { listenForAuthChanges, type ListenerState } from './auth-changes.js';
 import { createPgAuth } from './auth.sql.js';
 import { createPool, migratePostgres, snapshot } from './db.js';
 import { searchDatasetsPg } from './datasets.sql.js';
@@ -21,10 +23,14 @@ const EMPTY: Series = { steps: new Float64Array(0), timestamps: new Float64Array
  * log-batch with idempotency keys, inputs, metric history in the SQLite store's chunk encoding, run
  * and experiment search), the Model Registry, import and gc, auth and sweeps. Several lablog servers
  * can share one database: migrations run under an advisory lock, writes to a run hold its row lock,
- * a trial is claimed under its sweep's row lock, multi-statement reads share one snapshot. A method
- * not ported yet rejects with NotYetOnPostgresError (not-yet.ts).
+ * a trial is claimed under its sweep's row lock, multi-statement reads share one snapshot, and an auth
+ * change made through one server reaches the others' caches by NOTIFY (auth-changes.ts). A method not
+ * ported yet rejects with NotYetOnPostgresError (not-yet.ts).
  */
-export async function openPostgresStore(url: string, opts: { poolSize?: number } = {}): Promise<TrackingStore & { pool: pg.Pool }> {
+export async function openPostgresStore(
+  url: string,
+  opts: { poolSize?: number; onAuthListener?: (state: ListenerState) => void } = {},
+): Promise<TrackingStore & { pool: pg.Pool }> {
   const pool = createPool(url, opts.poolSize ?? 10);
   try {
     await migratePostgres(pool);
@@ -35,15 +41,24 @@ export async function openPostgresStore(url: string, opts: { poolSize?: number }
   const experiments = createPgExperiments(pool);
   const metrics = createPgMetrics();
   const runs = createPgRuns(pool, experiments, metrics);
+  const authFeed = createAuthFeed();
+  // Started by the first subscriber (the server's caches): a command that caches nothing holds no
+  // connection for it.
+  const listener = listenForAuthChanges(url, authFeed, opts.onAuthListener);
 
   return {
     pool,
     ...notYetOnPostgres(),
-    ...createPgRegistry(pool),
+    ...createPgRegistry(pool, authFeed),
     ...createPgRegistryImport(pool),
     ...createPgGc(pool),
     ...createPgImport(pool, experiments, runs, metrics),
-    ...createPgAuth(pool),
+    ...createPgAuth(pool, authFeed),
+    onAuthChanged: (fn) => {
+      void listener.start();
+      return authFeed.onAuthChanged(fn);
+    },
+    authChangesHeard: () => listener.listening(),
     ...createPgSweeps(pool, runs),
     createExperiment: (e) => experiments.create(e),
     getExperiment: (id) => experiments.get(id),
@@ -119,6 +134,7 @@ export async function openPostgresStore(url: string, opts: { poolSize?: number }
       }),
 
     close: async () => {
+      await listener.close();
       await pool.end();
     },
   };

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { alreadyExists } from '../../errors.js';
+import { permissionsChanged, type AuthFeed } from '../auth-feed.js';
 import type { Permission } from '../auth-types.js';
 import type { ModelVersionRecord, RegisteredModelRecord, RegistryStore } from '../registry-types.js';
 import { modelVersionQuery, pageOf, registeredModelQuery, type RegistryDialect } from '../sqlite/registry-search.sql.js';
@@ -14,6 +15,7 @@ import {
   type VersionRow,
 } from '../sqlite/registry.sql.js';
 import type { KeyValue } from '../types.js';
+import { writeAuth } from './auth-changes.js';
 import { isUniqueViolation, snapshot, transaction, type Queryable } from './db.js';
 import { PgBinder, valueTest } from './search.sql.js';
 
@@ -33,14 +35,18 @@ export const setVersionTag = (q: Queryable, name: string, n: number, t: KeyValue
     t.value,
   ]);
 
+/** The users with a permission of their own on a model. */
+const grantees = async (c: Queryable, name: string): Promise<number[]> =>
+  (await c.query<{ user_id: number }>('SELECT user_id FROM registered_model_permissions WHERE name = $1', [name])).rows.map((r) => r.user_id);
+
 /**
  * The Model Registry on PostgreSQL with the rules, orderings and MLflow messages of
  * store/sqlite/registry.sql.ts. A write first locks the model's row, so writes to one model from
  * several servers apply one after another (a version number is never handed out twice, a stage
  * transition archives what it saw, a tag never lands on a model being deleted); reads of several
- * statements share one snapshot.
+ * statements share one snapshot. Changes to who may do what go out through writeAuth.
  */
-export function createPgRegistry(pool: pg.Pool): Omit<RegistryStore, 'importRegisteredModel' | 'importModelVersion'> {
+export function createPgRegistry(pool: pg.Pool, feed: AuthFeed): Omit<RegistryStore, 'importRegisteredModel' | 'importModelVersion'> {
   async function modelRow(q: Queryable, name: string, lock = false): Promise<ModelRow> {
     const r = (await q.query<ModelRow>(`SELECT ${MODEL_COLUMNS} FROM registered_models WHERE name = $1${lock ? ' FOR UPDATE' : ''}`, [name])).rows[0];
     if (!r) throw modelNotFound(name);
@@ -94,8 +100,10 @@ export function createPgRegistry(pool: pg.Pool): Omit<RegistryStore, 'importRegi
       }),
     getRegisteredModel: (name) => snapshot(pool, (c) => model(c, name)),
     renameRegisteredModel: (name, newName, now) =>
-      transaction(pool, async (c) => {
+      // The grantees' cached permissions name the old model.
+      writeAuth(pool, feed, async (c, changed) => {
         await modelRow(c, name, true);
+        for (const userId of await grantees(c, name)) changed(permissionsChanged(userId));
         const taken = () => alreadyExists(`Registered Model (name=${newName}) already exists.`);
         if (newName !== name && (await c.query('SELECT 1 FROM registered_models WHERE name = $1', [newName])).rowCount) throw taken();
         try {
@@ -115,9 +123,14 @@ export function createPgRegistry(pool: pg.Pool): Omit<RegistryStore, 'importRegi
         await c.query('UPDATE registered_models SET description = $1, last_updated_time = $2 WHERE name = $3', [description, now, name]);
         return model(c, name);
       }),
-    deleteRegisteredModel: async (name) => {
-      if ((await pool.query('DELETE FROM registered_models WHERE name = $1', [name])).rowCount === 0) throw modelNotFound(name);
-    },
+    deleteRegisteredModel: (name) =>
+      // A model made later under this name must not inherit the grantees' cached permissions.
+      writeAuth(pool, feed, async (c, changed) => {
+        // The row lock first: a grant being made now (it locks the row too) is either seen here or refused.
+        await modelRow(c, name, true);
+        for (const userId of await grantees(c, name)) changed(permissionsChanged(userId));
+        await c.query('DELETE FROM registered_models WHERE name = $1', [name]);
+      }),
     searchRegisteredModels: (q) =>
       snapshot(pool, async (c) => {
         const { sql, b } = registeredModelQuery(q, PG_DIALECT);
@@ -235,17 +248,20 @@ export function createPgRegistry(pool: pg.Pool): Omit<RegistryStore, 'importRegi
       }),
 
     setModelPermission: (name, userId, permission) =>
-      transaction(pool, async (c) => {
+      writeAuth(pool, feed, async (c, changed) => {
         await modelRow(c, name, true);
         await c.query(
           'INSERT INTO registered_model_permissions (name, user_id, permission) VALUES ($1, $2, $3) ON CONFLICT (name, user_id) DO UPDATE SET permission = excluded.permission',
           [name, userId, permission],
         );
+        changed(permissionsChanged(userId));
       }),
     deleteModelPermission: (name, userId) =>
-      transaction(pool, async (c) => {
+      writeAuth(pool, feed, async (c, changed) => {
         await modelRow(c, name, true);
-        return ((await c.query('DELETE FROM registered_model_permissions WHERE name = $1 AND user_id = $2', [name, userId])).rowCount ?? 0) > 0;
+        const deleted = ((await c.query('DELETE FROM registered_model_permissions WHERE name = $1 AND user_id = $2', [name, userId])).rowCount ?? 0) > 0;
+        if (deleted) changed(permissionsChanged(userId));
+        return deleted;
       }),
     listModelPermissions: (name) =>
       snapshot(pool, async (c) => {

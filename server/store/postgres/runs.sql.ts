@@ -5,6 +5,7 @@ import { toInfo, type RunRow } from '../sqlite/runs.sql.js';
 import { IDEMPOTENCY_TTL_MS, type Batch, type Dataset, type DatasetInput, type KeyValue, type LifecycleStage, type NewRun, type Run, type RunInfo, type RunUpdate } from '../types.js';
 import { transaction, type Queryable } from './db.js';
 import type { PgExperiments } from './experiments.sql.js';
+import type { ExperimentRow } from '../sqlite/experiments.sql.js';
 import type { PgMetrics } from './metrics.sql.js';
 
 const COLUMNS = 'id, run_uuid, name, experiment_id, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri';
@@ -24,6 +25,34 @@ export async function linkDataset(q: Queryable, r: Pick<RunRow, 'id' | 'experime
   const fresh = (await q.query('INSERT INTO inputs (dataset_id, run_id) VALUES ($1, $2) ON CONFLICT (run_id, dataset_id) DO NOTHING', [datasetId, r.id])).rowCount === 1;
   const inputId = (await q.query<{ id: number }>('SELECT id FROM inputs WHERE run_id = $1 AND dataset_id = $2', [r.id, datasetId])).rows[0].id;
   return { inputId, fresh };
+}
+
+/**
+ * The WITH clause of a statement that creates a run (as `r`, with the columns `row()` reads) with its tags
+ * and the params given (keys unique), in placeholders $1 to $10; the statement goes on from `r`. One
+ * statement, so that a sweep holds its row lock for one round trip while it creates a trial's run.
+ */
+export function newRun(n: NewRun, exp: Pick<ExperimentRow, 'experiment_id' | 'artifact_location'>, params: KeyValue[] = []): { sql: string; values: unknown[] } {
+  const tags = new Map(n.tags.map((t) => [t.key, t.value]));
+  return {
+    sql: `WITH r AS (INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, lifecycle_stage, artifact_uri)
+        VALUES ($1, $2, $3, $4, 'RUNNING', $5, 'active', $6) RETURNING ${COLUMNS}),
+      t AS (INSERT INTO tags (run_id, key, value) SELECT r.id, x.key, x.value FROM r, unnest($7::text[], $8::text[]) AS x(key, value)),
+      p AS (INSERT INTO params (run_id, key, value) SELECT r.id, x.key, x.value FROM r, unnest($9::text[], $10::text[]) AS x(key, value))`,
+    values: [
+      n.runUuid,
+      // The run name lives in both places in MLflow: a mlflow.runName tag names the run.
+      tags.get(RUN_NAME_TAG) ?? n.runName,
+      exp.experiment_id,
+      n.userId,
+      n.startTime,
+      n.artifactUri(exp.artifact_location),
+      [...tags.keys()],
+      [...tags.values()],
+      params.map((p) => p.key),
+      params.map((p) => p.value),
+    ],
+  };
 }
 
 /**
@@ -127,19 +156,10 @@ export function createPgRuns(pool: pg.Pool, experiments: PgExperiments, metrics:
     }
   }
 
-  async function insertRun(q: Queryable, n: NewRun): Promise<RunInfo> {
-    const exp = await experiments.activeRow(q, n.experimentId);
-    const artifactUri = n.artifactUri(exp.artifact_location);
-    const r = (
-      await q.query<RunRow>(
-        `INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, lifecycle_stage, artifact_uri)
-         VALUES ($1, $2, $3, $4, 'RUNNING', $5, 'active', $6) RETURNING ${COLUMNS}`,
-        [n.runUuid, n.runName, exp.experiment_id, n.userId, n.startTime, artifactUri],
-      )
-    ).rows[0];
-    await writeTags(q, r, n.tags);
-    return toInfo(await row(q, n.runUuid));
-  }
+  const insertRun = async (q: Queryable, n: NewRun): Promise<RunInfo> => {
+    const w = newRun(n, await experiments.activeRow(q, n.experimentId));
+    return toInfo((await q.query<RunRow>(`${w.sql} SELECT * FROM r`, w.values)).rows[0]);
+  };
 
   return {
     row,

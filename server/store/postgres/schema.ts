@@ -228,6 +228,9 @@ export const sweepTrials = pgTable(
     uniqueIndex('sweep_trials_grid_point').on(t.sweepId, t.gridIndex).where(sql`grid_index IS NOT NULL AND NOT timed_out`),
     uniqueIndex('sweep_trials_run').on(t.runId),
     uniqueIndex('sweep_trials_request').on(t.sweepId, t.requestId).where(sql`request_id IS NOT NULL`),
+    // Every `next` and heartbeat looks for the sweep's running trials (a run that ended, a silent
+    // worker): with this index it reads those, not every trial the sweep ever had.
+    index('sweep_trials_status').on(t.sweepId, t.status),
   ],
 );
 

@@ -1,16 +1,32 @@
 import type pg from 'pg';
 import { notFound } from '../../errors.js';
-import { experimentKey } from '../sqlite/experiments.sql.js';
+import { experimentKey, type ExperimentRow } from '../sqlite/experiments.sql.js';
 import { readableSql } from '../sqlite/readable.sql.js';
-import { SWEEP_COLUMNS, SWEEP_FROM, sweepKey, toSweep, toTrial, trialSelect, type SweepDbRow, type TrialDbRow } from '../sqlite/sweeps.sql.js';
-import type { NewSweep, NewTrial, SweepRecord, SweepStatus, SweepStore, TrialRefusal, TrialRow } from '../sweep-types.js';
+import { SWEEP_COLUMNS, SWEEP_FROM, sweepKey, toSweep, type SweepDbRow } from '../sqlite/sweeps.sql.js';
+import type { NewSweep, NewTrial, SweepRecord, SweepStatus, SweepStore, TrialRefusal, TrialRow, TrialSummary } from '../sweep-types.js';
+import { claimCounts, claimSlot, SCORED_TRIALS, toScored, toSummary, toTrial, trialSelect, trialSummary, type ClaimDbRow, type ScoredDbRow, type SummaryDbRow, type TrialDbRow } from '../trial-sql.js';
 import type { ReadableBy } from '../auth-types.js';
 import type { RunStatus } from '../types.js';
 import { transaction, type Queryable } from './db.js';
-import type { PgRuns } from './runs.sql.js';
+import { active } from './experiments.sql.js';
+import { newRun, type PgRuns } from './runs.sql.js';
 
 // $1 is the sweep metric's name in every trial query.
 const TRIAL_SELECT = trialSelect('$1');
+
+// $1 the sweep's key. FINISHED runs complete their trial; FAILED and KILLED ones fail it.
+const FOLLOW_RUNS = `UPDATE sweep_trials SET status = CASE r.status WHEN 'FINISHED' THEN 'COMPLETED' ELSE 'FAILED' END,
+    end_time = COALESCE(r.end_time, sweep_trials.heartbeat_time)
+  FROM runs r WHERE r.id = sweep_trials.run_id AND sweep_trials.sweep_id = $1 AND sweep_trials.status = 'RUNNING'
+    AND r.status IN ('FINISHED', 'FAILED', 'KILLED')`;
+
+/**
+ * $1 the sweep's key, $2 the heartbeat deadline: a trial whose worker went silent while the trial still
+ * holds a run open (a running trial whose run has not ended, or a stopped one whose run still runs).
+ */
+const SILENT_TRIAL = `SELECT 1 AS silent FROM sweep_trials t JOIN runs r ON r.id = t.run_id
+  WHERE t.sweep_id = $1 AND t.heartbeat_time < $2 AND t.status IN ('RUNNING', 'STOPPED')
+    AND ((t.status = 'RUNNING' AND r.status NOT IN ('FINISHED', 'FAILED', 'KILLED')) OR (t.status = 'STOPPED' AND r.status = 'RUNNING')) LIMIT 1`;
 
 /**
  * Sweeps on PostgreSQL with the rules of store/sqlite/sweeps.sql.ts. Several lablog servers may hand
@@ -87,57 +103,70 @@ export function createPgSweeps(pool: pg.Pool, runs: PgRuns): SweepStore {
     listTrials: async (sweepId: string, metricKey: string) =>
       (await trialWhere(pool, metricKey, 't.sweep_id = $2 ORDER BY t.number', [(await row(pool, sweepId)).id])).map(toTrial),
 
-    startTrial: (n: NewTrial): Promise<TrialRow | TrialRefusal> =>
-      transaction(pool, async (c) => {
-        // The sweep's row lock: another server's claim on this sweep waits here until this one commits,
-        // then counts what this one inserted.
-        const sweep = await row(c, n.sweepId, true);
+    scoredTrials: async (sweepId: string, metricKey: string) => (await pool.query<ScoredDbRow>(SCORED_TRIALS, [metricKey, sweepKey(sweepId)])).rows.map(toScored),
+
+    async getTrial(sweepId: string, runUuid: string, metricKey: string): Promise<TrialRow> {
+      const t = (await trialWhere(pool, metricKey, 't.sweep_id = $2 AND r.run_uuid = $3', [sweepKey(sweepId), runUuid]))[0];
+      if (!t) throw notFound(`Run with id=${runUuid} is not a trial of sweep ${sweepId}`);
+      return toTrial(t);
+    },
+
+    trialSummary: async (sweepId: string, metricKey: string, goal: 'minimize' | 'maximize'): Promise<TrialSummary> =>
+      toSummary((await pool.query<SummaryDbRow>(trialSummary('NOT timed_out', goal), [metricKey, sweepKey(sweepId)])).rows[0]),
+
+    startTrial: (n: NewTrial): Promise<TrialRow | TrialRefusal> => {
+      const key = sweepKey(n.sweepId);
+      // The sweep's row lock, taken in the round trip that begins the transaction (the key is a number
+      // sweepKey checked, so it is written into the text): another server's claim on this sweep waits
+      // there until this one commits, then counts what this one inserted.
+      return transaction(pool, async (c) => {
+        const sweep = (
+          await c.query<ClaimDbRow & ExperimentRow & { status: SweepStatus }>(
+            `SELECT s.status, e.*, c.* FROM sweeps s JOIN experiments e ON e.experiment_id = s.experiment_id CROSS JOIN (${claimCounts('NOT timed_out')}) c
+             WHERE s.id = $1`,
+            [key, n.requestId],
+          )
+        ).rows[0];
+        if (!sweep) throw notFound(`Sweep with id=${n.sweepId} not found`);
         // A retried request gets its trial back, even if the sweep was paused since.
-        const replay = n.requestId === null ? undefined : (await trialWhere(c, n.metricKey, 't.sweep_id = $2 AND t.request_id = $3', [sweep.id, n.requestId]))[0];
-        if (replay) return toTrial(replay);
+        if (sweep.replay !== null) return toTrial((await trialWhere(c, n.metricKey, 't.sweep_id = $2 AND t.number = $3', [key, sweep.replay]))[0]);
         if (sweep.status !== 'RUNNING') return 'not_running';
-        if (n.runCap !== null && (await count(c, 'SELECT count(*) AS n FROM sweep_trials WHERE sweep_id = $1 AND NOT timed_out', [sweep.id])) >= n.runCap) {
-          return 'run_cap_reached';
-        }
-        if (
-          n.gridIndex !== null &&
-          (await count(c, 'SELECT count(*) AS n FROM sweep_trials WHERE sweep_id = $1 AND grid_index = $2 AND NOT timed_out', [sweep.id, n.gridIndex])) > 0
-        ) {
-          return 'grid_point_taken';
-        }
-        if ((await count(c, 'SELECT COALESCE(MAX(number) + 1, 0) AS n FROM sweep_trials WHERE sweep_id = $1', [sweep.id])) !== n.number) return 'number_taken';
-        const info = await runs.insert(c, n.run);
-        const run = await runs.row(c, info.runId);
-        await runs.writeParams(c, run, n.runParams);
-        await c.query(
-          'INSERT INTO sweep_trials (sweep_id, number, run_id, params, grid_index, worker, request_id, start_time, heartbeat_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)',
-          [sweep.id, n.number, run.id, n.params, n.gridIndex, n.worker, n.requestId, n.now],
-        );
-        return toTrial((await trialWhere(c, n.metricKey, 't.run_id = $2', [run.id]))[0]);
-      }),
+        const slot = claimSlot(n, sweep);
+        if (typeof slot === 'string') return slot;
+        const content = n.content(slot);
+        const run = newRun(content.run, active(sweep), content.runParams);
+        const trial = (
+          await c.query<Omit<TrialDbRow, 'run_uuid' | 'has_value' | 'value' | 'step' | 'points'>>(
+            `${run.sql} INSERT INTO sweep_trials (sweep_id, number, run_id, params, grid_index, worker, request_id, start_time, heartbeat_time)
+             SELECT $11::bigint, $12::integer, r.id, $13::text, $14::integer, $15::text, $16::text, $17::bigint, $17::bigint FROM r
+             RETURNING number, params, grid_index, status, timed_out, stop_reason, worker, start_time, end_time, heartbeat_time`,
+            [...run.values, key, slot.number, content.params, slot.gridIndex, n.worker, n.requestId, n.now],
+          )
+        ).rows[0];
+        // A new run has logged nothing yet.
+        return toTrial({ ...trial, run_uuid: content.run.runUuid, has_value: false, value: null, step: null, points: null });
+      }, `BEGIN; SELECT FROM sweeps WHERE id = ${key} FOR UPDATE`);
+    },
 
     trialByRequest: async (sweepId: string, requestId: string, metricKey: string): Promise<TrialRow | null> => {
-      const t = (await trialWhere(pool, metricKey, 't.sweep_id = $2 AND t.request_id = $3', [(await row(pool, sweepId)).id, requestId]))[0];
+      const t = (await trialWhere(pool, metricKey, 't.sweep_id = $2 AND t.request_id = $3', [sweepKey(sweepId), requestId]))[0];
       return t ? toTrial(t) : null;
     },
 
-    refreshTrials: (sweepId: string, now: number, deadline: number) =>
-      transaction(pool, async (c) => {
-        const key = (await row(c, sweepId)).id;
+    async refreshTrials(sweepId: string, now: number, deadline: number) {
+      const key = sweepKey(sweepId);
+      // One statement in the usual case: trials whose run ended take its outcome (each row re-checked
+      // under its row lock), and the same statement tells whether any worker went silent.
+      if ((await pool.query(`WITH followed AS (${FOLLOW_RUNS}) ${SILENT_TRIAL}`, [key, deadline])).rows.length === 0) return;
+      await transaction(pool, async (c) => {
         // Holds the silent trials still open, so that a heartbeat from another server cannot land
         // between failing a trial's run and timing the trial out.
         await c.query("SELECT id FROM sweep_trials WHERE sweep_id = $1 AND status IN ('RUNNING', 'STOPPED') AND heartbeat_time < $2 ORDER BY id FOR UPDATE", [
           key,
           deadline,
         ]);
-        // FINISHED runs complete their trial; FAILED and KILLED ones fail it.
-        await c.query(
-          `UPDATE sweep_trials SET status = CASE r.status WHEN 'FINISHED' THEN 'COMPLETED' ELSE 'FAILED' END,
-             end_time = COALESCE(r.end_time, sweep_trials.heartbeat_time)
-           FROM runs r WHERE r.id = sweep_trials.run_id AND sweep_trials.sweep_id = $1 AND sweep_trials.status = 'RUNNING'
-             AND r.status IN ('FINISHED', 'FAILED', 'KILLED')`,
-          [key],
-        );
+        // A run may have ended since the statement above.
+        await c.query(FOLLOW_RUNS, [key]);
         // A silent worker's trial fails and its run with it; a trial told to stop whose worker then
         // went silent has its run ended for it. A run that already ended is left alone.
         const endSilentRuns = (runStatus: RunStatus, trialStatus: string) =>
@@ -153,7 +182,8 @@ export function createPgSweeps(pool: pg.Pool, runs: PgRuns): SweepStore {
            WHERE sweep_id = $3 AND status = 'RUNNING' AND heartbeat_time < $4`,
           [now, 'no heartbeat from its worker before the timeout', key, deadline],
         );
-      }),
+      });
+    },
 
     async touchTrial(sweepId: string, runUuid: string, now: number) {
       const res = await pool.query(

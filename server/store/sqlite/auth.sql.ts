@@ -1,4 +1,5 @@
 import { alreadyExists, notFound } from '../../errors.js';
+import { ANYONE, permissionsChanged, userChanged, type AuthFeed } from '../auth-feed.js';
 import type { AuditEntry, AuditQuery, AuthStore, Permission, TokenRecord, UserRecord } from '../auth-types.js';
 import type { Page } from '../types.js';
 import type { Db } from '../db.js';
@@ -55,8 +56,13 @@ export const token = (r: TokenRow): TokenRecord => ({
 export const prefixed = (r: Record<string, unknown>, prefix: string) =>
   Object.fromEntries(Object.entries(r).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
 
-export function createAuthStatements(db: Db): AuthStore {
+/** How often, at most, a change another process made to the file is looked for. */
+export const OTHERS_EVERY_MS = 20;
+
+export function createAuthStatements(db: Db, feed: AuthFeed): AuthStore {
   const s = {
+    // Changes when another connection (another process: a `lablog users` command) commits to the file.
+    dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
     countUsers: db.prepare<[], number>('SELECT count(*) FROM users').pluck(),
     insertUser: db.prepare<[string, string | null, string, string, number, number], UserRow>(
       `INSERT INTO users (username, password_hash, role, auth_source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (username) DO NOTHING RETURNING ${USER_COLUMNS}`,
@@ -67,7 +73,7 @@ export function createAuthStatements(db: Db): AuthStore {
     updateUser: db.prepare<[string | null, string | null, number, string], UserRow>(
       `UPDATE users SET role = coalesce(?, role), password_hash = coalesce(?, password_hash), updated_at = ? WHERE username = ? RETURNING ${USER_COLUMNS}`,
     ),
-    deleteUser: db.prepare<[string]>('DELETE FROM users WHERE username = ?'),
+    deleteUser: db.prepare<[string], number>('DELETE FROM users WHERE username = ? RETURNING id').pluck(),
     // A password change ends the user's browser sessions elsewhere.
     deleteSessionsOf: db.prepare<[string]>('DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = ?)'),
 
@@ -84,7 +90,7 @@ export function createAuthStatements(db: Db): AuthStore {
     allTokens: db.prepare<[], TokenRow>(
       `SELECT ${TOKEN_COLUMNS} FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.revoked_at IS NULL ORDER BY u.username, t.id`,
     ),
-    revokeToken: db.prepare<[number, number]>('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+    revokeToken: db.prepare<[number, number], number>('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING user_id').pluck(),
     touchToken: db.prepare<[number, number]>('UPDATE api_tokens SET last_used_at = ? WHERE id = ?'),
 
     insertSession: db.prepare<[string, number, string, number, number]>(
@@ -119,7 +125,26 @@ export function createAuthStatements(db: Db): AuthStore {
     return key;
   };
 
+  let dataVersion = s.dataVersion.get();
+  let versionReadAt = performance.now();
+
   return {
+    onAuthChanged: feed.onAuthChanged,
+    authChangesHeard() {
+      // This process's own writes tell the listeners themselves; another's show as a new data version,
+      // which says nothing of what it changed. Reading it takes a read lock (some µs, as much as a
+      // small query), so a busy server reads it every OTHERS_EVERY_MS, not on every request.
+      const at = performance.now();
+      if (at - versionReadAt >= OTHERS_EVERY_MS) {
+        versionReadAt = at;
+        const now = s.dataVersion.get();
+        if (now !== dataVersion) {
+          dataVersion = now;
+          feed.emit(ANYONE);
+        }
+      }
+      return true;
+    },
     countUsers: async () => s.countUsers.get() ?? 0,
     async createUser(u) {
       const row = s.insertUser.get(u.username, u.passwordHash, u.role, u.authSource, u.now, u.now);
@@ -142,9 +167,16 @@ export function createAuthStatements(db: Db): AuthStore {
         if (u.passwordHash !== undefined) s.deleteSessionsOf.run(username);
         return row;
       });
-      return user(apply());
+      const row = apply();
+      feed.emit(userChanged(row.id));
+      return user(row);
     },
-    deleteUser: async (username) => s.deleteUser.run(username).changes > 0,
+    deleteUser: async (username) => {
+      const id = s.deleteUser.get(username);
+      if (id === undefined) return false;
+      feed.emit(userChanged(id));
+      return true;
+    },
 
     async createToken(t) {
       const { id } = s.insertToken.get(t.userId, t.name, t.tokenHash, t.now, t.expiresAt)!;
@@ -160,7 +192,10 @@ export function createAuthStatements(db: Db): AuthStore {
       const row = s.tokenById.get(id);
       return row ? { ...token(row), tokenHash: row.token_hash } : null;
     },
-    revokeToken: async (id, now) => void s.revokeToken.run(now, id),
+    revokeToken: async (id, now) => {
+      const userId = s.revokeToken.get(now, id);
+      if (userId !== undefined) feed.emit(userChanged(userId));
+    },
     touchToken: async (id, now) => void s.touchToken.run(now, id),
 
     async createSession(x) {
@@ -177,8 +212,15 @@ export function createAuthStatements(db: Db): AuthStore {
     },
     deleteSession: async (hash) => void s.deleteSession.run(hash),
 
-    setPermission: async (experimentId, userId, permission) => void s.setPermission.run(existingExperiment(experimentId), userId, permission),
-    deletePermission: async (experimentId, userId) => s.deletePermission.run(existingExperiment(experimentId), userId).changes > 0,
+    setPermission: async (experimentId, userId, permission) => {
+      s.setPermission.run(existingExperiment(experimentId), userId, permission);
+      feed.emit(permissionsChanged(userId));
+    },
+    deletePermission: async (experimentId, userId) => {
+      if (s.deletePermission.run(existingExperiment(experimentId), userId).changes === 0) return false;
+      feed.emit(permissionsChanged(userId));
+      return true;
+    },
     listPermissions: async (experimentId) =>
       s.listPermissions.all(existingExperiment(experimentId)).map((r) => ({ experimentId: String(r.experiment_id), username: r.username, permission: r.permission })),
     permissionsOf: async (userId) => new Map(s.permissionsOf.all(userId).map((r) => [String(r.experiment_id), r.permission])),

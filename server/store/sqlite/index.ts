@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { translateErrors } from '../../errors.js';
 import { Reader } from '../../read-turns.js';
+import { createAuthFeed } from '../auth-feed.js';
 import { openDatabase, openDatabaseReadOnly, type Db } from '../db.js';
 import type { SampledSeries, Series, TrackingStore } from '../types.js';
 import { createAuthStatements } from './auth.sql.js';
@@ -92,14 +93,16 @@ function statements(
   const sweeps = createSweepStatements(db, runs);
   const datasets = createDatasetStatements(db);
   const imports = createImportStatements(db, experiments, metrics);
+  // One process writes through this connection; what others write shows in authChangesHeard.
+  const authFeed = createAuthFeed();
 
   const seriesOf = (runUuid: string, key: string) => metrics.seriesId(runs.row(runUuid).id, key);
 
   return {
     db,
     readOnlyBecause,
-    ...createAuthStatements(db),
-    ...createRegistryStatements(db),
+    ...createAuthStatements(db, authFeed),
+    ...createRegistryStatements(db, authFeed),
     ...createRegistryImportStatements(db),
     createExperiment: async (e) => experiments.create(e),
     getExperiment: async (id) => experiments.get(id),
@@ -187,6 +190,9 @@ function statements(
     listSweeps: async (q) => sweeps.list(q),
     setSweepStatus: async (id, from, status, now, parentRunStatus) => sweeps.setStatus(id, from, status, now, parentRunStatus),
     listTrials: async (id, metricKey) => sweeps.trials(id, metricKey),
+    scoredTrials: async (id, metricKey) => sweeps.scored(id, metricKey),
+    getTrial: async (id, runUuid, metricKey) => sweeps.trialOfRun(id, runUuid, metricKey),
+    trialSummary: async (id, metricKey, goal) => sweeps.summary(id, metricKey, goal),
     startTrial: async (n) => sweeps.startTrial(n),
     trialByRequest: async (id, requestId, metricKey) => sweeps.byRequest(id, requestId, metricKey),
     refreshTrials: async (id, now, deadline) => sweeps.refresh(id, now, deadline),

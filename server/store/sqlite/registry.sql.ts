@@ -1,4 +1,5 @@
 import { alreadyExists, notFound } from '../../errors.js';
+import { permissionsChanged, type AuthFeed } from '../auth-feed.js';
 import type { Permission } from '../auth-types.js';
 import type { Db } from '../db.js';
 import type { ModelVersionRecord, RegisteredModelRecord, RegistryStore, Stage } from '../registry-types.js';
@@ -65,7 +66,7 @@ export function toVersionRecord(r: VersionRow, tags: KeyValue[], aliases: string
 
 export const toModelFields = (r: ModelRow) => ({ name: r.name, creationTime: r.creation_time, lastUpdatedTime: r.last_updated_time, description: r.description });
 
-export function createRegistryStatements(db: Db): Omit<RegistryStore, 'importRegisteredModel' | 'importModelVersion'> {
+export function createRegistryStatements(db: Db, feed: AuthFeed): Omit<RegistryStore, 'importRegisteredModel' | 'importModelVersion'> {
   const s = {
     insertModel: db.prepare<[string, number, number, string | null]>(
       'INSERT INTO registered_models (name, creation_time, last_updated_time, description, next_version) VALUES (?, ?, ?, ?, 1) ON CONFLICT (name) DO NOTHING',
@@ -122,6 +123,7 @@ export function createRegistryStatements(db: Db): Omit<RegistryStore, 'importReg
       'SELECT p.name, u.username, p.permission FROM registered_model_permissions p JOIN users u ON u.id = p.user_id WHERE p.name = ? ORDER BY u.username',
     ),
     permissionsOf: db.prepare<[number], { name: string; permission: Permission }>('SELECT name, permission FROM registered_model_permissions WHERE user_id = ?'),
+    grantees: db.prepare<[string], number>('SELECT user_id FROM registered_model_permissions WHERE name = ?').pluck(),
   };
 
   const modelRow = (name: string): ModelRow => {
@@ -156,15 +158,20 @@ export function createRegistryStatements(db: Db): Omit<RegistryStore, 'importReg
         return model(m.name);
       })(),
     getRegisteredModel: async (name) => model(name),
-    renameRegisteredModel: async (name, newName, now) =>
-      db.transaction(() => {
+    renameRegisteredModel: async (name, newName, now) => {
+      const { renamed, grantees } = db.transaction(() => {
         modelRow(name);
         if (newName !== name && s.model.get(newName)) throw alreadyExists(`Registered Model (name=${newName}) already exists.`);
+        const grantees = s.grantees.all(name);
         // ON UPDATE CASCADE moves the versions, tags, aliases and permissions with the name.
         s.renameModel.run(newName, now, name);
         s.touchVersionsOf.run(now, newName);
-        return model(newName);
-      })(),
+        return { renamed: model(newName), grantees };
+      })();
+      // Their cached permissions name the old model.
+      for (const userId of grantees) feed.emit(permissionsChanged(userId));
+      return renamed;
+    },
     updateRegisteredModel: async (name, description, now) =>
       db.transaction(() => {
         modelRow(name);
@@ -172,7 +179,13 @@ export function createRegistryStatements(db: Db): Omit<RegistryStore, 'importReg
         return model(name);
       })(),
     deleteRegisteredModel: async (name) => {
-      if (s.deleteModel.run(name).changes === 0) throw modelNotFound(name);
+      const grantees = db.transaction(() => {
+        const grantees = s.grantees.all(name);
+        if (s.deleteModel.run(name).changes === 0) throw modelNotFound(name);
+        return grantees;
+      })();
+      // A model made later under this name must not inherit the cached grants.
+      for (const userId of grantees) feed.emit(permissionsChanged(userId));
     },
     searchRegisteredModels: async (q) => {
       const page = searchRegisteredModelNames(db, q);
@@ -250,14 +263,18 @@ export function createRegistryStatements(db: Db): Omit<RegistryStore, 'importReg
         s.deleteVersionTag.run(name, version, key);
       })(),
 
-    setModelPermission: async (name, userId, permission) =>
+    setModelPermission: async (name, userId, permission) => {
       db.transaction(() => {
         modelRow(name);
         s.setPermission.run(name, userId, permission);
-      })(),
+      })();
+      feed.emit(permissionsChanged(userId));
+    },
     deleteModelPermission: async (name, userId) => {
       modelRow(name);
-      return s.deletePermission.run(name, userId).changes > 0;
+      if (s.deletePermission.run(name, userId).changes === 0) return false;
+      feed.emit(permissionsChanged(userId));
+      return true;
     },
     listModelPermissions: async (name) => {
       modelRow(name);

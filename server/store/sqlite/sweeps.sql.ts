@@ -1,6 +1,7 @@
 import type { Db } from '../db.js';
 import { notFound } from '../../errors.js';
-import type { NewSweep, NewTrial, SweepRecord, SweepStatus, TrialRefusal, TrialRow, TrialStatus } from '../sweep-types.js';
+import type { NewSweep, NewTrial, SweepRecord, SweepStatus, TrialRefusal, TrialRow, TrialStatus, TrialSummary } from '../sweep-types.js';
+import { claimCounts, claimSlot, SCORED_TRIALS, toScored, toSummary, toTrial, trialSelect, trialSummary, type ClaimDbRow, type ScoredDbRow, type SummaryDbRow, type TrialDbRow } from '../trial-sql.js';
 import type { ReadableBy } from '../auth-types.js';
 import type { RunStatus } from '../types.js';
 import { experimentKey } from './experiments.sql.js';
@@ -19,32 +20,8 @@ export interface SweepDbRow {
   last_update_time: number;
 }
 
-export interface TrialDbRow {
-  number: number;
-  run_uuid: string;
-  params: string;
-  grid_index: number | null;
-  status: TrialStatus;
-  /** 0/1 in SQLite, a boolean in PostgreSQL. */
-  timed_out: number | boolean;
-  stop_reason: string | null;
-  worker: string;
-  start_time: number;
-  end_time: number | null;
-  heartbeat_time: number;
-  has_value: number | boolean;
-  value: number | null;
-  step: number | null;
-  points: number | null;
-}
-
 export const SWEEP_COLUMNS = `s.id, s.experiment_id, s.name, s.method, s.config, s.status, r.run_uuid AS parent_uuid, s.creation_time, s.last_update_time`;
 export const SWEEP_FROM = 'sweeps s LEFT JOIN runs r ON r.id = s.parent_run_id';
-// The trial's objective is its run's latest value of the sweep metric (value NULL there means NaN);
-// `metricKey` is the placeholder bound to the metric's name.
-export const trialSelect = (metricKey: string) => `SELECT t.number, r.run_uuid, t.params, t.grid_index, t.status, t.timed_out, t.stop_reason, t.worker,
-  t.start_time, t.end_time, t.heartbeat_time, m.id IS NOT NULL AS has_value, m.value, m.step, m.count AS points
-  FROM sweep_trials t JOIN runs r ON r.id = t.run_id LEFT JOIN metric_series m ON m.run_id = t.run_id AND m.key = ${metricKey}`;
 const TRIAL_SELECT = trialSelect('?');
 
 /** Sweep ids are positive integers on the wire; anything else names no sweep. */
@@ -53,6 +30,9 @@ export function sweepKey(id: string): number {
   if (key === null) throw notFound(`Sweep with id=${id} not found`);
   return key;
 }
+
+/** Named placeholders $1, $2 of the SQL shared with PostgreSQL (trial-sql.ts). */
+type Keyed = Record<number, string | number | null>;
 
 type PageArgs = { exp: number | null; user?: number; limit: number; offset: number };
 
@@ -78,9 +58,12 @@ export function createSweepStatements(db: Db, runs: RunStatements) {
     endParent: db.prepare<[RunStatus, number, number]>("UPDATE runs SET status = ?, end_time = ? WHERE id = (SELECT parent_run_id FROM sweeps WHERE id = ?) AND status = 'RUNNING'"),
     trials: db.prepare<[string, number], TrialDbRow>(`${TRIAL_SELECT} WHERE t.sweep_id = ? ORDER BY t.number`),
     trialOfRun: db.prepare<[string, number, string], TrialDbRow>(`${TRIAL_SELECT} WHERE t.sweep_id = ? AND r.run_uuid = ?`),
-    nextNumber: db.prepare<[number], { n: number }>('SELECT COALESCE(MAX(number) + 1, 0) AS n FROM sweep_trials WHERE sweep_id = ?'),
-    counted: db.prepare<[number], { n: number }>('SELECT COUNT(*) AS n FROM sweep_trials WHERE sweep_id = ? AND timed_out = 0'),
-    gridTaken: db.prepare<[number, number], { n: number }>('SELECT COUNT(*) AS n FROM sweep_trials WHERE sweep_id = ? AND grid_index = ? AND timed_out = 0'),
+    scored: db.prepare<[Keyed], ScoredDbRow>(SCORED_TRIALS),
+    summary: {
+      minimize: db.prepare<[Keyed], SummaryDbRow>(trialSummary('timed_out = 0', 'minimize')),
+      maximize: db.prepare<[Keyed], SummaryDbRow>(trialSummary('timed_out = 0', 'maximize')),
+    },
+    claimCounts: db.prepare<[Keyed], ClaimDbRow>(claimCounts('timed_out = 0')),
     insertTrial: db.prepare<[number, number, number, string, number | null, string, string | null, number, number]>(
       'INSERT INTO sweep_trials (sweep_id, number, run_id, params, grid_index, worker, request_id, start_time, heartbeat_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
@@ -148,18 +131,22 @@ export function createSweepStatements(db: Db, runs: RunStatements) {
       return toSweep(s.byId.get(key)!);
     }),
     trials: (sweepId: string, metricKey: string) => s.trials.all(metricKey, row(sweepId).id).map(toTrial),
+    scored: (sweepId: string, metricKey: string) => s.scored.all({ 1: metricKey, 2: sweepKey(sweepId) }).map(toScored),
+    trialOfRun,
+    summary: (sweepId: string, metricKey: string, goal: 'minimize' | 'maximize'): TrialSummary =>
+      toSummary(s.summary[goal].get({ 1: metricKey, 2: sweepKey(sweepId) })!),
     startTrial: db.transaction((n: NewTrial): TrialRow | TrialRefusal => {
       const sweep = row(n.sweepId);
+      const counts = s.claimCounts.get({ 1: sweep.id, 2: n.requestId })!;
       // A retried request gets its trial back, even if the sweep was paused since.
-      const replay = n.requestId === null ? undefined : s.trialOfRequest.get(n.metricKey, sweep.id, n.requestId);
-      if (replay) return toTrial(replay);
+      if (counts.replay !== null) return toTrial(s.trialOfRequest.get(n.metricKey, sweep.id, n.requestId!)!);
       if (sweep.status !== 'RUNNING') return 'not_running';
-      if (n.runCap !== null && s.counted.get(sweep.id)!.n >= n.runCap) return 'run_cap_reached';
-      if (n.gridIndex !== null && s.gridTaken.get(sweep.id, n.gridIndex)!.n > 0) return 'grid_point_taken';
-      if (s.nextNumber.get(sweep.id)!.n !== n.number) return 'number_taken';
-      const info = runs.create(n.run);
-      runs.logBatch(info.runId, { params: n.runParams, tags: [], metrics: [] });
-      s.insertTrial.run(sweep.id, n.number, runs.row(info.runId).id, n.params, n.gridIndex, n.worker, n.requestId, n.now, n.now);
+      const slot = claimSlot(n, counts);
+      if (typeof slot === 'string') return slot;
+      const content = n.content(slot);
+      const info = runs.create(content.run);
+      runs.logBatch(info.runId, { params: content.runParams, tags: [], metrics: [] });
+      s.insertTrial.run(sweep.id, slot.number, runs.row(info.runId).id, content.params, slot.gridIndex, n.worker, n.requestId, n.now, n.now);
       return trialOfRun(n.sweepId, info.runId, n.metricKey);
     }),
     byRequest(sweepId: string, requestId: string, metricKey: string): TrialRow | null {
@@ -195,24 +182,5 @@ export function toSweep(r: SweepDbRow): SweepRecord {
     parentRunId: r.parent_uuid,
     creationTime: r.creation_time,
     lastUpdateTime: r.last_update_time,
-  };
-}
-
-export function toTrial(t: TrialDbRow): TrialRow {
-  return {
-    number: t.number,
-    runId: t.run_uuid,
-    params: t.params,
-    gridIndex: t.grid_index,
-    status: t.status,
-    timedOut: Boolean(t.timed_out),
-    stopReason: t.stop_reason,
-    worker: t.worker,
-    startTime: t.start_time,
-    endTime: t.end_time,
-    heartbeatTime: t.heartbeat_time,
-    value: t.has_value ? (t.value ?? NaN) : null,
-    step: t.has_value ? t.step : null,
-    points: t.points ?? 0,
   };
 }

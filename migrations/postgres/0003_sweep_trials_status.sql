@@ -1,0 +1,1 @@
+CREATE INDEX "sweep_trials_status" ON "sweep_trials" USING btree ("sweep_id","status");
