@@ -22,7 +22,7 @@ describe('PostgreSQL migration 0004: tail rows packed into pieces', { skip: post
   });
 
   it('packs each series tail in arrival order; history, appends and seals read it as before', async () => {
-    const old = migrationsUpTo(PG_MIGRATIONS_DIR, 2);
+    const old = migrationsUpTo(PG_MIGRATIONS_DIR, 3);
     cleanup.push(() => rmSync(old, { recursive: true, force: true }));
     const url = await createDatabase();
     cleanup.push(() => dropDatabase(url));
