@@ -76,8 +76,8 @@ const APPEND_WRITE = `WITH sealed AS (DELETE FROM metric_tail t USING unnest($1:
 /**
  * Metric series on PostgreSQL in the SQLite store's layout (store/series.ts): a row per (run, key)
  * with the latest point, recent points in metric_tail (as pieces, a row per write: tail.sql.ts), and
- * every CHUNK_POINTS of them sealed into a chunk of the same encoding. Writers hold the run's row lock (runs.sql.ts), so a series has one
- * writer at a time.
+ * every CHUNK_POINTS of them sealed into a chunk of the same encoding. Writers hold the run's row lock
+ * (runs.sql.ts), so a series has one writer at a time.
  */
 export function createPgMetrics() {
   const chunkMetas = async (q: Queryable, seriesId: number) =>
@@ -253,7 +253,6 @@ export function createPgMetrics() {
       base += size;
     }
   }
-
 
   /** The first `limit` points in (timestamp, step, value) order, fetching only the chunks that can hold them. */
   async function earliestByTime(q: Queryable, seriesId: number, limit: number): Promise<Points> {
