@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -157,14 +157,52 @@ export function percentile(samples: number[], p: number): number {
 }
 
 let clkTck = 0;
+/** /proc/<pid>/stat's fields after the parenthesised command name (so f[1] is the parent's pid). */
+function procStat(pid: number): string[] {
+  if (clkTck === 0) clkTck = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** CPU time (user + system, all threads) a process has used so far, in ms; null when it cannot be read. */
 export function serverCpuMs(pid: number): number | null {
   try {
-    if (clkTck === 0) clkTck = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-    // Fields after the parenthesised command name; utime and stime are the 14th and 15th overall.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are the 14th and 15th fields overall.
+    const f = procStat(pid);
     return ((Number(f[11]) + Number(f[12])) * 1000) / clkTck;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU (ms) of a process and all its children, live or exited: the CPU of a PostgreSQL cluster is its
+ * postmaster's tree, whose backends come and go with the servers' pooled connections. Null off Linux.
+ */
+export function treeCpuMs(rootPid: number): number | null {
+  try {
+    const root = procStat(rootPid);
+    // utime, stime, and cutime, cstime: the children already reaped.
+    let ticks = Number(root[11]) + Number(root[12]) + Number(root[13]) + Number(root[14]);
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        const f = procStat(Number(name));
+        if (Number(f[1]) === rootPid) ticks += Number(f[11]) + Number(f[12]);
+      } catch {
+        // exited meanwhile: its time is in the root's cutime/cstime now
+      }
+    }
+    return (ticks * 1000) / clkTck;
+  } catch {
+    return null;
+  }
+}
+
+/** The parent's pid of a live process, or null. */
+export function parentPid(pid: number): number | null {
+  try {
+    return Number(procStat(pid)[1]);
   } catch {
     return null;
   }

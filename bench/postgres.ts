@@ -7,8 +7,9 @@
 import os from 'node:os';
 import * as history from './history.js';
 import * as ingestBench from './ingest.js';
-import { Client, createExperiment, log, machineInfo, QUICK, textTable, type Ctx, type Figure } from './lib.js';
+import { log, machineInfo, QUICK, textTable, type Ctx, type Figure } from './lib.js';
 import { startLocalServer, type LocalServer } from './local-server.js';
+import { cpuNote, pgIngest } from './postgres-ingest.js';
 import * as sampled from './sampled.js';
 import * as search from './search.js';
 import { createDatabase, dropDatabase, postgresSkip } from '../test/support/postgres.js';
@@ -56,25 +57,12 @@ try {
   }
 
   log('=== two servers on one PostgreSQL database');
-  const env = { LABLOG_DATABASE_URL: await freshDatabase() };
-  const one = await startLocalServer({ env });
-  const two = await startLocalServer({ env });
-  let both: Awaited<ReturnType<typeof ingestBench.ingest>>;
-  try {
-    const setup = new Client(one.url);
-    const experimentId = await createExperiment(setup, 'bench-two-servers');
-    setup.close();
-    both = await ingestBench.ingest({ url: one.url }, experimentId, 8, [one.url, two.url]);
-  } finally {
-    await Promise.all([one.stop(), two.stop()]);
-    one.cleanup();
-    two.cleanup();
-  }
+  const both = await pgIngest(await freshDatabase(), 2, 8);
 
   const rows = results.SQLite.map((f) => [f.name, show(f), show(results.PostgreSQL.find((g) => g.id === f.id))]);
   rows.push(['log-batch ingest, 1000 pts/req, 8 clients over two servers', 'n/a (one writer)', `${Math.round(both.rate).toLocaleString('en-US')} points/s`]);
   console.log(textTable(['figure', 'SQLite', 'PostgreSQL'], rows));
-  console.log(`two servers: ${both.note}`);
+  console.log(`two servers: ${both.note}; ${cpuNote(both)}`);
 } finally {
   for (const url of databases) await dropDatabase(url);
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { backends, buildTestApp, type TestApp } from '../helper.js';
 import { assertError, manualClock, oneRowOf, rowsOf, runPkOf, tableCountsOf } from './api.helpers.js';
+import { tailPoints } from '../support/rows.js';
 
 const DBL_MAX = 1.7976931348623157e308;
 
@@ -46,7 +47,7 @@ for (const { backend, skip } of backends()) describe(backend, { skip }, () => {
       assert.deepEqual(await runMetrics(), [{ key: 'loss', value: 0.25, timestamp: 1000, step: 3 }]);
       assert.deepEqual(await history('loss'), [{ key: 'loss', value: 0.25, timestamp: 1000, step: 3 }]);
       assert.deepEqual(await series('loss'), { key: 'loss', value: 0.25, step: 3, timestamp: 1000, count: 1 });
-      assert.deepEqual(await rowsOf(t, 'SELECT step, timestamp, value FROM metric_tail'), [{ step: 3, timestamp: 1000, value: 0.25 }]);
+      assert.deepEqual(await tailPoints(t), [{ step: 3, timestamp: 1000, value: 0.25 }]);
     });
 
     it('defaults step to 0, accepts run_uuid and numeric strings for value, timestamp and step', async () => {

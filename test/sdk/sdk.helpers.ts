@@ -4,6 +4,7 @@ import { after, before } from 'node:test';
 import { Lablog, type LablogOptions } from 'lablog-client';
 import { buildTestApp, listen, type TestApp } from '../helper.js';
 import { cleanup, startLablog, tempDir } from '../support/lablog-process.js';
+import { until as poll } from '../support/poll.js';
 import { type CountingProxy, startProxy } from './counting-proxy.js';
 
 // What the SDK tests share: a Lablog that leaves the test process alone, servers to point it at, and
@@ -80,11 +81,7 @@ export async function runStatus(base: string, runId: string): Promise<string> {
   return (await mlflowGet(base, 'runs/get', { run_id: runId })).run.info.status;
 }
 
-/** Polls `pred` every 20 ms; fails after a generous bound (a wait for an event, never a timing assert). */
+/** Waits until `pred` holds, with a generous bound (a wait for an event, never a timing assert). */
 export async function until(pred: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await poll(pred, Boolean, what, timeoutMs);
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -8,24 +8,14 @@ import { encodeChunk } from '../../server/store/chunk-codec.js';
 import { MIGRATIONS_DIR } from '../../server/store/db.js';
 import { migrate } from '../../server/store/migrate.js';
 import { DB_FILE, openSqliteStore } from '../../server/store/sqlite/index.js';
-
-/** The migrations up to and including `lastIdx`, as a data dir older than the rest would have seen them. */
-function migrationsUpTo(lastIdx: number): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'lablog-migrations-'));
-  cpSync(MIGRATIONS_DIR, dir, { recursive: true });
-  const journalFile = path.join(dir, 'meta', '_journal.json');
-  const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { entries: { idx: number }[] };
-  journal.entries = journal.entries.filter((e) => e.idx <= lastIdx);
-  writeFileSync(journalFile, JSON.stringify(journal));
-  return dir;
-}
+import { migrationsUpTo } from '../support/migrations.js';
 
 describe('migration 0010: metric_tail clustered by series', () => {
   const dirs: string[] = [];
   after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
   test('tail rows keep their arrival order as seq after the chunked points, and appending and sealing carry on', async () => {
-    const old = migrationsUpTo(9);
+    const old = migrationsUpTo(MIGRATIONS_DIR, 9);
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'lablog-tail-'));
     dirs.push(old, dataDir);
     const db = new Database(path.join(dataDir, DB_FILE));

@@ -1,3 +1,4 @@
+import { decodeChunk } from '../../server/store/chunk-codec.js';
 import type { TestApp } from '../helper.js';
 
 // Reads of a test app's own database that work on either backend (t.sql takes `?` placeholders on both).
@@ -36,4 +37,26 @@ export async function countRows(t: TestApp, tables: readonly string[]): Promise<
 export async function allRows(t: TestApp, table: string): Promise<Record<string, unknown>[]> {
   const keyed = (await t.sql(`SELECT * FROM "${table}"`)).map((row) => ({ row, key: JSON.stringify(row) }));
   return keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((k) => k.row);
+}
+
+export interface TailPoint {
+  step: number;
+  timestamp: number;
+  /** null for NaN, as SQLite stores it. */
+  value: number | null;
+}
+
+/**
+ * The points in metric_tail (of one series, or all) in arrival order: SQLite's row per point,
+ * PostgreSQL's pieces (a row per write, store/postgres/tail.sql.ts) unpacked.
+ */
+export async function tailPoints(t: Pick<TestApp, 'backend' | 'sql'>, seriesId?: number): Promise<TailPoint[]> {
+  const where = seriesId === undefined ? '' : ' WHERE series_id = ?';
+  const params = seriesId === undefined ? [] : [seriesId];
+  if (t.backend === 'sqlite') return t.sql<TailPoint>(`SELECT step, timestamp, value FROM metric_tail${where} ORDER BY series_id, seq`, ...params);
+  const pieces = await t.sql<{ data: Buffer }>(`SELECT data FROM metric_tail${where} ORDER BY series_id, seq`, ...params);
+  return pieces.flatMap(({ data }) => {
+    const p = decodeChunk(data);
+    return Array.from(p.values, (v, i) => ({ step: p.steps[i], timestamp: p.timestamps[i], value: Number.isNaN(v) ? null : v }));
+  });
 }

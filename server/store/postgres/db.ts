@@ -18,12 +18,14 @@ export function isPostgresUrl(url: string): boolean {
 
 /**
  * A connection pool whose bigint columns (ids, times, steps, counts) come back as JS numbers, as in the
- * SQLite store: lablog's values stay below 2^53.
+ * SQLite store: lablog's values stay below 2^53. Its connections pipeline: a query is sent without
+ * waiting for the one before it to be answered, which transaction() uses for BEGIN.
  */
 export function createPool(url: string, max = 10): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max,
+    pipeline: true,
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
@@ -36,15 +38,48 @@ export function createPool(url: string, max = 10): pg.Pool {
 
 export type Queryable = pg.Pool | pg.PoolClient;
 
-/** Runs `fn` in one transaction on one pooled connection; rolls back when it throws. */
+/** The statement each open transaction sent last without waiting for its answer (sendLast). */
+const unanswered = new WeakMap<pg.PoolClient, Promise<unknown>>();
+
+/**
+ * Sends a statement of transaction()'s `fn` without waiting for its answer, for the last one: the
+ * COMMIT goes out right behind it instead of a round trip later. transaction() then waits for its
+ * answer and throws its error, since PostgreSQL answers a COMMIT after a failed statement with a
+ * rollback, not an error.
+ */
+export function sendLast(client: pg.PoolClient, query: pg.QueryConfig): void {
+  const answer = client.query(query);
+  // Waited for by transaction(); handled now so that a failure meanwhile is not an unhandled rejection.
+  answer.catch(() => {});
+  unanswered.set(client, answer);
+}
+
+/**
+ * Runs `fn` in one transaction on one pooled connection; rolls back when it throws. The connection
+ * pipelines (createPool): BEGIN goes out with `fn`'s first statement, and COMMIT with its last when
+ * `fn` sends that with sendLast, instead of a round trip each.
+ */
 export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
   const client = await pool.connect();
+  const begun = client.query(begin);
+  begun.catch(() => {});
   try {
-    await client.query(begin);
-    const out = await fn(client);
-    await client.query('COMMIT');
+    let out: T;
+    try {
+      out = await fn(client);
+    } finally {
+      // A failed BEGIN is the error to report (the statements behind it failed for that reason).
+      await begun;
+    }
+    const last = unanswered.get(client);
+    unanswered.delete(client);
+    const committed = client.query('COMMIT');
+    committed.catch(() => {});
+    if (last) await last;
+    await committed;
     return out;
   } catch (err) {
+    unanswered.delete(client);
     await client.query('ROLLBACK').catch(() => {});
     throw err;
   } finally {

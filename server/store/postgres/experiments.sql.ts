@@ -6,7 +6,6 @@ import { isUniqueViolation, transaction, type Queryable } from './db.js';
 
 const COLUMNS = 'experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time';
 
-/** Experiments on PostgreSQL: the same rules and messages as store/sqlite/experiments.sql.ts. */
 /** The experiment (`id` as the caller named it), if runs may be created in it. */
 export function active(r: ExperimentRow, id = String(r.experiment_id)): ExperimentRow {
   if (r.lifecycle_stage !== 'active') {
@@ -15,6 +14,7 @@ export function active(r: ExperimentRow, id = String(r.experiment_id)): Experime
   return r;
 }
 
+/** Experiments on PostgreSQL: the same rules and messages as store/sqlite/experiments.sql.ts. */
 export function createPgExperiments(pool: pg.Pool) {
   async function load(q: Queryable, ids: number[]): Promise<Experiment[]> {
     if (ids.length === 0) return [];

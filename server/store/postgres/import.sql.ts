@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { ImportedExperiment, ImportedRun, ImportedRunResult, SeriesSummary, UpsertCounts } from '../import-types.js';
 import { replacementLayout } from '../series.js';
-import type { KeyValue, MetricPoint, Series, TrackingStore } from '../types.js';
+import type { KeyValue, Series, TrackingStore } from '../types.js';
 import { transaction, type Queryable } from './db.js';
 import type { PgExperiments } from './experiments.sql.js';
 import type { PgMetrics } from './metrics.sql.js';
@@ -131,10 +131,7 @@ export function createPgImport(pool: pg.Pool, experiments: PgExperiments, runs: 
           )
         ).rows[0].id;
         for (const chunk of chunks) await metrics.insertChunk(c, seriesId, chunk);
-        if (tail.values.length > 0) {
-          const rows: MetricPoint[] = Array.from(tail.values, (value, i) => ({ key, value, step: tail.steps[i], timestamp: tail.timestamps[i] }));
-          await metrics.insertTail(c, [{ seriesId, points: rows }]);
-        }
+        await metrics.insertPieces(c, [{ seriesId, points: tail }]);
       }),
   };
 }

@@ -14,13 +14,14 @@ import {
   sampleSeries,
   groupByKey,
   STREAM_PIECE_POINTS,
-  tailPoints,
   timeRange,
   type ChunkMeta,
   type TailRow,
 } from '../series.js';
 import type { Bucket, MetricPoint } from '../types.js';
-import type { Queryable } from './db.js';
+import type pg from 'pg';
+import { sendLast, type Queryable } from './db.js';
+import { byStep, insertPieces, insertPiecesSql, packBytes, pieceColumns, pointsOf, tailRows, unpack, type Piece } from './tail.sql.js';
 
 interface SeriesRow {
   id: number;
@@ -32,61 +33,93 @@ interface SeriesRow {
 
 const nullIfNaN = (v: number) => (Number.isNaN(v) ? null : v);
 
+/** Sorted points of one series per chunk as the 12 parameters of insertChunksSql (bytes as packBytes). */
+function chunkColumns(chunks: { seriesId: number; points: Points }[]) {
+  const cols = { ids: [] as number[], n: [] as number[], minStep: [] as number[], maxStep: [] as number[], minTs: [] as number[], maxTs: [] as number[] };
+  const data: Buffer[] = [];
+  const rollups: Buffer[] = [];
+  for (const { seriesId, points: p } of chunks) {
+    const n = p.values.length;
+    const [minTs, maxTs] = timeRange(p.timestamps);
+    cols.ids.push(seriesId);
+    cols.n.push(n);
+    cols.minStep.push(p.steps[0]);
+    cols.maxStep.push(p.steps[n - 1]);
+    cols.minTs.push(minTs);
+    cols.maxTs.push(maxTs);
+    data.push(encodeChunk(p.steps, p.timestamps, p.values));
+    rollups.push(buildRollup(p));
+  }
+  return [cols.ids, cols.n, cols.minStep, cols.maxStep, cols.minTs, cols.maxTs, ...packBytes(data), ...packBytes(rollups)];
+}
+
+/** The INSERT of chunkColumns' parameters from $first on, ids in the given order. */
+function insertChunksSql(first: number): string {
+  const [s, n, a, b, c, d, data, dataAt, dataLen, rollup, rollupAt, rollupLen] = Array.from({ length: 12 }, (_, i) => `$${first + i}`);
+  return `INSERT INTO metric_chunks (series_id, n, min_step, max_step, min_ts, max_ts, data, rollup)
+   SELECT s, n, a, b, c, d, substring(${data}::bytea FROM da FOR dl), substring(${rollup}::bytea FROM ra FOR rl)
+   FROM unnest(${s}::bigint[], ${n}::int[], ${a}::bigint[], ${b}::bigint[], ${c}::bigint[], ${d}::bigint[], ${dataAt}::int[], ${dataLen}::int[], ${rollupAt}::int[], ${rollupLen}::int[])
+     WITH ORDINALITY AS t(s, n, a, b, c, d, da, dl, ra, rl, o) ORDER BY o`;
+}
+
+/**
+ * appendPoints' write: delete the sealed pieces ($1, $2: their keys), insert the new chunks ($3-$14)
+ * and pieces ($15-$21), update the series ($22-$27).
+ */
+const APPEND_WRITE = `WITH sealed AS (DELETE FROM metric_tail t USING unnest($1::bigint[], $2::bigint[]) AS p(s, q) WHERE t.series_id = p.s AND t.seq = p.q),
+  chunks AS (${insertChunksSql(3)}),
+  pieces AS (${insertPiecesSql(15)})
+  UPDATE metric_series s SET value = u.value, step = u.step, timestamp = u.timestamp, count = s.count + u.added, tail_count = u.tail_count
+  FROM unnest($22::bigint[], $23::float8[], $24::bigint[], $25::bigint[], $26::bigint[], $27::int[]) AS u(id, value, step, timestamp, added, tail_count)
+  WHERE s.id = u.id`;
+
 /**
  * Metric series on PostgreSQL in the SQLite store's layout (store/series.ts): a row per (run, key)
- * with the latest point, recent points in metric_tail, and every CHUNK_POINTS of them sealed into a
- * chunk of the same encoding. Writers hold the run's row lock (runs.sql.ts), so a series has one
- * writer at a time.
+ * with the latest point, recent points in metric_tail (as pieces, a row per write: tail.sql.ts), and
+ * every CHUNK_POINTS of them sealed into a chunk of the same encoding. Writers hold the run's row lock
+ * (runs.sql.ts), so a series has one writer at a time.
  */
 export function createPgMetrics() {
-  async function tailRows(q: Queryable, seriesId: number, lo?: number, hi?: number): Promise<TailRow[]> {
-    const ranged = lo !== undefined;
-    const res = await q.query<{ step: number; timestamp: number; value: number | null }>(
-      `SELECT step, timestamp, value FROM metric_tail WHERE series_id = $1${ranged ? ' AND step BETWEEN $2::float8 AND $3::float8' : ''} ORDER BY step, timestamp, seq`,
-      ranged ? [seriesId, lo, hi] : [seriesId],
-    );
-    return res.rows.map((r) => [r.step, r.timestamp, r.value]);
-  }
-
   const chunkMetas = async (q: Queryable, seriesId: number) =>
     (await q.query<ChunkMeta>('SELECT id, n, min_step, max_step, min_ts, max_ts FROM metric_chunks WHERE series_id = $1 ORDER BY min_step, id', [seriesId])).rows;
 
   async function insertChunk(q: Queryable, seriesId: number, p: Points): Promise<void> {
-    const n = p.values.length;
-    const [minTs, maxTs] = timeRange(p.timestamps);
-    await q.query('INSERT INTO metric_chunks (series_id, n, min_step, max_step, min_ts, max_ts, data, rollup) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
-      seriesId,
-      n,
-      p.steps[0],
-      p.steps[n - 1],
-      minTs,
-      maxTs,
-      encodeChunk(p.steps, p.timestamps, p.values),
-      buildRollup(p),
-    ]);
-  }
-
-  /** Packs the series' tail (in the order SQLite's seal reads it) into one chunk. */
-  async function seal(q: Queryable, seriesId: number): Promise<void> {
-    await insertChunk(q, seriesId, tailPoints(await tailRows(q, seriesId)));
-    await q.query('DELETE FROM metric_tail WHERE series_id = $1', [seriesId]);
+    await q.query(insertChunksSql(1), chunkColumns([{ seriesId, points: p }]));
   }
 
   /**
-   * Appends points of one run inside the caller's transaction; keeps each key's latest value. The
-   * round trips do not grow with the number of keys: the batch's series are read (and the missing ones
-   * created) in one statement each, all its points go to metric_tail in one, all series are updated
-   * in one; only a series whose tail reaches CHUNK_POINTS costs a seal (the same chunk boundaries as
-   * SQLite's, whose seals may come a few points later under load).
+   * Appends points of one run inside the caller's transaction; keeps each key's latest value. Two
+   * statements whatever the batch holds: one reads the batch's series (with the tail pieces of those
+   * this batch fills to CHUNK_POINTS), the other deletes the sealed tails, inserts the new chunks and
+   * pieces and updates the series. Only a series' first write creates it, in a third. Chunk boundaries
+   * are SQLite's: a seal packs the tail and the batch's next points up to CHUNK_POINTS, sorted as
+   * SQLite's seal reads its tail rows (SQLite's seals may come a few points later under load).
    */
-  async function appendPoints(q: Queryable, runId: number, points: MetricPoint[]): Promise<void> {
+  async function appendPoints(q: pg.PoolClient, runId: number, points: MetricPoint[]): Promise<void> {
     const byKey = groupByKey(points);
     const keys = [...byKey.keys()];
-    const rows = new Map(
-      (await q.query<SeriesRow & { key: string }>('SELECT id, key, value, step, timestamp, tail_count FROM metric_series WHERE run_id = $1 AND key = ANY($2::text[])', [runId, keys])).rows.map(
-        (r) => [r.key, r],
-      ),
-    );
+    // A row per series, or per tail piece of a series this batch fills to a chunk (a bytea[] column
+    // would be parsed character by character by the driver; a bytea column is hex-decoded natively).
+    // OFFSET 0 keeps the pieces' subquery from being flattened into a join, which the planner would
+    // answer with a scan of all of metric_tail: it stays a lookup of the series' key range, run only
+    // for the series that seal.
+    const read = await q.query<SeriesRow & { key: string; data: Buffer | null; seq: number | null }>({
+      name: 'lablog-append-series',
+      text: `SELECT s.id, s.key, s.value, s.step, s.timestamp, s.tail_count, t.data, t.seq
+             FROM unnest($2::text[], $3::int[]) AS u(key, added) JOIN metric_series s ON s.run_id = $1 AND s.key = u.key
+             LEFT JOIN LATERAL (SELECT data, seq FROM metric_tail WHERE series_id = s.id AND s.tail_count + u.added >= ${CHUNK_POINTS} OFFSET 0) t ON true
+             ORDER BY s.id, t.seq`,
+      values: [runId, keys, keys.map((k) => byKey.get(k)!.length)],
+    });
+    const rows = new Map<string, SeriesRow & { pieces: Buffer[]; seqs: number[] }>();
+    for (const r of read.rows) {
+      const row = rows.get(r.key) ?? { ...r, pieces: [], seqs: [] };
+      rows.set(r.key, row);
+      if (r.data !== null) {
+        row.pieces.push(r.data);
+        row.seqs.push(r.seq!);
+      }
+    }
     const missing = keys.filter((k) => !rows.has(k));
     if (missing.length > 0) {
       const firsts = missing.map((k) => byKey.get(k)![0]);
@@ -96,11 +129,13 @@ export function createPgMetrics() {
          RETURNING id, key, value, step, timestamp, tail_count`,
         [runId, missing, firsts.map((p) => nullIfNaN(p.value)), firsts.map((p) => p.step), firsts.map((p) => p.timestamp)],
       );
-      for (const r of created.rows) rows.set(r.key, r);
+      for (const r of created.rows) rows.set(r.key, { ...r, pieces: [], seqs: [] });
     }
-    // Each series' points, cut where its tail fills to CHUNK_POINTS: the parts before a cut are written
-    // and sealed one series at a time, the last parts of all series together.
-    const last: { seriesId: number; points: MetricPoint[] }[] = [];
+    // The pieces packed into chunks, by key: deleted one by one, not by series, since a scan of a
+    // series' key range would also walk the pieces of earlier seals that vacuum has not removed yet.
+    const sealed: [number[], number[]] = [[], []];
+    const chunks: { seriesId: number; points: Points }[] = [];
+    const pieces: Piece[] = [];
     const updates: { id: number; value: number; step: number; timestamp: number; added: number; tailCount: number }[] = [];
     for (const [key, list] of byKey) {
       const row = rows.get(key)!;
@@ -114,25 +149,36 @@ export function createPgMetrics() {
           value = p.value;
         }
       }
+      const fresh = pointsOf(list);
       let tailCount = row.tail_count;
       let i = 0;
-      while (tailCount + (list.length - i) >= CHUNK_POINTS) {
-        const part = list.slice(i, i + CHUNK_POINTS - tailCount);
-        await insertTail(q, [{ seriesId: row.id, points: part }]);
-        await seal(q, row.id);
-        i += part.length;
-        tailCount = 0;
+      if (tailCount + list.length >= CHUNK_POINTS) {
+        for (const seq of row.seqs) {
+          sealed[0].push(row.id);
+          sealed[1].push(seq);
+        }
+        let tail = unpack(row.pieces);
+        while (tailCount + (list.length - i) >= CHUNK_POINTS) {
+          const take = CHUNK_POINTS - tailCount;
+          chunks.push({ seriesId: row.id, points: byStep(concat([tail, slice(fresh, i, i + take)])) });
+          tail = slice(fresh, 0, 0);
+          i += take;
+          tailCount = 0;
+        }
       }
-      if (i < list.length) last.push({ seriesId: row.id, points: list.slice(i) });
+      if (i < list.length) pieces.push({ seriesId: row.id, points: slice(fresh, i, list.length) });
       tailCount += list.length - i;
       updates.push({ id: row.id, value, step, timestamp, added: list.length, tailCount });
     }
-    await insertTail(q, last);
-    await q.query(
-      `UPDATE metric_series s SET value = u.value, step = u.step, timestamp = u.timestamp, count = s.count + u.added, tail_count = u.tail_count
-       FROM unnest($1::bigint[], $2::float8[], $3::bigint[], $4::bigint[], $5::bigint[], $6::int[]) AS u(id, value, step, timestamp, added, tail_count)
-       WHERE s.id = u.id`,
-      [
+    // One statement: its parts see the same snapshot, so the DELETE cannot reach the pieces it inserts.
+    // Sent as the transaction's last (logBatch writes the points after params and tags).
+    sendLast(q, {
+      name: 'lablog-append-write',
+      text: APPEND_WRITE,
+      values: [
+        ...sealed,
+        ...chunkColumns(chunks),
+        ...pieceColumns(pieces),
         updates.map((u) => u.id),
         updates.map((u) => nullIfNaN(u.value)),
         updates.map((u) => u.step),
@@ -140,17 +186,7 @@ export function createPgMetrics() {
         updates.map((u) => u.added),
         updates.map((u) => u.tailCount),
       ],
-    );
-  }
-
-  /** Points of several series into metric_tail, in one statement (seq keeps their order). */
-  async function insertTail(q: Queryable, parts: { seriesId: number; points: MetricPoint[] }[]): Promise<void> {
-    const all = parts.flatMap((part) => part.points.map((p) => [part.seriesId, p] as const));
-    if (all.length === 0) return;
-    await q.query(
-      'INSERT INTO metric_tail (series_id, step, timestamp, value) SELECT s, st, ts, v FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::float8[]) WITH ORDINALITY AS t(s, st, ts, v, n) ORDER BY n',
-      [all.map(([id]) => id), all.map(([, p]) => p.step), all.map(([, p]) => p.timestamp), all.map(([, p]) => nullIfNaN(p.value))],
-    );
+    });
   }
 
   async function readSeries(q: Queryable, seriesId: number, minStep: number | null = null, maxStep: number | null = null): Promise<Points> {
@@ -218,7 +254,6 @@ export function createPgMetrics() {
     }
   }
 
-
   /** The first `limit` points in (timestamp, step, value) order, fetching only the chunks that can hold them. */
   async function earliestByTime(q: Queryable, seriesId: number, limit: number): Promise<Points> {
     const chosen = earliestChunks(await chunkMetas(q, seriesId), limit);
@@ -238,9 +273,9 @@ export function createPgMetrics() {
 
   return {
     appendPoints,
-    // For an import's replaced history (import.sql.ts), which writes chunks and tail rows directly.
+    // For an import's replaced history (import.sql.ts), which writes chunks and a tail piece directly.
     insertChunk,
-    insertTail,
+    insertPieces,
     readSeries,
     readPage: async (q: Queryable, seriesId: number, offset: number, limit: number | null) => {
       const { total, pieces } = await streamPage(q, q, seriesId, offset, limit);

@@ -64,7 +64,8 @@ export function createPgRuns(pool: pg.Pool, experiments: PgExperiments, metrics:
   let keyedWrites = 0;
 
   async function row(q: Queryable, runUuid: string, lock = false): Promise<RunRow> {
-    const r = (await q.query<RunRow>(`SELECT ${COLUMNS} FROM runs WHERE run_uuid = $1${lock ? ' FOR UPDATE' : ''}`, [runUuid])).rows[0];
+    // Named: every write starts here, and a prepared statement is planned once per connection.
+    const r = (await q.query<RunRow>({ name: lock ? 'lablog-run-lock' : 'lablog-run', text: `SELECT ${COLUMNS} FROM runs WHERE run_uuid = $1${lock ? ' FOR UPDATE' : ''}`, values: [runUuid] })).rows[0];
     if (!r) throw notFound(`Run with id=${runUuid} not found`);
     return r;
   }

@@ -109,19 +109,24 @@ export const metricSeries = pgTable(
 );
 
 /**
- * Recent points, one row each. SQLite orders equal (step, timestamp) points by rowid (arrival); here
- * the identity column `seq` plays that part.
+ * Recent points, not yet sealed into a chunk: a row per (series, write) holding that write's points
+ * for the series in arrival order, in the chunks' encoding. SQLite keeps a row per point; here a
+ * 1,000-point log-batch of 10 keys writes 10 rows instead of 1,000 (each row costs PostgreSQL a heap
+ * tuple, an index entry and a foreign-key check). Readers decode the pieces in `seq` order and sort
+ * them by (step, timestamp) stably, which is SQLite's order of equal points by arrival.
  */
 export const metricTail = pgTable(
   'metric_tail',
   {
-    seq: serialKey('seq'),
+    seq: int8('seq').notNull().generatedByDefaultAsIdentity(),
     seriesId: int8('series_id').notNull().references(() => metricSeries.id, { onDelete: 'cascade' }),
-    step: int8('step').notNull(),
-    timestamp: int8('timestamp').notNull(),
-    value: doublePrecision('value'),
+    n: integer('n').notNull(),
+    minStep: int8('min_step').notNull(),
+    maxStep: int8('max_step').notNull(),
+    data: bytea('data').notNull(),
   },
-  (t) => [index('metric_tail_series_step').on(t.seriesId, t.step)],
+  // Keyed by series first: the one index a piece costs is the one every read and seal walks.
+  (t) => [primaryKey({ name: 'metric_tail_series_seq', columns: [t.seriesId, t.seq] })],
 );
 
 /** Packed points in store/chunk-codec.ts's encoding, byte for byte the same as in SQLite. */
