@@ -200,6 +200,23 @@ export interface SampleFetch {
 }
 
 /**
+ * What a sampled read over [lo, hi] touches: the chunks in range, whether it reads every point (few
+ * per bucket) and which chunks lie wholly inside the range (read from their rollups, when they have
+ * one, instead of decoded). A store that fetches bytes over the network asks only for those.
+ */
+export function planSample(metas: ChunkMeta[], tail: TailRow[], axis: 'step' | 'time', lo: number | null, hi: number | null, buckets: number) {
+  const minX = (m: ChunkMeta) => (axis === 'step' ? m.min_step : m.min_ts);
+  const maxX = (m: ChunkMeta) => (axis === 'step' ? m.max_step : m.max_ts);
+  const [from, to] = sampleRange(metas, tail, axis, lo, hi);
+  const inRange = metas.filter((m) => maxX(m) >= from && minX(m) <= to);
+  let estimate = tail.length;
+  for (const m of inRange) estimate += m.n;
+  const everyPoint = estimate < buckets * ROLLUP_BLOCK * BLOCKS_PER_BUCKET;
+  const inside = (m: ChunkMeta) => !everyPoint && minX(m) >= from && maxX(m) <= to;
+  return { from, to, inRange, everyPoint, inside, minX, maxX };
+}
+
+/**
  * Bucketed view of a series over [lo, hi] on the step or time axis. When buckets are several rollup
  * blocks wide, chunks lying wholly inside the range contribute their rollups and are never decoded,
  * and a chunk lying wholly inside one bucket contributes its one-row summary when the store keeps them
@@ -216,19 +233,14 @@ export function sampleSeries(
   buckets: number,
   fetch: SampleFetch,
 ): Bucket[] {
-  const minX = (m: ChunkMeta) => (axis === 'step' ? m.min_step : m.min_ts);
-  const maxX = (m: ChunkMeta) => (axis === 'step' ? m.max_step : m.max_ts);
+  const { from, to, inRange, everyPoint, inside, minX, maxX } = planSample(metas, tail, axis, lo, hi, buckets);
   const xi = axis === 'step' ? 0 : 1;
-  const [from, to] = sampleRange(metas, tail, axis, lo, hi);
-  const inRange = metas.filter((m) => maxX(m) >= from && minX(m) <= to);
-  let estimate = tail.length;
-  for (const m of inRange) estimate += m.n;
   const tailPart = { values: Float64Array.from(tail, (r) => (r[2] === null ? NaN : r[2])), xs: Float64Array.from(tail, (r) => r[xi]) };
   const points = (m: ChunkMeta) => {
     const p = decodeChunk(fetch.data(m));
     return { values: p.values, xs: axis === 'step' ? p.steps : p.timestamps };
   };
-  if (estimate < buckets * ROLLUP_BLOCK * BLOCKS_PER_BUCKET) {
+  if (everyPoint) {
     // Few points per bucket: read them all (and return them as they are when they fit).
     const parts = inRange.map(points);
     parts.push(tailPart);
@@ -242,12 +254,12 @@ export function sampleSeries(
   const b = new Bucketer(from, to, buckets);
   const summaries = fetch.summaries ?? null;
   for (const m of inRange) {
-    const inside = minX(m) >= from && maxX(m) <= to;
-    if (inside && summaries !== null && m.at !== undefined && b.bucketOf(minX(m)) === b.bucketOf(maxX(m))) {
+    const whole = inside(m);
+    if (whole && summaries !== null && m.at !== undefined && b.bucketOf(minX(m)) === b.bucketOf(maxX(m))) {
       b.addChunk(summaries, m.at, axis);
       continue;
     }
-    const rollup = inside ? fetch.rollup(m) : null;
+    const rollup = whole ? fetch.rollup(m) : null;
     if (rollup) b.addRollup(rollup, axis);
     else {
       const p = points(m);
