@@ -38,6 +38,9 @@ export interface TrialRow {
   points: number;
 }
 
+/** What should-stop compares of each trial: its state and how far its curve has come, no more. */
+export type TrialProgress = Pick<TrialRow, 'runId' | 'status' | 'stopReason' | 'step' | 'points'>;
+
 export interface NewSweep {
   experimentId: string;
   name: string;
@@ -107,6 +110,8 @@ export interface SweepStore {
    */
   setSweepStatus(sweepId: string, from: SweepStatus[], status: SweepStatus, now: number, parentRunStatus?: RunStatus): Promise<SweepRecord | null>;
   listTrials(sweepId: string, metricKey: string): Promise<TrialRow[]>;
+  /** Every trial's progress in trial order: listTrials narrowed to what should-stop reads on every call. */
+  trialProgress(sweepId: string, metricKey: string): Promise<TrialProgress[]>;
   /** The trials TPE learns from: completed and stopped ones that logged the sweep metric, in trial order. */
   scoredTrials(sweepId: string, metricKey: string): Promise<ScoredTrial[]>;
   /** The trial of `runUuid`, which must belong to the sweep. */

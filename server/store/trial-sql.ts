@@ -1,4 +1,4 @@
-import type { NewTrial, ScoredTrial, TrialRefusal, TrialRow, TrialStatus, TrialSummary } from './sweep-types.js';
+import type { NewTrial, ScoredTrial, TrialProgress, TrialRefusal, TrialRow, TrialStatus, TrialSummary } from './sweep-types.js';
 
 // The SQL of sweep trials that both stores run: `$1`, `$2` are numbered placeholders in PostgreSQL and
 // named ones in SQLite (bound there as { 1: ..., 2: ... }). Each query reads what one decision needs,
@@ -38,6 +38,25 @@ export const trialSelect = (metricKey: string) => `SELECT t.number, r.run_uuid, 
 /** $1 the metric, $2 the sweep's key: TPE's history, no more (a trial without a value teaches it nothing). */
 export const SCORED_TRIALS = `SELECT t.params, t.status, m.value, m.step FROM sweep_trials t JOIN metric_series m ON m.run_id = t.run_id AND m.key = $1
   WHERE t.sweep_id = $2 AND t.status IN ('COMPLETED', 'STOPPED') ORDER BY t.number`;
+
+/**
+ * $1 the metric, $2 the sweep's key: each trial's progress (sweep-types.ts TrialProgress). should-stop
+ * reads it on every call; the whole trial rows of 2,000 trials took 3 to 4 times as long on PostgreSQL.
+ */
+export const TRIAL_PROGRESS = `SELECT r.run_uuid, t.status, t.stop_reason, m.step, m.count AS points
+  FROM sweep_trials t JOIN runs r ON r.id = t.run_id LEFT JOIN metric_series m ON m.run_id = t.run_id AND m.key = $1
+  WHERE t.sweep_id = $2 ORDER BY t.number`;
+
+export interface ProgressDbRow {
+  run_uuid: string;
+  status: TrialStatus;
+  stop_reason: string | null;
+  /** null: the trial's run has not logged the metric. */
+  step: number | null;
+  points: number | null;
+}
+
+export const toProgress = (r: ProgressDbRow): TrialProgress => ({ runId: r.run_uuid, status: r.status, stopReason: r.stop_reason, step: r.step, points: r.points ?? 0 });
 
 export interface ScoredDbRow {
   params: string;

@@ -1,5 +1,5 @@
 import type { Caller } from '../auth/permissions.js';
-import type { TrialRow } from '../store/sweep-types.js';
+import type { TrialProgress, TrialRow } from '../store/sweep-types.js';
 import type { TrackingStore } from '../store/types.js';
 import type { Clock } from '../tracking/experiments.service.js';
 import { ashaDecision, medianDecision, type Curve } from './early-stop.js';
@@ -26,9 +26,9 @@ export function createTrialService(store: TrackingStore, sweeps: SweepService, c
   let cachedPoints = 0;
 
   // Timestamps tell ASHA which trials reached a rung before this one (Optuna promotes once, for good).
-  async function curves(trials: TrialRow[], key: string): Promise<Map<string, Curve>> {
+  async function curves(trials: TrialProgress[], key: string): Promise<Map<string, Curve>> {
     const out = new Map<string, Curve>();
-    const stale: TrialRow[] = [];
+    const stale: TrialProgress[] = [];
     for (const t of trials) {
       const hit = cache.get(`${key}\u0000${t.runId}`);
       if (hit && hit.points === t.points) out.set(t.runId, hit.curve);
@@ -67,7 +67,7 @@ export function createTrialService(store: TrackingStore, sweeps: SweepService, c
       await store.touchTrial(sweepId, runId, clock.now());
       const s = await sweeps.state(sweepId, read);
       const { metric } = s.loaded.config;
-      const trials = await store.listTrials(sweepId, metric.name);
+      const trials = await store.trialProgress(sweepId, metric.name);
       const trial = trials.find((t) => t.runId === runId)!;
       if (trial.status !== 'RUNNING') {
         const why = trial.stopReason ? `: ${trial.stopReason}` : '';

@@ -51,6 +51,37 @@ for (const { backend, skip } of backends()) describe(backend, { skip }, () => {
     }
   });
 
+  describe("sweeps: should-stop's view of the trials", () => {
+    let t: TestApp;
+    before(async () => (t = await buildTestApp({ backend })));
+    after(() => t.close());
+
+    it('each trial as the whole list has it: run, status, stop reason, latest step and points of the metric', async () => {
+      const sweep = await createSweep(t, { method: 'random', name: 'progress', metric: { name: 'loss', goal: 'minimize' }, parameters: { x: { distribution: 'uniform', min: 0, max: 1 } } });
+      const id = sweep.sweep_id;
+      const runs: string[] = [];
+      for (let i = 0; i < 4; i++) runs.push((await next(t, id)).trial.run_id);
+      // 0: three points, the latest at step 7; 1: none; 2: one point, then finished; 3: another metric only.
+      const log = (run: string, key: string, steps: number[]) => t.post('runs/log-batch', { run_id: run, metrics: steps.map((step) => ({ key, value: step / 10, step, timestamp: 1 })) });
+      assert.equal((await log(runs[0], 'loss', [7, 2, 5])).status, 200);
+      assert.equal((await log(runs[2], 'loss', [1])).status, 200);
+      assert.equal((await t.post('runs/update', { run_id: runs[2], status: 'FINISHED', end_time: 2 })).status, 200);
+      assert.equal((await log(runs[3], 'acc', [4])).status, 200);
+      await t.store.stopTrial(id, runs[1], 'by hand', 3);
+      await t.store.refreshTrials(id, 10, 0); // the finished run completes its trial; none times out
+
+      const progress = await t.store.trialProgress(id, 'loss');
+      assert.deepEqual(progress, [
+        { runId: runs[0], status: 'RUNNING', stopReason: null, step: 7, points: 3 },
+        { runId: runs[1], status: 'STOPPED', stopReason: 'by hand', step: null, points: 0 },
+        { runId: runs[2], status: 'COMPLETED', stopReason: null, step: 1, points: 1 },
+        { runId: runs[3], status: 'RUNNING', stopReason: null, step: null, points: 0 },
+      ]);
+      const whole = await t.store.listTrials(id, 'loss');
+      assert.deepEqual(progress, whole.map((w) => ({ runId: w.runId, status: w.status, stopReason: w.stopReason, step: w.step, points: w.points })));
+    });
+  });
+
   describe('sweeps: the free grid point', () => {
     const clock = manualClock();
     let t: TestApp;

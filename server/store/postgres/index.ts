@@ -113,10 +113,19 @@ export async function openPostgresStore(
       }),
     getMetricRange: (q) =>
       snapshot(pool, async (c) => {
+        const found = await c.query<{ run_uuid: string; series: number | null }>(
+          'SELECT r.run_uuid, s.id AS series FROM runs r LEFT JOIN metric_series s ON s.run_id = r.id AND s.key = $2 WHERE r.run_uuid = ANY($1::text[])',
+          [q.runIds, q.key],
+        );
+        const seriesOf = new Map(found.rows.map((r) => [r.run_uuid, r.series]));
+        // A run that does not exist fails the call as runs.row says it.
+        for (const runId of q.runIds) if (!seriesOf.has(runId)) await runs.row(c, runId);
+        const ids = [...new Set([...seriesOf.values()].filter((s): s is number => s !== null))];
+        const read = await metrics.readMany(c, ids, q.startStep, q.endStep);
         const out = new Map<string, Series>();
         for (const runId of q.runIds) {
-          const series = await metrics.seriesId(c, (await runs.row(c, runId)).id, q.key);
-          out.set(runId, series === null ? EMPTY : await metrics.readSeries(c, series, q.startStep, q.endStep));
+          const series = seriesOf.get(runId) ?? null;
+          out.set(runId, series === null ? EMPTY : read.get(series)!);
         }
         return out;
       }),

@@ -21,7 +21,7 @@ import {
 import type { Bucket, MetricPoint } from '../types.js';
 import type pg from 'pg';
 import { sendLast, type Queryable } from './db.js';
-import { byStep, insertPieces, insertPiecesSql, packBytes, pieceColumns, pointsOf, tailRows, unpack, type Piece } from './tail.sql.js';
+import { byStep, insertPieces, insertPiecesSql, packBytes, pieceColumns, pointsOf, tailOf, tailRows, unpack, type Piece } from './tail.sql.js';
 
 interface SeriesRow {
   id: number;
@@ -190,15 +190,36 @@ export function createPgMetrics() {
   }
 
   async function readSeries(q: Queryable, seriesId: number, minStep: number | null = null, maxStep: number | null = null): Promise<Points> {
+    return (await readMany(q, [seriesId], minStep, maxStep)).get(seriesId)!;
+  }
+
+  /**
+   * Series read whole or over a step range, in two statements however many there are (a should-stop
+   * compares a trial with every other trial's curve: 2,000 series were 6,000 round trips).
+   */
+  async function readMany(q: Queryable, seriesIds: number[], minStep: number | null, maxStep: number | null): Promise<Map<number, Points>> {
     const ranged = minStep !== null || maxStep !== null;
     const lo = minStep ?? -Number.MAX_VALUE;
     const hi = maxStep ?? Number.MAX_VALUE;
-    const chunks = await q.query<{ data: Buffer }>(
-      `SELECT data FROM metric_chunks WHERE series_id = $1${ranged ? ' AND max_step >= $2::float8 AND min_step <= $3::float8' : ''} ORDER BY min_step, id`,
-      ranged ? [seriesId, lo, hi] : [seriesId],
-    );
-    const tail = ranged ? await tailRows(q, seriesId, lo, hi) : await tailRows(q, seriesId);
-    return assembleSeries(chunks.rows.map((r) => r.data), tail, minStep, maxStep);
+    const range = ranged ? ' AND max_step >= $2::float8 AND min_step <= $3::float8' : '';
+    const values = ranged ? [seriesIds, lo, hi] : [seriesIds];
+    const byId = <R extends { series_id: number; data: Buffer }>(rows: R[]) => {
+      const m = new Map<number, Buffer[]>();
+      for (const r of rows) {
+        const list = m.get(r.series_id);
+        if (list) list.push(r.data);
+        else m.set(r.series_id, [r.data]);
+      }
+      return m;
+    };
+    const chunks = byId((await q.query<{ series_id: number; data: Buffer }>(`SELECT series_id, data FROM metric_chunks WHERE series_id = ANY($1::bigint[])${range} ORDER BY series_id, min_step, id`, values)).rows);
+    const tails = byId((await q.query<{ series_id: number; data: Buffer }>(`SELECT series_id, data FROM metric_tail WHERE series_id = ANY($1::bigint[])${range} ORDER BY series_id, seq`, values)).rows);
+    const out = new Map<number, Points>();
+    for (const id of seriesIds) {
+      const tail = tailOf(tails.get(id) ?? [], ranged ? lo : undefined, ranged ? hi : undefined);
+      out.set(id, assembleSeries(chunks.get(id) ?? [], tail, minStep, maxStep));
+    }
+    return out;
   }
 
   async function chunkData(q: Queryable, ids: number[], withRollup = false): Promise<Map<number, { data: Buffer; rollup: Buffer | null }>> {
@@ -286,6 +307,7 @@ export function createPgMetrics() {
     insertChunk,
     insertPieces,
     readSeries,
+    readMany,
     readPage: async (q: Queryable, seriesId: number, offset: number, limit: number | null) => {
       const { total, pieces } = await streamPage(q, q, seriesId, offset, limit);
       const parts: Points[] = [];

@@ -4,7 +4,7 @@ import { experimentKey, type ExperimentRow } from '../sqlite/experiments.sql.js'
 import { readableSql } from '../sqlite/readable.sql.js';
 import { SWEEP_COLUMNS, SWEEP_FROM, sweepKey, toSweep, type SweepDbRow } from '../sqlite/sweeps.sql.js';
 import type { NewSweep, NewTrial, SweepRecord, SweepStatus, SweepStore, TrialRefusal, TrialRow, TrialSummary } from '../sweep-types.js';
-import { claimCounts, claimSlot, SCORED_TRIALS, toScored, toSummary, toTrial, trialSelect, trialSummary, type ClaimDbRow, type ScoredDbRow, type SummaryDbRow, type TrialDbRow } from '../trial-sql.js';
+import { claimCounts, claimSlot, SCORED_TRIALS, TRIAL_PROGRESS, toProgress, toScored, toSummary, toTrial, trialSelect, trialSummary, type ClaimDbRow, type ProgressDbRow, type ScoredDbRow, type SummaryDbRow, type TrialDbRow } from '../trial-sql.js';
 import type { ReadableBy } from '../auth-types.js';
 import type { RunStatus } from '../types.js';
 import { transaction, type Queryable } from './db.js';
@@ -102,6 +102,9 @@ export function createPgSweeps(pool: pg.Pool, runs: PgRuns): SweepStore {
 
     listTrials: async (sweepId: string, metricKey: string) =>
       (await trialWhere(pool, metricKey, 't.sweep_id = $2 ORDER BY t.number', [(await row(pool, sweepId)).id])).map(toTrial),
+
+    trialProgress: async (sweepId: string, metricKey: string) =>
+      (await pool.query<ProgressDbRow>(TRIAL_PROGRESS, [metricKey, sweepKey(sweepId)])).rows.map(toProgress),
 
     scoredTrials: async (sweepId: string, metricKey: string) => (await pool.query<ScoredDbRow>(SCORED_TRIALS, [metricKey, sweepKey(sweepId)])).rows.map(toScored),
 

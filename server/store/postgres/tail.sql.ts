@@ -95,7 +95,13 @@ export async function tailRows(q: Queryable, seriesId: number, lo?: number, hi?:
     `SELECT data FROM metric_tail WHERE series_id = $1${ranged ? ' AND max_step >= $2::float8 AND min_step <= $3::float8' : ''} ORDER BY seq`,
     ranged ? [seriesId, lo, hi] : [seriesId],
   );
-  const p = byStep(unpack(res.rows.map((r) => r.data)));
+  return tailOf(res.rows.map((r) => r.data), lo, hi);
+}
+
+/** A series' tail pieces (in seq order) as tail rows with steps in [lo, hi] when given, in (step, timestamp, arrival) order. */
+export function tailOf(pieces: Buffer[], lo?: number, hi?: number): TailRow[] {
+  const ranged = lo !== undefined && hi !== undefined;
+  const p = byStep(unpack(pieces));
   const rows: TailRow[] = [];
   for (let i = 0; i < p.values.length; i++) {
     const step = p.steps[i];

@@ -191,6 +191,7 @@ function statements(
     setSweepStatus: async (id, from, status, now, parentRunStatus) => sweeps.setStatus(id, from, status, now, parentRunStatus),
     listTrials: async (id, metricKey) => sweeps.trials(id, metricKey),
     scoredTrials: async (id, metricKey) => sweeps.scored(id, metricKey),
+    trialProgress: async (id, metricKey) => sweeps.progress(id, metricKey),
     getTrial: async (id, runUuid, metricKey) => sweeps.trialOfRun(id, runUuid, metricKey),
     trialSummary: async (id, metricKey, goal) => sweeps.summary(id, metricKey, goal),
     startTrial: async (n) => sweeps.startTrial(n),

@@ -1,7 +1,7 @@
 import type { Db } from '../db.js';
 import { notFound } from '../../errors.js';
 import type { NewSweep, NewTrial, SweepRecord, SweepStatus, TrialRefusal, TrialRow, TrialStatus, TrialSummary } from '../sweep-types.js';
-import { claimCounts, claimSlot, SCORED_TRIALS, toScored, toSummary, toTrial, trialSelect, trialSummary, type ClaimDbRow, type ScoredDbRow, type SummaryDbRow, type TrialDbRow } from '../trial-sql.js';
+import { claimCounts, claimSlot, SCORED_TRIALS, TRIAL_PROGRESS, toProgress, toScored, toSummary, toTrial, trialSelect, trialSummary, type ClaimDbRow, type ProgressDbRow, type ScoredDbRow, type SummaryDbRow, type TrialDbRow } from '../trial-sql.js';
 import type { ReadableBy } from '../auth-types.js';
 import type { RunStatus } from '../types.js';
 import { experimentKey } from './experiments.sql.js';
@@ -59,6 +59,7 @@ export function createSweepStatements(db: Db, runs: RunStatements) {
     trials: db.prepare<[string, number], TrialDbRow>(`${TRIAL_SELECT} WHERE t.sweep_id = ? ORDER BY t.number`),
     trialOfRun: db.prepare<[string, number, string], TrialDbRow>(`${TRIAL_SELECT} WHERE t.sweep_id = ? AND r.run_uuid = ?`),
     scored: db.prepare<[Keyed], ScoredDbRow>(SCORED_TRIALS),
+    progress: db.prepare<[Keyed], ProgressDbRow>(TRIAL_PROGRESS),
     summary: {
       minimize: db.prepare<[Keyed], SummaryDbRow>(trialSummary('timed_out = 0', 'minimize')),
       maximize: db.prepare<[Keyed], SummaryDbRow>(trialSummary('timed_out = 0', 'maximize')),
@@ -132,6 +133,7 @@ export function createSweepStatements(db: Db, runs: RunStatements) {
     }),
     trials: (sweepId: string, metricKey: string) => s.trials.all(metricKey, row(sweepId).id).map(toTrial),
     scored: (sweepId: string, metricKey: string) => s.scored.all({ 1: metricKey, 2: sweepKey(sweepId) }).map(toScored),
+    progress: (sweepId: string, metricKey: string) => s.progress.all({ 1: metricKey, 2: sweepKey(sweepId) }).map(toProgress),
     trialOfRun,
     summary: (sweepId: string, metricKey: string, goal: 'minimize' | 'maximize'): TrialSummary =>
       toSummary(s.summary[goal].get({ 1: metricKey, 2: sweepKey(sweepId) })!),
