@@ -4,7 +4,8 @@
 // in rounds, and each figure is printed as a ratio to the floor; the loops run in Node (one keep-alive
 // connection) and in Python's http.client (bench/floor_client.py, what a call costs the stock client),
 // when python3 is there. Ingest is compared with a bare SQLite insert loop of the same points on the same
-// disk (bench/raw-sqlite.ts). `npm run build && node dist/bench/floor.js` (BENCH_QUICK=1: a short run).
+// disk (bench/raw-sqlite.ts). `npm run build && node dist/bench/floor.js` (BENCH_QUICK=1: a short run;
+// BENCH_ONLY=search,history: only those figures, of logMetric, search, history, python and ingest).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +22,10 @@ const SECONDS = QUICK ? 1 : 5;
 const HISTORY_POINTS = QUICK ? 10_000 : 100_000;
 const SEARCH_RUNS = QUICK ? 200 : 2_000;
 const TARGETS = { logMetric: 2, search: 2, history: 1.3, ingest: 0.6 };
+const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean) ?? null;
+/** Whether a figure (a TARGETS key, or 'python') is measured in this run. */
+const wanted = (what: keyof typeof TARGETS | 'python') => ONLY === null || ONLY.includes(what);
+const LOOPS = (['logMetric', 'search', 'history'] as const).filter(wanted);
 
 interface Fixture {
   runId: string;
@@ -49,13 +54,13 @@ async function nodeLoops(url: string, f: Fixture, stepFrom: number) {
   const logMetric = () => ok(c.raw('POST', '/api/2.0/mlflow/runs/log-metric', `{"run_id":"${f.runId}","key":"loss","value":${Math.random()},"timestamp":${t0 + step},"step":${step++}}`), 'log-metric');
   const search = () => ok(c.raw('POST', '/api/2.0/mlflow/runs/search', f.searchBody), 'search');
   const history = () => ok(c.raw('GET', f.historyPath), 'get-history');
-  for (let i = 0; i < 200; i++) await logMetric();
-  for (let i = 0; i < 20; i++) await search();
-  for (let i = 0; i < 2; i++) await history();
+  if (wanted('logMetric')) for (let i = 0; i < 200; i++) await logMetric();
+  if (wanted('search')) for (let i = 0; i < 20; i++) await search();
+  if (wanted('history')) for (let i = 0; i < 2; i++) await history();
   const out = {
-    logMetric: percentile(await timeLoop(logMetric, 100_000, SECONDS), 50),
-    search: percentile(await timeLoop(search, 100_000, SECONDS), 50),
-    history: percentile(await timeLoop(history, QUICK ? 5 : 40, SECONDS * 2), 50),
+    logMetric: wanted('logMetric') ? percentile(await timeLoop(logMetric, 100_000, SECONDS), 50) : NaN,
+    search: wanted('search') ? percentile(await timeLoop(search, 100_000, SECONDS), 50) : NaN,
+    history: wanted('history') ? percentile(await timeLoop(history, QUICK ? 5 : 40, SECONDS * 2), 50) : NaN,
   };
   c.close();
   return { ...out, steps: step - stepFrom };
@@ -104,14 +109,10 @@ try {
       const got = await nodeLoops(url, fixture, step);
       step += got.steps;
       node[name].push(got);
-      log(`round ${r + 1}, ${name}: log-metric ${ms(got.logMetric)}, search ${ms(got.search)}, get-history ${ms(got.history)}`);
+      log(`round ${r + 1}, ${name}: ${LOOPS.map((k) => `${k} ${ms(got[k])}`).join(', ')}`);
     }
   }
-  const py = { lablog: pythonLoops(server.url, fixture, 10_000_000), floor: pythonLoops(floor.url, fixture, 10_000_000) };
-
-  const ingested = await ingest(ctx, experimentId, 4);
-  const raw = rawInsertRate(server.dataDir, ingested.points);
-  log(`raw SQLite insert loop: ${Math.round(raw).toLocaleString('en-US')} points/s`);
+  const py = wanted('python') ? { lablog: pythonLoops(server.url, fixture, 10_000_000), floor: pythonLoops(floor.url, fixture, 10_000_000) } : { lablog: null, floor: null };
 
   const rows: string[][] = [];
   const row = (name: string, mine: number, base: number, target: number) => {
@@ -119,18 +120,24 @@ try {
     rows.push([name, ms(mine), ms(base), `${ratio.toFixed(2)}x`, `<= ${target}x`, ratio <= target ? 'PASS' : 'MISS']);
   };
   for (const [kind, name] of [['logMetric', 'runs/log-metric, one point'], ['search', `runs/search over ${SEARCH_RUNS.toLocaleString('en-US')} runs, filtered, ordered`], ['history', `metrics/get-history, ${HISTORY_POINTS.toLocaleString('en-US')} points`]] as const) {
+    if (!wanted(kind)) continue;
     row(`${name} (Node client, p50)`, median(node.lablog.map((x) => x[kind])), median(node.floor.map((x) => x[kind])), TARGETS[kind]);
     if (py.lablog && py.floor) row(`${name} (Python http.client, p50)`, py.lablog[kind], py.floor[kind], TARGETS[kind]);
   }
-  const share = ingested.rate / raw;
-  rows.push([
-    'log-batch ingest, 1,000 points per request, 4 clients',
-    `${Math.round(ingested.rate).toLocaleString('en-US')} points/s`,
-    `${Math.round(raw).toLocaleString('en-US')} points/s (bare SQLite loop)`,
-    `${(share * 100).toFixed(0)} %`,
-    `>= ${TARGETS.ingest * 100} %`,
-    share >= TARGETS.ingest ? 'PASS' : 'MISS',
-  ]);
+  if (wanted('ingest')) {
+    const ingested = await ingest(ctx, experimentId, 4);
+    const raw = rawInsertRate(server.dataDir, ingested.points);
+    log(`raw SQLite insert loop: ${Math.round(raw).toLocaleString('en-US')} points/s`);
+    const share = ingested.rate / raw;
+    rows.push([
+      'log-batch ingest, 1,000 points per request, 4 clients',
+      `${Math.round(ingested.rate).toLocaleString('en-US')} points/s`,
+      `${Math.round(raw).toLocaleString('en-US')} points/s (bare SQLite loop)`,
+      `${(share * 100).toFixed(0)} %`,
+      `>= ${TARGETS.ingest * 100} %`,
+      share >= TARGETS.ingest ? 'PASS' : 'MISS',
+    ]);
+  }
   console.log(textTable(['figure', 'lablog', 'floor', 'ratio', 'target', 'result'], rows));
 } finally {
   floor?.child.kill('SIGTERM');
