@@ -182,6 +182,20 @@ describe('kept answers', () => {
     assert.equal((await history(vera)).status, 403);
   });
 
+  test('LABLOG_ANSWER_CACHE_MB=0 keeps no answer', async (c) => {
+    // Set through the test app's settings, which also turn auth on: the admin asks.
+    const { t, reads } = await countingApp('sqlite', { answerCacheMb: 0 });
+    c.after(() => t.close());
+    const admin = basic(ADMIN.username, ADMIN.password);
+    const experimentId = (await t.post('experiments/create', { name: 'unkept' }, admin)).json.experiment_id;
+    const runId = (await t.post('runs/create', { experiment_id: experimentId }, admin)).json.run.info.run_id;
+    for (let i = 0; i < 2; i++) {
+      assert.equal((await t.post('runs/search', { experiment_ids: [experimentId] }, admin)).json.runs[0].info.run_id, runId);
+      assert.equal((await t.call('GET', `/api/2.0/mlflow/metrics/get-history?run_id=${runId}&metric_key=m`, undefined, admin)).status, 200);
+    }
+    assert.deepEqual(reads, { search: 2, history: 2 });
+  });
+
   for (const { backend, skip } of backends().filter((b) => b.backend === 'postgres')) {
     test('PostgreSQL keeps no answer: another server may write to the same database', { skip }, async (c) => {
       const { t, reads } = await countingApp(backend);
