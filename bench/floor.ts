@@ -4,7 +4,8 @@
 // in rounds, and each figure is printed as a ratio to the floor; the loops run in Node (one keep-alive
 // connection) and in Python's http.client (bench/floor_client.py, what a call costs the stock client),
 // when python3 is there. Ingest is compared with a bare SQLite insert loop of the same points on the same
-// disk (bench/raw-sqlite.ts). `npm run build && node dist/bench/floor.js` (BENCH_QUICK=1: a short run).
+// disk (bench/raw-sqlite.ts). `npm run build && node dist/bench/floor.js` (BENCH_QUICK=1: a short run;
+// BENCH_ONLY=search,history: only those figures, of logMetric, search, history, python and ingest).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +22,13 @@ const SECONDS = QUICK ? 1 : 5;
 const HISTORY_POINTS = QUICK ? 10_000 : 100_000;
 const SEARCH_RUNS = QUICK ? 200 : 2_000;
 const TARGETS = { logMetric: 2, search: 2, history: 1.3, ingest: 0.6 };
+const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean) ?? null;
+/** Whether a figure (a TARGETS key, or 'python') is measured in this run. */
+const wanted = (what: keyof typeof TARGETS | 'python') => ONLY === null || ONLY.includes(what);
+type Loop = 'logMetric' | 'search' | 'history';
+const LOOPS = (['logMetric', 'search', 'history'] as const).filter(wanted);
+/** The reads whose answers the server may keep: also timed on a server that keeps none. */
+const READS = LOOPS.filter((k) => k !== 'logMetric');
 
 interface Fixture {
   runId: string;
@@ -38,7 +46,8 @@ function startFloor(lablogUrl: string): Promise<{ url: string; child: ChildProce
 }
 
 /** p50 (ms) of each call kind, from one Node client with one keep-alive connection. */
-async function nodeLoops(url: string, f: Fixture, stepFrom: number) {
+async function nodeLoops(url: string, f: Fixture, stepFrom: number, kinds: readonly Loop[]) {
+  const wanted = (k: Loop) => kinds.includes(k);
   const c = new Client(url);
   const t0 = Date.now();
   const ok = async (p: Promise<{ status: number; body: Buffer }>, what: string) => {
@@ -49,13 +58,13 @@ async function nodeLoops(url: string, f: Fixture, stepFrom: number) {
   const logMetric = () => ok(c.raw('POST', '/api/2.0/mlflow/runs/log-metric', `{"run_id":"${f.runId}","key":"loss","value":${Math.random()},"timestamp":${t0 + step},"step":${step++}}`), 'log-metric');
   const search = () => ok(c.raw('POST', '/api/2.0/mlflow/runs/search', f.searchBody), 'search');
   const history = () => ok(c.raw('GET', f.historyPath), 'get-history');
-  for (let i = 0; i < 200; i++) await logMetric();
-  for (let i = 0; i < 20; i++) await search();
-  for (let i = 0; i < 2; i++) await history();
+  if (wanted('logMetric')) for (let i = 0; i < 200; i++) await logMetric();
+  if (wanted('search')) for (let i = 0; i < 20; i++) await search();
+  if (wanted('history')) for (let i = 0; i < 2; i++) await history();
   const out = {
-    logMetric: percentile(await timeLoop(logMetric, 100_000, SECONDS), 50),
-    search: percentile(await timeLoop(search, 100_000, SECONDS), 50),
-    history: percentile(await timeLoop(history, QUICK ? 5 : 40, SECONDS * 2), 50),
+    logMetric: wanted('logMetric') ? percentile(await timeLoop(logMetric, 100_000, SECONDS), 50) : NaN,
+    search: wanted('search') ? percentile(await timeLoop(search, 100_000, SECONDS), 50) : NaN,
+    history: wanted('history') ? percentile(await timeLoop(history, QUICK ? 5 : 40, SECONDS * 2), 50) : NaN,
   };
   c.close();
   return { ...out, steps: step - stepFrom };
@@ -79,8 +88,11 @@ const ms = (v: number) => `${v < 10 ? v.toFixed(3) : v.toFixed(1)} ms`;
 console.log(`# lablog against the floor${QUICK ? ' (BENCH_QUICK=1)' : ''}`);
 console.log(machineInfo());
 console.log(`Load average at start: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-const server = await startLocalServer();
+// The server as deployed keeps repeated answers until the next write (LABLOG_ANSWER_CACHE_MB); a
+// second server on the same data dir keeps none, so the cost of computing an answer shows beside it.
+const server = await startLocalServer({ env: { LABLOG_ANSWER_CACHE_MB: '64' } });
 let floor: Awaited<ReturnType<typeof startFloor>> | null = null;
+let computing: Awaited<ReturnType<typeof startLocalServer>> | null = null;
 try {
   const ctx = { url: server.url, serverPid: server.pid };
   const seeded = await seed(ctx, SEARCH_RUNS);
@@ -95,23 +107,22 @@ try {
   };
   c.close();
   floor = await startFloor(server.url);
-  log(`lablog ${server.url}, floor ${floor.url}`);
+  if (READS.length > 0) computing = await startLocalServer({ dataDir: server.dataDir, env: { LABLOG_ANSWER_CACHE_MB: '0' } });
+  log(`lablog ${server.url}, lablog keeping no answer ${computing?.url ?? '-'}, floor ${floor.url}`);
 
-  const node = { lablog: [] as Awaited<ReturnType<typeof nodeLoops>>[], floor: [] as Awaited<ReturnType<typeof nodeLoops>>[] };
+  type Loops = Awaited<ReturnType<typeof nodeLoops>>;
+  const node = { lablog: [] as Loops[], computed: [] as Loops[], floor: [] as Loops[] };
+  const servers = [['lablog', server.url, LOOPS], ...(computing ? [['computed', computing.url, READS] as const] : []), ['floor', floor.url, LOOPS]] as const;
   let step = 0;
   for (let r = 0; r < ROUNDS; r++) {
-    for (const [name, url] of [['lablog', server.url], ['floor', floor.url]] as const) {
-      const got = await nodeLoops(url, fixture, step);
+    for (const [name, url, kinds] of servers) {
+      const got = await nodeLoops(url, fixture, step, kinds);
       step += got.steps;
       node[name].push(got);
-      log(`round ${r + 1}, ${name}: log-metric ${ms(got.logMetric)}, search ${ms(got.search)}, get-history ${ms(got.history)}`);
+      log(`round ${r + 1}, ${name}: ${kinds.map((k) => `${k} ${ms(got[k])}`).join(', ')}`);
     }
   }
-  const py = { lablog: pythonLoops(server.url, fixture, 10_000_000), floor: pythonLoops(floor.url, fixture, 10_000_000) };
-
-  const ingested = await ingest(ctx, experimentId, 4);
-  const raw = rawInsertRate(server.dataDir, ingested.points);
-  log(`raw SQLite insert loop: ${Math.round(raw).toLocaleString('en-US')} points/s`);
+  const py = wanted('python') ? { lablog: pythonLoops(server.url, fixture, 10_000_000), floor: pythonLoops(floor.url, fixture, 10_000_000) } : { lablog: null, floor: null };
 
   const rows: string[][] = [];
   const row = (name: string, mine: number, base: number, target: number) => {
@@ -119,21 +130,32 @@ try {
     rows.push([name, ms(mine), ms(base), `${ratio.toFixed(2)}x`, `<= ${target}x`, ratio <= target ? 'PASS' : 'MISS']);
   };
   for (const [kind, name] of [['logMetric', 'runs/log-metric, one point'], ['search', `runs/search over ${SEARCH_RUNS.toLocaleString('en-US')} runs, filtered, ordered`], ['history', `metrics/get-history, ${HISTORY_POINTS.toLocaleString('en-US')} points`]] as const) {
+    if (!wanted(kind)) continue;
     row(`${name} (Node client, p50)`, median(node.lablog.map((x) => x[kind])), median(node.floor.map((x) => x[kind])), TARGETS[kind]);
+    if (kind !== 'logMetric' && node.computed.length > 0) {
+      row(`${name}, answer computed, not kept (Node client, p50)`, median(node.computed.map((x) => x[kind])), median(node.floor.map((x) => x[kind])), TARGETS[kind]);
+    }
     if (py.lablog && py.floor) row(`${name} (Python http.client, p50)`, py.lablog[kind], py.floor[kind], TARGETS[kind]);
   }
-  const share = ingested.rate / raw;
-  rows.push([
-    'log-batch ingest, 1,000 points per request, 4 clients',
-    `${Math.round(ingested.rate).toLocaleString('en-US')} points/s`,
-    `${Math.round(raw).toLocaleString('en-US')} points/s (bare SQLite loop)`,
-    `${(share * 100).toFixed(0)} %`,
-    `>= ${TARGETS.ingest * 100} %`,
-    share >= TARGETS.ingest ? 'PASS' : 'MISS',
-  ]);
+  if (wanted('ingest')) {
+    const ingested = await ingest(ctx, experimentId, 4);
+    const raw = rawInsertRate(server.dataDir, ingested.points);
+    log(`raw SQLite insert loop: ${Math.round(raw).toLocaleString('en-US')} points/s`);
+    const share = ingested.rate / raw;
+    rows.push([
+      'log-batch ingest, 1,000 points per request, 4 clients',
+      `${Math.round(ingested.rate).toLocaleString('en-US')} points/s`,
+      `${Math.round(raw).toLocaleString('en-US')} points/s (bare SQLite loop)`,
+      `${(share * 100).toFixed(0)} %`,
+      `>= ${TARGETS.ingest * 100} %`,
+      share >= TARGETS.ingest ? 'PASS' : 'MISS',
+    ]);
+  }
   console.log(textTable(['figure', 'lablog', 'floor', 'ratio', 'target', 'result'], rows));
 } finally {
   floor?.child.kill('SIGTERM');
+  // The data dir is the first server's: cleanup() below removes it.
+  await computing?.stop();
   await server.stop();
   server.cleanup();
 }

@@ -49,7 +49,8 @@ export async function startLocalServer(opts: { env?: Record<string, string>; dat
   const spawnedAt = performance.now();
   const child = spawn(process.execPath, [...START_FLAGS, ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), MAIN, '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], {
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, ...opts.env },
+    // Benchmarks time computing an answer, so repeats are not served kept unless asked (bench/floor.ts does).
+    env: { LABLOG_ANSWER_CACHE_MB: '0', ...process.env, ...opts.env },
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let gone = false;

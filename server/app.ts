@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { accountRoutes } from './api/accounts.routes.js';
 import { artifactRoutes } from './api/artifacts.routes.js';
 import { experimentRoutes } from './api/experiments.routes.js';
+import { ANSWER_CACHE_BYTES, createAnswerCache } from './api/answer-cache.js';
 import { metricRoutes } from './api/metrics.routes.js';
 import { OIDC_CALLBACK_PATH, oidcRoutes } from './api/oidc.routes.js';
 import { modelVersionRoutes } from './api/registry-versions.routes.js';
@@ -46,7 +47,7 @@ type AuthSettings = Pick<
   Pick<Config, 'trustedProxyHeader' | 'publicUrl' | 'oidcIssuer' | 'oidcClientId' | 'oidcClientSecret' | 'oidcAdminClaim'>;
 
 export interface AppDeps {
-  config: Pick<Config, 'bodyLimit' | 'maxArtifactBytes'> & Partial<AuthSettings> & Partial<ConnectionLimits> & { artifactListPageSize?: number };
+  config: Pick<Config, 'bodyLimit' | 'maxArtifactBytes'> & Partial<AuthSettings> & Partial<ConnectionLimits> & Partial<Pick<Config, 'answerCacheMb'>> & { artifactListPageSize?: number };
   store: TrackingStore;
   artifacts: ArtifactStore;
   logger: Logger | false;
@@ -160,8 +161,11 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date,
   registerSdkRoutes(app, { publicUrl: config.publicUrl });
 
   await app.register(experimentRoutes, { experiments: createExperimentService(store, clock, access) });
-  await app.register(runRoutes, { runs: createRunService(store, clock, access) });
-  await app.register(metricRoutes, { metrics: createMetricService(store, access) });
+  // Only a store that sees every writer's writes gives a version (SQLite; see TrackingStore.answerVersion).
+  const cacheBytes = (config.answerCacheMb ?? ANSWER_CACHE_BYTES / 2 ** 20) * 2 ** 20;
+  const answers = store.answerVersion && cacheBytes > 0 ? createAnswerCache(() => store.answerVersion!(), cacheBytes) : null;
+  await app.register(runRoutes, { runs: createRunService(store, clock, access), answers });
+  await app.register(metricRoutes, { metrics: createMetricService(store, access), answers });
   const artifactService = createArtifactService(store, artifacts, access, {
     maxBytes: config.maxArtifactBytes,
     listPageSize: config.artifactListPageSize ?? 1000,

@@ -55,6 +55,8 @@ export const configSchema = z.object({
   bodyTimeout: z.coerce.number().positive().default(DEFAULT_LIMITS.bodyTimeout),
   /** Seconds a connection may stay silent both ways before it is closed. */
   idleTimeout: z.coerce.number().positive().default(DEFAULT_LIMITS.idleTimeout),
+  /** MiB of repeated search and history answers kept until the next write (SQLite only; 0: none). */
+  answerCacheMb: z.coerce.number().min(0).default(64),
 
   // Team hosting (docs/auth.md).
   auth: z
@@ -116,6 +118,7 @@ const ENV: Record<string, keyof Config> = {
   LABLOG_HEADERS_TIMEOUT: 'headersTimeout',
   LABLOG_BODY_TIMEOUT: 'bodyTimeout',
   LABLOG_IDLE_TIMEOUT: 'idleTimeout',
+  LABLOG_ANSWER_CACHE_MB: 'answerCacheMb',
   LABLOG_MAX_ARTIFACT_BYTES: 'maxArtifactBytes',
   LABLOG_AUTH: 'auth',
   LABLOG_ADMIN_USERNAME: 'adminUsername',

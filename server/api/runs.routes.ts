@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { RUN_ID, type RunService } from '../tracking/runs.service.js';
+import { callerKey, type AnswerCache } from './answer-cache.js';
 import { LIMITS } from '../tracking/validation.js';
 import { checkMaxResults, LABLOG_PREFIX, MLFLOW_PREFIXES, runIdOf, SEARCH_MAX_RESULTS } from './prefixes.js';
 import { double, EX, experimentId, int64, keyValue, keyValues, nonNegInt64, requiredString, runRef, runStatus, viewType, withExamples } from './schemas.js';
@@ -83,7 +84,10 @@ export const searchRunsBody = withExamples(z.object({
   { experiment_ids: [EX.experiment], filter: "metrics.val_loss < 0.5 and params.lr = '0.001'", max_results: 100, order_by: ['metrics.val_loss ASC'] },
 );
 
-export async function runRoutes(app: FastifyInstance, opts: { runs: RunService }) {
+/** What Fastify names a JSON answer it serialized itself, so a kept answer looks the same. */
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+export async function runRoutes(app: FastifyInstance, opts: { runs: RunService; answers?: AnswerCache | null }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const svc = opts.runs;
   const done = async (work: Promise<unknown>) => {
@@ -163,7 +167,13 @@ export async function runRoutes(app: FastifyInstance, opts: { runs: RunService }
       );
       return {};
     });
-    r.post(`${p}/runs/search`, { schema: { body: searchRunsBody } }, async (req) => {
+    r.post(`${p}/runs/search`, { schema: { body: searchRunsBody } }, async (req, reply) => {
+      const answers = opts.answers ?? null;
+      // Read before the search, so that a write meanwhile leaves the answer unkept (answer-cache.ts).
+      const version = answers?.version() ?? null;
+      const key = version === null ? '' : `search\u0000${callerKey(req.caller!)}\u0000${JSON.stringify(req.body)}`;
+      const kept = version === null ? undefined : answers!.get(key, version);
+      if (kept !== undefined) return reply.type(JSON_TYPE).send(kept);
       const page = await svc.search(req.caller!, {
         experimentIds: req.body.experiment_ids,
         filter: req.body.filter,
@@ -172,7 +182,11 @@ export async function runRoutes(app: FastifyInstance, opts: { runs: RunService }
         offset: decodePageToken(req.body.page_token),
         limit: checkMaxResults(req.body.max_results),
       });
-      return withToken({ runs: page.items.map(runJson) }, page.nextOffset);
+      const answer = withToken({ runs: page.items.map(runJson) }, page.nextOffset);
+      if (version === null) return answer;
+      const bytes = Buffer.from(JSON.stringify(answer));
+      answers!.put(key, version, bytes);
+      return reply.type(JSON_TYPE).send(bytes);
     });
   }
 }

@@ -197,6 +197,13 @@ export interface GcExperiment {
  * sit beside the SQLite one. Methods that name a run or experiment throw RESOURCE_DOES_NOT_EXIST.
  */
 export interface TrackingStore extends SweepStore, AuthStore, ImportStore, RegistryStore {
+  /**
+   * A token that differs after any write to the store, by this process or another (null when none can
+   * be given now, e.g. inside a transaction). Read before a read, it names the state that read sees, so
+   * an answer kept under it is served again only while nothing was written since. A store that cannot
+   * know every writer's writes (PostgreSQL with several servers) leaves it out: nothing is kept.
+   */
+  answerVersion?(): string | null;
   createExperiment(e: NewExperiment): Promise<string>;
   getExperiment(id: string): Promise<Experiment>;
   getExperimentByName(name: string): Promise<Experiment | null>;

@@ -97,11 +97,37 @@ function statements(
   const authFeed = createAuthFeed();
 
   const seriesOf = (runUuid: string, key: string) => metrics.seriesId(runs.row(runUuid).id, key);
+  // total_changes() counts every row this connection's statements inserted, updated or deleted (the
+  // only writer in this process); data_version moves when another connection (another process on the
+  // same file) commits. Both only grow, so a pair never comes back once anything was written.
+  const version = db.prepare<[], [number, number]>('SELECT total_changes(), data_version FROM pragma_data_version()').raw(true);
+  const totalChanges = db.prepare<[], number>('SELECT total_changes()').pluck();
+  // Rows changed by writes that no answer reads: with auth on, every search (a POST) is recorded in the
+  // audit log and a token's use is noted, and counting those would make every answer a new one.
+  let unread = 0;
+  const auth = createAuthStatements(db, authFeed);
+  /** `write` runs its one statement synchronously inside this call, so the count's growth is its own. */
+  const unreadWrite = <A extends unknown[]>(write: (...a: A) => Promise<void>) => (...a: A) => {
+    const before = totalChanges.get()!;
+    try {
+      return write(...a);
+    } finally {
+      unread += totalChanges.get()! - before;
+    }
+  };
 
   return {
     db,
     readOnlyBecause,
-    ...createAuthStatements(db, authFeed),
+    answerVersion: () => {
+      // Inside a transaction a read sees writes that may yet roll back.
+      if (db.inTransaction) return null;
+      const [changes, dataVersion] = version.get()!;
+      return `${changes - unread}:${dataVersion}`;
+    },
+    ...auth,
+    appendAudit: unreadWrite(auth.appendAudit),
+    touchToken: unreadWrite(auth.touchToken),
     ...createRegistryStatements(db, authFeed),
     ...createRegistryImportStatements(db),
     createExperiment: async (e) => experiments.create(e),
