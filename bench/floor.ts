@@ -4,7 +4,8 @@
 // in rounds, and each figure is printed as a ratio to the floor; the loops run in Node (one keep-alive
 // connection) and in Python's http.client (bench/floor_client.py, what a call costs the stock client),
 // when python3 is there. Ingest is compared with a bare SQLite insert loop of the same points on the same
-// disk (bench/raw-sqlite.ts). `npm run build && node dist/bench/floor.js` (BENCH_QUICK=1: a short run).
+// disk (bench/raw-sqlite.ts). `npm run build && node dist/bench/floor.js` (BENCH_QUICK=1: a short run;
+// BENCH_FLOOR=ingest: the ingest figure alone, without the search seed and the floor server).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -73,6 +74,22 @@ function pythonLoops(url: string, f: Fixture, stepFrom: number) {
   return { logMetric: o.log_metric.p50, search: o.search.p50, history: o.history.p50 };
 }
 
+/** The ingest row: lablog's log-batch rate from 4 clients against the bare loop of as many points. */
+async function ingestRow(ctx: { url: string; serverPid: number }, dataDir: string, experimentId: string): Promise<string[]> {
+  const ingested = await ingest(ctx, experimentId, 4);
+  const raw = rawInsertRate(dataDir, ingested.points);
+  log(`raw SQLite insert loop: ${Math.round(raw).toLocaleString('en-US')} points/s`);
+  const share = ingested.rate / raw;
+  return [
+    'log-batch ingest, 1,000 points per request, 4 clients',
+    `${Math.round(ingested.rate).toLocaleString('en-US')} points/s`,
+    `${Math.round(raw).toLocaleString('en-US')} points/s (bare SQLite loop)`,
+    `${(share * 100).toFixed(0)} %`,
+    `>= ${TARGETS.ingest * 100} %`,
+    share >= TARGETS.ingest ? 'PASS' : 'MISS',
+  ];
+}
+
 const median = (xs: number[]) => percentile(xs, 50);
 const ms = (v: number) => `${v < 10 ? v.toFixed(3) : v.toFixed(1)} ms`;
 
@@ -83,6 +100,15 @@ const server = await startLocalServer();
 let floor: Awaited<ReturnType<typeof startFloor>> | null = null;
 try {
   const ctx = { url: server.url, serverPid: server.pid };
+  if (process.env.BENCH_FLOOR === 'ingest') {
+    const c = new Client(server.url);
+    const experimentId = await createExperiment(c, 'bench-floor');
+    c.close();
+    console.log(textTable(['figure', 'lablog', 'floor', 'ratio', 'target', 'result'], [await ingestRow(ctx, server.dataDir, experimentId)]));
+    await server.stop();
+    server.cleanup();
+    process.exit(0);
+  }
   const seeded = await seed(ctx, SEARCH_RUNS);
   const c = new Client(server.url);
   const experimentId = await createExperiment(c, 'bench-floor');
@@ -109,10 +135,6 @@ try {
   }
   const py = { lablog: pythonLoops(server.url, fixture, 10_000_000), floor: pythonLoops(floor.url, fixture, 10_000_000) };
 
-  const ingested = await ingest(ctx, experimentId, 4);
-  const raw = rawInsertRate(server.dataDir, ingested.points);
-  log(`raw SQLite insert loop: ${Math.round(raw).toLocaleString('en-US')} points/s`);
-
   const rows: string[][] = [];
   const row = (name: string, mine: number, base: number, target: number) => {
     const ratio = mine / base;
@@ -122,15 +144,7 @@ try {
     row(`${name} (Node client, p50)`, median(node.lablog.map((x) => x[kind])), median(node.floor.map((x) => x[kind])), TARGETS[kind]);
     if (py.lablog && py.floor) row(`${name} (Python http.client, p50)`, py.lablog[kind], py.floor[kind], TARGETS[kind]);
   }
-  const share = ingested.rate / raw;
-  rows.push([
-    'log-batch ingest, 1,000 points per request, 4 clients',
-    `${Math.round(ingested.rate).toLocaleString('en-US')} points/s`,
-    `${Math.round(raw).toLocaleString('en-US')} points/s (bare SQLite loop)`,
-    `${(share * 100).toFixed(0)} %`,
-    `>= ${TARGETS.ingest * 100} %`,
-    share >= TARGETS.ingest ? 'PASS' : 'MISS',
-  ]);
+  rows.push(await ingestRow(ctx, server.dataDir, experimentId));
   console.log(textTable(['figure', 'lablog', 'floor', 'ratio', 'target', 'result'], rows));
 } finally {
   floor?.child.kill('SIGTERM');
