@@ -21,7 +21,8 @@ import {
 import type { Bucket, MetricPoint } from '../types.js';
 import type pg from 'pg';
 import { sendLast, type Queryable } from './db.js';
-import { byStep, insertPieces, insertPiecesSql, packBytes, pieceColumns, pointsOf, tailRows, unpack, type Piece } from './tail.sql.js';
+import { byStep, pointsOf, unpack } from '../tail-pieces.js';
+import { insertPieces, insertPiecesSql, packBytes, pieceColumns, tailRows, type Piece } from './tail.sql.js';
 
 interface SeriesRow {
   id: number;
