@@ -30,11 +30,13 @@ export function keepRawJson(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser(app.initialConfig.onProtoPoisoning ?? 'error', app.initialConfig.onConstructorPoisoning ?? 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
-    if (jsonNestsDeeperThan(body as string, MAX_JSON_DEPTH)) {
-      return done(invalid(`Malformed JSON in request body: nested deeper than ${MAX_JSON_DEPTH} levels, the most lablog accepts`), undefined);
-    }
     (req as unknown as Record<symbol, unknown>)[RAW_JSON] = body;
-    parse(req, body as string, done);
+    parse(req, body as string, (err, value) => {
+      if (!err && jsonNestsDeeperThan(value, MAX_JSON_DEPTH)) {
+        return done(invalid(`Malformed JSON in request body: nested deeper than ${MAX_JSON_DEPTH} levels, the most lablog accepts`), undefined);
+      }
+      done(err, value);
+    });
   });
 }
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Database } from 'better-sqlite3';
+import { encodeChunk } from './chunk-codec.js';
 
 interface JournalEntry {
   idx: number;
@@ -15,6 +16,7 @@ interface JournalEntry {
  */
 export function migrate(db: Database, migrationsDir: string): number {
   const journal = readJournal(migrationsDir);
+  registerMigrationFunctions(db);
   db.exec(
     'CREATE TABLE IF NOT EXISTS lablog_migrations (idx INTEGER PRIMARY KEY, tag TEXT NOT NULL, hash TEXT NOT NULL, applied_at INTEGER NOT NULL)',
   );
@@ -34,6 +36,24 @@ export function migrate(db: Database, migrationsDir: string): number {
     run.immediate();
   }
   return applied;
+}
+
+/**
+ * What a migration's SQL cannot compute itself. lablog_tail_piece(step, timestamp, value ORDER BY seq):
+ * a series' tail rows as one piece in the chunk encoding (0015_tail_pieces; a NULL value is NaN).
+ */
+function registerMigrationFunctions(db: Database): void {
+  type Rows = { steps: number[]; timestamps: number[]; values: number[] };
+  db.aggregate('lablog_tail_piece', {
+    start: (): Rows => ({ steps: [], timestamps: [], values: [] }),
+    // The SQL function takes as many arguments as this has after the accumulator (its types assume one).
+    step: ((acc: Rows, step: unknown, timestamp: unknown, value: unknown) => {
+      acc.steps.push(Number(step));
+      acc.timestamps.push(Number(timestamp));
+      acc.values.push(value === null ? NaN : Number(value));
+    }) as never,
+    result: (acc: Rows) => encodeChunk(acc.steps, acc.timestamps, acc.values),
+  });
 }
 
 function readJournal(migrationsDir: string): JournalEntry[] {

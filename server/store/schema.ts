@@ -90,7 +90,7 @@ export const metricSeries = sqliteTable(
     step: integer('step').notNull(),
     timestamp: integer('timestamp').notNull(),
     count: integer('count').notNull().default(0),
-    /** Points in metric_tail for this series; at CHUNK_POINTS they are packed into a chunk. */
+    /** Points in metric_tail's pieces for this series; at CHUNK_POINTS they are packed into a chunk. */
     tailCount: integer('tail_count').notNull().default(0),
   },
   (t) => [
@@ -101,19 +101,22 @@ export const metricSeries = sqliteTable(
 );
 
 /**
- * Recent points of a series, one row each, until there are enough to pack into a chunk. `seq` is the
- * point's place in its series (metric_series.count when it arrived), so the table is clustered by
- * series: WITHOUT ROWID (migration 0010, written by hand: drizzle cannot declare it), the rows a chunk
- * takes are read and deleted from a few adjacent pages instead of one page per row.
+ * Recent points of a series until there are enough to pack into a chunk: a piece per (series, write),
+ * that write's points in arrival order in the chunk encoding (store/tail-pieces.ts), so a 1,000-point
+ * log-batch of 10 keys writes 10 rows, not 1,000 (migration 0015). `seq` is the place of the piece's
+ * first point in its series (metric_series.count when it arrived), so the table is clustered by series:
+ * WITHOUT ROWID (written by hand in the migrations: drizzle cannot declare it), a seal reads and deletes
+ * a few adjacent rows.
  */
 export const metricTail = sqliteTable(
   'metric_tail',
   {
     seriesId: integer('series_id').notNull().references(() => metricSeries.id, { onDelete: 'cascade' }),
     seq: integer('seq').notNull(),
-    step: integer('step').notNull(),
-    timestamp: integer('timestamp').notNull(),
-    value: real('value'),
+    n: integer('n').notNull(),
+    minStep: integer('min_step').notNull(),
+    maxStep: integer('max_step').notNull(),
+    data: blob('data', { mode: 'buffer' }).notNull(),
   },
   (t) => [primaryKey({ columns: [t.seriesId, t.seq] })],
 );

@@ -52,6 +52,10 @@ export function checkLength(what: string, value: string, limit: number): void {
 
 export function validateMetric(m: MetricPoint): void {
   validateKey('metric', m.key);
+  validatePoint(m);
+}
+
+function validatePoint(m: MetricPoint): void {
   if (!Number.isSafeInteger(m.timestamp) || m.timestamp < 0) {
     throw invalid(`Got invalid timestamp ${m.timestamp} for metric '${m.key}' (value=${m.value}). Timestamp must be a nonnegative long (64-bit integer) `);
   }
@@ -95,7 +99,16 @@ export function validateBatch(b: Batch): void {
   if (dupes.length > 0) {
     throw invalid(`Duplicate parameter keys have been submitted: [${dupes.map((k) => `'${k}'`).join(', ')}]. Please ensure the request contains only one param value per param key.`);
   }
-  b.metrics.forEach(validateMetric);
+  // A batch repeats a few keys over many steps (10 keys x 100 steps): each key's checks (a regex, a
+  // path normalisation, messages built) run once, not per point; the first failing point still fails.
+  const keys = new Set<string>();
+  for (const m of b.metrics) {
+    if (!keys.has(m.key)) {
+      validateKey('metric', m.key);
+      keys.add(m.key);
+    }
+    validatePoint(m);
+  }
   b.params.forEach(validateParam);
   b.tags.forEach(validateTag);
 }

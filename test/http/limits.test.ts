@@ -20,12 +20,17 @@ describe('JSON nesting cap', () => {
   const post = (url: string, payload: string) => injectJson(t.app, { method: 'POST', url: `/api/2.0/mlflow/${url}`, payload, headers: { 'content-type': 'application/json' } });
   const tags = async () => (await t.get('runs/get', { run_id: runId })).json.run.data.tags as { key: string; value: string }[];
 
-  test('counts brackets outside strings only, escapes included', () => {
-    assert.equal(jsonNestsDeeperThan(nestedArray(3), 3), false);
-    assert.equal(jsonNestsDeeperThan(nestedArray(4), 3), true);
-    assert.equal(jsonNestsDeeperThan(`{"v":"${'['.repeat(100)}"}`, 3), false);
-    assert.equal(jsonNestsDeeperThan(`{"v":"\\"${'{'.repeat(100)}"}`, 3), false, 'an escaped quote does not end the string');
-    assert.equal(jsonNestsDeeperThan(`{"v":"\\\\",${'"w":['.repeat(3)}1]]]}`, 3), true, 'an escaped backslash does');
+  test('counts arrays and objects inside one another, not brackets inside strings', () => {
+    const deeper = (text: string, max: number) => jsonNestsDeeperThan(JSON.parse(text), max);
+    assert.equal(deeper(nestedArray(3), 3), false);
+    assert.equal(deeper(nestedArray(4), 3), true);
+    assert.equal(deeper(nestedObject(3), 3), false);
+    assert.equal(deeper(nestedObject(4), 3), true);
+    assert.equal(deeper(`[[[1]],[[{"a":[]}]]]`, 3), true, 'a deep branch after a shallow one');
+    assert.equal(deeper(`{"v":"${'['.repeat(100)}"}`, 3), false);
+    assert.equal(deeper(`{"v":"\\"${'{'.repeat(100)}"}`, 3), false, 'an escaped quote does not end the string');
+    assert.equal(deeper(`{"v":"\\\\","w":[[[1]]]}`, 3), true, 'an escaped backslash does');
+    assert.equal(deeper('"text"', 0), false);
   });
 
   for (const [shape, build] of [['arrays', nestedArray], ['objects', nestedObject]] as const) {

@@ -78,7 +78,7 @@ describe('metric series in SQLite', () => {
     await log(Array.from({ length: n }, (_, i) => ({ key: 'a', value: i / 2, timestamp: 1000 + i, step: i })));
     const chunks = store.db.prepare("SELECT n FROM metric_chunks c JOIN metric_series s ON s.id = c.series_id WHERE s.key = 'a'").pluck().all();
     assert.deepEqual(chunks, [CHUNK_POINTS, CHUNK_POINTS]);
-    const tail = store.db.prepare("SELECT count(*) FROM metric_tail t JOIN metric_series s ON s.id = t.series_id WHERE s.key = 'a'").pluck().get();
+    const tail = store.db.prepare("SELECT coalesce(sum(t.n), 0) FROM metric_tail t JOIN metric_series s ON s.id = t.series_id WHERE s.key = 'a'").pluck().get();
     assert.equal(tail, 100);
 
     const all = await history({ runId, key: 'a', offset: 0, limit: null });

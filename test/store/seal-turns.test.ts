@@ -39,7 +39,7 @@ describe('chunks sealed a few per event-loop turn', () => {
   }
   const layout = (key: string) => ({
     chunks: store.db.prepare('SELECT c.n FROM metric_chunks c JOIN metric_series s ON s.id = c.series_id WHERE s.key = ? ORDER BY c.id').pluck().all(key) as number[],
-    tail: store.db.prepare('SELECT count(*) FROM metric_tail t JOIN metric_series s ON s.id = t.series_id WHERE s.key = ?').pluck().get(key) as number,
+    tail: store.db.prepare('SELECT coalesce(sum(t.n), 0) FROM metric_tail t JOIN metric_series s ON s.id = t.series_id WHERE s.key = ?').pluck().get(key) as number,
   });
 
   test('series due together: a few seal in this turn, the rest on their next append, and every point reads back', async () => {

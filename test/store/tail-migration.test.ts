@@ -4,17 +4,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { encodeChunk } from '../../server/store/chunk-codec.js';
+import { decodeChunk, encodeChunk } from '../../server/store/chunk-codec.js';
 import { MIGRATIONS_DIR } from '../../server/store/db.js';
 import { migrate } from '../../server/store/migrate.js';
 import { DB_FILE, openSqliteStore } from '../../server/store/sqlite/index.js';
 import { migrationsUpTo } from '../support/migrations.js';
 
-describe('migration 0010: metric_tail clustered by series', () => {
+describe('migrations 0010 and 0015: metric_tail clustered by series, then a piece per write', () => {
   const dirs: string[] = [];
   after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-  test('tail rows keep their arrival order as seq after the chunked points, and appending and sealing carry on', async () => {
+  test('tail rows keep their arrival order after the chunked points, as one piece per series, and appending and sealing carry on', async () => {
     const old = migrationsUpTo(MIGRATIONS_DIR, 9);
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'lablog-tail-'));
     dirs.push(old, dataDir);
@@ -31,14 +31,25 @@ describe('migration 0010: metric_tail clustered by series', () => {
     // 'acc': three points at one step and time, in arrival order 1, 2, 3, interleaved with the other series.
     db.prepare('INSERT INTO metric_series (id, run_id, key, value, step, timestamp, count, tail_count) VALUES (2, 1, ?, 3, 9, 9, 3, 3)').run('acc');
     for (const [series, step, value] of [[1, 1024, 1024], [2, 9, 1], [1, 1025, 7], [2, 9, 2], [1, 1025, 3], [1, 1026, 1026], [2, 9, 3], [1, 1027, 1027]]) tail.run(series, step, step === 9 ? 9 : step, value);
+    // 'nan': a point whose value SQLite kept as NULL (NaN).
+    db.prepare('INSERT INTO metric_series (id, run_id, key, value, step, timestamp, count, tail_count) VALUES (3, 1, ?, NULL, 0, 5, 1, 1)').run('nan');
+    tail.run(3, 0, 5, null);
     db.close();
 
     const store = openSqliteStore(dataDir);
     try {
       const ddl = store.db.prepare("SELECT sql FROM sqlite_master WHERE name = 'metric_tail'").pluck().get() as string;
       assert.match(ddl, /WITHOUT ROWID/);
-      const rows = store.db.prepare('SELECT series_id, seq, step, value FROM metric_tail ORDER BY series_id, seq').raw().all();
-      assert.deepEqual(rows, [[1, 1024, 1024, 1024], [1, 1025, 1025, 7], [1, 1026, 1025, 3], [1, 1027, 1026, 1026], [1, 1028, 1027, 1027], [2, 0, 9, 1], [2, 1, 9, 2], [2, 2, 9, 3]]);
+      // 0010 numbered the rows by arrival after the chunked points; 0015 packed each series' rows, in
+      // that order, into one piece whose seq is its first point's.
+      const pieces = store.db.prepare('SELECT series_id, seq, n, min_step, max_step, data FROM metric_tail ORDER BY series_id, seq').raw().all() as [number, number, number, number, number, Buffer][];
+      assert.deepEqual(pieces.map((p) => p.slice(0, 5)), [[1, 1024, 5, 1024, 1027], [2, 0, 3, 9, 9], [3, 0, 1, 0, 0]]);
+      const unpacked = pieces.map((p) => decodeChunk(p[5])).map((c) => [[...c.steps], [...c.timestamps], [...c.values]]);
+      assert.deepEqual(unpacked, [
+        [[1024, 1025, 1025, 1026, 1027], [1024, 1025, 1025, 1026, 1027], [1024, 7, 3, 1026, 1027]],
+        [[9, 9, 9], [9, 9, 9], [1, 2, 3]],
+        [[0], [5], [NaN]],
+      ]);
 
       const loss = (await store.getMetricHistory({ runId: 'r1', key: 'loss', offset: 0, limit: null })).points;
       assert.deepEqual([...loss.values.slice(1023)], [1023, 1024, 7, 3, 1026, 1027]);

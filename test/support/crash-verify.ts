@@ -67,8 +67,9 @@ export function readRunFromRows(db: Database.Database, runUuid: string): RunView
   const view = { params: kv('params'), tags: kv('tags'), points: new Map(), latest: new Map(), counts: new Map() } as RunView & { counts: Map<string, number> };
   const series = db.prepare('SELECT id, key, step, value, count FROM metric_series WHERE run_id = ?').all(runId) as { id: number; key: string; step: number; value: number; count: number }[];
   for (const s of series) {
-    const points = (db.prepare('SELECT step, timestamp, value FROM metric_tail WHERE series_id = ?').raw().all(s.id) as [number, number, number][]).slice();
-    for (const data of db.prepare('SELECT data FROM metric_chunks WHERE series_id = ?').pluck().all(s.id) as Buffer[]) {
+    const points: [number, number, number][] = [];
+    const pieces = db.prepare('SELECT data FROM metric_tail WHERE series_id = ?').pluck().all(s.id) as Buffer[];
+    for (const data of [...pieces, ...(db.prepare('SELECT data FROM metric_chunks WHERE series_id = ?').pluck().all(s.id) as Buffer[])]) {
       const c = decodeChunk(data);
       for (let i = 0; i < c.values.length; i++) points.push([c.steps[i], c.timestamps[i], c.values[i]]);
     }

@@ -46,14 +46,10 @@ export interface TailPoint {
   value: number | null;
 }
 
-/**
- * The points in metric_tail (of one series, or all) in arrival order: SQLite's row per point,
- * PostgreSQL's pieces (a row per write, store/postgres/tail.sql.ts) unpacked.
- */
+/** The points in metric_tail (of one series, or all) in arrival order: its pieces (a row per write, store/tail-pieces.ts) unpacked. */
 export async function tailPoints(t: Pick<TestApp, 'backend' | 'sql'>, seriesId?: number): Promise<TailPoint[]> {
   const where = seriesId === undefined ? '' : ' WHERE series_id = ?';
   const params = seriesId === undefined ? [] : [seriesId];
-  if (t.backend === 'sqlite') return t.sql<TailPoint>(`SELECT step, timestamp, value FROM metric_tail${where} ORDER BY series_id, seq`, ...params);
   const pieces = await t.sql<{ data: Buffer }>(`SELECT data FROM metric_tail${where} ORDER BY series_id, seq`, ...params);
   return pieces.flatMap(({ data }) => {
     const p = decodeChunk(data);

@@ -2,7 +2,6 @@ import path from 'node:path';
 import type pg from 'pg';
 import { openDatabaseReadOnly, type Db } from '../db.js';
 import { transaction } from '../postgres/db.js';
-import { insertPieces, type Piece } from '../postgres/tail.sql.js';
 import type { TablePlan } from './tables.js';
 
 /** Where the copy is, kept in the target in the same transaction as each batch it counts. */
@@ -99,8 +98,7 @@ export async function copyTable(db: Db, pool: pg.Pool, t: TablePlan, done: numbe
     if (batch.length === 0) return;
     const n = batch.length;
     await transaction(pool, async (c) => {
-      if (t.packed) await insertPieces(c, pieces(batch as TailRowOf[]));
-      else await c.query(insert, t.columns.map((_, i) => batch.map((row) => (booleans[i] && row[i] !== null ? row[i] === 1 : row[i]))));
+      await c.query(insert, t.columns.map((_, i) => batch.map((row) => (booleans[i] && row[i] !== null ? row[i] === 1 : row[i]))));
       await c.query(`UPDATE ${PROGRESS} SET copied = copied + $1 WHERE table_name = $2`, [n, t.name]);
     });
     done += n;
@@ -115,26 +113,6 @@ export async function copyTable(db: Db, pool: pg.Pool, t: TablePlan, done: numbe
   }
   await flush();
   return done;
-}
-
-type TailRowOf = [seriesId: number, step: number, timestamp: number, value: number | null];
-
-/** Tail rows in (series, arrival) order as a piece per series; a series cut by a batch's end gets two. */
-function pieces(rows: TailRowOf[]): Piece[] {
-  const out: Piece[] = [];
-  for (let from = 0, to = 1; from < rows.length; from = to++) {
-    while (to < rows.length && rows[to][0] === rows[from][0]) to++;
-    const run = rows.slice(from, to);
-    out.push({
-      seriesId: run[0][0],
-      points: {
-        steps: Float64Array.from(run, (r) => r[1]),
-        timestamps: Float64Array.from(run, (r) => r[2]),
-        values: Float64Array.from(run, (r) => (r[3] === null ? NaN : r[3])),
-      },
-    });
-  }
-  return out;
 }
 
 /**
@@ -155,12 +133,11 @@ export async function advanceSequences(pool: pg.Pool, plan: TablePlan[]): Promis
   }
 }
 
-/** Rows per table in the target (points, for a packed table), for the final comparison. */
+/** Rows per table in the target, for the final comparison. */
 export async function targetCounts(pool: pg.Pool, plan: TablePlan[]): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   for (const t of plan) {
-    const count = t.packed ? 'coalesce(sum(n), 0)' : 'count(*)';
-    out.set(t.name, Number((await pool.query<{ n: number }>(`SELECT ${count} AS n FROM "${t.name}"`)).rows[0].n));
+    out.set(t.name, Number((await pool.query<{ n: number }>(`SELECT count(*) AS n FROM "${t.name}"`)).rows[0].n));
   }
   return out;
 }

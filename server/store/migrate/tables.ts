@@ -15,24 +15,14 @@ export interface TablePlan {
   types: string[];
   /** SQLite's key order, so that a resumed copy skips exactly the rows already copied. */
   orderBy: string;
-  /**
-   * SQLite's rows of one point each (series_id, step, timestamp, value) become PostgreSQL's pieces of
-   * points (metric_tail, postgres/tail.sql.ts); its row count is then the points the pieces hold.
-   */
-  packed?: boolean;
 }
-
-/** Tables whose rows PostgreSQL packs: the SQLite columns read, in the order that is arrival order. */
-const PACKED: Record<string, { columns: string[]; orderBy: string }> = {
-  metric_tail: { columns: ['series_id', 'step', 'timestamp', 'value'], orderBy: '"series_id", "seq"' },
-};
 
 /**
  * The tables to copy, parents before children (by PostgreSQL's foreign keys), derived from the two
  * drizzle schemas so that a table added to both is copied without touching this file. A SQLite-only
  * table (metric_chunk_pages, a read accelerator rebuilt from the chunks) is not copied. A column that
  * is PostgreSQL's own identity key but only part of SQLite's key is left for PostgreSQL to number, in
- * the source's order; metric_tail, whose rows PostgreSQL packs into pieces, is read as PACKED says.
+ * the source's order. metric_tail's pieces are the same bytes in both stores, copied as rows.
  */
 export function copyPlan(): TablePlan[] {
   const sqlite = new Map(
@@ -52,14 +42,12 @@ export function copyPlan(): TablePlan[] {
     const sqliteCols = new Set(s.columns.map((c) => c.name));
     const ownIdentity = (c: (typeof p.columns)[number]) => c.primary && c.generatedIdentity !== undefined && !(sqliteKey.length === 1 && sqliteKey[0] === c.name);
     const copied = p.columns.filter((c) => sqliteCols.has(c.name) && !ownIdentity(c));
-    const packed = PACKED[p.name];
     plans.set(p.name, {
       name: p.name,
-      columns: packed?.columns ?? copied.map((c) => c.name),
-      types: packed ? [] : copied.map((c) => c.getSQLType()),
+      columns: copied.map((c) => c.name),
+      types: copied.map((c) => c.getSQLType()),
       booleans: new Set(p.columns.filter((c) => c.getSQLType() === 'boolean').map((c) => c.name)),
-      orderBy: packed?.orderBy ?? (sqliteKey.length > 0 ? sqliteKey : ['rowid']).map((c) => `"${c}"`).join(', '),
-      ...(packed ? { packed: true } : {}),
+      orderBy: (sqliteKey.length > 0 ? sqliteKey : ['rowid']).map((c) => `"${c}"`).join(', '),
       parents: p.foreignKeys.map((fk) => pgConfig(fk.reference().foreignTable).name).filter((n) => n !== p.name),
     });
   }

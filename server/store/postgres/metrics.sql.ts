@@ -21,7 +21,8 @@ import {
 import type { Bucket, MetricPoint } from '../types.js';
 import type pg from 'pg';
 import { sendLast, type Queryable } from './db.js';
-import { byStep, insertPieces, insertPiecesSql, packBytes, pieceColumns, pointsOf, tailOf, tailRows, unpack, type Piece } from './tail.sql.js';
+import { byStep, pointsOf, tailRowsOf, unpack } from '../tail-pieces.js';
+import { insertPieces, insertPiecesSql, packBytes, pieceColumns, tailRows, type Piece } from './tail.sql.js';
 
 interface SeriesRow {
   id: number;
@@ -216,7 +217,7 @@ export function createPgMetrics() {
     const tails = byId((await q.query<{ series_id: number; data: Buffer }>(`SELECT series_id, data FROM metric_tail WHERE series_id = ANY($1::bigint[])${range} ORDER BY series_id, seq`, values)).rows);
     const out = new Map<number, Points>();
     for (const id of seriesIds) {
-      const tail = tailOf(tails.get(id) ?? [], ranged ? lo : undefined, ranged ? hi : undefined);
+      const tail = tailRowsOf(tails.get(id) ?? [], ranged ? lo : undefined, ranged ? hi : undefined);
       out.set(id, assembleSeries(chunks.get(id) ?? [], tail, minStep, maxStep));
     }
     return out;

@@ -1,39 +1,15 @@
-import { decodeChunk, encodeChunk, type Points } from '../chunk-codec.js';
-import { concat, isSorted, sortPoints } from '../points.js';
+import { encodeChunk, type Points } from '../chunk-codec.js';
 import type { TailRow } from '../series.js';
-import type { MetricPoint } from '../types.js';
+import { stepBounds, tailRowsOf } from '../tail-pieces.js';
 import type { Queryable } from './db.js';
 
-/**
- * A series' points not yet sealed into a chunk, on PostgreSQL: metric_tail holds a piece per (series,
- * write), the write's points for that series in arrival order in the chunk encoding (schema.ts). What
- * SQLite answers with `ORDER BY step, timestamp, rowid` over its row per point is here the pieces
- * decoded in `seq` order and sorted stably by (step, timestamp).
- */
+// A series' tail on PostgreSQL: pieces as in store/tail-pieces.ts, written in one statement per batch.
 
 /** One write's points for one series, in arrival order. */
 export interface Piece {
   seriesId: number;
   points: Points;
 }
-
-export function pointsOf(list: MetricPoint[]): Points {
-  const n = list.length;
-  const out: Points = { steps: new Float64Array(n), timestamps: new Float64Array(n), values: new Float64Array(n) };
-  for (let i = 0; i < n; i++) {
-    const p = list[i];
-    out.steps[i] = p.step;
-    out.timestamps[i] = p.timestamp;
-    out.values[i] = p.value;
-  }
-  return out;
-}
-
-/** Pieces (in seq order) as one run of points in arrival order. */
-export const unpack = (pieces: Buffer[]): Points => concat(pieces.map((b) => decodeChunk(b)));
-
-/** (step, timestamp) order, equal points kept in arrival order (sortPoints is stable). */
-export const byStep = (p: Points): Points => (isSorted(p) ? p : sortPoints(p));
 
 /**
  * Byte strings as one binary parameter plus where each starts and how long it is, for a statement that
@@ -60,12 +36,7 @@ export function pieceColumns(pieces: Piece[]): [number[], number[], number[], nu
   const his: number[] = [];
   const bytes: Buffer[] = [];
   for (const { seriesId, points: p } of pieces) {
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const s of p.steps) {
-      if (s < lo) lo = s;
-      if (s > hi) hi = s;
-    }
+    const [lo, hi] = stepBounds(p);
     ids.push(seriesId);
     counts.push(p.values.length);
     los.push(lo);
@@ -95,19 +66,5 @@ export async function tailRows(q: Queryable, seriesId: number, lo?: number, hi?:
     `SELECT data FROM metric_tail WHERE series_id = $1${ranged ? ' AND max_step >= $2::float8 AND min_step <= $3::float8' : ''} ORDER BY seq`,
     ranged ? [seriesId, lo, hi] : [seriesId],
   );
-  return tailOf(res.rows.map((r) => r.data), lo, hi);
-}
-
-/** A series' tail pieces (in seq order) as tail rows with steps in [lo, hi] when given, in (step, timestamp, arrival) order. */
-export function tailOf(pieces: Buffer[], lo?: number, hi?: number): TailRow[] {
-  const ranged = lo !== undefined && hi !== undefined;
-  const p = byStep(unpack(pieces));
-  const rows: TailRow[] = [];
-  for (let i = 0; i < p.values.length; i++) {
-    const step = p.steps[i];
-    if (ranged && (step < lo || step > hi)) continue;
-    const v = p.values[i];
-    rows.push([step, p.timestamps[i], Number.isNaN(v) ? null : v]);
-  }
-  return rows;
+  return tailRowsOf(res.rows.map((r) => r.data), lo, hi);
 }

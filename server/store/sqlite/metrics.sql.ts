@@ -1,6 +1,6 @@
 import type { Db } from '../db.js';
 import { encodeChunk, type Points } from '../chunk-codec.js';
-import { concat, slice, sortPoints } from '../points.js';
+import { concat, slice } from '../points.js';
 import { buildRollup, summarizeChunk } from '../sampler.js';
 import {
   assembleSeries,
@@ -17,6 +17,7 @@ import {
   type ChunkMeta,
   type TailRow,
 } from '../series.js';
+import { byStep, pointsOf, stepBounds, tailRowsOf, unpack } from '../tail-pieces.js';
 import type { Bucket, MetricPoint } from '../types.js';
 import { createChunkPages } from './chunk-pages.sql.js';
 
@@ -32,11 +33,17 @@ export const SEALS_PER_TURN = 4;
 export const MAX_TAIL = 4 * CHUNK_POINTS;
 let sealsThisTurn = 0;
 
-function sealNow(tailCount: number): boolean {
-  if (tailCount < CHUNK_POINTS) return false;
-  if (sealsThisTurn >= SEALS_PER_TURN && tailCount < MAX_TAIL) return false;
+/**
+ * How many of `fresh` more points a series with `tailCount` points in its tail takes into a chunk
+ * sealed now: as many as reach the point where appending them one by one would seal (CHUNK_POINTS, or
+ * MAX_TAIL once this turn has sealed its share); null when they do not reach it.
+ */
+function sealAfter(tailCount: number, fresh: number): number | null {
+  const limit = sealsThisTurn < SEALS_PER_TURN ? CHUNK_POINTS : MAX_TAIL;
+  const take = Math.max(1, limit - tailCount);
+  if (take > fresh) return null;
   if (sealsThisTurn++ === 0) setImmediate(() => (sealsThisTurn = 0));
-  return true;
+  return take;
 }
 
 interface SeriesRow {
@@ -68,17 +75,13 @@ export function createMetricStatements(db: Db) {
     updateSeries: db.prepare<[number | null, number, number, number, number, number]>(
       'UPDATE metric_series SET value = ?, step = ?, timestamp = ?, count = count + ?, tail_count = ? WHERE id = ?',
     ),
-    insertTail: db.prepare<[number, number, number, number, number]>(
-      'INSERT INTO metric_tail (series_id, seq, step, timestamp, value) VALUES (?, ?, ?, ?, ?)',
+    insertPiece: db.prepare<[number, number, number, number, number, Buffer]>(
+      'INSERT INTO metric_tail (series_id, seq, n, min_step, max_step, data) VALUES (?, ?, ?, ?, ?, ?)',
     ),
-    tailAll: db
-      .prepare<[number]>('SELECT step, timestamp, value FROM metric_tail WHERE series_id = ? ORDER BY step, timestamp, seq')
-      .raw(),
-    tailRange: db
-      .prepare<[number, number, number]>(
-        'SELECT step, timestamp, value FROM metric_tail WHERE series_id = ? AND step BETWEEN ? AND ? ORDER BY step, timestamp, seq',
-      )
-      .raw(),
+    pieces: db.prepare<[number], Buffer>('SELECT data FROM metric_tail WHERE series_id = ? ORDER BY seq').pluck(),
+    piecesRange: db
+      .prepare<[number, number, number], Buffer>('SELECT data FROM metric_tail WHERE series_id = ? AND max_step >= ? AND min_step <= ? ORDER BY seq')
+      .pluck(),
     deleteTail: db.prepare<[number]>('DELETE FROM metric_tail WHERE series_id = ?'),
     insertChunk: db.prepare<[number, number, number, number, number, number, Buffer, Buffer]>(
       'INSERT INTO metric_chunks (series_id, n, min_step, max_step, min_ts, max_ts, data, rollup) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -107,6 +110,9 @@ export function createMetricStatements(db: Db) {
 
   const pages = createChunkPages(db);
 
+  /** The series' tail as rows in (step, timestamp, arrival) order. */
+  const tailAll = (seriesId: number): TailRow[] => tailRowsOf(s.pieces.all(seriesId));
+
   /** A series' chunks sorted by (min_step, id): from its pages when it has them (one row per 32 chunks). */
   function chunkList(seriesId: number): { metas: ChunkMeta[]; summaries: Float64Array | null } {
     return pages.read(seriesId) ?? { metas: s.chunkMetas.all(seriesId), summaries: null };
@@ -115,14 +121,18 @@ export function createMetricStatements(db: Db) {
   /** Bucketed view of a series over [lo, hi] on the step or time axis (series.ts sampleSeries). */
   function sample(seriesId: number, axis: 'step' | 'time', lo: number | null, hi: number | null, buckets: number): Bucket[] {
     const { metas, summaries } = chunkList(seriesId);
-    return sampleSeries(metas, s.tailAll.all(seriesId) as TailRow[], axis, lo, hi, buckets, {
+    return sampleSeries(metas, tailAll(seriesId), axis, lo, hi, buckets, {
       data: (m) => s.chunkData.get(m.id)!,
       rollup: (m) => s.chunkRollup.get(m.id) ?? null,
       summaries,
     });
   }
 
-  /** Appends points of one run (inside the caller's transaction) and keeps each key's latest value. */
+  /**
+   * Appends points of one run (inside the caller's transaction) and keeps each key's latest value. A
+   * key's points go in as one piece; a series whose tail this fills to CHUNK_POINTS is sealed: its
+   * pieces and the points that complete the chunk are packed into one, the rest start the next tail.
+   */
   function appendPoints(runId: number, experimentId: number, points: MetricPoint[]): void {
     for (const [key, list] of groupByKey(points)) {
       let row = s.series.get(runId, key);
@@ -134,41 +144,41 @@ export function createMetricStatements(db: Db) {
       let step = row.step;
       let timestamp = row.timestamp;
       let value = row.value === null ? NaN : row.value;
-      let tailCount = row.tail_count;
-      let seq = row.count;
       for (const p of list) {
-        s.insertTail.run(row.id, seq++, p.step, p.timestamp, p.value);
         if (isNewer(p, step, timestamp, value)) {
           step = p.step;
           timestamp = p.timestamp;
           value = p.value;
         }
-        if (sealNow(++tailCount)) {
-          seal(row.id);
-          tailCount = 0;
-        }
       }
-      s.updateSeries.run(value, step, timestamp, list.length, tailCount, row.id);
+      const fresh = pointsOf(list);
+      const n = list.length;
+      let tailCount = row.tail_count;
+      let i = 0;
+      for (let take = sealAfter(tailCount, n); take !== null; take = sealAfter(tailCount, n - i)) {
+        const tail = tailCount > 0 ? unpack(s.pieces.all(row.id)) : null;
+        if (tail) s.deleteTail.run(row.id);
+        const added = slice(fresh, i, i + take);
+        seal(row.id, byStep(tail ? concat([tail, added]) : added));
+        i += take;
+        tailCount = 0;
+      }
+      if (i < n) {
+        const piece = i === 0 ? fresh : slice(fresh, i, n);
+        const [lo, hi] = stepBounds(piece);
+        s.insertPiece.run(row.id, row.count + i, n - i, lo, hi, encodeChunk(piece.steps, piece.timestamps, piece.values));
+        tailCount += n - i;
+      }
+      s.updateSeries.run(value, step, timestamp, n, tailCount, row.id);
     }
   }
 
-  function seal(seriesId: number): void {
-    const rows = s.tailAll.all(seriesId) as TailRow[];
-    const n = rows.length;
-    const steps = new Float64Array(n);
-    const ts = new Float64Array(n);
-    const values = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      const [st, t, v] = rows[i];
-      steps[i] = st;
-      ts[i] = t;
-      values[i] = v === null ? NaN : v;
-    }
-    const [minTs, maxTs] = timeRange(ts);
-    const p = { steps, timestamps: ts, values };
-    const chunkId = Number(s.insertChunk.run(seriesId, n, steps[0], steps[n - 1], minTs, maxTs, encodeChunk(steps, ts, values), buildRollup(p)).lastInsertRowid);
+  /** Writes `p` (sorted by step, then timestamp) as the series' next chunk. */
+  function seal(seriesId: number, p: Points): void {
+    const n = p.values.length;
+    const [minTs, maxTs] = timeRange(p.timestamps);
+    const chunkId = Number(s.insertChunk.run(seriesId, n, p.steps[0], p.steps[n - 1], minTs, maxTs, encodeChunk(p.steps, p.timestamps, p.values), buildRollup(p)).lastInsertRowid);
     pages.append(seriesId, summarizeChunk(chunkId, p, minTs, maxTs));
-    s.deleteTail.run(seriesId);
   }
 
   /** Every point of a series (optionally within a step range), sorted by step, then timestamp. */
@@ -177,7 +187,7 @@ export function createMetricStatements(db: Db) {
     const lo = minStep ?? -Number.MAX_VALUE;
     const hi = maxStep ?? Number.MAX_VALUE;
     const chunkRows = (ranged ? s.chunksRange.all(seriesId, lo, hi) : s.chunksAll.all(seriesId)) as [number, number, Buffer][];
-    const tail = (ranged ? s.tailRange.all(seriesId, lo, hi) : s.tailAll.all(seriesId)) as TailRow[];
+    const tail = ranged ? tailRowsOf(s.piecesRange.all(seriesId, lo, hi), lo, hi) : tailAll(seriesId);
     return assembleSeries(chunkRows.map((c) => c[2]), tail, minStep, maxStep);
   }
 
@@ -196,7 +206,7 @@ export function createMetricStatements(db: Db) {
    */
   function streamPage(seriesId: number, offset: number, limit: number | null): { count: number; total: number; pieces: Iterable<Points> } {
     const { metas } = chunkList(seriesId);
-    const tail = s.tailAll.all(seriesId) as TailRow[];
+    const tail = tailAll(seriesId);
     let total = tail.length;
     for (const m of metas) total += m.n;
     const end = limit === null ? total : Math.min(total, offset + limit);
@@ -210,7 +220,7 @@ export function createMetricStatements(db: Db) {
   /** The first `limit` points in (timestamp, step, value) order, decoding only the chunks that can hold them. */
   function earliestByTime(seriesId: number, limit: number): Points {
     const chunks = earliestChunks(chunkList(seriesId).metas, limit).map((m) => s.chunkData.get(m.id)!);
-    return earliestPoints(chunks, s.tailAll.all(seriesId) as TailRow[], limit);
+    return earliestPoints(chunks, tailAll(seriesId), limit);
   }
 
   /**
@@ -233,9 +243,11 @@ export function createMetricStatements(db: Db) {
       summaries.push(summarizeChunk(Number(chunkId), c, minTs, maxTs));
     }
     pages.write(seriesId, summaries);
-    // The tail's seq continues the series' point count, as appends number it.
-    const full = n - tail.values.length;
-    for (let i = 0; i < tail.values.length; i++) s.insertTail.run(seriesId, full + i, tail.steps[i], tail.timestamps[i], tail.values[i]);
+    // The tail is one piece; its seq continues the series' point count, as appends number it.
+    if (tail.values.length > 0) {
+      const [lo, hi] = stepBounds(tail);
+      s.insertPiece.run(seriesId, n - tail.values.length, tail.values.length, lo, hi, encodeChunk(tail.steps, tail.timestamps, tail.values));
+    }
   }
 
   return {
