@@ -6,8 +6,8 @@
 // the workers') stays tsc's, so the tests still import the modules one by one.
 //
 // What stays outside the bundle, loaded from node_modules at run time: better-sqlite3 (a native addon),
-// and pg and the AWS SDK, which only a PostgreSQL or S3 server loads, through dynamic imports that
-// become chunks of their own (test/startup-imports.test.ts checks a SQLite server loads none of them,
+// pg and the AWS SDK, which only a PostgreSQL or S3 server loads, through dynamic imports that become
+// chunks of their own, and what Fastify requires only on demand (see `external`) (test/startup-imports.test.ts checks a SQLite server loads none of them,
 // reading dist/server/bundle-inputs.json to see which sources each loaded chunk holds).
 import * as esbuild from 'esbuild';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -61,7 +61,18 @@ const result = await esbuild.build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: ['better-sqlite3', 'pg', 'pg-*', '@aws-sdk/*', '@smithy/*'],
+  external: [
+    'better-sqlite3',
+    'pg',
+    'pg-*',
+    '@aws-sdk/*',
+    '@smithy/*',
+    // Fastify requires these only when asked to: Ajv and fast-json-stringify when no compilers are
+    // given (app.ts gives zod's), light-my-request for app.inject(), which only the tests use.
+    '@fastify/ajv-compiler',
+    '@fastify/fast-json-stringify-compiler',
+    'light-my-request',
+  ],
   // The CommonJS packages (fastify and most of its plugins) call require() for Node's own modules.
   banner: {
     js: [
@@ -73,6 +84,8 @@ const result = await esbuild.build({
       'const __lablogPath = (p) => __lablogPath0(new URL(p, import.meta.url));',
     ].join('\n'),
   },
+  minifyWhitespace: true,
+  minifySyntax: true,
   sourcemap: 'linked',
   metafile: true,
   logLevel: 'warning',
