@@ -40,14 +40,15 @@ function freePort(): Promise<number> {
  * `env`: extra environment for the server (e.g. LABLOG_AUTH=on); the suite's own environment is kept.
  * `dataDir`: serve this data dir (filled beforehand) instead of a fresh one; cleanup() removes it too,
  * Ctrl-C does not. `pollMs`: how often /health is asked while the server starts; `timeoutMs`: how long
- * it may take (a filled data dir's first start runs its pending migrations first).
+ * it may take (a filled data dir's first start runs its pending migrations first). `main`: another
+ * build's dist/server/main.js (a before/after comparison); default this build's.
  */
-export async function startLocalServer(opts: { env?: Record<string, string>; dataDir?: string; pollMs?: number; timeoutMs?: number } = {}): Promise<LocalServer> {
+export async function startLocalServer(opts: { env?: Record<string, string>; dataDir?: string; pollMs?: number; timeoutMs?: number; main?: string } = {}): Promise<LocalServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'lablog-bench-'));
   const pollMs = opts.pollMs ?? 50;
   const port = await freePort();
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, [...START_FLAGS, ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), MAIN, '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], {
+  const child = spawn(process.execPath, [...START_FLAGS, ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), opts.main ?? MAIN, '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], {
     stdio: ['ignore', 'inherit', 'inherit'],
     // Benchmarks time computing an answer, so repeats are not served kept unless asked (bench/floor.ts does).
     env: { LABLOG_ANSWER_CACHE_MB: '0', ...process.env, ...opts.env },
@@ -58,13 +59,16 @@ export async function startLocalServer(opts: { env?: Record<string, string>; dat
   const url = `http://127.0.0.1:${port}`;
   // Ctrl-C reaches the server too (same process group); without this the temp dir would be left behind.
   // A data dir the caller brought (a filled one, hours in the making) is the caller's to remove.
-  process.once('SIGINT', () => {
+  const onSigint = () => {
     child.kill('SIGTERM');
     void exited.then(() => {
       if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
       process.exit(130);
     });
-  });
+  };
+  process.once('SIGINT', onSigint);
+  // A bench that starts many servers in turn must not pile up listeners for the ones gone.
+  void exited.then(() => process.off('SIGINT', onSigint));
 
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const deadline = Date.now() + timeoutMs;

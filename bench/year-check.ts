@@ -14,8 +14,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
-import { API, Client, cpuMeter, HttpError, type CpuReading, machineInfo, markdownTable, percentile, serverCpuMs, timeLoop, type Figure } from './lib.js';
+import { API, Client, cpuMeter, type CpuReading, machineInfo, markdownTable, percentile, serverCpuMs, timeLoop, type Figure } from './lib.js';
 import { sqliteBytes, startLocalServer, type LocalServer } from './local-server.js';
+import { killWithWritesInFlight } from './kill-in-flight.js';
 import { MANIFEST, type Manifest } from './year-manifest.js';
 import { RssWatch, runsPageFirstScreen, streamHistory } from './year-probes.js';
 
@@ -43,26 +44,9 @@ async function start(timeoutMs?: number): Promise<LocalServer> {
   return server;
 }
 
-/** Writes in flight into a scratch run, then SIGKILL, then a start: the time the server needs to recover. */
+/** Writes in flight, SIGKILL, then a start: the time the server needs to recover. */
 async function restartAfterKill(server: LocalServer): Promise<LocalServer> {
-  const c = new Client(server.url);
-  const name = 'year-check scratch';
-  let exp: string;
-  try {
-    exp = (await c.get<{ experiment: { experiment_id: string } }>(`${API}/experiments/get-by-name?experiment_name=${encodeURIComponent(name)}`)).experiment.experiment_id;
-  } catch (err) {
-    if (!(err instanceof HttpError) || err.status !== 404) throw err;
-    exp = (await c.post<{ experiment_id: string }>('experiments/create', { name })).experiment_id;
-  }
-  const run = (await c.post<{ run: { info: { run_id: string } } }>('runs/create', { experiment_id: exp, start_time: Date.now() })).run.info.run_id;
-  const batch = (b: number) => ({ run_id: run, metrics: Array.from({ length: 1000 }, (_, k) => ({ key: 'loss', value: Math.random(), timestamp: Date.now(), step: b * 1000 + k })) });
-  for (let b = 0; b < 20; b++) await c.post('runs/log-batch', batch(b));
-  const inFlight = [20, 21, 22, 23].map((b) => c.post('runs/log-batch', batch(b)).catch(() => undefined));
-  await sleep(2);
-  process.kill(server.pid, 'SIGKILL');
-  await Promise.all(inFlight);
-  c.close();
-  await server.stop();
+  await killWithWritesInFlight(server);
   return start();
 }
 

@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import { accountRoutes } from './api/accounts.routes.js';
@@ -46,6 +46,16 @@ type AuthSettings = Pick<
 > &
   Pick<Config, 'trustedProxyHeader' | 'publicUrl' | 'oidcIssuer' | 'oidcClientId' | 'oidcClientSecret' | 'oidcAdminClaim'>;
 
+/**
+ * Every schema is zod's (fastify-type-provider-zod): without these factories Fastify would load Ajv and
+ * fast-json-stringify at start-up only to set them aside (the bundle leaves them out). Fastify types the
+ * factories for Ajv's compile signature, which zod's compilers do not share, hence the cast.
+ */
+const ZOD_COMPILERS = {
+  buildValidator: () => validatorCompiler,
+  buildSerializer: () => serializerCompiler,
+} as unknown as NonNullable<FastifyServerOptions['schemaController']>['compilersFactory'];
+
 export interface AppDeps {
   config: Pick<Config, 'bodyLimit' | 'maxArtifactBytes'> & Partial<AuthSettings> & Partial<ConnectionLimits> & Partial<Pick<Config, 'answerCacheMb'>> & { artifactListPageSize?: number };
   store: TrackingStore;
@@ -71,6 +81,7 @@ export async function buildApp({ config, store, artifacts, logger, clock = Date,
     // Fastify's own two lines per request are replaced by the one line of the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
+    schemaController: { compilersFactory: ZOD_COMPILERS },
     // A slow client uploading a large body must not be cut off (artifacts); idle sockets still time out.
     requestTimeout: 0,
     return503OnClosing: true,

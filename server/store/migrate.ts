@@ -22,8 +22,13 @@ export function migrate(db: Database, migrationsDir: string): number {
   );
   const isApplied = db.prepare('SELECT 1 FROM lablog_migrations WHERE idx = ?');
   const record = db.prepare('INSERT INTO lablog_migrations (idx, tag, hash, applied_at) VALUES (?, ?, ?, ?)');
+  // Every start comes here: a database already up to date costs one query, not a file read and a
+  // write-locked transaction per migration. What another process applies meanwhile is still caught
+  // by the check inside each transaction below.
+  const done = new Set(db.prepare<[], number>('SELECT idx FROM lablog_migrations').pluck().all());
   let applied = 0;
   for (const entry of journal) {
+    if (done.has(entry.idx)) continue;
     const text = readFileSync(path.join(migrationsDir, `${entry.tag}.sql`), 'utf8');
     const run = db.transaction(() => {
       if (isApplied.get(entry.idx)) return;

@@ -21,33 +21,52 @@ export interface Checkpointer {
   close(): Promise<void>;
 }
 
+/**
+ * The thread starts this long after the store opens, not at once: starting it (a V8 isolate, its
+ * modules, then a checkpoint of whatever WAL a crash left) costs 50-60 ms of CPU, which on a small
+ * machine competes with the server's own start-up and its first /health. Until then the writer
+ * checkpoints itself, as SQLite does by default.
+ */
+const START_AFTER_MS = 1000;
+
 export function startCheckpointer(db: Db, file: string, intervalMs = 250): Checkpointer {
-  const workerData = { file, intervalMs, restartPages: RESTART_PAGES, sizeLimit: WAL_SIZE_LIMIT };
-  const worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData });
-  db.pragma('wal_autocheckpoint = 0');
-  db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
+  let worker: Worker | null = null;
   let stopping = false;
-  const exited = new Promise<void>((resolve) => {
-    worker.once('exit', () => {
-      if (!stopping && db.open) db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
-      resolve();
+  let exited: Promise<void> = Promise.resolve();
+  const start = () => {
+    if (stopping || !db.open) return;
+    const workerData = { file, intervalMs, restartPages: RESTART_PAGES, sizeLimit: WAL_SIZE_LIMIT };
+    const w = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData });
+    worker = w;
+    db.pragma('wal_autocheckpoint = 0');
+    db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
+    exited = new Promise<void>((resolve) => {
+      w.once('exit', () => {
+        if (!stopping && db.open) db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+        resolve();
+      });
     });
-  });
-  // Under writes that never pause, the worker's checkpoints never catch the WAL's end. A PASSIVE checkpoint
-  // here, between two requests, copies the last frames (the worker copied the rest), and the next write
-  // starts the WAL over: a pause of a few milliseconds once per RESTART_PAGES.
-  worker.on('message', () => {
-    if (db.open) db.pragma('wal_checkpoint(PASSIVE)');
-  });
-  // An error also ends the worker ('exit' follows); the writer has taken over by then.
-  worker.on('error', () => undefined);
-  worker.unref();
+    // Under writes that never pause, the worker's checkpoints never catch the WAL's end. A PASSIVE checkpoint
+    // here, between two requests, copies the last frames (the worker copied the rest), and the next write
+    // starts the WAL over: a pause of a few milliseconds once per RESTART_PAGES.
+    w.on('message', () => {
+      if (db.open) db.pragma('wal_checkpoint(PASSIVE)');
+    });
+    // An error also ends the worker ('exit' follows); the writer has taken over by then.
+    w.on('error', () => undefined);
+    w.unref();
+  };
+  const timer = setTimeout(start, START_AFTER_MS);
+  timer.unref();
   return {
     async close() {
       stopping = true;
+      clearTimeout(timer);
+      if (!worker) return;
+      const w: Worker = worker;
       // Unref'd, the worker would not keep the process alive until it has closed its connection.
-      worker.ref();
-      worker.postMessage('stop');
+      w.ref();
+      w.postMessage('stop');
       await exited;
       if (db.open) db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
     },
