@@ -14,6 +14,7 @@ import { basic } from '../auth/auth.helpers.js';
 
 const LABLOG = '/api/2.0/lablog';
 const betterSqlite = createRequire(import.meta.url).resolve('better-sqlite3');
+const codec = new URL('../../server/store/chunk-codec.js', import.meta.url).href;
 
 /** A test app whose store counts the reads behind search and get-history answers (the real store underneath). */
 async function countingApp(backend: Backend = 'sqlite', auth?: TestAuth) {
@@ -123,10 +124,17 @@ describe('kept answers', () => {
         assert.deepEqual(a.history.metrics.map((m: any) => m.value), [-1, -2]);
       }],
       ['a write by another process on the same file', async () => {
-        const script = `const D = require(${JSON.stringify(betterSqlite)}); const db = new D(${JSON.stringify(sqlite)});
+        // The tail holds pieces in the chunk encoding: the other process rewrites them with the codec.
+        const script = `import { createRequire } from 'node:module'; import { decodeChunk, encodeChunk } from ${JSON.stringify(codec)};
+          const D = createRequire(import.meta.url)(${JSON.stringify(betterSqlite)}); const db = new D(${JSON.stringify(sqlite)});
           db.prepare("UPDATE params SET value = 'elsewhere' WHERE key = 'p'").run();
-          db.prepare("UPDATE metric_tail SET value = 42").run(); db.close();`;
-        const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+          const set = db.prepare('UPDATE metric_tail SET data = ? WHERE series_id = ? AND seq = ?');
+          for (const r of db.prepare('SELECT series_id, seq, data FROM metric_tail').all()) {
+            const p = decodeChunk(r.data);
+            set.run(encodeChunk(p.steps, p.timestamps, p.values.map(() => 42)), r.series_id, r.seq);
+          }
+          db.close();`;
+        const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
         assert.equal(child.status, 0, child.stderr);
       }, (a) => {
         assert.equal(run(a, r1).data.params.find((p: any) => p.key === 'p').value, 'elsewhere');
