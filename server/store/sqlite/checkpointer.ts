@@ -22,12 +22,12 @@ export interface Checkpointer {
 }
 
 /**
- * The thread starts this long after the store opens, not at once: starting it (a V8 isolate, its
- * modules, then a checkpoint of whatever WAL a crash left) costs 50-60 ms of CPU, which on a small
- * machine competes with the server's own start-up and its first /health. Until then the writer
- * checkpoints itself, as SQLite does by default.
+ * The thread starts on the event loop's next turn, not inside the store's open. Not later than that: a
+ * thread started a second late, once the disk had filled meanwhile, never truncated the WAL (likely
+ * because its first checkpoint has to grow the database file on the full disk), so the WAL's space was
+ * never given back (test/reliability/disk.test.ts "a full disk" waits for it in vain).
  */
-const START_AFTER_MS = 1000;
+const START_AFTER_MS = 0;
 
 export function startCheckpointer(db: Db, file: string, intervalMs = 250): Checkpointer {
   let worker: Worker | null = null;
