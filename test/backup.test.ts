@@ -311,6 +311,21 @@ describe('lablog backup / restore', () => {
     assert.equal(existsSync(path.join(out, 'm')), false);
   });
 
+  it('with LABLOG_DATABASE_URL set, backup and restore refuse (exit 2, pointing to pg_dump) and write nothing', T, async () => {
+    const { dir, server } = await seeded();
+    await stop(server);
+    const out = tempDir();
+    const archive = path.join(out, 'x.tar');
+    const env = { LABLOG_DATABASE_URL: 'postgres://lablog@127.0.0.1:5432/lablog' };
+    for (const args of [['backup', archive, '--data-dir', dir], ['restore', path.join(dir, 'absent.tar'), '--data-dir', path.join(out, 'r')]]) {
+      const p = spawnLablog(args, { script: CLI_JS, env });
+      const { code } = await p.exited;
+      assert.equal(code, 2, args.join(' '));
+      assert.match(p.stderr(), /LABLOG_DATABASE_URL is set: the tracking data is in PostgreSQL, .*pg_dump/);
+    }
+    assert.deepEqual(readdirSync(out), [], 'nothing written');
+  });
+
   it('flags: an unknown one exits 2 with the usage; a missing file or target, or an existing archive, is refused', T, async () => {
     const { dir, server } = await seeded();
     await stop(server);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { createBackup, BackupError, type BackupProgress } from '../backup/backup.service.js';
-import { ConfigError, resolveDataDir } from '../config.js';
+import { ConfigError, refuseOnPostgres, resolveDataDir } from '../config.js';
 import { formatBytes } from '../gc-command.js';
 import { scanArgs, usageFailure } from './args.js';
 import { progressLine, renderBar } from './progress.js';
@@ -48,6 +48,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
       process.stdout.write(`usage: lablog backup <file> [options]\n\n${BACKUP_USAGE}`);
       return 0;
     }
+    refuseOnPostgres('backup');
     dataDir = resolveDataDir(args.dataDir);
   } catch (err) {
     return usageFailure('backup', BACKUP_USAGE, err);

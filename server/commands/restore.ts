@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { BackupError, restoreBackup } from '../backup/backup.service.js';
-import { ConfigError } from '../config.js';
+import { ConfigError, refuseOnPostgres } from '../config.js';
 import { scanArgs, usageFailure } from './args.js';
 import { progressLine, renderBar } from './progress.js';
 
@@ -43,6 +43,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
       process.stdout.write(`usage: lablog restore <file> --data-dir D\n\n${RESTORE_USAGE}`);
       return 0;
     }
+    refuseOnPostgres('restore');
   } catch (err) {
     return usageFailure('restore', RESTORE_USAGE, err);
   }
