@@ -64,6 +64,18 @@ export function createAnswerCache(storeVersion: () => string | null, total = ANS
 }
 
 /** Who asked, as far as it decides what may be read: answers are kept per caller. */
-export function callerKey(c: Caller): string {
+function callerKey(c: Caller): string {
   return `${c.userId ?? ''}\u0000${c.role}\u0000${c.username}`;
+}
+
+/**
+ * The cache's part of one read by a route: the kept answer to `request` of `kind` by `caller`, if any,
+ * else how to keep the answer about to be made (null: keep nothing). The version is read here, before
+ * the read, so that a write meanwhile leaves that answer unkept.
+ */
+export function lookupAnswer(answers: AnswerCache | null | undefined, kind: string, caller: Caller, request: unknown): { hit?: Buffer; keep: ((bytes: Buffer) => void) | null } {
+  const version = answers?.version() ?? null;
+  if (!answers || version === null) return { keep: null };
+  const key = `${kind}\u0000${callerKey(caller)}\u0000${JSON.stringify(request)}`;
+  return { hit: answers.get(key, version), keep: (bytes) => answers.put(key, version, bytes) };
 }

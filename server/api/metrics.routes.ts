@@ -10,7 +10,7 @@ import { EX, queryInt, requiredString, runRef, stringList, withExamples } from '
 import { metricsJson, tokenField, type MetricPart } from './metric-stream.js';
 import type { MetricPoint } from '../store/types.js';
 import { decodePageToken, wireDouble } from './wire.js';
-import { callerKey, type AnswerCache } from './answer-cache.js';
+import { lookupAnswer, type AnswerCache } from './answer-cache.js';
 
 // Fields in the order of MLflow's handler schema dicts: the first failing one is the one reported.
 const historyQuery = withExamples(
@@ -54,17 +54,13 @@ export async function metricRoutes(app: FastifyInstance, opts: { metrics: Metric
       const runId = runIdOf(req.query);
       const offset = decodePageToken(req.query.page_token);
       reply.type('application/json');
-      const answers = opts.answers ?? null;
-      // Read before the read, so that a write meanwhile leaves the answer unkept (answer-cache.ts).
-      const version = answers?.version() ?? null;
-      const kept = version === null ? '' : `history\u0000${callerKey(req.caller!)}\u0000${JSON.stringify([runId, key, offset, limit])}`;
-      const hit = version === null ? undefined : answers!.get(kept, version);
+      const { hit, keep } = lookupAnswer(opts.answers, 'history', req.caller!, [runId, key, offset, limit]);
       if (hit !== undefined) return reply.send(hit);
       const page = await svc.streamHistory(req.caller!, runId, key, offset, limit);
       const parts = [{ key, points: page.pieces }];
       let body = metricsJson(parts, tokenField(page.nextOffset));
       // About 80 bytes a point: a history too long to keep is not gathered for keeping.
-      if (version !== null && answers!.fits(page.count * 80)) body = keeping(body, (bytes) => answers!.put(kept, version, bytes));
+      if (keep !== null && opts.answers!.fits(page.count * 80)) body = keeping(body, keep);
       // A short history goes out as one buffer, with a Content-Length.
       return reply.send(page.count <= STREAM_ABOVE ? await collect(body) : streamOf(body));
     });

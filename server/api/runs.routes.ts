@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { RUN_ID, type RunService } from '../tracking/runs.service.js';
-import { callerKey, type AnswerCache } from './answer-cache.js';
+import { lookupAnswer, type AnswerCache } from './answer-cache.js';
 import { LIMITS } from '../tracking/validation.js';
 import { checkMaxResults, LABLOG_PREFIX, MLFLOW_PREFIXES, runIdOf, SEARCH_MAX_RESULTS } from './prefixes.js';
 import { double, EX, experimentId, int64, keyValue, keyValues, nonNegInt64, requiredString, runRef, runStatus, viewType, withExamples } from './schemas.js';
@@ -168,12 +168,8 @@ export async function runRoutes(app: FastifyInstance, opts: { runs: RunService; 
       return {};
     });
     r.post(`${p}/runs/search`, { schema: { body: searchRunsBody } }, async (req, reply) => {
-      const answers = opts.answers ?? null;
-      // Read before the search, so that a write meanwhile leaves the answer unkept (answer-cache.ts).
-      const version = answers?.version() ?? null;
-      const key = version === null ? '' : `search\u0000${callerKey(req.caller!)}\u0000${JSON.stringify(req.body)}`;
-      const kept = version === null ? undefined : answers!.get(key, version);
-      if (kept !== undefined) return reply.type(JSON_TYPE).send(kept);
+      const { hit, keep } = lookupAnswer(opts.answers, 'search', req.caller!, req.body);
+      if (hit !== undefined) return reply.type(JSON_TYPE).send(hit);
       const page = await svc.search(req.caller!, {
         experimentIds: req.body.experiment_ids,
         filter: req.body.filter,
@@ -183,9 +179,9 @@ export async function runRoutes(app: FastifyInstance, opts: { runs: RunService; 
         limit: checkMaxResults(req.body.max_results),
       });
       const answer = withToken({ runs: page.items.map(runJson) }, page.nextOffset);
-      if (version === null) return answer;
+      if (keep === null) return answer;
       const bytes = Buffer.from(JSON.stringify(answer));
-      answers!.put(key, version, bytes);
+      keep(bytes);
       return reply.type(JSON_TYPE).send(bytes);
     });
   }
