@@ -223,13 +223,11 @@ export function createPgMetrics() {
     return out;
   }
 
-  async function chunkData(q: Queryable, ids: number[], withRollup = false): Promise<Map<number, { data: Buffer; rollup: Buffer | null }>> {
+  /** The chunks' points by chunk id. */
+  async function chunkData(q: Queryable, ids: number[]): Promise<Map<number, Buffer>> {
     if (ids.length === 0) return new Map();
-    const res = await q.query<{ id: number; data: Buffer; rollup: Buffer | null }>(
-      `SELECT id, data, ${withRollup ? 'rollup' : 'NULL::bytea AS rollup'} FROM metric_chunks WHERE id = ANY($1::bigint[])`,
-      [ids],
-    );
-    return new Map(res.rows.map((r) => [r.id, r]));
+    const res = await q.query<{ id: number; data: Buffer }>('SELECT id, data FROM metric_chunks WHERE id = ANY($1::bigint[])', [ids]);
+    return new Map(res.rows.map((r) => [r.id, r.data]));
   }
 
   /**
@@ -280,7 +278,7 @@ export function createPgMetrics() {
   async function earliestByTime(q: Queryable, seriesId: number, limit: number): Promise<Points> {
     const chosen = earliestChunks(await chunkMetas(q, seriesId), limit);
     const data = await chunkData(q, chosen.map((m) => m.id));
-    return earliestPoints(chosen.map((m) => data.get(m.id)!.data), await tailRows(q, seriesId), limit);
+    return earliestPoints(chosen.map((m) => data.get(m.id)!), await tailRows(q, seriesId), limit);
   }
 
   async function sample(q: Queryable, seriesId: number, axis: 'step' | 'time', lo: number | null, hi: number | null, buckets: number): Promise<Bucket[]> {
