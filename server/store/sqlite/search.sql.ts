@@ -359,11 +359,14 @@ function choosePlan(db: Database, q: RunShape, expIds: number[], need: number): 
   const candidates = counted(db, `SELECT count(*) FROM runs WHERE experiment_id IN ${idList.list(expIds)}`, idList.values);
   const rows = new Map<Comparison, number>();
   for (const leaf of leaves) rows.set(leaf, leafRows(db, leaf));
+  // A stream over the searched experiments' own rows meets only candidates; one over a store-wide
+  // index meets every run, the candidates among them at their share.
+  const walksCandidates = streamKind === 'start' || scopedKeyWalk(q.orderBy[0], expIds);
   return planRunSearch({
     filter: q.filter,
     streamKind,
-    streamRows: streamKind === 'start' || scopedKeyWalk(q.orderBy[0], expIds) ? candidates : totalRuns,
-    streamHitRate: streamKind === 'start' || scopedKeyWalk(q.orderBy[0], expIds) ? 1 : candidates / Math.max(1, totalRuns),
+    streamRows: walksCandidates ? candidates : totalRuns,
+    streamHitRate: walksCandidates ? 1 : candidates / Math.max(1, totalRuns),
     streamWalks: streamKind === 'start' ? expIds.length : 1,
     need,
     candidates,
