@@ -104,9 +104,10 @@ export const metricSeries = sqliteTable(
  * Recent points of a series until there are enough to pack into a chunk: a piece per (series, write),
  * that write's points in arrival order in the chunk encoding (store/tail-pieces.ts), so a 1,000-point
  * log-batch of 10 keys writes 10 rows, not 1,000 (migration 0015). `seq` is the place of the piece's
- * first point in its series (metric_series.count when it arrived), so the table is clustered by series:
- * WITHOUT ROWID (written by hand in the migrations: drizzle cannot declare it), a seal reads and deletes
- * a few adjacent rows.
+ * first point in its series (metric_series.count when it arrived). A rowid table since migration 0016:
+ * pieces are appended at its end and only their small key entries sit together by series, so a write
+ * dirties a few pages however many keys it logs; a small write is merged into its series' last small
+ * piece (store/sqlite/metrics.sql.ts), so a tail stays a few rows.
  */
 export const metricTail = sqliteTable(
   'metric_tail',

@@ -109,6 +109,34 @@ describe('metric series in SQLite', () => {
     assert.deepEqual(paged.map((p) => p.step), expected.slice(5, 8).map((p) => p.step));
   });
 
+  test('small writes are merged into their series\' last small piece; a large write is a piece of its own', async () => {
+    const pieces = (key: string) =>
+      store.db.prepare('SELECT t.seq, t.n, t.min_step, t.max_step FROM metric_tail t JOIN metric_series s ON s.id = t.series_id WHERE s.key = ? ORDER BY t.seq').raw().all(key);
+    // Two keys logged in turn, a point per call, as log-metric does: 130 calls each.
+    const sent: Record<string, MetricPoint[]> = { m1: [], m2: [] };
+    for (let i = 0; i < 130; i++) {
+      for (const key of ['m1', 'm2']) {
+        // Steps go back now and then (a restarted epoch) and repeat: arrival order must survive the merges.
+        const p = { key, value: i * 10 + (key === 'm1' ? 1 : 2), timestamp: 100 + i, step: i % 50 };
+        sent[key].push(p);
+        await store.logBatch(runId, { metrics: [p], params: [], tags: [] });
+      }
+    }
+    // Pieces grow to MERGE_BELOW (64) points, then the next point starts a new one.
+    assert.deepEqual(pieces('m1'), [[0, 64, 0, 49], [64, 64, 0, 49], [128, 2, 28, 29]]);
+    await store.logBatch(runId, { metrics: Array.from({ length: 70 }, (_, i) => ({ key: 'm1', value: -i, timestamp: 500 + i, step: 200 + i })), params: [], tags: [] });
+    await store.logBatch(runId, { metrics: [{ key: 'm1', value: 0.5, timestamp: 600, step: 199 }], params: [], tags: [] });
+    assert.deepEqual(pieces('m1'), [[0, 64, 0, 49], [64, 64, 0, 49], [128, 2, 28, 29], [130, 70, 200, 269], [200, 1, 199, 199]]);
+    for (const key of ['m1', 'm2']) {
+      const got = (await history({ runId, key, offset: 0, limit: null })).items.map((p) => [p.step, p.timestamp, p.value]);
+      const all = key === 'm1' ? [...sent.m1, ...Array.from({ length: 70 }, (_, i) => ({ key, value: -i, timestamp: 500 + i, step: 200 + i })), { key, value: 0.5, timestamp: 600, step: 199 }] : sent.m2;
+      const expected = [...all].sort((x, y) => x.step - y.step || x.timestamp - y.timestamp).map((p) => [p.step, p.timestamp, p.value]);
+      assert.deepEqual(got, expected);
+    }
+    const series = store.db.prepare("SELECT count, tail_count FROM metric_series WHERE key = 'm1'").raw().get();
+    assert.deepEqual(series, [201, 201]);
+  });
+
   test('the latest value follows MLflow: highest step, then timestamp, then value; NaN kept', async () => {
     await log([
       { key: 'c', value: 5, timestamp: 10, step: 2 },

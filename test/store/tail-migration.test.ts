@@ -10,7 +10,7 @@ import { migrate } from '../../server/store/migrate.js';
 import { DB_FILE, openSqliteStore } from '../../server/store/sqlite/index.js';
 import { migrationsUpTo } from '../support/migrations.js';
 
-describe('migrations 0010 and 0015: metric_tail clustered by series, then a piece per write', () => {
+describe('migrations 0010, 0015 and 0016: metric_tail clustered by series, then a piece per write, then a rowid table', () => {
   const dirs: string[] = [];
   after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
@@ -39,7 +39,9 @@ describe('migrations 0010 and 0015: metric_tail clustered by series, then a piec
     const store = openSqliteStore(dataDir);
     try {
       const ddl = store.db.prepare("SELECT sql FROM sqlite_master WHERE name = 'metric_tail'").pluck().get() as string;
-      assert.match(ddl, /WITHOUT ROWID/);
+      // 0016: a rowid table (pieces appended at its end), the key an index of its own.
+      assert.doesNotMatch(ddl, /WITHOUT ROWID/);
+      assert.match(ddl, /PRIMARY KEY\(`series_id`, `seq`\)/);
       // 0010 numbered the rows by arrival after the chunked points; 0015 packed each series' rows, in
       // that order, into one piece whose seq is its first point's.
       const pieces = store.db.prepare('SELECT series_id, seq, n, min_step, max_step, data FROM metric_tail ORDER BY series_id, seq').raw().all() as [number, number, number, number, number, Buffer][];

@@ -1,5 +1,5 @@
 import type { Db } from '../db.js';
-import { encodeChunk, type Points } from '../chunk-codec.js';
+import { decodeChunk, encodeChunk, type Points } from '../chunk-codec.js';
 import { concat, slice } from '../points.js';
 import { buildRollup, summarizeChunk } from '../sampler.js';
 import {
@@ -32,6 +32,14 @@ export const SEALS_PER_TURN = 4;
 /** A tail this long is sealed whatever the turn's count, so tails stay short to read. */
 export const MAX_TAIL = 4 * CHUNK_POINTS;
 let sealsThisTurn = 0;
+/**
+ * A write of fewer points than this to a series whose last tail piece also holds fewer is merged into
+ * that piece (rewritten in place) instead of adding a row. metric_tail is a rowid table (migration
+ * 0016), so rows of series written in turn interleave: log-metric calls of 240 series, a row each,
+ * would leave a 1,024-point tail spread over as many pages, all rewritten when it is sealed. Merged, a
+ * tail is at most about 1,024 / MERGE_BELOW rows. A batch's larger pieces are appended as they are.
+ */
+export const MERGE_BELOW = 64;
 
 /**
  * How many of `fresh` more points a series with `tailCount` points in its tail takes into a chunk
@@ -79,6 +87,12 @@ export function createMetricStatements(db: Db) {
       'INSERT INTO metric_tail (series_id, seq, n, min_step, max_step, data) VALUES (?, ?, ?, ?, ?, ?)',
     ),
     pieces: db.prepare<[number], Buffer>('SELECT data FROM metric_tail WHERE series_id = ? ORDER BY seq').pluck(),
+    lastPiece: db.prepare<[number], { seq: number; n: number; min_step: number; max_step: number; data: Buffer }>(
+      'SELECT seq, n, min_step, max_step, data FROM metric_tail WHERE series_id = ? ORDER BY seq DESC LIMIT 1',
+    ),
+    updatePiece: db.prepare<[number, number, number, Buffer, number, number]>(
+      'UPDATE metric_tail SET n = ?, min_step = ?, max_step = ?, data = ? WHERE series_id = ? AND seq = ?',
+    ),
     piecesRange: db
       .prepare<[number, number, number], Buffer>('SELECT data FROM metric_tail WHERE series_id = ? AND max_step >= ? AND min_step <= ? ORDER BY seq')
       .pluck(),
@@ -166,7 +180,13 @@ export function createMetricStatements(db: Db) {
       if (i < n) {
         const piece = i === 0 ? fresh : slice(fresh, i, n);
         const [lo, hi] = stepBounds(piece);
-        s.insertPiece.run(row.id, row.count + i, n - i, lo, hi, encodeChunk(piece.steps, piece.timestamps, piece.values));
+        const last = n - i < MERGE_BELOW && tailCount > 0 ? s.lastPiece.get(row.id) : undefined;
+        if (last && last.n < MERGE_BELOW) {
+          const merged = concat([decodeChunk(last.data), piece]);
+          s.updatePiece.run(last.n + n - i, Math.min(lo, last.min_step), Math.max(hi, last.max_step), encodeChunk(merged.steps, merged.timestamps, merged.values), row.id, last.seq);
+        } else {
+          s.insertPiece.run(row.id, row.count + i, n - i, lo, hi, encodeChunk(piece.steps, piece.timestamps, piece.values));
+        }
         tailCount += n - i;
       }
       s.updateSeries.run(value, step, timestamp, n, tailCount, row.id);
