@@ -3,10 +3,16 @@ import { mlflowRequired } from '../http/validation-messages.js';
 
 // Shared request pieces. Objects are never .strict(): MLflow ignores unknown fields.
 
+const digits = z.string().regex(/^-?\d+$/, 'must be an integer').transform(Number);
+
 /** int64 fields: JSON numbers or numeric strings (protobuf-JSON writers send strings). */
-export const int64 = z
-  .union([z.number().int('must be an integer'), z.string().regex(/^-?\d+$/, 'must be an integer').transform(Number)])
-  .refine(Number.isSafeInteger, 'must be an integer within ±2^53');
+export const int64 = z.union([z.number().int('must be an integer'), digits]).refine(Number.isSafeInteger, 'must be an integer within ±2^53');
+
+/**
+ * An int64 field read but not yet checked: a number, or a numeric string as a number. For a schema that
+ * checks its integers itself, once per object (see runs.routes.ts metricBody): each zod check costs.
+ */
+export const int64Unchecked = z.union([z.number(), digits]);
 
 export const nonNegInt64 = int64.refine((n) => n >= 0, 'must not be negative');
 
