@@ -1,7 +1,7 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { errorCodes, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { invalid, LablogError, type ErrorCode } from '../errors.js';
-import { jsonNestsDeeperThan, MAX_JSON_DEPTH } from './limits.js';
+import { inspectJson, MAX_JSON_DEPTH } from './limits.js';
 import { describeValidation, type ValidationIssue } from './validation-messages.js';
 
 // MLflow's ERROR_CODE_TO_HTTP_STATUS for the codes lablog emits.
@@ -25,16 +25,24 @@ const RAW_JSON = Symbol('rawJson');
 /**
  * Fastify's JSON parser, keeping the text on the request: a validation message prints a number as the
  * client wrote it (`9.0` is a Python float to MLflow, `9` an int), which the parsed value forgets.
+ * Prototype-poisoning keys are refused as Fastify refuses them (onProtoPoisoning and
+ * onConstructorPoisoning 'error', its defaults: an invalid JSON body), but found by inspectJson's walk
+ * instead of secure-json-parse's scans of the text; other settings keep Fastify's own check.
  */
 export function keepRawJson(app: FastifyInstance): void {
-  const parse = app.getDefaultJsonParser(app.initialConfig.onProtoPoisoning ?? 'error', app.initialConfig.onConstructorPoisoning ?? 'error');
+  const proto = app.initialConfig.onProtoPoisoning ?? 'error';
+  const ctor = app.initialConfig.onConstructorPoisoning ?? 'error';
+  const ownCheck = proto === 'error' && ctor === 'error';
+  const parse = ownCheck ? app.getDefaultJsonParser('ignore', 'ignore') : app.getDefaultJsonParser(proto, ctor);
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     (req as unknown as Record<symbol, unknown>)[RAW_JSON] = body;
     parse(req, body as string, (err, value) => {
-      if (!err && jsonNestsDeeperThan(value, MAX_JSON_DEPTH)) {
+      const refusal = err ? null : inspectJson(value, MAX_JSON_DEPTH);
+      if (refusal === 'too-deep') {
         return done(invalid(`Malformed JSON in request body: nested deeper than ${MAX_JSON_DEPTH} levels, the most lablog accepts`), undefined);
       }
+      if (refusal === 'prototype-key' && ownCheck) return done(new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY(), undefined);
       done(err, value);
     });
   });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { jsonNestsDeeperThan, MAX_JSON_DEPTH } from '../../server/http/limits.js';
+import { inspectJson, MAX_JSON_DEPTH } from '../../server/http/limits.js';
 import { buildTestApp, injectJson, listen, seedRun, type TestApp } from '../helper.js';
 import { openRaw } from '../support/raw-http.js';
 
@@ -21,7 +21,7 @@ describe('JSON nesting cap', () => {
   const tags = async () => (await t.get('runs/get', { run_id: runId })).json.run.data.tags as { key: string; value: string }[];
 
   test('counts arrays and objects inside one another, not brackets inside strings', () => {
-    const deeper = (text: string, max: number) => jsonNestsDeeperThan(JSON.parse(text), max);
+    const deeper = (text: string, max: number) => inspectJson(JSON.parse(text), max) === 'too-deep';
     assert.equal(deeper(nestedArray(3), 3), false);
     assert.equal(deeper(nestedArray(4), 3), true);
     assert.equal(deeper(nestedObject(3), 3), false);
@@ -31,6 +31,27 @@ describe('JSON nesting cap', () => {
     assert.equal(deeper(`{"v":"\\"${'{'.repeat(100)}"}`, 3), false, 'an escaped quote does not end the string');
     assert.equal(deeper(`{"v":"\\\\","w":[[[1]]]}`, 3), true, 'an escaped backslash does');
     assert.equal(deeper('"text"', 0), false);
+  });
+
+  test('finds the keys secure-json-parse refuses, at any place, and nothing else', () => {
+    const poisoned = (text: string) => inspectJson(JSON.parse(text), MAX_JSON_DEPTH) === 'prototype-key';
+    for (const text of ['{"__proto__":{"x":1}}', '{"__proto__":null}', '[1,{"a":[{"__proto__":1}]}]', '{"constructor":{"prototype":{"x":1}}}', '{"a":{"b":{"constructor":{"prototype":null}}}}']) {
+      assert.equal(poisoned(text), true, text);
+    }
+    for (const text of ['{"constructor":{"x":1}}', '{"constructor":"prototype"}', '{"x":"__proto__"}', '{"prototype":{"constructor":1}}', '{"__proto":1,"proto__":2}', '["__proto__"]']) {
+      assert.equal(poisoned(text), false, text);
+    }
+  });
+
+  test('a body with a prototype-poisoning key is refused with 400, as Fastify refuses it, and nothing stored', async () => {
+    for (const extra of ['"__proto__":{"polluted":"yes"}', '"constructor":{"prototype":{"polluted":"yes"}}']) {
+      const res = await post('runs/set-tag', `{"run_id":"${runId}","key":"poison","value":"v","x":[{${extra}}]}`);
+      assert.equal(res.status, 400, res.body);
+      // The answer the previous parser (secure-json-parse's scans) gave, word for word.
+      assert.deepEqual(res.json, { error_code: 'INVALID_PARAMETER_VALUE', message: "Malformed JSON in request body: Body is not valid JSON but content-type is set to 'application/json'" });
+    }
+    assert.deepEqual((await tags()).filter((x) => x.key === 'poison'), []);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
   });
 
   for (const [shape, build] of [['arrays', nestedArray], ['objects', nestedObject]] as const) {
