@@ -74,5 +74,5 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
 # node runs as PID 1 (no shell in between) and handles SIGTERM itself: in-flight requests finish, the
 # store closes, it logs 'stopped' and exits 0.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "--max-semi-space-size=4", "dist/server/cli.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=8", "dist/server/cli.js"]
 CMD ["server"]

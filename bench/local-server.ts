@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../server/main.js');
 /** The node flags of `npm start` (package.json), so the bench measures the server as users run it. */
-const START_FLAGS = ['--max-semi-space-size=4'];
+const START_FLAGS = ['--max-semi-space-size=8'];
 
 export interface LocalServer {
   url: string;
