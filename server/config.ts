@@ -215,6 +215,13 @@ function ensureDataDir(dir: string): void {
  * Only the PostgreSQL URL (flag, else LABLOG_DATABASE_URL), for the commands that open the store
  * themselves (gc, import-mlflow): undefined means the data dir's SQLite file.
  */
+export function resolveDatabaseUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const value = flag ?? (env.LABLOG_DATABASE_URL !== '' ? env.LABLOG_DATABASE_URL : undefined);
+  const parsed = configSchema.shape.databaseUrl.safeParse(value);
+  if (!parsed.success) throw new ConfigError(`invalid configuration:\n  databaseUrl: ${parsed.error.issues[0].message}`);
+  return parsed.data;
+}
+
 /**
  * backup and restore archive a SQLite data dir. With the tracking data in PostgreSQL that archive would
  * hold none of it, so they refuse rather than write a backup that looks whole.
@@ -224,11 +231,4 @@ export function refuseOnPostgres(command: 'backup' | 'restore', env: NodeJS.Proc
   throw new ConfigError(
     `LABLOG_DATABASE_URL is set: the tracking data is in PostgreSQL, which lablog ${command} does not cover (it ${command === 'backup' ? 'archives' : 'restores'} a SQLite data dir). Back the database up with PostgreSQL's own pg_dump / pg_restore, and an S3 bucket with its own tools`,
   );
-}
-
-export function resolveDatabaseUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const value = flag ?? (env.LABLOG_DATABASE_URL !== '' ? env.LABLOG_DATABASE_URL : undefined);
-  const parsed = configSchema.shape.databaseUrl.safeParse(value);
-  if (!parsed.success) throw new ConfigError(`invalid configuration:\n  databaseUrl: ${parsed.error.issues[0].message}`);
-  return parsed.data;
 }

@@ -7,6 +7,7 @@ import { LIMITS } from '../tracking/validation.js';
 import { checkMaxResults, LABLOG_PREFIX, MLFLOW_PREFIXES, runIdOf, SEARCH_MAX_RESULTS } from './prefixes.js';
 import { double, EX, experimentId, int64, int64Unchecked, keyValue, keyValues, nonNegInt64, requiredString, runRef, runStatus, viewType, withExamples } from './schemas.js';
 import { decodePageToken, runInfoJson, runJson, withToken } from './wire.js';
+import type { MetricPoint } from '../store/types.js';
 
 // Each body lists its fields in the order of MLflow's handler schema dict: the first failing field is
 // the one MLflow reports (see server/http/validation-messages.ts).
@@ -32,13 +33,6 @@ const updateBody = withExamples(
   z.object({ ...runRef, end_time: int64.optional(), status: runStatus.optional(), run_name: z.string().optional() }),
   { run_id: EX.run, status: 'FINISHED', end_time: 1700000360000 },
 );
-/** One metric of a log-batch, as the store takes it. */
-export interface BatchMetric {
-  key: string;
-  value: number;
-  timestamp: number;
-  step: number;
-}
 /**
  * A log-batch metric: what `{ timestamp: nonNegInt64, step: int64.default(0) }` accepts and returns,
  * checked for a fraction of the cost. A batch holds up to 1,000 metrics and every zod check or wrapper
@@ -62,7 +56,7 @@ export const metricBody = z
       // Also when another field failed (zod skips checks then), so every bad field is reported, as before.
       { when: (p) => typeof p.value === 'object' && p.value !== null && !Array.isArray(p.value) },
     ),
-  ) as unknown as z.ZodType<BatchMetric, { key: string; value: number | string; timestamp: number | string; step?: number | string }>;
+  ) as unknown as z.ZodType<MetricPoint, { key: string; value: number | string; timestamp: number | string; step?: number | string }>;
 const logMetricBody = withExamples(
   z.object({ ...runRef, key: requiredString, value: double, timestamp: nonNegInt64, step: int64.default(0) }),
   { run_id: EX.run, key: 'val_loss', value: 0.42, timestamp: 1700000060000, step: 3 },
