@@ -14,11 +14,10 @@
  * FLAGS (after @, space-separated in one argument) are node flags added to npm start's.
  */
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { Client, createExperiment, serverCpuMs } from './lib.js';
+import { Client, createExperiment, percentile, serverCpuMs } from './lib.js';
 import { Logger, POINTS_PER_REQUEST } from './ingest.js';
-import { startLocalServer, type LocalServer } from './local-server.js';
+import { serverMemory, startLocalServer, type LocalServer } from './local-server.js';
 
 const CLIENTS = 4;
 const WARMUP_REQUESTS = 20;
@@ -38,8 +37,7 @@ interface Side {
   rate: number[];
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+const median = (xs: number[]) => percentile(xs, 50);
 
 async function open(spec: string): Promise<Side> {
   const [name, rest] = spec.split(/=(.*)/s, 2);
@@ -92,7 +90,7 @@ async function main(): Promise<void> {
     for (const s of sides) {
       console.log(
         `${s.name}: server CPU per 1,000 points ${median(s.cpuPer1000).toFixed(3)} ms (rounds: ${s.cpuPer1000.map((v) => v.toFixed(2)).join(' ')}), ` +
-          `${Math.round(median(s.rate)).toLocaleString('en-US')} points/s, RSS ${rssMiB(s.server.pid).toFixed(0)} MiB`,
+          `${Math.round(median(s.rate)).toLocaleString('en-US')} points/s, RSS ${serverMemory(s.server.pid)?.rss.toFixed(0) ?? '?'} MiB`,
       );
     }
   } finally {
