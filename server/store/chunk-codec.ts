@@ -56,10 +56,12 @@ function writeDeltas(buf: Buffer, start: number, xs: ArrayLike<number>): number 
   let off = start;
   let prev = 0;
   for (let i = 0; i < xs.length; i++) {
-    const d = xs[i] - prev;
+    const previous = prev;
+    const d = xs[i] - previous;
     prev = xs[i];
     if (d >= FAST_LIMIT || d <= -FAST_LIMIT) {
-      off = writeBigVarint(buf, off, xs[i], xs[i] - d);
+      // From the values themselves: past 2^53 the float delta is rounded, so xs[i] - d is not `previous`.
+      off = writeBigVarint(buf, off, xs[i], previous);
       continue;
     }
     // zigzag without 32-bit bitwise ops: steps and timestamps exceed 2^31.

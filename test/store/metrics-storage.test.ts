@@ -29,6 +29,13 @@ describe('chunk codec', () => {
     assert.deepEqual([...p.timestamps], ts);
   });
 
+  test('a delta wider than 2^53 (a far step among ordinary ones, in arrival order) survives exactly', () => {
+    const far = -(2 ** 53) + 28;
+    const steps = [298, 299, far, 301, 302, 2 ** 53 - 1, far];
+    const p = decodeChunk(encodeChunk(steps, steps.map((_, i) => 1_700_000_000_000 + i), steps.map((_, i) => i)));
+    assert.deepEqual([...p.steps], steps);
+  });
+
   test('a regular series costs about 11 bytes a point', () => {
     const n = 1000;
     const steps = Array.from({ length: n }, (_, i) => i);
