@@ -10,7 +10,7 @@ export const int64 = z.union([z.number().int('must be an integer'), digits]).ref
 
 /**
  * An int64 field read but not yet checked: a number, or a numeric string as a number. For a schema that
- * checks its integers itself, once per object (see runs.routes.ts metricBody): each zod check costs.
+ * checks its integers itself, once per object (see log-batch.schema.ts metricBody): each zod check costs.
  */
 export const int64Unchecked = z.union([z.number(), digits]);
 
