@@ -46,6 +46,31 @@ describe('experiments page', { skip: skipReason() }, () => {
     assert.equal(new URL(env.page.url()).searchParams.get('q'), 'RES');
   });
 
+  test('text typed before the page has subscribed to the URL still filters', async () => {
+    // Types the moment the field is first rendered (a MutationObserver's callback runs before the
+    // page's effects, which wait for a paint): the URL change happens before the router listens.
+    const page = await env.browser.newPage({ viewport: { width: 1400, height: 900 } });
+    try {
+      await page.addInitScript(() => {
+        new MutationObserver((_, observer) => {
+          const input = document.querySelector<HTMLInputElement>('input[name=search]');
+          if (!input) return;
+          observer.disconnect();
+          input.value = 'RES';
+          input.dispatchEvent(new Event('input', { bubbles: true }));
+        }).observe(document, { childList: true, subtree: true });
+      });
+      await page.goto(env.url);
+      const rows = () =>
+        page.$$eval('table.experiments tbody tr', (trs) => trs.map((tr) => (tr.querySelector('td.name') as HTMLElement).innerText.trim()).sort());
+      await page.waitForSelector('table.experiments');
+      assert.deepEqual(await eventually(rows, ['cifar10-resnet']), ['cifar10-resnet']);
+      assert.equal(new URL(page.url()).searchParams.get('q'), 'RES');
+    } finally {
+      await page.close();
+    }
+  });
+
   test('clicking an experiment opens its runs; several can be opened together', async () => {
     await env.page.goto(env.url);
     await env.page.click('a:text-is("mnist-cnn")');

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useSubscription } from './subscription.js';
 
 /**
  * The URL holds the view: the path picks the page, the query its state (experiment, filter, columns,
@@ -30,12 +30,7 @@ export function setQuery(changes: Record<string, string | null>, opts: { push?: 
 }
 
 export function useRoute(): Route {
-  const [, tick] = useState(0);
-  useEffect(() => {
-    const l = () => tick((n) => n + 1);
-    listeners.add(l);
-    return () => void listeners.delete(l);
-  }, []);
+  useSubscription(listeners, () => location.pathname + location.search);
   return { path: location.pathname, query: new URLSearchParams(location.search) };
 }
 

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useSubscription } from './subscription.js';
 import { ApiError, lablogQuiet, setCsrfToken, setUnauthenticatedHandler } from './api.js';
 
 /** The auth contract (docs/auth.md) as the UI reads it. */
@@ -73,13 +73,7 @@ export async function logout(): Promise<void> {
 }
 
 export function useSession(): Session {
-  const [, tick] = useState(0);
-  useEffect(() => {
-    const l = () => tick((n) => n + 1);
-    listeners.add(l);
-    return () => void listeners.delete(l);
-  }, []);
-  return session;
+  return useSubscription(listeners, () => session);
 }
 
 /** The logged-in caller (the open one before `me` answered or with auth off). */
