@@ -30,21 +30,16 @@ export const metricBody = z
       { when: (p) => typeof p.value === 'object' && p.value !== null && !Array.isArray(p.value) },
     ),
   ) as unknown as z.ZodType<MetricPoint, { key: string; value: number | string; timestamp: number | string; step?: number | string }>;
-/** Every field of log-batch's body but its metrics. */
-const batchFields = {
-  ...runRef,
-  params: z.array(keyValue).default([]),
-  tags: z.array(keyValue).default([]),
-};
 export const logBatchBody = withExamples(z.object({
   ...runRef,
   metrics: z.array(metricBody).default([]),
-  params: batchFields.params,
-  tags: batchFields.tags,
+  params: z.array(keyValue).default([]),
+  tags: z.array(keyValue).default([]),
 }),
   { run_id: EX.run, metrics: [{ key: 'loss', value: 0.5, timestamp: 1700000060000, step: 1 }], params: [{ key: 'batch_size', value: '64' }], tags: [{ key: 'stage', value: 'tuning' }] },
 );
-const batchWithoutMetrics = z.object(batchFields);
+/** Every field of log-batch's body but its metrics, checked as the schema checks them. */
+const batchWithoutMetrics = logBatchBody.omit({ metrics: true });
 type LogBatch = z.output<typeof logBatchBody>;
 
 /**
