@@ -56,21 +56,20 @@ function writeDeltas(buf: Buffer, start: number, xs: ArrayLike<number>): number 
   let off = start;
   let prev = 0;
   for (let i = 0; i < xs.length; i++) {
-    const previous = prev;
-    const d = xs[i] - previous;
-    prev = xs[i];
+    const d = xs[i] - prev;
     if (d >= FAST_LIMIT || d <= -FAST_LIMIT) {
-      // From the values themselves: past 2^53 the float delta is rounded, so xs[i] - d is not `previous`.
-      off = writeBigVarint(buf, off, xs[i], previous);
-      continue;
+      // From the values themselves: past 2^53 the float delta is rounded, so xs[i] - d is not `prev`.
+      off = writeBigVarint(buf, off, xs[i], prev);
+    } else {
+      // zigzag without 32-bit bitwise ops: steps and timestamps exceed 2^31.
+      let z = d >= 0 ? d * 2 : -d * 2 - 1;
+      while (z >= 128) {
+        buf[off++] = (z % 128) | 128;
+        z = Math.floor(z / 128);
+      }
+      buf[off++] = z;
     }
-    // zigzag without 32-bit bitwise ops: steps and timestamps exceed 2^31.
-    let z = d >= 0 ? d * 2 : -d * 2 - 1;
-    while (z >= 128) {
-      buf[off++] = (z % 128) | 128;
-      z = Math.floor(z / 128);
-    }
-    buf[off++] = z;
+    prev = xs[i];
   }
   return off;
 }
