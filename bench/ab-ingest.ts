@@ -15,7 +15,7 @@
  */
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Client, createExperiment, percentile, serverCpuMs } from './lib.js';
+import { cliArg, Client, createExperiment, median, serverCpuMs } from './lib.js';
 import { Logger, POINTS_PER_REQUEST } from './ingest.js';
 import { serverMemory, startLocalServer, type LocalServer } from './local-server.js';
 
@@ -23,8 +23,7 @@ const CLIENTS = 4;
 const WARMUP_REQUESTS = 20;
 
 function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i < 0 ? fallback : Number(process.argv[i + 1]);
+  const v = Number(cliArg(name) ?? fallback);
   if (!(v > 0)) throw new Error(`--${name} takes a positive number`);
   return v;
 }
@@ -37,15 +36,11 @@ interface Side {
   rate: number[];
 }
 
-const median = (xs: number[]) => percentile(xs, 50);
-
 async function open(spec: string): Promise<Side> {
   const [name, rest] = spec.split(/=(.*)/s, 2);
   const [main, flags = ''] = (rest ?? '').split('@');
   if (!name || !main) throw new Error(`expected NAME=MAIN[@FLAGS], got ${spec}`);
-  // startLocalServer reads the extra node flags from this variable when it spawns.
-  process.env.BENCH_SERVER_NODE_ARGS = flags;
-  const server = await startLocalServer({ main: path.resolve(main) });
+  const server = await startLocalServer({ main: path.resolve(main), nodeArgs: flags.split(' ').filter(Boolean) });
   const setup = new Client(server.url);
   const experimentId = await createExperiment(setup, `ab-${name}`);
   setup.close();

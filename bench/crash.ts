@@ -7,13 +7,13 @@
 import { performance } from 'node:perf_hooks';
 import { describeTally, runCrashScenario } from '../test/support/crash-scenario.js';
 import { cleanup } from '../test/support/lablog-process.js';
-import { machineInfo } from './lib.js';
+import { cliArg, machineInfo } from './lib.js';
 
 function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v < 0) throw new Error(`--${name} needs a whole number, got '${process.argv[i + 1]}'`);
+  const given = cliArg(name);
+  if (given === undefined) return fallback;
+  const v = Number(given);
+  if (!Number.isInteger(v) || v < 0) throw new Error(`--${name} needs a whole number, got '${given}'`);
   return v;
 }
 

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ingest } from './ingest.js';
-import { Client, createExperiment, createRun, log, logSeries, machineInfo, percentile, QUICK, textTable, timeLoop } from './lib.js';
+import { Client, createExperiment, createRun, log, logSeries, machineInfo, median, percentile, QUICK, textTable, timeLoop } from './lib.js';
 import { startLocalServer } from './local-server.js';
 import { rawInsertRate } from './raw-sqlite.js';
 import { FILTER, MAX_RESULTS, ORDER_BY, seed } from './search.js';
@@ -112,7 +112,6 @@ async function ingestRows(ctx: { url: string; serverPid: number }, dataDir: stri
   return rows;
 }
 
-const median = (xs: number[]) => percentile(xs, 50);
 const ms = (v: number) => `${v < 10 ? v.toFixed(3) : v.toFixed(1)} ms`;
 
 console.log(`# lablog against the floor${QUICK ? ' (BENCH_QUICK=1)' : ''}`);

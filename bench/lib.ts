@@ -150,6 +150,14 @@ export async function timeLoop(fn: (i: number) => Promise<unknown>, count: numbe
   return lat;
 }
 
+/** The value after `--name` on the command line (`name` without its dashes); undefined when absent. */
+export function cliArg(name: string): string | undefined {
+  const at = process.argv.indexOf(`--${name}`);
+  return at < 0 ? undefined : process.argv[at + 1];
+}
+
+export const median = (samples: number[]): number => percentile(samples, 50);
+
 export function percentile(samples: number[], p: number): number {
   const s = [...samples].sort((a, b) => a - b);
   if (s.length === 0) return NaN;

@@ -41,14 +41,18 @@ function freePort(): Promise<number> {
  * `dataDir`: serve this data dir (filled beforehand) instead of a fresh one; cleanup() removes it too,
  * Ctrl-C does not. `pollMs`: how often /health is asked while the server starts; `timeoutMs`: how long
  * it may take (a filled data dir's first start runs its pending migrations first). `main`: another
- * build's dist/server/main.js (a before/after comparison); default this build's.
+ * build's dist/server/main.js (a before/after comparison); default this build's. `nodeArgs`: node flags
+ * added to npm start's (default: BENCH_SERVER_NODE_ARGS, space-separated, e.g. `--cpu-prof`).
  */
-export async function startLocalServer(opts: { env?: Record<string, string>; dataDir?: string; pollMs?: number; timeoutMs?: number; main?: string } = {}): Promise<LocalServer> {
+export async function startLocalServer(
+  opts: { env?: Record<string, string>; dataDir?: string; pollMs?: number; timeoutMs?: number; main?: string; nodeArgs?: string[] } = {},
+): Promise<LocalServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'lablog-bench-'));
   const pollMs = opts.pollMs ?? 50;
   const port = await freePort();
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, [...START_FLAGS, ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), opts.main ?? MAIN, '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], {
+  const nodeArgs = opts.nodeArgs ?? process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...START_FLAGS, ...nodeArgs, opts.main ?? MAIN, '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], {
     stdio: ['ignore', 'inherit', 'inherit'],
     // Benchmarks time computing an answer, so repeats are not served kept unless asked (bench/floor.ts does).
     env: { LABLOG_ANSWER_CACHE_MB: '0', ...process.env, ...opts.env },

@@ -13,16 +13,12 @@
  */
 import os from 'node:os';
 import { killWithWritesInFlight } from './kill-in-flight.js';
-import { machineInfo, percentile, serverCpuMs } from './lib.js';
+import { cliArg, machineInfo, percentile, serverCpuMs } from './lib.js';
 import { startLocalServer, type LocalServer } from './local-server.js';
 
-const arg = (name: string) => {
-  const at = process.argv.indexOf(name);
-  return at < 0 ? undefined : process.argv[at + 1];
-};
-const runs = Number(arg('--runs') ?? 7);
-const main = arg('--main');
-const given = arg('--data-dir');
+const runs = Number(cliArg('runs') ?? 7);
+const main = cliArg('main');
+const given = cliArg('data-dir');
 const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 
 async function start(dataDir?: string): Promise<{ server: LocalServer; ms: number; cpu: number }> {

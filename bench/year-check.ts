@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
-import { API, Client, cpuMeter, type CpuReading, machineInfo, markdownTable, percentile, serverCpuMs, timeLoop, type Figure } from './lib.js';
+import { API, cliArg, Client, cpuMeter, type CpuReading, machineInfo, markdownTable, percentile, serverCpuMs, timeLoop, type Figure } from './lib.js';
 import { sqliteBytes, startLocalServer, type LocalServer } from './local-server.js';
 import { killWithWritesInFlight } from './kill-in-flight.js';
 import { MANIFEST, type Manifest } from './year-manifest.js';
@@ -25,8 +25,8 @@ if (!dir || dir.startsWith('--')) {
   console.error('usage: node dist/bench/year-check.js DIR [--only start,search,ui,history,sampled]');
   process.exit(2);
 }
-const onlyAt = process.argv.indexOf('--only');
-const only = onlyAt < 0 ? null : new Set(process.argv[onlyAt + 1].split(','));
+const onlyArg = cliArg('only');
+const only = onlyArg === undefined ? null : new Set(onlyArg.split(','));
 const wanted = (part: string) => only === null || only.has(part);
 const manifest = JSON.parse(readFileSync(path.join(dir, MANIFEST), 'utf8')) as Manifest;
 const n = (v: number) => v.toLocaleString('en-US');

@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { setImmediate as turn } from 'node:timers/promises';
 import { openSqliteStore } from '../server/store/sqlite/index.js';
 import { sqliteBytes } from './local-server.js';
-import { machineInfo } from './lib.js';
+import { cliArg, machineInfo } from './lib.js';
 import { CURVE_KEYS, lengthHistogram, makePlan, SUMMARY_KEYS, type Plan } from './year-plan.js';
 import type { ArtifactBatch } from './year-artifacts.js';
 import { experimentTraits, runContent } from './year-runs.js';
@@ -33,14 +33,9 @@ const BATCH_RUNS = 500;
 /** The generator's page cache: the indexes being filled stay in memory (the server keeps its own 16 MB). */
 const CACHE_KIB = 1 << 20;
 
-function option(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? undefined : process.argv[i + 1];
-}
-
-const dataDir = option('data-dir');
-const scale = Number(option('scale') ?? 1);
-const seed = Number(option('seed') ?? 1);
+const dataDir = cliArg('data-dir');
+const scale = Number(cliArg('scale') ?? 1);
+const seed = Number(cliArg('seed') ?? 1);
 if (!dataDir || !(scale > 0 && scale <= 1) || !Number.isInteger(seed)) {
   console.error('usage: node dist/bench/year.js --data-dir DIR [--scale F (0 < F <= 1)] [--seed N]');
   process.exit(2);
